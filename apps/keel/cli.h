@@ -1,0 +1,23 @@
+#pragma once
+// Conventions shared by every `keel` subcommand family: global flags and how results are printed.
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace keel::cli {
+
+// Flags every command accepts (defined on the top-level app, usable after any subcommand).
+struct GlobalOptions {
+  bool json = false;   // machine-readable output on stdout
+  bool quiet = false;  // no progress bars, no informational logs
+  std::string log_level;
+};
+
+// Each family adds its subcommands under `app`; callbacks throw keel::core::Error on failure.
+void register_power(CLI::App& app, const GlobalOptions& global);
+
+// Prints `text` to stdout, followed by a newline when it lacks one.
+void print_out(const std::string& text);
+
+}  // namespace keel::cli

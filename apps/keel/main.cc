@@ -1,0 +1,77 @@
+// keel: one CLI over keel's engines. Argument parsing only; all logic lives in the libraries.
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "keel/core/error.h"
+#include "keel/core/log.h"
+
+namespace {
+
+// The deepest subcommand the user reached, for "see 'keel power simulate --help'" hints.
+std::string command_path(const CLI::App& app) {
+  std::string path = app.get_name();
+  const CLI::App* cur = &app;
+  for (;;) {
+    auto subs = cur->get_subcommands();
+    if (subs.empty()) break;
+    cur = subs.front();
+    path += " " + cur->get_name();
+  }
+  return path;
+}
+
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"keel: power-aware AI training and inference toolkit", "keel"};
+  app.set_version_flag("--version", std::string("keel ") + KEEL_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags are accepted after any subcommand
+
+  keel::cli::GlobalOptions global;
+  app.add_flag("--json", global.json, "Machine-readable JSON output on stdout");
+  app.add_flag("-q,--quiet", global.quiet, "No progress bars or informational logs");
+  app.add_option("--log-level", global.log_level,
+                 "trace|debug|info|warn|error|off (default: $KEEL_LOG_LEVEL or info)");
+  app.parse_complete_callback([&] {
+    std::optional<keel::core::LogLevel> lvl;
+    if (!global.log_level.empty()) lvl = keel::core::parse_log_level(global.log_level);
+    else if (global.quiet) lvl = keel::core::LogLevel::warn;
+    keel::core::init_logging(lvl);
+  });
+
+  keel::cli::register_power(app, global);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // An unknown flag can surface as "a subcommand is required": name the flag instead.
+    std::string msg = one_line(e.what());
+    if (auto rest = app.remaining(); !rest.empty())
+      msg = "unrecognized argument '" + rest.front() + "'";
+    std::cerr << fmt::format("keel: error: {} (see '{} --help')\n", msg, command_path(app));
+    return 2;
+  } catch (const keel::core::Error& e) {
+    std::cerr << "keel: error: " << one_line(e.what()) << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << "keel: error: " << one_line(e.what()) << "\n";
+    return 1;
+  }
+  return 0;
+}

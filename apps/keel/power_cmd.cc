@@ -1,0 +1,123 @@
+// `keel power ...`: argument parsing and output only; the engine is keel::power.
+#include <fmt/format.h>
+
+#include <memory>
+#include <thread>
+
+#include "cli.h"
+#include "keel/core/error.h"
+#include "keel/core/progress.h"
+#include "keel/power/analysis.h"
+#include "keel/power/report.h"
+#include "keel/power/scenario.h"
+#include "keel/power/sim.h"
+#include "keel/power/spec.h"
+
+namespace keel::cli {
+
+namespace {
+
+struct PowerArgs {
+  std::string scenario, spec, trace;
+  int trace_racks = 0;
+  int threads = 0;
+  bool reference = false;
+  bool strict = false;
+};
+
+power::Spec spec_or_default(const std::string& path) {
+  return path.empty() ? power::Spec{} : power::load_spec(path);
+}
+
+std::string enabled_mitigations(const power::Scenario& sc) {
+  std::string s;
+  auto add = [&](bool on, const char* n) {
+    if (on) s += (s.empty() ? "" : "+") + std::string(n);
+  };
+  add(sc.software.enabled, "software");
+  add(sc.smoothing.enabled, "smoothing");
+  add(sc.storage.enabled, "storage");
+  return s.empty() ? "none" : s;
+}
+
+void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
+  power::Scenario sc = power::load_scenario(a.scenario);
+  power::Spec spec = spec_or_default(a.spec);
+  const std::string variant = enabled_mitigations(sc);
+  const bool mitigated = variant != "none";
+  core::Progress bar("simulate", static_cast<std::uint64_t>(sc.steps()) * (mitigated ? 2 : 1),
+                     core::progress_enabled(g.quiet), "step");
+  std::uint64_t done_before = 0;
+  power::SimOptions opt;
+  opt.trace_racks = a.trace_racks;
+  opt.progress = [&](std::int64_t k, std::int64_t) { bar.update(done_before + static_cast<std::uint64_t>(k)); };
+  auto sim = a.reference ? power::simulate_reference : power::simulate;
+  power::SimResult run = sim(sc, opt);
+  std::unique_ptr<power::SimResult> base;
+  if (mitigated) {
+    done_before = static_cast<std::uint64_t>(sc.steps());
+    power::SimOptions bopt;
+    bopt.progress = opt.progress;
+    base = std::make_unique<power::SimResult>(sim(power::without_mitigations(sc), bopt));
+  }
+  bar.finish();
+  power::RunReport rep = power::make_report(variant, run, base ? *base : run, spec, sc.sim.step_ms);
+  if (!a.trace.empty()) power::write_trace_csv(a.trace, run);
+  if (g.json) {
+    nlohmann::json j = {{"scenario", sc.name}, {"gpus", sc.total_gpus()},
+                        {"duration_s", sc.sim.duration_s}, {"step_ms", sc.sim.step_ms},
+                        {"spec", power::spec_json(spec)}, {"result", power::to_json(rep)}};
+    print_out(j.dump(2));
+  } else {
+    print_out(power::format_summary(sc, spec, rep));
+  }
+  if (a.strict && !power::all_pass(rep.clauses))
+    throw core::Error("the scenario fails the spec", core::Location{a.spec, 0, 0, {}});
+}
+
+void run_compare(const PowerArgs& a, const GlobalOptions& g) {
+  power::Scenario sc = power::load_scenario(a.scenario);
+  power::Spec spec = spec_or_default(a.spec);
+  int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto rows = power::compare(sc, spec, threads);
+  if (g.json) {
+    nlohmann::json j = {{"scenario", sc.name}, {"gpus", sc.total_gpus()},
+                        {"spec", power::spec_json(spec)}, {"variants", nlohmann::json::array()}};
+    for (const auto& r : rows) j["variants"].push_back(power::to_json(r));
+    print_out(j.dump(2));
+  } else {
+    print_out(power::format_comparison(sc, spec, rows));
+  }
+}
+
+}  // namespace
+
+void register_power(CLI::App& app, const GlobalOptions& global) {
+  auto* power = app.add_subcommand("power", "Datacenter power simulator for synchronous training");
+  power->require_subcommand(1);
+  auto args = std::make_shared<PowerArgs>();
+
+  auto* sim = power->add_subcommand("simulate", "Simulate a scenario and judge it against a spec");
+  sim->add_option("scenario", args->scenario, "Scenario TOML (see examples/power/)")
+      ->required()->check(CLI::ExistingFile);
+  sim->add_option("--spec", args->spec, "Utility spec TOML to judge the grid-side power against")
+      ->check(CLI::ExistingFile);
+  sim->add_option("--trace", args->trace, "Write the power time series to this CSV file");
+  sim->add_option("--trace-racks", args->trace_racks, "Also trace the first N racks (AC kW)")
+      ->check(CLI::NonNegativeNumber);
+  sim->add_flag("--reference", args->reference,
+                "Use the dense reference simulator (every GPU every step; slow)");
+  sim->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");
+  sim->callback([args, &global] { run_simulate(*args, global); });
+
+  auto* cmp = power->add_subcommand(
+      "compare", "Same job with no mitigation, each alone and combined, side by side");
+  cmp->add_option("scenario", args->scenario, "Scenario TOML (see examples/power/)")
+      ->required()->check(CLI::ExistingFile);
+  cmp->add_option("--spec", args->spec, "Utility spec TOML")->check(CLI::ExistingFile);
+  cmp->add_option("--threads", args->threads, "Variants simulated in parallel (default: cores)")
+      ->check(CLI::PositiveNumber);
+  cmp->callback([args, &global] { run_compare(*args, global); });
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,68 @@
+#pragma once
+// What a power engineer reads: metrics of the grid-side power, the cost of the mitigations
+// against an unmitigated baseline, and PASS/FAIL per spec clause. Also the side-by-side comparison
+// of every combination of the scenario's mitigations.
+
+#include <string>
+#include <vector>
+
+#include "keel/power/scenario.h"
+#include "keel/power/sim.h"
+#include "keel/power/spec.h"
+#include "keel/power/spectrum.h"
+
+namespace keel::power {
+
+struct Metrics {
+  double peak_mw = 0, min_mw = 0, mean_mw = 0;
+  double swing_mw = 0;  // largest max-min inside spec.swing_window_s
+  double swing_pct_of_peak = 0;
+  double ramp_up_mw_per_s = 0, ramp_down_mw_per_s = 0;  // over spec.ramp_window_s
+  double dominant_hz = 0, dominant_amplitude_mw = 0;    // largest spectral line, f > 0
+  double band_peak_hz = 0, band_amplitude_mw = 0;       // largest line in the critical band
+  double band_rms_mw = 0, band_energy_fraction = 0;
+  double energy_mwh = 0;
+};
+
+Metrics measure(const std::vector<double>& power_w, double step_s, const Spec& spec,
+                Spectrum* spectrum_out = nullptr);
+
+struct Clause {
+  std::string name;
+  double value = 0, limit = 0;
+  std::string unit;
+  bool pass = true;
+};
+
+std::vector<Clause> evaluate(const Metrics& m, const Spec& spec);
+bool all_pass(const std::vector<Clause>& clauses);
+
+// Costs of the mitigations relative to the same scenario with none.
+struct Costs {
+  double energy_overhead_pct = 0;  // grid energy over the same window
+  double slowdown_pct = 0;         // mean iteration time, first job
+  double software_energy_mwh = 0, smoothing_energy_mwh = 0, storage_loss_mwh = 0;
+};
+
+struct RunReport {
+  std::string variant;
+  Metrics metrics;
+  Costs costs;
+  std::vector<Clause> clauses;
+  bool has_storage = false;
+  double soc_min = 0, soc_max = 0, storage_power_limited_pct = 0, storage_energy_limited_pct = 0;
+  std::vector<JobStats> jobs;
+  double step_ms = 0;
+};
+
+// The scenario with every mitigation switched off.
+Scenario without_mitigations(Scenario sc);
+RunReport make_report(const std::string& variant, const SimResult& run, const SimResult& baseline,
+                      const Spec& spec, double step_ms);
+
+// Every combination of the mitigations the scenario configures ("none" first, all of them last).
+std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc);
+// Runs the variants on up to `threads` threads; reports in variant order.
+std::vector<RunReport> compare(const Scenario& sc, const Spec& spec, int threads);
+
+}  // namespace keel::power

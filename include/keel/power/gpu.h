@@ -1,0 +1,60 @@
+#pragma once
+// One GPU's electrical behaviour per time step: a first-order response of power to the workload's
+// demand, then (when enabled) NVML-style power smoothing: a floor, ramp-rate limits and ramp-down
+// hysteresis. When smoothing holds power below demand the GPU is throttled and computes slower.
+
+#include "keel/power/scenario.h"
+
+namespace keel::power {
+
+// Constants derived once from the scenario, shared by every GPU of a run.
+struct GpuModel {
+  GpuModel(const GpuParams& gpu, const SmoothingParams& smoothing, double step_ms);
+
+  double idle_w;
+  double alpha;          // first-order step factor 1 - exp(-dt / tau)
+  bool smoothing;
+  double floor_w;        // percent_tmp_floor of TDP
+  double up_w_per_step;  // ramp limits in W per step
+  double down_w_per_step;
+  double hysteresis_ms;
+  double step_ms;
+};
+
+struct GpuState {
+  double p_nat;      // power the workload would draw without smoothing (W)
+  double p_out;      // power drawn (W)
+  double hold_ms = 0; // time demand has been below p_out (ramp-down hysteresis)
+
+  explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0) {}
+
+  // Advances one step toward `target_w`. `smooth` says whether the smoothing profile is active,
+  // `floor` whether its floor applies. Returns the compute throttle in [0, 1]: the fraction of
+  // demanded power above idle that the GPU may draw (1 when unconstrained).
+  double step(const GpuModel& m, double target_w, bool smooth, bool floor) {
+    p_nat += (target_w - p_nat) * m.alpha;
+    if (!smooth || !m.smoothing) {
+      p_out = p_nat;
+      hold_ms = 0;
+      return 1.0;
+    }
+    double desired = floor && p_nat < m.floor_w ? m.floor_w : p_nat;
+    if (desired > p_out) {
+      p_out = desired < p_out + m.up_w_per_step ? desired : p_out + m.up_w_per_step;
+      hold_ms = 0;
+    } else if (desired < p_out) {
+      hold_ms += m.step_ms;
+      if (hold_ms > m.hysteresis_ms)
+        p_out = desired > p_out - m.down_w_per_step ? desired : p_out - m.down_w_per_step;
+    } else {
+      hold_ms = 0;
+    }
+    if (p_nat > p_out && p_nat > m.idle_w) {
+      double t = (p_out - m.idle_w) / (p_nat - m.idle_w);
+      return t < 0 ? 0.0 : t;
+    }
+    return 1.0;
+  }
+};
+
+}  // namespace keel::power

@@ -1,0 +1,119 @@
+#pragma once
+// A power scenario: GPUs, facility hierarchy, jobs and mitigations, loaded from TOML.
+// Every key and unit is documented in examples/power/default.toml.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keel::core {
+class ConfigSection;
+}
+
+namespace keel::power {
+
+struct SimulationParams {
+  double duration_s = 120;
+  double step_ms = 1;
+  std::uint64_t seed = 1;
+};
+
+// Power levels and first-order response of one GPU.
+struct GpuParams {
+  double tdp_w = 1200;
+  double idle_w = 150;
+  double comm_w = 250;     // communication phase (waiting in collectives)
+  double compute_w = 1150; // compute phase
+  double checkpoint_w = 150;
+  double time_constant_ms = 15;
+};
+
+struct FacilityParams {
+  int gpus_per_server = 4;
+  int servers_per_rack = 18;
+  double server_base_w = 1500;  // non-GPU power per server (CPUs, NICs, fans)
+  double psu_efficiency = 0.94; // AC -> DC conversion
+  double cooling_overhead_fraction = 0.15; // cooling power per unit of IT power (PUE - 1)
+  double cooling_time_constant_s = 60;     // cooling follows heat slowly
+  double fixed_overhead_mw = 1.0;          // lighting, offices, base loads
+};
+
+struct JobParams {
+  std::string name = "job";
+  std::int64_t gpus = 0;
+  double compute_ms = 0;
+  double comm_ms = 0;
+  double jitter_pct = 0;             // per-iteration std. dev. of compute time, % (whole job)
+  double offset_std_ms = 0;          // per-GPU launch skew, |N(0, sd)|, static per GPU
+  double straggler_fraction = 0;     // fraction of GPUs that compute slower
+  double straggler_slowdown_pct = 0; // how much slower they are, %
+  std::int64_t checkpoint_every_iters = 0;  // 0 = never
+  double checkpoint_ms = 0;
+  double start_s = 0;
+  std::optional<double> stop_s;  // planned stop
+  std::optional<double> fail_s;  // sudden failure: all GPUs drop at once
+
+  // Mean GPU power over one nominal iteration.
+  double mean_iteration_power_w(const GpuParams& gpu) const;
+};
+
+// Software mitigation: a secondary workload fills low-power phases up to a floor, and the job's
+// start and stop are ramped.
+struct SoftwareParams {
+  bool configured = false;  // the scenario has this table (compare can toggle it)
+  bool enabled = false;
+  double floor_fraction_of_tdp = 0;
+  double startup_delay_ms = 0;     // from entering a low phase until the filler draws power
+  double comm_slowdown_pct = 0;    // how much the filler stretches the communication phase
+  double start_ramp_s = 0;
+  double stop_ramp_s = 0;
+};
+
+// GPU power smoothing with NVML's parameters (GB200).
+struct SmoothingParams {
+  bool configured = false;  // the scenario has this table (compare can toggle it)
+  bool enabled = false;
+  double percent_tmp_floor = 0;  // floor, % of TDP
+  double ramp_up_rate_w_per_s = 0;
+  double ramp_down_rate_w_per_s = 0;
+  double ramp_down_hysteresis_ms = 0;
+};
+
+enum class StorageLevel { rack, facility };
+
+struct StorageParams {
+  bool configured = false;  // the scenario has this table (compare can toggle it)
+  bool enabled = false;
+  StorageLevel level = StorageLevel::facility;
+  double energy_kwh = 0;  // per rack at rack level, total at facility level
+  double power_kw = 0;    // same
+  double round_trip_efficiency = 0.9;
+  double soc_min = 0.1, soc_max = 0.9, soc_initial = 0.5;
+  double filter_time_constant_s = 10;  // the grid sees a low-pass of the load
+  double soc_restore_time_s = 300;     // slow pull back to soc_initial
+};
+
+struct Scenario {
+  std::string name = "scenario";
+  SimulationParams sim;
+  GpuParams gpu;
+  FacilityParams facility;
+  std::vector<JobParams> jobs;
+  SoftwareParams software;
+  SmoothingParams smoothing;
+  StorageParams storage;
+
+  std::int64_t total_gpus() const;
+  std::int64_t steps() const;
+  // Racks of job j (jobs do not share racks).
+  std::int64_t racks_of_job(std::size_t j) const;
+  std::int64_t total_racks() const;
+};
+
+// Parses and validates; throws core::InputError naming file:line:col and key.
+Scenario parse_scenario(const core::ConfigSection& root);
+Scenario load_scenario(const std::filesystem::path& file);
+
+}  // namespace keel::power

@@ -1,0 +1,45 @@
+#pragma once
+// The datacenter power simulator: jobs of GPUs -> servers -> racks -> facility -> (storage) -> grid.
+//
+// simulate() is the fast path: GPUs that behave identically (same launch offset and speed) are
+// one cohort, so a step costs O(cohorts), not O(GPUs); total cost O(GPUs + cohorts x steps) time,
+// O(steps) memory. simulate_reference() steps every GPU and sums racks the plain way; tests check
+// the two agree.
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "keel/power/job.h"
+#include "keel/power/scenario.h"
+#include "keel/power/storage.h"
+
+namespace keel::power {
+
+struct SimOptions {
+  int trace_racks = 0;  // record the AC power of the first N racks
+  // Called now and then with (steps done, total steps); for progress bars.
+  std::function<void(std::int64_t, std::int64_t)> progress;
+};
+
+struct SimResult {
+  double step_s = 0;
+  std::vector<double> facility_w;  // before storage
+  std::vector<double> grid_w;      // what the grid sees (== facility_w without storage)
+  std::vector<std::vector<double>> rack_w;  // first trace_racks racks, AC side
+  std::vector<JobStats> jobs;
+  std::int64_t cohorts = 0;  // units stepped per time step (GPUs for the reference)
+  double software_energy_j = 0;   // secondary workload + start/stop ramps above demand
+  double smoothing_energy_j = 0;  // power burned by smoothing above demand
+  bool has_storage = false;
+  StorageResult storage;          // filled when has_storage (grid_w/soc moved out: see soc)
+  std::vector<double> soc;
+
+  double duration_s() const { return step_s * static_cast<double>(grid_w.size()); }
+  double grid_energy_j() const;
+};
+
+SimResult simulate(const Scenario& sc, const SimOptions& opt = {});
+SimResult simulate_reference(const Scenario& sc, const SimOptions& opt = {});
+
+}  // namespace keel::power

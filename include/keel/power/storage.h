@@ -1,0 +1,30 @@
+#pragma once
+// Energy storage between the load and the grid. The controller lets the grid see a low-pass of the
+// load (time constant filter_time_constant_s) plus a slow term that pulls the state of charge back
+// to its initial value; the battery covers the difference within its power, energy and SoC limits.
+// When a limit binds, the grid sees the rest: saturation shows in the result.
+
+#include <vector>
+
+#include "keel/power/scenario.h"
+
+namespace keel::power {
+
+struct StorageResult {
+  std::vector<double> grid_w;  // what the grid sees, per step
+  std::vector<double> soc;     // state of charge after each step, 0..1
+  double soc_min_seen = 0, soc_max_seen = 0;
+  double loss_j = 0;             // conversion losses
+  double net_discharge_j = 0;    // energy delivered by the battery over the run (grid side)
+  // Grid energy needed to bring the battery back to its initial charge (negative: surplus).
+  double recharge_j = 0;
+  double power_limited_fraction = 0;  // fraction of steps where |P| hit power_kw
+  double energy_limited_fraction = 0; // fraction of steps where a SoC limit bound
+};
+
+// `load_w`: the power the storage sits in front of. `units` multiplies energy_kwh and power_kw
+// (the number of racks at rack level, 1 at facility level).
+StorageResult apply_storage(const std::vector<double>& load_w, double step_s,
+                            const StorageParams& p, double units);
+
+}  // namespace keel::power

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every Debian package keel needs. Idempotent: does nothing (and needs no network) when
+# all packages are already present. Run as root (or with sudo available).
+set -euo pipefail
+
+PKGS=(
+  # build tools
+  build-essential cmake ninja-build pkg-config git clang-format clang-tidy
+  # core
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libgoogle-perftools-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # power
+  libfftw3-dev
+  # train / mcnn / nmt
+  libtorch-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
+  libsentencepiece-dev sentencepiece libtiff-dev
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

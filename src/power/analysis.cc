@@ -1,0 +1,150 @@
+#include "keel/power/analysis.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <numeric>
+#include <thread>
+
+#include "keel/power/metrics.h"
+
+namespace keel::power {
+
+namespace {
+constexpr double kMw = 1e6;
+constexpr double kJPerMwh = 3.6e9;
+}  // namespace
+
+Metrics measure(const std::vector<double>& w, double step_s, const Spec& spec,
+                Spectrum* spectrum_out) {
+  Metrics m;
+  if (w.empty()) return m;
+  auto [lo, hi] = std::minmax_element(w.begin(), w.end());
+  m.peak_mw = *hi / kMw;
+  m.min_mw = *lo / kMw;
+  double sum = std::accumulate(w.begin(), w.end(), 0.0);
+  m.mean_mw = sum / static_cast<double>(w.size()) / kMw;
+  m.energy_mwh = sum * step_s / kJPerMwh;
+  m.swing_mw = max_rolling_swing(w, step_s, spec.swing_window_s) / kMw;
+  m.swing_pct_of_peak = m.peak_mw > 0 ? 100.0 * m.swing_mw / m.peak_mw : 0.0;
+  Ramps r = max_ramps(w, step_s, spec.ramp_window_s);
+  m.ramp_up_mw_per_s = r.up_per_s / kMw;
+  m.ramp_down_mw_per_s = r.down_per_s / kMw;
+  if (w.size() >= 4) {
+    Spectrum s = welch(w, step_s, spec.segment_s);
+    if (int k = s.peak_in(0.0, 1e300); k > 0) {
+      m.dominant_hz = s.freq_hz[static_cast<std::size_t>(k)];
+      m.dominant_amplitude_mw = s.amplitude[static_cast<std::size_t>(k)] / kMw;
+    }
+    if (int k = s.peak_in(spec.f_lo_hz, spec.f_hi_hz); k > 0) {
+      m.band_peak_hz = s.freq_hz[static_cast<std::size_t>(k)];
+      m.band_amplitude_mw = s.amplitude[static_cast<std::size_t>(k)] / kMw;
+    }
+    double band = s.band_power(spec.f_lo_hz, spec.f_hi_hz), total = s.total_ac_power();
+    m.band_rms_mw = std::sqrt(band) / kMw;
+    m.band_energy_fraction = total > 0 ? band / total : 0.0;
+    if (spectrum_out) *spectrum_out = std::move(s);
+  }
+  return m;
+}
+
+std::vector<Clause> evaluate(const Metrics& m, const Spec& s) {
+  std::vector<Clause> out;
+  auto add = [&](const char* name, double value, const std::optional<double>& limit,
+                 const char* unit) {
+    if (limit) out.push_back({name, value, *limit, unit, value <= *limit});
+  };
+  add("ramp up", m.ramp_up_mw_per_s, s.max_ramp_up_mw_per_s, "MW/s");
+  add("ramp down", m.ramp_down_mw_per_s, s.max_ramp_down_mw_per_s, "MW/s");
+  add("swing", m.swing_mw, s.max_swing_mw, "MW");
+  add("band amplitude", m.band_amplitude_mw, s.max_band_amplitude_mw, "MW");
+  add("band energy", m.band_energy_fraction, s.max_band_energy_fraction, "fraction");
+  return out;
+}
+
+bool all_pass(const std::vector<Clause>& clauses) {
+  return std::all_of(clauses.begin(), clauses.end(), [](const Clause& c) { return c.pass; });
+}
+
+Scenario without_mitigations(Scenario sc) {
+  sc.software.enabled = sc.smoothing.enabled = sc.storage.enabled = false;
+  return sc;
+}
+
+RunReport make_report(const std::string& variant, const SimResult& run, const SimResult& base,
+                      const Spec& spec, double step_ms) {
+  RunReport r;
+  r.variant = variant;
+  r.step_ms = step_ms;
+  r.metrics = measure(run.grid_w, run.step_s, spec);
+  r.clauses = evaluate(r.metrics, spec);
+  // Storage that ends below its initial charge has borrowed energy: count its recharge.
+  auto energy = [](const SimResult& s) {
+    return s.grid_energy_j() + (s.has_storage ? s.storage.recharge_j : 0.0);
+  };
+  double e_run = energy(run), e_base = energy(base);
+  r.costs.energy_overhead_pct = e_base > 0 ? 100.0 * (e_run - e_base) / e_base : 0.0;
+  if (!run.jobs.empty() && !base.jobs.empty()) {
+    double t_run = run.jobs[0].mean_iteration_s(step_ms), t_base = base.jobs[0].mean_iteration_s(step_ms);
+    r.costs.slowdown_pct = t_base > 0 && t_run > 0 ? 100.0 * (t_run / t_base - 1.0) : 0.0;
+  }
+  r.costs.software_energy_mwh = run.software_energy_j / kJPerMwh;
+  r.costs.smoothing_energy_mwh = run.smoothing_energy_j / kJPerMwh;
+  r.has_storage = run.has_storage;
+  if (run.has_storage) {
+    r.costs.storage_loss_mwh = run.storage.loss_j / kJPerMwh;
+    r.soc_min = run.storage.soc_min_seen;
+    r.soc_max = run.storage.soc_max_seen;
+    r.storage_power_limited_pct = 100.0 * run.storage.power_limited_fraction;
+    r.storage_energy_limited_pct = 100.0 * run.storage.energy_limited_fraction;
+  }
+  r.jobs = run.jobs;
+  return r;
+}
+
+std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc) {
+  const bool conf[3] = {sc.software.configured, sc.smoothing.configured, sc.storage.configured};
+  const char* names[3] = {"software", "smoothing", "storage"};
+  std::vector<std::pair<int, std::pair<std::string, Scenario>>> out;
+  for (int mask = 0; mask < 8; ++mask) {
+    bool ok = true;
+    for (int b = 0; b < 3; ++b) ok = ok && (!(mask >> b & 1) || conf[b]);
+    if (!ok) continue;
+    Scenario v = without_mitigations(sc);
+    std::string name;
+    for (int b = 0; b < 3; ++b) {
+      if (!(mask >> b & 1)) continue;
+      name += (name.empty() ? "" : "+") + std::string(names[b]);
+    }
+    v.software.enabled = mask & 1;
+    v.smoothing.enabled = mask & 2;
+    v.storage.enabled = mask & 4;
+    out.push_back({__builtin_popcount(static_cast<unsigned>(mask)) * 8 + mask,
+                   {name.empty() ? "none" : name, std::move(v)}});
+  }
+  // Fewest mitigations first: none, each alone, pairs, all.
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  std::vector<std::pair<std::string, Scenario>> res;
+  for (auto& o : out) res.push_back(std::move(o.second));
+  return res;
+}
+
+std::vector<RunReport> compare(const Scenario& sc, const Spec& spec, int threads) {
+  auto vs = variants(sc);
+  const SimResult base = simulate(vs[0].second);  // "none": the reference for every cost
+  std::vector<RunReport> out(vs.size());
+  out[0] = make_report(vs[0].first, base, base, spec, sc.sim.step_ms);
+  // Each worker keeps only the report, so memory stays at one series per thread.
+  std::atomic<std::size_t> next{1};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < vs.size();)
+      out[i] = make_report(vs[i].first, simulate(vs[i].second), base, spec, sc.sim.step_ms);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  return out;
+}
+
+}  // namespace keel::power

@@ -1,0 +1,147 @@
+#include "keel/power/report.h"
+
+#include <fmt/format.h>
+
+#include "keel/core/atomic_file.h"
+#include "keel/core/table.h"
+
+namespace keel::power {
+
+namespace {
+std::string verdict(const std::vector<Clause>& c) {
+  if (c.empty()) return "-";
+  return all_pass(c) ? "PASS" : "FAIL";
+}
+}  // namespace
+
+std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport& r) {
+  const Metrics& m = r.metrics;
+  std::string out;
+  out += fmt::format("scenario  {} ({} GPUs in {} job(s), {:g} s at {:g} ms)  mitigations: {}\n",
+                     sc.name, sc.total_gpus(), sc.jobs.size(), sc.sim.duration_s, sc.sim.step_ms,
+                     r.variant);
+  out += fmt::format("power     peak {:.2f} MW  min {:.2f} MW  mean {:.2f} MW  energy {:.3f} MWh\n",
+                     m.peak_mw, m.min_mw, m.mean_mw, m.energy_mwh);
+  out += fmt::format("swing     {:.2f} MW ({:.1f} % of peak) within {:g} s\n", m.swing_mw,
+                     m.swing_pct_of_peak, spec.swing_window_s);
+  out += fmt::format("ramps     up {:.2f} MW/s  down {:.2f} MW/s  over {:g} s\n",
+                     m.ramp_up_mw_per_s, m.ramp_down_mw_per_s, spec.ramp_window_s);
+  out += fmt::format("spectrum  dominant {:.3f} Hz at {:.3f} MW; band {:g}-{:g} Hz: peak {:.3f} MW "
+                     "at {:.3f} Hz, rms {:.3f} MW, {:.1f} % of fluctuation energy\n",
+                     m.dominant_hz, m.dominant_amplitude_mw, spec.f_lo_hz, spec.f_hi_hz,
+                     m.band_amplitude_mw, m.band_peak_hz, m.band_rms_mw,
+                     100.0 * m.band_energy_fraction);
+  for (const auto& j : r.jobs)
+    out += fmt::format("job       {}: {} iterations, mean {:.3f} s\n", j.name, j.iterations,
+                       j.mean_iteration_s(r.step_ms));
+  out += fmt::format("cost      energy overhead {:+.2f} %  slowdown {:+.2f} %  (software {:.3f} MWh, "
+                     "smoothing {:.3f} MWh, storage losses {:.3f} MWh)\n",
+                     r.costs.energy_overhead_pct, r.costs.slowdown_pct,
+                     r.costs.software_energy_mwh, r.costs.smoothing_energy_mwh,
+                     r.costs.storage_loss_mwh);
+  if (r.has_storage)
+    out += fmt::format("storage   SoC {:.1f}-{:.1f} %  power-limited {:.1f} % of time, "
+                       "energy-limited {:.1f} % of time{}\n",
+                       100 * r.soc_min, 100 * r.soc_max, r.storage_power_limited_pct,
+                       r.storage_energy_limited_pct,
+                       r.storage_power_limited_pct + r.storage_energy_limited_pct > 0
+                           ? "  << SATURATED"
+                           : "");
+  if (r.clauses.empty()) {
+    out += "spec      none given (use --spec SPEC.toml)\n";
+  } else {
+    out += fmt::format("spec      {}{}: {}\n", spec.name,
+                       spec.illustrative ? " (illustrative)" : "", verdict(r.clauses));
+    for (const auto& c : r.clauses)
+      out += fmt::format("  {:<15} {:>9.3f} {:<8} limit {:>9.3f}  {}\n", c.name, c.value, c.unit,
+                         c.limit, c.pass ? "PASS" : "FAIL");
+  }
+  return out;
+}
+
+std::string format_comparison(const Scenario& sc, const Spec& spec,
+                              const std::vector<RunReport>& rows) {
+  core::Table t({"mitigation", "min MW", "peak MW", "swing MW", "up MW/s", "down MW/s",
+                 "dom Hz", "band MW", "band %", "energy +%", "slow +%", "SoC %", "spec"});
+  for (const auto& r : rows) {
+    const Metrics& m = r.metrics;
+    t.add_row({r.variant, fmt::format("{:.2f}", m.min_mw), fmt::format("{:.2f}", m.peak_mw),
+               fmt::format("{:.2f}", m.swing_mw), fmt::format("{:.2f}", m.ramp_up_mw_per_s),
+               fmt::format("{:.2f}", m.ramp_down_mw_per_s), fmt::format("{:.3f}", m.dominant_hz),
+               fmt::format("{:.3f}", m.band_amplitude_mw),
+               fmt::format("{:.1f}", 100 * m.band_energy_fraction),
+               fmt::format("{:+.2f}", r.costs.energy_overhead_pct),
+               fmt::format("{:+.2f}", r.costs.slowdown_pct),
+               r.has_storage ? fmt::format("{:.0f}-{:.0f}", 100 * r.soc_min, 100 * r.soc_max) : "-",
+               verdict(r.clauses)});
+  }
+  std::string head = fmt::format(
+      "scenario {} ({} GPUs, {:g} s at {:g} ms); spec {}{}; swing within {:g} s, ramps over "
+      "{:g} s, band {:g}-{:g} Hz\n\n",
+      sc.name, sc.total_gpus(), sc.sim.duration_s, sc.sim.step_ms, spec.name,
+      spec.illustrative ? " (illustrative)" : "", spec.swing_window_s, spec.ramp_window_s,
+      spec.f_lo_hz, spec.f_hi_hz);
+  return head + t.render();
+}
+
+nlohmann::json to_json(const RunReport& r) {
+  const Metrics& m = r.metrics;
+  nlohmann::json j;
+  j["mitigation"] = r.variant;
+  j["power"] = {{"peak_mw", m.peak_mw}, {"min_mw", m.min_mw}, {"mean_mw", m.mean_mw},
+                {"energy_mwh", m.energy_mwh}, {"swing_mw", m.swing_mw},
+                {"swing_pct_of_peak", m.swing_pct_of_peak},
+                {"ramp_up_mw_per_s", m.ramp_up_mw_per_s},
+                {"ramp_down_mw_per_s", m.ramp_down_mw_per_s}};
+  j["spectrum"] = {{"dominant_hz", m.dominant_hz},
+                   {"dominant_amplitude_mw", m.dominant_amplitude_mw},
+                   {"band_peak_hz", m.band_peak_hz},
+                   {"band_amplitude_mw", m.band_amplitude_mw},
+                   {"band_rms_mw", m.band_rms_mw},
+                   {"band_energy_fraction", m.band_energy_fraction}};
+  j["cost"] = {{"energy_overhead_pct", r.costs.energy_overhead_pct},
+               {"slowdown_pct", r.costs.slowdown_pct},
+               {"software_energy_mwh", r.costs.software_energy_mwh},
+               {"smoothing_energy_mwh", r.costs.smoothing_energy_mwh},
+               {"storage_loss_mwh", r.costs.storage_loss_mwh}};
+  if (r.has_storage)
+    j["storage"] = {{"soc_min", r.soc_min}, {"soc_max", r.soc_max},
+                    {"power_limited_pct", r.storage_power_limited_pct},
+                    {"energy_limited_pct", r.storage_energy_limited_pct}};
+  j["jobs"] = nlohmann::json::array();
+  for (const auto& s : r.jobs)
+    j["jobs"].push_back({{"name", s.name}, {"iterations", s.iterations},
+                         {"mean_iteration_s", s.mean_iteration_s(r.step_ms)}});
+  j["clauses"] = nlohmann::json::array();
+  for (const auto& c : r.clauses)
+    j["clauses"].push_back({{"name", c.name}, {"value", c.value}, {"limit", c.limit},
+                            {"unit", c.unit}, {"pass", c.pass}});
+  if (!r.clauses.empty()) j["pass"] = all_pass(r.clauses);
+  return j;
+}
+
+nlohmann::json spec_json(const Spec& s) {
+  return {{"name", s.name}, {"illustrative", s.illustrative}, {"ramp_window_s", s.ramp_window_s},
+          {"swing_window_s", s.swing_window_s}, {"f_lo_hz", s.f_lo_hz}, {"f_hi_hz", s.f_hi_hz},
+          {"segment_s", s.segment_s}};
+}
+
+void write_trace_csv(const std::filesystem::path& path, const SimResult& r) {
+  core::AtomicFile f(path);
+  auto& out = f.stream();
+  out << "time_s,facility_mw,grid_mw";
+  if (r.has_storage) out << ",soc";
+  for (std::size_t i = 0; i < r.rack_w.size(); ++i) out << ",rack_" << i << "_kw";
+  out << "\n";
+  std::string line;
+  for (std::size_t k = 0; k < r.grid_w.size(); ++k) {
+    line = fmt::format("{:.3f},{:.6f},{:.6f}", static_cast<double>(k) * r.step_s,
+                       r.facility_w[k] / 1e6, r.grid_w[k] / 1e6);
+    if (r.has_storage) line += fmt::format(",{:.5f}", r.soc[k]);
+    for (const auto& rack : r.rack_w) line += fmt::format(",{:.3f}", rack[k] / 1e3);
+    out << line << '\n';
+  }
+  f.commit();
+}
+
+}  // namespace keel::power

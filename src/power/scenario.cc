@@ -1,0 +1,166 @@
+#include "keel/power/scenario.h"
+
+#include <cmath>
+
+#include "keel/core/config.h"
+
+namespace keel::power {
+
+using core::ConfigSection;
+using core::Range;
+
+double JobParams::mean_iteration_power_w(const GpuParams& gpu) const {
+  double total = compute_ms + comm_ms;
+  return total > 0 ? (gpu.compute_w * compute_ms + gpu.comm_w * comm_ms) / total : gpu.comm_w;
+}
+
+std::int64_t Scenario::total_gpus() const {
+  std::int64_t n = 0;
+  for (const auto& j : jobs) n += j.gpus;
+  return n;
+}
+
+std::int64_t Scenario::steps() const {
+  return static_cast<std::int64_t>(std::llround(sim.duration_s * 1000.0 / sim.step_ms));
+}
+
+std::int64_t Scenario::racks_of_job(std::size_t j) const {
+  std::int64_t per_rack = std::int64_t{facility.gpus_per_server} * facility.servers_per_rack;
+  return (jobs.at(j).gpus + per_rack - 1) / per_rack;
+}
+
+std::int64_t Scenario::total_racks() const {
+  std::int64_t n = 0;
+  for (std::size_t j = 0; j < jobs.size(); ++j) n += racks_of_job(j);
+  return n;
+}
+
+namespace {
+
+const Range kNonNeg{0};
+const Range kPositive{0, 1e308, true};
+const Range kFraction{0, 1};
+const Range kPercent{0, 100};
+
+std::int64_t positive_integer(const ConfigSection& s, std::string_view key,
+                              std::optional<std::int64_t> fallback) {
+  std::int64_t v = fallback && !s.has(key) ? *fallback : s.integer(key);
+  s.check(v > 0, key, "must be a positive integer");
+  return v;
+}
+
+void parse_gpu(const ConfigSection& s, GpuParams& g) {
+  g.tdp_w = s.number_in("tdp_w", g.tdp_w, kPositive);
+  Range level{0, g.tdp_w};
+  g.idle_w = s.number_in("idle_w", g.idle_w, level);
+  g.comm_w = s.number_in("comm_w", g.comm_w, level);
+  g.compute_w = s.number_in("compute_w", g.compute_w, level);
+  g.checkpoint_w = s.number_in("checkpoint_w", g.idle_w, level);
+  g.time_constant_ms = s.number_in("time_constant_ms", g.time_constant_ms, kNonNeg);
+}
+
+void parse_facility(const ConfigSection& s, FacilityParams& f) {
+  f.gpus_per_server = static_cast<int>(positive_integer(s, "gpus_per_server", f.gpus_per_server));
+  f.servers_per_rack = static_cast<int>(positive_integer(s, "servers_per_rack", f.servers_per_rack));
+  f.server_base_w = s.number_in("server_base_w", f.server_base_w, kNonNeg);
+  f.psu_efficiency = s.number_in("psu_efficiency", f.psu_efficiency, {0, 1, true});
+  f.cooling_overhead_fraction =
+      s.number_in("cooling_overhead_fraction", f.cooling_overhead_fraction, kNonNeg);
+  f.cooling_time_constant_s = s.number_in("cooling_time_constant_s", f.cooling_time_constant_s, kNonNeg);
+  f.fixed_overhead_mw = s.number_in("fixed_overhead_mw", f.fixed_overhead_mw, kNonNeg);
+}
+
+JobParams parse_job(const ConfigSection& s, std::size_t index) {
+  JobParams j;
+  j.name = s.string_or("name", "job" + std::to_string(index));
+  j.gpus = positive_integer(s, "gpus", std::nullopt);
+  j.compute_ms = s.number_in("compute_ms", std::nullopt, kPositive);
+  j.comm_ms = s.number_in("comm_ms", std::nullopt, kNonNeg);
+  j.jitter_pct = s.number_in("jitter_pct", 0.0, {0, 50});
+  j.offset_std_ms = s.number_in("offset_std_ms", 0.0, kNonNeg);
+  j.straggler_fraction = s.number_in("straggler_fraction", 0.0, kFraction);
+  j.straggler_slowdown_pct = s.number_in("straggler_slowdown_pct", 0.0, kNonNeg);
+  j.checkpoint_every_iters = s.integer_or("checkpoint_every_iters", 0);
+  s.check(j.checkpoint_every_iters >= 0, "checkpoint_every_iters", "must be >= 0 (0 = never)");
+  j.checkpoint_ms = s.number_in("checkpoint_ms", 0.0, kNonNeg);
+  j.start_s = s.number_in("start_s", 0.0, kNonNeg);
+  j.stop_s = s.optional_number_in("stop_s", kNonNeg);
+  j.fail_s = s.optional_number_in("fail_s", kNonNeg);
+  if (j.stop_s) s.check(*j.stop_s > j.start_s, "stop_s", "must be after start_s");
+  if (j.fail_s) s.check(*j.fail_s > j.start_s, "fail_s", "must be after start_s");
+  return j;
+}
+
+void parse_software(const ConfigSection& s, SoftwareParams& p) {
+  p.configured = true;
+  p.enabled = s.boolean_or("enabled", true);
+  p.floor_fraction_of_tdp = s.number_in("floor_fraction_of_tdp", 0.0, kFraction);
+  p.startup_delay_ms = s.number_in("startup_delay_ms", 0.0, kNonNeg);
+  p.comm_slowdown_pct = s.number_in("comm_slowdown_pct", 0.0, kNonNeg);
+  p.start_ramp_s = s.number_in("start_ramp_s", 0.0, kNonNeg);
+  p.stop_ramp_s = s.number_in("stop_ramp_s", 0.0, kNonNeg);
+}
+
+void parse_smoothing(const ConfigSection& s, SmoothingParams& p) {
+  p.configured = true;
+  p.enabled = s.boolean_or("enabled", true);
+  p.percent_tmp_floor = s.number_in("percent_tmp_floor", 0.0, kPercent);
+  p.ramp_up_rate_w_per_s = s.number_in("ramp_up_rate_w_per_s", std::nullopt, kPositive);
+  p.ramp_down_rate_w_per_s = s.number_in("ramp_down_rate_w_per_s", std::nullopt, kPositive);
+  p.ramp_down_hysteresis_ms = s.number_in("ramp_down_hysteresis_ms", 0.0, kNonNeg);
+}
+
+void parse_storage(const ConfigSection& s, StorageParams& p) {
+  p.configured = true;
+  p.enabled = s.boolean_or("enabled", true);
+  std::string level = s.string_or("level", "facility");
+  if (level == "rack") p.level = StorageLevel::rack;
+  else if (level == "facility") p.level = StorageLevel::facility;
+  else s.fail("level", "unknown storage level '" + level + "'", "use \"rack\" or \"facility\"");
+  p.energy_kwh = s.number_in("energy_kwh", std::nullopt, kPositive);
+  p.power_kw = s.number_in("power_kw", std::nullopt, kPositive);
+  p.round_trip_efficiency = s.number_in("round_trip_efficiency", p.round_trip_efficiency, {0, 1, true});
+  p.soc_min = s.number_in("soc_min", p.soc_min, kFraction);
+  p.soc_max = s.number_in("soc_max", p.soc_max, kFraction);
+  s.check(p.soc_min < p.soc_max, "soc_max", "must be greater than soc_min");
+  p.soc_initial = s.number_in("soc_initial", 0.5 * (p.soc_min + p.soc_max), {p.soc_min, p.soc_max});
+  p.filter_time_constant_s = s.number_in("filter_time_constant_s", p.filter_time_constant_s, kPositive);
+  p.soc_restore_time_s = s.number_in("soc_restore_time_s", p.soc_restore_time_s, kPositive);
+}
+
+}  // namespace
+
+Scenario parse_scenario(const ConfigSection& root) {
+  Scenario sc;
+  sc.name = root.string_or("name", sc.name);
+  if (auto s = root.table("simulation")) {
+    sc.sim.duration_s = s->number_in("duration_s", sc.sim.duration_s, kPositive);
+    sc.sim.step_ms = s->number_in("step_ms", sc.sim.step_ms, {0, 1000, true});
+    std::int64_t seed = s->integer_or("seed", 1);
+    s->check(seed >= 0, "seed", "must be >= 0");
+    sc.sim.seed = static_cast<std::uint64_t>(seed);
+    s->check(sc.sim.duration_s * 1000.0 / sc.sim.step_ms <= 2e8, "duration_s",
+             "too many time steps (over 2e8)", "raise step_ms or shorten duration_s");
+  }
+  if (auto s = root.table("gpu")) parse_gpu(*s, sc.gpu);
+  if (auto s = root.table("facility")) parse_facility(*s, sc.facility);
+  auto jobs = root.table_array("job");
+  if (jobs.empty())
+    root.fail("job", "scenario has no job", "add at least one [[job]] table with gpus > 0");
+  for (std::size_t i = 0; i < jobs.size(); ++i) sc.jobs.push_back(parse_job(jobs[i], i));
+  if (auto m = root.table("mitigation")) {
+    if (auto s = m->table("software")) parse_software(*s, sc.software);
+    if (auto s = m->table("smoothing")) parse_smoothing(*s, sc.smoothing);
+    if (auto s = m->table("storage")) parse_storage(*s, sc.storage);
+  }
+  return sc;
+}
+
+Scenario load_scenario(const std::filesystem::path& file) {
+  auto doc = core::ConfigDoc::load_file(file);
+  Scenario sc = parse_scenario(doc.root());
+  doc.reject_unknown_keys();
+  return sc;
+}
+
+}  // namespace keel::power
