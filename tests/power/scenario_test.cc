@@ -1,0 +1,93 @@
+// Bad scenarios and specs: one clear error naming file:line:col and the key.
+#include <gtest/gtest.h>
+
+#include "keel/core/config.h"
+#include "keel/core/error.h"
+#include "keel/power/spec.h"
+#include "scenario_util.h"
+
+using keel::testing::scenario_from;
+
+namespace {
+const std::string kJob = "[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = 50\n";
+
+std::string error_of(const std::string& toml) {
+  try {
+    scenario_from(toml);
+  } catch (const keel::core::InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::string spec_error_of(const std::string& toml) {
+  try {
+    auto doc = keel::core::ConfigDoc::parse(toml, "spec.toml");
+    keel::power::parse_spec(doc.root());
+    doc.reject_unknown_keys();
+  } catch (const keel::core::InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST(ScenarioInput, ValidScenarioParses) {
+  auto sc = scenario_from(kJob);
+  EXPECT_EQ(sc.jobs.size(), 1u);
+  EXPECT_EQ(sc.jobs[0].gpus, 8);
+  EXPECT_FALSE(sc.software.configured);
+}
+
+TEST(ScenarioInput, UnknownKeyNamesTheKey) {
+  auto msg = error_of(kJob + "comm_msec = 3\n");
+  EXPECT_EQ(msg, "test.toml:5:1: key 'job[0].comm_msec': unknown key (did you mean 'comm_ms'?)");
+}
+
+TEST(ScenarioInput, NegativeDuration) {
+  auto msg = error_of("[simulation]\nduration_s = -5\n" + kJob);
+  EXPECT_EQ(msg, "test.toml:2:14: key 'simulation.duration_s': value -5 is out of range (must be > 0)");
+}
+
+TEST(ScenarioInput, NegativePhaseDuration) {
+  auto msg = error_of("[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = -1\n");
+  EXPECT_NE(msg.find("test.toml:4:11: key 'job[0].comm_ms': value -1 is out of range"), std::string::npos) << msg;
+}
+
+TEST(ScenarioInput, FloorOverHundredPercent) {
+  auto msg = error_of(kJob +
+                      "[mitigation.smoothing]\npercent_tmp_floor = 120\nramp_up_rate_w_per_s = 1\n"
+                      "ramp_down_rate_w_per_s = 1\n");
+  EXPECT_EQ(msg, "test.toml:6:21: key 'mitigation.smoothing.percent_tmp_floor': value 120 is out "
+                 "of range (must be in [0, 100])");
+}
+
+TEST(ScenarioInput, EmptyJob) {
+  EXPECT_NE(error_of("[simulation]\nduration_s = 5\n").find("key 'job': scenario has no job"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[job]]\ngpus = 0\ncompute_ms = 1\ncomm_ms = 1\n")
+                .find("test.toml:2:8: key 'job[0].gpus': must be a positive integer"),
+            std::string::npos);
+}
+
+TEST(ScenarioInput, StopBeforeStartAndUnknownStorageLevel) {
+  EXPECT_NE(error_of(kJob + "start_s = 5\nstop_s = 2\n").find("key 'job[0].stop_s': must be after start_s"),
+            std::string::npos);
+  EXPECT_NE(error_of(kJob + "[mitigation.storage]\nlevel = \"site\"\nenergy_kwh = 1\npower_kw = 1\n")
+                .find("unknown storage level 'site'"),
+            std::string::npos);
+}
+
+TEST(SpecInput, EmptyBandIsRejected) {
+  auto msg = spec_error_of("[frequency_domain]\nf_lo_hz = 3\nf_hi_hz = 1\n");
+  EXPECT_EQ(msg, "spec.toml:3:11: key 'frequency_domain.f_hi_hz': critical band is empty: f_lo_hz "
+                 "must be < f_hi_hz");
+}
+
+TEST(SpecInput, UnknownSpecKey) {
+  auto msg = spec_error_of("[time_domain]\nmax_ramp_up_mw_per_sec = 3\n");
+  EXPECT_NE(msg.find("key 'time_domain.max_ramp_up_mw_per_sec': unknown key (did you mean "
+                     "'max_ramp_up_mw_per_s'?)"),
+            std::string::npos)
+      << msg;
+}

@@ -1,0 +1,27 @@
+#pragma once
+// Builds scenarios from TOML text for tests.
+
+#include <string>
+
+#include "keel/core/config.h"
+#include "keel/power/scenario.h"
+
+namespace keel::testing {
+
+inline power::Scenario scenario_from(const std::string& toml) {
+  auto doc = core::ConfigDoc::parse(toml, "test.toml");
+  auto sc = power::parse_scenario(doc.root());
+  doc.reject_unknown_keys();
+  return sc;
+}
+
+// A facility that adds nothing around the GPUs: grid power = summed GPU power.
+inline const char* kBareFacility = R"(
+[facility]
+server_base_w = 0
+psu_efficiency = 1.0
+cooling_overhead_fraction = 0
+fixed_overhead_mw = 0
+)";
+
+}  // namespace keel::testing
