@@ -1,0 +1,117 @@
+// `keel power optimize`: argument parsing and output only; the search is keel::power::optimize.
+#include <fmt/format.h>
+
+#include <memory>
+#include <thread>
+
+#include "cli.h"
+#include "keel/core/error.h"
+#include "keel/core/progress.h"
+#include "keel/core/table.h"
+#include "keel/power/optimize.h"
+#include "keel/power/report.h"
+
+namespace keel::cli {
+
+namespace {
+
+struct OptimizeArgs {
+  std::string scenario, spec;
+  power::OptimizeOptions opt;
+  int threads = 0;
+  int show = 12;
+};
+
+nlohmann::json candidate_json(const power::Candidate& c) {
+  nlohmann::json j = power::to_json(c.report);
+  j["settings"] = power::describe_mitigations(c.scenario);
+  j["cost"]["total"] = c.cost;
+  j["cost"]["storage_mwh"] = c.storage_mwh;
+  j["cost"]["storage_mw"] = c.storage_mw;
+  return j;
+}
+
+std::string front_table(const power::OptimizeResult& r, int show) {
+  core::Table t({"#", "mix", "cost", "energy +%", "slow +%", "storage MWh", "settings"});
+  t.set_align(6, core::Table::Align::left);
+  int n = 0;
+  for (int i : r.pareto) {
+    if (n++ >= show) break;
+    const auto& c = r.explored[static_cast<std::size_t>(i)];
+    t.add_row({std::to_string(i), c.mix, fmt::format("{:.2f}", c.cost),
+               fmt::format("{:+.2f}", c.report.costs.energy_overhead_pct),
+               fmt::format("{:+.2f}", c.report.costs.slowdown_pct),
+               fmt::format("{:.2f}", c.storage_mwh), power::describe_mitigations(c.scenario)});
+  }
+  return t.render();
+}
+
+void run_optimize(OptimizeArgs& a, const GlobalOptions& g) {
+  power::Scenario sc = power::load_scenario(a.scenario);
+  power::Spec spec = power::load_spec(a.spec);
+  a.opt.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  core::Progress bar("optimize", static_cast<std::uint64_t>(a.opt.budget), core::progress_enabled(g.quiet), "sim");
+  a.opt.progress = [&](int done, int) { bar.update(static_cast<std::uint64_t>(done)); };
+  power::OptimizeResult r = power::optimize(sc, spec, a.opt);
+  bar.finish();
+  if (g.json) {
+    nlohmann::json j = {{"scenario", sc.name}, {"spec", power::spec_json(spec)},
+                        {"evaluated", r.explored.size()}, {"seed", a.opt.seed},
+                        {"weights", {{"energy_pct", a.opt.weights.energy_pct},
+                                     {"slowdown_pct", a.opt.weights.slowdown_pct},
+                                     {"storage_mwh", a.opt.weights.storage_mwh},
+                                     {"storage_mw", a.opt.weights.storage_mw}}}};
+    j["best"] = r.best >= 0 ? candidate_json(r.explored[static_cast<std::size_t>(r.best)]) : nlohmann::json();
+    j["pareto"] = nlohmann::json::array();
+    for (int i : r.pareto) j["pareto"].push_back(candidate_json(r.explored[static_cast<std::size_t>(i)]));
+    print_out(j.dump(2));
+  } else {
+    std::string out = fmt::format("scenario {}; spec {}{}; {} simulations, seed {}\n", sc.name,
+                                  spec.name, spec.illustrative ? " (illustrative)" : "",
+                                  r.explored.size(), a.opt.seed);
+    if (r.best < 0) {
+      out += "no explored mix passes every clause (raise --budget or widen the mitigations)\n";
+    } else {
+      const auto& b = r.explored[static_cast<std::size_t>(r.best)];
+      out += fmt::format("cheapest compliant: {} (cost {:.2f})\n  {}\n", b.mix, b.cost,
+                         power::describe_mitigations(b.scenario));
+      out += fmt::format("  energy overhead {:+.2f} %, slowdown {:+.2f} %, storage {:.2f} MWh / {:.1f} MW\n\n",
+                         b.report.costs.energy_overhead_pct, b.report.costs.slowdown_pct,
+                         b.storage_mwh, b.storage_mw);
+      out += fmt::format("Pareto front (compliant, non-dominated in energy, slowdown, storage; {} "
+                         "of {}):\n", std::min<std::size_t>(r.pareto.size(), static_cast<std::size_t>(a.show)), r.pareto.size());
+      out += front_table(r, a.show);
+    }
+    print_out(out);
+  }
+  if (r.best < 0) throw core::Error("no compliant mitigation found", core::Location{a.spec, 0, 0, {}});
+}
+
+}  // namespace
+
+void register_power_optimize(CLI::App& power, const GlobalOptions& global) {
+  auto a = std::make_shared<OptimizeArgs>();
+  auto* cmd = power.add_subcommand(
+      "optimize", "Search mitigation settings for the cheapest mix that passes a spec");
+  cmd->add_option("scenario", a->scenario, "Scenario TOML (its mitigation tables seed the search)")
+      ->required()->check(CLI::ExistingFile);
+  cmd->add_option("--spec", a->spec, "Utility spec TOML to comply with")
+      ->required()->check(CLI::ExistingFile);
+  cmd->add_option("--budget", a->opt.budget, "Simulations in all")->capture_default_str()
+      ->check(CLI::Range(8, 100000));
+  cmd->add_option("--seed", a->opt.seed, "Search seed")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "Parallel simulations (default: cores)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--weight-energy", a->opt.weights.energy_pct, "Cost per % of energy overhead")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--weight-slowdown", a->opt.weights.slowdown_pct, "Cost per % of slowdown")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--weight-storage-mwh", a->opt.weights.storage_mwh, "Cost per MWh of storage")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--weight-storage-mw", a->opt.weights.storage_mw, "Cost per MW of storage")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--show", a->show, "Rows of the Pareto front to print")->capture_default_str();
+  cmd->callback([a, &global] { run_optimize(*a, global); });
+}
+
+}  // namespace keel::cli
