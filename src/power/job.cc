@@ -4,6 +4,8 @@
 #include <limits>
 #include <map>
 
+#include "keel/power/replay.h"
+
 namespace keel::power {
 
 namespace {
@@ -25,6 +27,15 @@ std::uint64_t stream_seed(std::uint64_t seed, std::size_t job, std::uint64_t pur
 
 JobLayout build_layout(const JobParams& job, double step_ms, std::uint64_t seed,
                        std::size_t job_index, bool per_gpu) {
+  if (job.replay) {
+    JobLayout out;
+    const std::int64_t ranks = job.replay->ranks;
+    for (std::int64_t r = 0; r < std::min(ranks, job.gpus); ++r)
+      out.cohorts.push_back({0, 1.0, job.gpus / ranks + (r < job.gpus % ranks ? 1 : 0), static_cast<int>(r)});
+    if (per_gpu)
+      for (std::int64_t g = 0; g < job.gpus; ++g) out.gpu_cohort.push_back(static_cast<std::int32_t>(g % ranks));
+    return out;
+  }
   std::mt19937_64 rng(stream_seed(seed, job_index, 1));
   std::normal_distribution<double> normal(0.0, 1.0);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
@@ -63,6 +74,9 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
       low_since_(units_.size(), 0),
       rng_(stream_seed(sc.sim.seed, job_index, 2)) {
   const JobParams& j = sc.jobs.at(job_index);
+  replay_ = j.replay.get();
+  replay_repeat_ = j.timeline_repeat;
+  cursor_.assign(units_.size(), 0);
   const double dt = sc.sim.step_ms;
   const SoftwareParams& sw = sc.software;
   const bool software = sw.enabled;
@@ -93,9 +107,30 @@ void JobRunner::begin_iteration(std::int64_t k) {
   remaining_ = static_cast<std::int64_t>(units_.size());
 }
 
+void JobRunner::begin_job(std::int64_t k) {
+  std::fill(low_since_.begin(), low_since_.end(), k);
+  if (!replay_) return begin_iteration(k);
+  phase_ = Phase::replay;
+  iter_start_ = k;
+  std::fill(cursor_.begin(), cursor_.end(), 0);
+  replay_last_t_ = 0;
+}
+
+// Whether unit u's rank computes at t_s seconds into the timeline; cursors only move forward
+// (time is monotone between wraps), so a step costs O(1) amortized.
+bool JobRunner::replay_computing(std::size_t u, double t_s) {
+  const auto& iv = replay_->compute_s[static_cast<std::size_t>(units_[u].rank)];
+  std::size_t& c = cursor_[u];
+  while (c < iv.size() && iv[c].second <= t_s) ++c;
+  return c < iv.size() && iv[c].first <= t_s;
+}
+
 void JobRunner::transition(std::int64_t k) {
   bool running = phase_ == Phase::compute || phase_ == Phase::comm || phase_ == Phase::checkpoint ||
-                 phase_ == Phase::start_ramp;
+                 phase_ == Phase::replay || phase_ == Phase::start_ramp;
+  if (phase_ == Phase::replay && !replay_repeat_ &&
+      static_cast<double>(k - iter_start_) * step_s_ >= replay_->period_s && k < k_stop_)
+    k_stop_ = k;  // a timeline played once ends the job like a planned stop
   if (running && k >= k_fail_) {
     phase_ = Phase::off;
     failed_ = true;
@@ -109,18 +144,11 @@ void JobRunner::transition(std::int64_t k) {
   }
   switch (phase_) {
     case Phase::before:
-      if (k >= k_start_) {
-        std::fill(low_since_.begin(), low_since_.end(), k);
-        begin_iteration(k);
-      } else if (k >= k_ramp_begin_) {
-        phase_ = Phase::start_ramp;
-      }
+      if (k >= k_start_) begin_job(k);
+      else if (k >= k_ramp_begin_) phase_ = Phase::start_ramp;
       break;
     case Phase::start_ramp:
-      if (k >= k_start_) {
-        std::fill(low_since_.begin(), low_since_.end(), k);
-        begin_iteration(k);
-      }
+      if (k >= k_start_) begin_job(k);
       break;
     case Phase::comm:
       if (k >= phase_end_) {
@@ -141,6 +169,7 @@ void JobRunner::transition(std::int64_t k) {
       if (k >= stop_begin_ + ramp_down_steps_) phase_ = Phase::off;
       break;
     case Phase::compute:
+    case Phase::replay:
     case Phase::off:
       break;
   }
@@ -161,14 +190,23 @@ double JobRunner::step(std::int64_t k) {
     common = stop_from_w_ + (gpu_.idle_w - stop_from_w_) * std::min(1.0, f);
   }
   const bool iterating = phase_ == Phase::compute || phase_ == Phase::comm ||
-                         phase_ == Phase::checkpoint;
+                         phase_ == Phase::checkpoint || phase_ == Phase::replay;
+  double t_replay = 0;
+  if (phase_ == Phase::replay) {
+    t_replay = static_cast<double>(k - iter_start_) * step_s_;
+    if (replay_repeat_) t_replay = std::fmod(t_replay, replay_->period_s);
+    if (t_replay < replay_last_t_) std::fill(cursor_.begin(), cursor_.end(), 0);  // wrapped
+    replay_last_t_ = t_replay;
+  }
   const bool floor = smooth && iterating;
   const double low_w = phase_ == Phase::checkpoint ? gpu_.checkpoint_w : gpu_.comm_w;
   double total = 0, sw_extra = 0, smooth_extra = 0, throttled = 0, weight_sum = 0;
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const double w = static_cast<double>(units_[u].gpus);
-    bool computing = phase_ == Phase::compute && k >= iter_start_ + units_[u].offset_steps &&
-                     work_left_ms_[u] > 0;
+    bool computing = phase_ == Phase::replay
+                         ? replay_computing(u, t_replay)
+                         : phase_ == Phase::compute && k >= iter_start_ + units_[u].offset_steps &&
+                               work_left_ms_[u] > 0;
     double target = common;
     if (iterating) {
       target = computing ? gpu_.compute_w : low_w;
@@ -182,7 +220,10 @@ double JobRunner::step(std::int64_t k) {
     double throttle = s.step(m_, target, smooth, floor);
     total += w * s.p_out;
     if (s.p_out > s.p_nat) smooth_extra += w * (s.p_out - s.p_nat);
-    if (computing) {
+    if (computing && phase_ == Phase::replay) {
+      // Measured phases cannot stretch: throttling is counted as lost compute time instead.
+      throttled += w * m_.step_ms * (1.0 - throttle);
+    } else if (computing) {
       work_left_ms_[u] -= m_.step_ms * throttle;
       throttled += w * m_.step_ms * (1.0 - throttle);
       if (work_left_ms_[u] <= 1e-9) {
@@ -200,6 +241,13 @@ double JobRunner::step(std::int64_t k) {
   software_j_ += sw_extra * step_s_;
   smoothing_j_ += smooth_extra * step_s_;
   if (weight_sum > 0) stats_.throttled_compute_ms += throttled / weight_sum;
+  if (phase_ == Phase::replay) {
+    // Replayed iterations: elapsed time plus the compute time throttling would have added.
+    double elapsed_s = static_cast<double>(k + 1 - iter_start_) * step_s_;
+    stats_.iterations = static_cast<std::int64_t>(elapsed_s / replay_->mean_iteration_s);
+    stats_.iteration_steps =
+        static_cast<std::int64_t>(std::llround(elapsed_s / step_s_ + stats_.throttled_compute_ms / m_.step_ms));
+  }
   return total;
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "keel/core/config.h"
+#include "keel/core/timeline.h"
+#include "keel/power/replay.h"
 
 namespace keel::power {
 
@@ -70,10 +72,34 @@ void parse_facility(const ConfigSection& s, FacilityParams& f) {
   f.fixed_overhead_mw = s.number_in("fixed_overhead_mw", f.fixed_overhead_mw, kNonNeg);
 }
 
+// A job whose workload is a measured timeline; the synthetic workload keys must be absent.
+void parse_timeline(const ConfigSection& s, JobParams& j) {
+  std::filesystem::path p = s.string("timeline");
+  if (p.is_relative()) p = std::filesystem::path(s.location_of("timeline").file).parent_path() / p;
+  j.timeline_path = p.string();
+  j.replay = std::make_shared<Replay>(make_replay(core::read_timeline_csv(p), j.timeline_path));
+  j.timeline_repeat = s.boolean_or("timeline_repeat", true);
+  for (const char* key : {"compute_ms", "comm_ms", "jitter_pct", "offset_std_ms",
+                          "straggler_fraction", "straggler_slowdown_pct",
+                          "checkpoint_every_iters", "checkpoint_ms"})
+    s.check(!s.has(key), key, "not used with a timeline", "the measured timeline sets the phases");
+  j.compute_ms = 1000.0 * j.replay->mean_compute_s;
+  j.comm_ms = std::max(0.0, 1000.0 * (j.replay->mean_iteration_s - j.replay->mean_compute_s));
+}
+
 JobParams parse_job(const ConfigSection& s, std::size_t index) {
   JobParams j;
   j.name = s.string_or("name", "job" + std::to_string(index));
   j.gpus = positive_integer(s, "gpus", std::nullopt);
+  j.start_s = s.number_in("start_s", 0.0, kNonNeg);
+  j.stop_s = s.optional_number_in("stop_s", kNonNeg);
+  j.fail_s = s.optional_number_in("fail_s", kNonNeg);
+  if (j.stop_s) s.check(*j.stop_s > j.start_s, "stop_s", "must be after start_s");
+  if (j.fail_s) s.check(*j.fail_s > j.start_s, "fail_s", "must be after start_s");
+  if (s.has("timeline")) {
+    parse_timeline(s, j);
+    return j;
+  }
   j.compute_ms = s.number_in("compute_ms", std::nullopt, kPositive);
   j.comm_ms = s.number_in("comm_ms", std::nullopt, kNonNeg);
   j.jitter_pct = s.number_in("jitter_pct", 0.0, {0, 50});
@@ -83,11 +109,6 @@ JobParams parse_job(const ConfigSection& s, std::size_t index) {
   j.checkpoint_every_iters = s.integer_or("checkpoint_every_iters", 0);
   s.check(j.checkpoint_every_iters >= 0, "checkpoint_every_iters", "must be >= 0 (0 = never)");
   j.checkpoint_ms = s.number_in("checkpoint_ms", 0.0, kNonNeg);
-  j.start_s = s.number_in("start_s", 0.0, kNonNeg);
-  j.stop_s = s.optional_number_in("stop_s", kNonNeg);
-  j.fail_s = s.optional_number_in("fail_s", kNonNeg);
-  if (j.stop_s) s.check(*j.stop_s > j.start_s, "stop_s", "must be after start_s");
-  if (j.fail_s) s.check(*j.fail_s > j.start_s, "fail_s", "must be after start_s");
   return j;
 }
 

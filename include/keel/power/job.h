@@ -20,6 +20,7 @@ struct Cohort {
   std::int64_t offset_steps = 0;
   double speed = 1.0;  // compute-time multiplier (> 1 for stragglers)
   std::int64_t gpus = 0;
+  int rank = 0;        // replayed timeline rank (replay jobs only)
 };
 
 struct JobLayout {
@@ -28,7 +29,8 @@ struct JobLayout {
 };
 
 // Draws each GPU's launch offset |N(0, offset_std_ms)| (rounded to steps) and straggler status,
-// deterministically from (seed, job_index), and groups equal GPUs. O(gpus) time.
+// deterministically from (seed, job_index), and groups equal GPUs. O(gpus) time. For a replayed
+// timeline the cohorts are its ranks (GPU g replays rank g mod ranks).
 JobLayout build_layout(const JobParams& job, double step_ms, std::uint64_t seed,
                        std::size_t job_index, bool per_gpu);
 
@@ -60,9 +62,11 @@ class JobRunner {
   double smoothing_energy_j() const { return smoothing_j_; }
 
  private:
-  enum class Phase { before, start_ramp, compute, comm, checkpoint, stop_ramp, off };
+  enum class Phase { before, start_ramp, compute, comm, checkpoint, replay, stop_ramp, off };
   void begin_iteration(std::int64_t k);
+  void begin_job(std::int64_t k);
   void transition(std::int64_t k);
+  bool replay_computing(std::size_t u, double t_s);
 
   const GpuModel& m_;
   const GpuParams gpu_;
@@ -72,6 +76,10 @@ class JobRunner {
   std::vector<std::int64_t> low_since_;
   std::mt19937_64 rng_;
   std::normal_distribution<double> normal_{0.0, 1.0};
+  const Replay* replay_ = nullptr;
+  bool replay_repeat_ = true;
+  std::vector<std::size_t> cursor_;  // per unit: next compute interval of its rank
+  double replay_last_t_ = 0;
 
   Phase phase_ = Phase::before;
   bool failed_ = false;

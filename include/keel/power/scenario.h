@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,8 @@ class ConfigSection;
 }
 
 namespace keel::power {
+
+struct Replay;
 
 struct SimulationParams {
   double duration_s = 120;
@@ -54,6 +57,11 @@ struct JobParams {
   double start_s = 0;
   std::optional<double> stop_s;  // planned stop
   std::optional<double> fail_s;  // sudden failure: all GPUs drop at once
+  // A measured timeline replayed instead of the synthetic iterations (compute/comm/jitter/
+  // offsets/checkpoints then come from the measurement).
+  std::shared_ptr<const Replay> replay;
+  std::string timeline_path;
+  bool timeline_repeat = true;  // loop the timeline to fill the window; else the job stops at its end
 
   // Mean GPU power over one nominal iteration.
   double mean_iteration_power_w(const GpuParams& gpu) const;
