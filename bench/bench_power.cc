@@ -52,10 +52,7 @@ ramp_down_rate_w_per_s = 60
 ramp_down_hysteresis_ms = 500
 )",
                                  duration_s, gpus);
-  auto doc = keel::core::ConfigDoc::parse(toml, "bench");
-  auto sc = parse_scenario(doc.root());
-  doc.reject_unknown_keys();
-  return sc;
+  return keel::core::parse_config(keel::core::ConfigDoc::parse(toml, "bench"), parse_scenario);
 }
 
 template <typename F>

@@ -178,10 +178,7 @@ Scenario parse_scenario(const ConfigSection& root) {
 }
 
 Scenario load_scenario(const std::filesystem::path& file) {
-  auto doc = core::ConfigDoc::load_file(file);
-  Scenario sc = parse_scenario(doc.root());
-  doc.reject_unknown_keys();
-  return sc;
+  return core::load_config(file, parse_scenario);
 }
 
 }  // namespace keel::power

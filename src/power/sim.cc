@@ -42,7 +42,13 @@ class Facility {
     facility_[static_cast<std::size_t>(k)] = ac + cooling_ + sc_.facility.fixed_overhead_mw * 1e6;
   }
 
-  void finish(SimResult& r) {
+  // Collects the jobs' statistics and mitigation energies, then applies storage.
+  void finish(SimResult& r, const std::vector<std::unique_ptr<JobRunner>>& runners) {
+    for (const auto& jr : runners) {
+      r.jobs.push_back(jr->stats());
+      r.software_energy_j += jr->software_energy_j();
+      r.smoothing_energy_j += jr->smoothing_energy_j();
+    }
     r.step_s = sc_.sim.step_ms / 1000.0;
     const StorageParams& st = sc_.storage;
     r.has_storage = st.enabled;
@@ -128,12 +134,7 @@ SimResult simulate(const Scenario& sc, const SimOptions& opt) {
     }
     report_progress(opt, k, n);
   }
-  for (auto& jr : runners) {
-    r.jobs.push_back(jr->stats());
-    r.software_energy_j += jr->software_energy_j();
-    r.smoothing_energy_j += jr->smoothing_energy_j();
-  }
-  fac.finish(r);
+  fac.finish(r, runners);
   return r;
 }
 
@@ -176,12 +177,7 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
     fac.record(k, it_w - fac.server_base_w());
     report_progress(opt, k, n);
   }
-  for (auto& jr : runners) {
-    r.jobs.push_back(jr->stats());
-    r.software_energy_j += jr->software_energy_j();
-    r.smoothing_energy_j += jr->smoothing_energy_j();
-  }
-  fac.finish(r);
+  fac.finish(r, runners);
   return r;
 }
 

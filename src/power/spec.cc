@@ -36,11 +36,6 @@ Spec parse_spec(const core::ConfigSection& root) {
   return s;
 }
 
-Spec load_spec(const std::filesystem::path& file) {
-  auto doc = core::ConfigDoc::load_file(file);
-  Spec s = parse_spec(doc.root());
-  doc.reject_unknown_keys();
-  return s;
-}
+Spec load_spec(const std::filesystem::path& file) { return core::load_config(file, parse_spec); }
 
 }  // namespace keel::power

@@ -22,9 +22,7 @@ std::string error_of(const std::string& toml) {
 
 std::string spec_error_of(const std::string& toml) {
   try {
-    auto doc = keel::core::ConfigDoc::parse(toml, "spec.toml");
-    keel::power::parse_spec(doc.root());
-    doc.reject_unknown_keys();
+    keel::core::parse_config(keel::core::ConfigDoc::parse(toml, "spec.toml"), keel::power::parse_spec);
   } catch (const keel::core::InputError& e) {
     return e.what();
   }

@@ -9,10 +9,7 @@
 namespace keel::testing {
 
 inline power::Scenario scenario_from(const std::string& toml) {
-  auto doc = core::ConfigDoc::parse(toml, "test.toml");
-  auto sc = power::parse_scenario(doc.root());
-  doc.reject_unknown_keys();
-  return sc;
+  return core::parse_config(core::ConfigDoc::parse(toml, "test.toml"), power::parse_scenario);
 }
 
 // A facility that adds nothing around the GPUs: grid power = summed GPU power.

@@ -92,6 +92,18 @@ class ConfigDoc {
   std::shared_ptr<detail::ConfigState> state_;
 };
 
+// Parses a whole document with `parse(ConfigSection)` and rejects keys it did not ask for.
+template <typename Parse>
+auto parse_config(const ConfigDoc& doc, Parse&& parse) {
+  auto value = parse(doc.root());
+  doc.reject_unknown_keys();
+  return value;
+}
+template <typename Parse>
+auto load_config(const std::filesystem::path& file, Parse&& parse) {
+  return parse_config(ConfigDoc::load_file(file), parse);
+}
+
 // Levenshtein distance, used for "did you mean" hints.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
