@@ -1,0 +1,232 @@
+// nvidia-smi --query-gpu=... --format=csv[,nounits][,noheader] logs, as real loggers leave them.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "keel/power/trace_in.h"
+#include "trace_text.h"
+
+namespace keel::power {
+
+namespace tt = trace_text;
+
+namespace {
+
+constexpr int kMaxInferredGpus = 64;
+
+struct Row {
+  double t = 0;
+  tt::PowerValue power;
+  std::string id;
+  int line = 0;
+};
+
+struct Columns {
+  int time = -1, id = -1, power = -1;
+  std::string id_name, power_name;
+  std::optional<double> power_scale;
+  bool averaged = false;
+  std::size_t count = 0;
+};
+
+bool looks_like_header(const std::vector<std::string>& cells) {
+  return std::any_of(cells.begin(), cells.end(), [](const std::string& c) {
+    return tt::parse_header_cell(c).name.rfind("power.draw", 0) == 0 ||
+           tt::parse_header_cell(c).name == "timestamp";
+  });
+}
+
+Columns find_columns(const std::vector<std::string>& header, const std::string& file, int line) {
+  Columns c;
+  c.count = header.size();
+  std::map<std::string, int> at;
+  std::map<std::string, std::optional<double>> scale;
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    tt::HeaderCell h = tt::parse_header_cell(header[i]);
+    at.emplace(h.name, static_cast<int>(i));
+    scale.emplace(h.name, h.unit_scale);
+  }
+  auto pick = [&](std::initializer_list<const char*> names, int& idx, std::string* name) {
+    for (const char* n : names)
+      if (auto it = at.find(n); it != at.end()) {
+        idx = it->second;
+        if (name) *name = n;
+        return;
+      }
+  };
+  pick({"timestamp"}, c.time, nullptr);
+  pick({"index", "uuid", "gpu_uuid", "pci.bus_id", "gpu_bus_id", "serial", "gpu_serial"}, c.id,
+       &c.id_name);
+  // power.draw is a ~1 s average on A100/H100; power.draw.instant keeps the swings.
+  pick({"power.draw.instant", "power.draw", "power.draw.average"}, c.power, &c.power_name);
+  if (c.power < 0)
+    tt::fail(file, line, "no power column (expected power.draw.instant or power.draw)",
+             "log with nvidia-smi --query-gpu=timestamp,index,power.draw.instant");
+  if (c.time < 0)
+    tt::fail(file, line, "no timestamp column",
+             "log with nvidia-smi --query-gpu=timestamp,index,power.draw.instant");
+  c.power_scale = scale[c.power_name];
+  c.averaged = c.power_name != "power.draw.instant";
+  return c;
+}
+
+// Parses one data row; returns an error message instead of throwing (used to probe tails too).
+std::optional<std::string> parse_row(const tt::Line& l, const Columns& c, tt::Clock& clock,
+                                     Row& row) {
+  if (tt::has_nul(l.text)) return "NUL bytes in the line";
+  std::vector<std::string> cells = tt::split_csv(l.text);
+  if (cells.size() != c.count)
+    return fmt::format("expected {} comma-separated fields, found {}", c.count, cells.size());
+  auto t = tt::parse_time(cells[static_cast<std::size_t>(c.time)], std::nullopt);
+  if (!t) return fmt::format("bad timestamp '{}'", cells[static_cast<std::size_t>(c.time)]);
+  row.t = clock.rel(*t);
+  row.power = tt::parse_power(cells[static_cast<std::size_t>(c.power)], c.power_scale);
+  if (row.power.status == tt::ValueStatus::bad)
+    return fmt::format("non-numeric power '{}' in column {}",
+                       cells[static_cast<std::size_t>(c.power)], c.power_name);
+  if (c.id >= 0) row.id = cells[static_cast<std::size_t>(c.id)];
+  row.line = l.number;
+  return std::nullopt;
+}
+
+// Without an id column each poll writes one row per GPU in index order, a few ms apart, and polls
+// are an interval apart. The GPU count is the row period k whose poll boundaries (every k-th time
+// step) are all longer than every step inside a poll, by the widest margin.
+struct Inference {
+  int gpus = 1;
+  double within_max_s = 0, between_min_s = 0;
+};
+
+Inference infer_gpu_count(const std::vector<Row>& rows) {
+  Inference best;
+  const std::size_t n = rows.size();
+  double best_margin = 0;
+  for (int k = 2; k <= kMaxInferredGpus && static_cast<std::size_t>(k) * 3 <= n; ++k) {
+    double bmin = 1e300, wmax = -1e300;
+    std::vector<double> bounds;
+    for (std::size_t i = 1; i < n; ++i) {
+      double d = rows[i].t - rows[i - 1].t;
+      if (i % static_cast<std::size_t>(k) == 0) {
+        bmin = std::min(bmin, d);
+        bounds.push_back(d);
+      } else {
+        wmax = std::max(wmax, d);
+      }
+    }
+    if (bounds.size() < 2) continue;
+    std::nth_element(bounds.begin(), bounds.begin() + static_cast<long>(bounds.size() / 2), bounds.end());
+    double median_bound = bounds[bounds.size() / 2];
+    double margin = bmin - wmax;
+    // A real poll structure separates clearly; jitter in a 1-GPU log does not.
+    if (margin > 0.5 * median_bound && margin > best_margin) {
+      best_margin = margin;
+      best = {k, wmax, bmin};
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
+                             const TraceReadOptions& opt) {
+  ParsedTrace out;
+  out.file = file;
+  out.format = "nvidia-smi csv";
+  std::vector<tt::Line> lines = tt::split_lines(text);
+  std::size_t first = 0;
+  while (first < lines.size() && tt::trim(lines[first].text).empty()) ++first;
+  if (first == lines.size()) tt::fail(file, 1, "empty file: no header and no samples");
+
+  std::vector<std::string> header = tt::split_csv(lines[first].text);
+  std::size_t data_from = first + 1;
+  int header_line = lines[first].number;
+  if (!looks_like_header(header)) {
+    if (opt.columns.empty())
+      tt::fail(file, lines[first].number,
+               "no header line (a log written with --format=csv,noheader?)",
+               "pass --columns with the --query-gpu list it was logged with, e.g. "
+               "--columns timestamp,index,power.draw.instant");
+    header = opt.columns;
+    data_from = first;
+    header_line = 0;
+    out.notes.push_back(fmt::format("no header: columns taken from --columns ({})",
+                                    fmt::join(opt.columns, ",")));
+  } else if (!opt.columns.empty()) {
+    out.notes.push_back("the file has a header; --columns was ignored");
+  }
+  const Columns cols = find_columns(header, file, header_line);
+  out.power_field = cols.power_name;
+  out.averaged = cols.averaged;
+  const std::string header_text(tt::trim(lines[first].text));
+
+  std::vector<Row> rows;
+  tt::Clock clock;
+  for (std::size_t i = data_from; i < lines.size(); ++i) {
+    const tt::Line& l = lines[i];
+    if (tt::trim(l.text).empty()) continue;
+    if (header_line > 0 && tt::trim(l.text) == header_text) {
+      out.notes.push_back(fmt::format("header repeated at line {} (logger restarted?)", l.number));
+      continue;
+    }
+    Row row;
+    if (auto err = parse_row(l, cols, clock, row)) {
+      core::InputError e(*err, core::Location{file, l.number, 0, {}});
+      Row probe;
+      out.garbage = tt::garbage_tail_or_throw(text, lines, i, e, [&](const tt::Line& x) {
+        return !parse_row(x, cols, clock, probe).has_value();
+      });
+      break;
+    }
+    rows.push_back(std::move(row));
+  }
+  out.rows = static_cast<int>(rows.size());
+  if (rows.empty()) tt::fail(file, header_line > 0 ? header_line : 1, "no samples after the header");
+
+  if (cols.id >= 0) {
+    std::map<std::string, std::size_t> slot;
+    for (const Row& r : rows) {
+      auto [it, fresh] = slot.emplace(r.id, out.gpus.size());
+      if (fresh) out.gpus.push_back({r.id, {}});
+      (void)it;
+    }
+    out.gpu_source = fmt::format("{} column", cols.id_name);
+    for (Row& r : rows) r.id = out.gpus[slot[r.id]].id;
+  } else {
+    Inference inf = infer_gpu_count(rows);
+    for (int g = 0; g < inf.gpus; ++g) out.gpus.push_back({fmt::format("#{}", g), {}});
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      rows[i].id = out.gpus[i % static_cast<std::size_t>(inf.gpus)].id;
+    if (inf.gpus > 1)
+      out.gpu_source = fmt::format(
+          "inferred: no index column; rows come in polls of {} (rows within a poll at most "
+          "{:.0f} ms apart, polls at least {:.0f} ms apart), taken as GPUs #0..#{} in index order",
+          inf.gpus, inf.within_max_s * 1e3, inf.between_min_s * 1e3, inf.gpus - 1);
+    else
+      out.gpu_source = "inferred: no index column and no repeating poll pattern: one GPU";
+    if (rows.size() % static_cast<std::size_t>(inf.gpus) != 0)
+      out.notes.push_back(fmt::format("the last poll is incomplete ({} of {} rows)",
+                                      rows.size() % static_cast<std::size_t>(inf.gpus), inf.gpus));
+  }
+
+  std::map<std::string, std::size_t> index;
+  for (std::size_t g = 0; g < out.gpus.size(); ++g) index[out.gpus[g].id] = g;
+  std::map<std::string, int> last_line;
+  for (const Row& r : rows) {
+    GpuSeries& s = out.gpus[index[r.id]];
+    if (r.power.status == tt::ValueStatus::unavailable) {
+      if (out.unavailable++ == 0) out.first_unavailable_line = r.line;
+      continue;
+    }
+    if (!s.samples.empty() && r.t < s.samples.back().t_s)
+      tt::fail(file, r.line,
+               fmt::format("time goes backwards for GPU {} ({:.3f} s before line {})", r.id,
+                           s.samples.back().t_s - r.t, s.samples.back().line),
+               "samples of each GPU must be in time order");
+    s.samples.push_back({r.t, r.power.w, r.line});
+  }
+  return out;
+}
+
+}  // namespace keel::power
