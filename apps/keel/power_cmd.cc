@@ -118,6 +118,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   cmp->add_option("--threads", args->threads, "Variants simulated in parallel (default: cores)")
       ->check(CLI::PositiveNumber);
   cmp->callback([args, &global] { run_compare(*args, global); });
+
+  register_power_analyze(*power, global);
 }
 
 }  // namespace keel::cli
