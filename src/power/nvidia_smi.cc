@@ -186,13 +186,9 @@ ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
 
   if (cols.id >= 0) {
     std::map<std::string, std::size_t> slot;
-    for (const Row& r : rows) {
-      auto [it, fresh] = slot.emplace(r.id, out.gpus.size());
-      if (fresh) out.gpus.push_back({r.id, {}});
-      (void)it;
-    }
+    for (const Row& r : rows)
+      if (slot.emplace(r.id, out.gpus.size()).second) out.gpus.push_back({r.id, {}});
     out.gpu_source = fmt::format("{} column", cols.id_name);
-    for (Row& r : rows) r.id = out.gpus[slot[r.id]].id;
   } else {
     Inference inf = infer_gpu_count(rows);
     for (int g = 0; g < inf.gpus; ++g) out.gpus.push_back({fmt::format("#{}", g), {}});
@@ -212,7 +208,6 @@ ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
 
   std::map<std::string, std::size_t> index;
   for (std::size_t g = 0; g < out.gpus.size(); ++g) index[out.gpus[g].id] = g;
-  std::map<std::string, int> last_line;
   for (const Row& r : rows) {
     GpuSeries& s = out.gpus[index[r.id]];
     if (r.power.status == tt::ValueStatus::unavailable) {

@@ -63,6 +63,10 @@ std::vector<std::string> trace_warnings(const ParsedTrace& t, const Resampled& g
   if (g.step_s > spec.ramp_window_s)
     w.push_back(fmt::format("ramps are over one step ({:g} s), longer than the spec's {:g} s window",
                             g.step_s, spec.ramp_window_s));
+  if (g.duration_s < std::max(spec.ramp_window_s, spec.swing_window_s))
+    w.push_back(fmt::format("the trace spans {:.1f} s, shorter than the ramp ({:g} s) or swing "
+                            "({:g} s) window: those metrics cover less than the spec asks",
+                            g.duration_s, spec.ramp_window_s, spec.swing_window_s));
   if (g.duration_s < spec.segment_s)
     w.push_back(fmt::format("the trace spans {:.1f} s, shorter than the {:g} s spectrum segment: "
                             "one segment, frequency resolution {:.3g} Hz",
