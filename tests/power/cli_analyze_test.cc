@@ -52,3 +52,13 @@ TEST(CliAnalyze, DmonNeedsTheDelay) {
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["trace"]["gpus_in_file"], 2);
 }
+
+TEST(CliAnalyze, ResampleStepAndColumnsFlags) {
+  auto r = run_keel("power analyze " + kData + "nvsmi_noheader.csv --format nvidia-smi "
+                    "--columns timestamp,index,power.draw.instant --resample-ms 50 --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["sampling"]["step_s"].get<double>(), 0.05, 1e-12);
+  EXPECT_EQ(j["sampling"]["points"], 3);
+  EXPECT_NEAR(j["result"]["power"]["peak_mw"].get<double>(), 420e-6, 1e-12);
+}

@@ -132,3 +132,18 @@ TEST(AnalyzeTrace, ReportsGarbageGapsAndDuplicatesAsWarnings) {
   EXPECT_TRUE(any_contains(w, "1 gap(s)"));
   EXPECT_TRUE(any_contains(w, "1 sample(s) repeat"));
 }
+
+TEST(AnalyzeTrace, GapsAndDuplicatesAppearInTextAndJson) {
+  ParsedTrace t = one_gpu({{0, 1}, {0.1, 1}, {0.1, 3}, {0.2, 1}, {0.3, 1}, {1.0, 1}, {1.1, 1}});
+  TraceAnalysis a = analyze_trace(t, Spec{}, {});
+  std::string text = format_trace_summary(a, Spec{});
+  EXPECT_NE(text.find("gaps      1: GPU 0 0.300-1.000 s (line 7)"), std::string::npos) << text;
+  EXPECT_NE(text.find("duplicates 1: GPU 0 at 0.100 s (line 4)"), std::string::npos) << text;
+  auto j = trace_to_json(a, Spec{});
+  EXPECT_EQ(j["sampling"]["gaps"]["count"], 1);
+  EXPECT_EQ(j["sampling"]["gaps"]["listed"][0]["line"], 7);
+  EXPECT_NEAR(j["sampling"]["gaps"]["listed"][0]["to_s"].get<double>(), 1.0, 1e-9);
+  EXPECT_EQ(j["sampling"]["duplicates"]["count"], 1);
+  EXPECT_EQ(j["sampling"]["duplicates"]["listed"][0]["line"], 4);
+  EXPECT_TRUE(any_contains(a.warnings, "shorter than the ramp (1 s) or swing (10 s) window"));
+}
