@@ -91,40 +91,54 @@ std::optional<std::string> parse_row(const tt::Line& l, const Columns& c, tt::Cl
 }
 
 // Without an id column each poll writes one row per GPU in index order, a few ms apart, and polls
-// are an interval apart. The GPU count is the row period k whose poll boundaries (every k-th time
-// step) are all longer than every step inside a poll, by the widest margin.
+// are an interval apart. A step longer than half the 99th-percentile step starts a poll (with at
+// most 64 GPUs, more than 1 % of the steps are poll boundaries); the GPU count is the most
+// common number of rows per poll, and a row's GPU is its position inside its poll.
 struct Inference {
   int gpus = 1;
   double within_max_s = 0, between_min_s = 0;
+  std::vector<int> slot;  // GPU of each row
+  int odd_polls = 0, first_odd_line = 0;  // complete polls with another row count
 };
 
 Inference infer_gpu_count(const std::vector<Row>& rows) {
-  Inference best;
+  Inference inf;
   const std::size_t n = rows.size();
-  double best_margin = 0;
-  for (int k = 2; k <= kMaxInferredGpus && static_cast<std::size_t>(k) * 3 <= n; ++k) {
-    double bmin = 1e300, wmax = -1e300;
-    std::vector<double> bounds;
-    for (std::size_t i = 1; i < n; ++i) {
-      double d = rows[i].t - rows[i - 1].t;
-      if (i % static_cast<std::size_t>(k) == 0) {
-        bmin = std::min(bmin, d);
-        bounds.push_back(d);
-      } else {
-        wmax = std::max(wmax, d);
-      }
-    }
-    if (bounds.size() < 2) continue;
-    std::nth_element(bounds.begin(), bounds.begin() + static_cast<long>(bounds.size() / 2), bounds.end());
-    double median_bound = bounds[bounds.size() / 2];
-    double margin = bmin - wmax;
-    // A real poll structure separates clearly; jitter in a 1-GPU log does not.
-    if (margin > 0.5 * median_bound && margin > best_margin) {
-      best_margin = margin;
-      best = {k, wmax, bmin};
-    }
+  inf.slot.assign(n, 0);
+  if (n < 3) return inf;
+  std::vector<double> d(n - 1);
+  for (std::size_t i = 1; i < n; ++i) d[i - 1] = rows[i].t - rows[i - 1].t;
+  std::vector<double> sorted = d;
+  auto p99 = sorted.begin() + static_cast<long>(0.99 * static_cast<double>(sorted.size() - 1));
+  std::nth_element(sorted.begin(), p99, sorted.end());
+  const double threshold = 0.5 * *p99;
+  if (!(threshold > 0)) return inf;
+  std::vector<std::size_t> starts{0};  // first row of each poll
+  for (std::size_t i = 1; i < n; ++i)
+    if (d[i - 1] > threshold) starts.push_back(i);
+  starts.push_back(n);
+  const std::size_t polls = starts.size() - 1;
+  std::map<std::size_t, int> count;  // rows per complete poll (the last may be cut short)
+  for (std::size_t p = 0; p + 1 < polls; ++p) ++count[starts[p + 1] - starts[p]];
+  if (polls < 3) return inf;
+  auto mode = std::max_element(count.begin(), count.end(),
+                               [](auto& x, auto& y) { return x.second < y.second; });
+  if (mode->first < 2 || mode->first > static_cast<std::size_t>(kMaxInferredGpus)) return inf;
+  inf.gpus = static_cast<int>(mode->first);
+  inf.within_max_s = 0;
+  inf.between_min_s = 1e300;
+  for (std::size_t i = 1; i < n; ++i) {
+    if (d[i - 1] > threshold) inf.between_min_s = std::min(inf.between_min_s, d[i - 1]);
+    else inf.within_max_s = std::max(inf.within_max_s, d[i - 1]);
   }
-  return best;
+  for (std::size_t p = 0; p < polls; ++p) {
+    const std::size_t len = starts[p + 1] - starts[p];
+    if (len != mode->first && (p + 1 < polls || len > mode->first) && inf.odd_polls++ == 0)
+      inf.first_odd_line = rows[starts[p]].line;
+    for (std::size_t i = starts[p]; i < starts[p + 1]; ++i)
+      inf.slot[i] = static_cast<int>((i - starts[p]) % mode->first);
+  }
+  return inf;
 }
 
 }  // namespace
@@ -193,17 +207,21 @@ ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
     Inference inf = infer_gpu_count(rows);
     for (int g = 0; g < inf.gpus; ++g) out.gpus.push_back({fmt::format("#{}", g), {}});
     for (std::size_t i = 0; i < rows.size(); ++i)
-      rows[i].id = out.gpus[i % static_cast<std::size_t>(inf.gpus)].id;
-    if (inf.gpus > 1)
+      rows[i].id = out.gpus[static_cast<std::size_t>(inf.slot[i])].id;
+    if (inf.gpus > 1) {
       out.gpu_source = fmt::format(
           "inferred: no index column; rows come in polls of {} (rows within a poll at most "
           "{:.0f} ms apart, polls at least {:.0f} ms apart), taken as GPUs #0..#{} in index order",
           inf.gpus, inf.within_max_s * 1e3, inf.between_min_s * 1e3, inf.gpus - 1);
-    else
+      if (inf.odd_polls > 0)
+        out.warnings.push_back(fmt::format(
+            "{} poll(s) do not have {} rows, the first at line {}: a GPU dropped out or the logger "
+            "stalled, and rows of those polls may be given to the wrong GPU (log the index column "
+            "to be sure)",
+            inf.odd_polls, inf.gpus, inf.first_odd_line));
+    } else {
       out.gpu_source = "inferred: no index column and no repeating poll pattern: one GPU";
-    if (rows.size() % static_cast<std::size_t>(inf.gpus) != 0)
-      out.notes.push_back(fmt::format("the last poll is incomplete ({} of {} rows)",
-                                      rows.size() % static_cast<std::size_t>(inf.gpus), inf.gpus));
+    }
   }
 
   std::map<std::string, std::size_t> index;

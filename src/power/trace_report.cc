@@ -33,7 +33,7 @@ std::string verdict(const std::vector<Clause>& c) {
 }  // namespace
 
 std::vector<std::string> trace_warnings(const ParsedTrace& t, const Resampled& g, const Spec& spec) {
-  std::vector<std::string> w;
+  std::vector<std::string> w = t.warnings;
   const double nyquist = 0.5 / g.median_interval_s;
   if (t.averaged)
     w.push_back(fmt::format(

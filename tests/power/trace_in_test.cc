@@ -1,6 +1,7 @@
 // Measured power logs in the formats users have, parsed to the right watts, times and GPUs.
 #include "keel/power/trace_in.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "keel/core/error.h"
@@ -175,4 +176,27 @@ TEST(TraceIn, TimestampsWithOffsetsAndWrongFieldCounts) {
                            "2025/08/21 14:03:07.2, 0, 1 W\n",
                            "f.csv"),
                keel::core::InputError);
+}
+
+TEST(TraceIn, BrokenPollPatternIsWarnedWithItsLine) {
+  // 3 GPUs a few ms apart per 100 ms poll; in the 5th poll one GPU is missing.
+  std::string text = "timestamp,power.draw.instant [W]\n";
+  int line = 1, first_short_poll_line = 0;
+  for (int poll = 0; poll < 8; ++poll)
+    for (int g = 0; g < (poll == 4 ? 2 : 3); ++g) {
+      ++line;
+      if (poll == 4 && g == 0) first_short_poll_line = line;
+      int ms = 100 * poll + 2 * g;
+      text += fmt::format("2025/08/21 14:03:{:02d}.{:03d},{} W\n", 7 + ms / 1000, ms % 1000, 100 * g);
+    }
+  ParsedTrace t = parse_trace(text, "drop.csv");
+  ASSERT_EQ(t.gpus.size(), 3u);
+  ASSERT_EQ(t.warnings.size(), 1u);
+  EXPECT_NE(t.warnings[0].find("1 poll(s) do not have 3 rows, the first at line " +
+                               std::to_string(first_short_poll_line)),
+            std::string::npos)
+      << t.warnings[0];
+  // Rows after the short poll still go to the right GPUs: #2 draws 200 W in every full poll.
+  ASSERT_EQ(t.gpus[2].samples.size(), 7u);
+  for (const auto& p : t.gpus[2].samples) EXPECT_EQ(p.w, 200);
 }

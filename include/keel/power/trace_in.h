@@ -51,7 +51,8 @@ struct ParsedTrace {
   int unavailable = 0;      // "N/A", "[Not Supported]", ... values skipped
   int first_unavailable_line = 0;
   std::optional<TrailingGarbage> garbage;
-  std::vector<std::string> notes;  // facts worth telling the user (not errors)
+  std::vector<std::string> notes;     // facts worth telling the user (not errors)
+  std::vector<std::string> warnings;  // doubts about the parse itself (reported with the rest)
 };
 
 // Reads and parses `file`. Throws core::InputError (file:line) on malformed input.
