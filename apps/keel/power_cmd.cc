@@ -120,6 +120,7 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   cmp->callback([args, &global] { run_compare(*args, global); });
 
   register_power_optimize(*power, global);
+  register_power_analyze(*power, global);
 }
 
 }  // namespace keel::cli

@@ -1,0 +1,88 @@
+// `keel power analyze`: measured GPU power logs judged like simulated power. Parsing only here;
+// the engine is keel::power (trace_in.h, trace_report.h).
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "cli.h"
+#include "keel/core/error.h"
+#include "keel/power/spec.h"
+#include "keel/power/trace_in.h"
+#include "keel/power/trace_report.h"
+
+namespace keel::cli {
+
+namespace {
+
+struct AnalyzeArgs {
+  std::string trace, spec, format = "auto", columns;
+  int scale_gpus = 0;
+  double resample_ms = 0, dmon_delay_ms = 0;
+  bool strict = false;
+};
+
+std::vector<std::string> split_columns(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    std::size_t end = s.find(',', pos);
+    if (end == std::string::npos) end = s.size();
+    std::string c = s.substr(pos, end - pos);
+    c.erase(0, c.find_first_not_of(' '));
+    c.erase(c.find_last_not_of(' ') + 1);
+    if (!c.empty()) out.push_back(c);
+    pos = end + 1;
+  }
+  return out;
+}
+
+void run_analyze(const AnalyzeArgs& a, const GlobalOptions& g) {
+  power::Spec spec = a.spec.empty() ? power::Spec{} : power::load_spec(a.spec);
+  power::TraceReadOptions ro;
+  ro.format = a.format == "nvidia-smi" ? power::TraceFormat::nvidia_smi
+              : a.format == "dcgm"     ? power::TraceFormat::dcgm
+                                       : power::TraceFormat::automatic;
+  ro.columns = split_columns(a.columns);
+  if (a.dmon_delay_ms > 0) ro.dmon_delay_ms = a.dmon_delay_ms;
+  power::AnalyzeOptions ao;
+  if (a.scale_gpus > 0) ao.scale_gpus = a.scale_gpus;
+  if (a.resample_ms > 0) ao.resample.step_s = a.resample_ms * 1e-3;
+  power::TraceAnalysis res = power::analyze_trace(power::read_trace(a.trace, ro), spec, ao);
+  if (g.json)
+    print_out(power::trace_to_json(res, spec).dump(2));
+  else
+    print_out(power::format_trace_summary(res, spec));
+  if (a.strict && !power::all_pass(res.clauses))
+    throw core::Error("the trace fails the spec", core::Location{a.spec, 0, 0, {}});
+}
+
+}  // namespace
+
+void register_power_analyze(CLI::App& power, const GlobalOptions& global) {
+  auto args = std::make_shared<AnalyzeArgs>();
+  auto* cmd = power.add_subcommand(
+      "analyze", "Judge a measured GPU power log (nvidia-smi CSV, dcgmi dmon, DCGM CSV)");
+  cmd->add_option("trace", args->trace, "Power log: nvidia-smi --query-gpu CSV, dcgmi dmon text, "
+                                        "or CSV with DCGM_FI_DEV_POWER_USAGE[_INSTANT] columns")
+      ->required()->check(CLI::ExistingFile);
+  cmd->add_option("--spec", args->spec, "Utility spec TOML to judge the power against")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--scale-gpus", args->scale_gpus,
+                  "Scale the file's summed power to N GPUs (assumes synchronous GPUs)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--format", args->format, "auto|nvidia-smi|dcgm (default auto)")
+      ->check(CLI::IsMember({"auto", "nvidia-smi", "dcgm"}));
+  cmd->add_option("--resample-ms", args->resample_ms,
+                  "Uniform grid step in ms (default: the median sampling interval)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--columns", args->columns,
+                  "For nvidia-smi logs written with noheader: the --query-gpu list, e.g. "
+                  "timestamp,index,power.draw.instant");
+  cmd->add_option("--dmon-delay-ms", args->dmon_delay_ms,
+                  "For dcgmi dmon logs (no time column): the -d delay it ran with")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");
+  cmd->callback([args, &global] { run_analyze(*args, global); });
+}
+
+}  // namespace keel::cli

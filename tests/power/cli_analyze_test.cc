@@ -1,0 +1,64 @@
+// `keel power analyze` as a user runs it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "../support/run_keel.h"
+
+using keel::testing::count_lines;
+using keel::testing::run_keel;
+
+namespace {
+const std::string kData = std::string(KEEL_SOURCE_DIR) + "/tests/power/data/";
+const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
+}  // namespace
+
+TEST(CliAnalyze, JsonReportsTraceSamplingScaleAndClauses) {
+  auto r = run_keel("power analyze " + kData + "nvsmi_noindex.csv --scale-gpus 3000 --spec " +
+                    kExamples + "illustrative_spec.toml --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["trace"]["gpus_in_file"], 3);
+  EXPECT_EQ(j["trace"]["power_field"], "power.draw");
+  EXPECT_EQ(j["sampling"]["gaps"]["count"], 0);
+  EXPECT_EQ(j["sampling"]["duplicates"]["count"], 0);
+  EXPECT_EQ(j["sampling"]["interpolation"], "linear");
+  EXPECT_NEAR(j["scale"]["factor"].get<double>(), 1000, 1e-9);
+  EXPECT_GT(j["result"]["power"]["peak_mw"].get<double>(), 0.35);
+  EXPECT_EQ(j["result"]["clauses"].size(), 5u);
+  EXPECT_TRUE(j["result"].contains("pass"));
+  EXPECT_FALSE(j["warnings"].empty());
+}
+
+TEST(CliAnalyze, TextNamesTheFormatAndTheGarbageTail) {
+  auto r = run_keel("power analyze " + kData + "nvsmi_nul_tail.csv");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("nvidia-smi csv"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("trailing garbage from line 5"), std::string::npos) << r.out;
+}
+
+TEST(CliAnalyze, BadFileIsOneLineExitTwo) {
+  auto r = run_keel("power analyze " + kData + "bad_value.csv");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("bad_value.csv:3: non-numeric power"), std::string::npos) << r.err;
+}
+
+TEST(CliAnalyze, DmonNeedsTheDelay) {
+  auto r = run_keel("power analyze " + kData + "dmon.txt --format dcgm");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--dmon-delay-ms"), std::string::npos) << r.err;
+  r = run_keel("power analyze " + kData + "dmon.txt --dmon-delay-ms 100 --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["trace"]["gpus_in_file"], 2);
+}
+
+TEST(CliAnalyze, ResampleStepAndColumnsFlags) {
+  auto r = run_keel("power analyze " + kData + "nvsmi_noheader.csv --format nvidia-smi "
+                    "--columns timestamp,index,power.draw.instant --resample-ms 50 --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(j["sampling"]["step_s"].get<double>(), 0.05, 1e-12);
+  EXPECT_EQ(j["sampling"]["points"], 3);
+  EXPECT_NEAR(j["result"]["power"]["peak_mw"].get<double>(), 420e-6, 1e-12);
+}
