@@ -14,7 +14,12 @@ PKGS=(
   # train / mcnn / nmt
   libtorch-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libsentencepiece-dev sentencepiece libtiff-dev
+  # HTML reports: headless browser for their tests and screenshots
+  chromium
 )
+# The build embeds uPlot from npm (web/). Any Node.js with npm will do; Debian's only when none
+# is installed (a Node.js from elsewhere usually bundles npm and conflicts with Debian's).
+if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
 
 missing=()
 for p in "${PKGS[@]}"; do

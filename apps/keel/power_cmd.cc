@@ -8,7 +8,9 @@
 #include "keel/core/error.h"
 #include "keel/core/progress.h"
 #include "keel/power/analysis.h"
+#include "keel/power/html_report.h"
 #include "keel/power/report.h"
+#include "keel/power/report_series.h"
 #include "keel/power/scenario.h"
 #include "keel/power/sim.h"
 #include "keel/power/spec.h"
@@ -18,7 +20,7 @@ namespace keel::cli {
 namespace {
 
 struct PowerArgs {
-  std::string scenario, spec, trace;
+  std::string scenario, spec, trace, report;
   int trace_racks = 0;
   int threads = 0;
   bool reference = false;
@@ -63,6 +65,9 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   bar.finish();
   power::RunReport rep = power::make_report(variant, run, base ? *base : run, spec, sc.sim.step_ms);
   if (!a.trace.empty()) power::write_trace_csv(a.trace, run);
+  if (!a.report.empty())
+    power::write_html_report(
+        a.report, power::simulate_report_input(sc, spec, rep, run, base.get(), a.scenario));
   if (g.json) {
     nlohmann::json j = {{"scenario", sc.name}, {"gpus", sc.total_gpus()},
                         {"duration_s", sc.sim.duration_s}, {"step_ms", sc.sim.step_ms},
@@ -79,7 +84,20 @@ void run_compare(const PowerArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = spec_or_default(a.spec);
   int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto rows = power::compare(sc, spec, threads);
+  // The report keeps a bounded copy of each variant's series (report_series.h).
+  std::vector<power::RunSeries> series;
+  power::RunObserver observe;
+  if (!a.report.empty()) {
+    series.resize(power::variants(sc).size());
+    observe = [&series, w = power::choose_report_window(sc), &spec](std::size_t i,
+                                                                    const power::SimResult& r) {
+      series[i] = power::capture_run(r, spec, w);
+    };
+  }
+  auto rows = power::compare(sc, spec, threads, observe);
+  if (!a.report.empty())
+    power::write_html_report(a.report,
+                             power::compare_report_input(sc, spec, rows, series, a.scenario));
   if (g.json) {
     nlohmann::json j = {{"scenario", sc.name}, {"gpus", sc.total_gpus()},
                         {"spec", power::spec_json(spec)}, {"variants", nlohmann::json::array()}};
@@ -105,6 +123,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   sim->add_option("--trace", args->trace, "Write the power time series to this CSV file");
   sim->add_option("--trace-racks", args->trace_racks, "Also trace the first N racks (AC kW)")
       ->check(CLI::NonNegativeNumber);
+  sim->add_option("--report", args->report,
+                  "Write a self-contained HTML report with interactive plots to this file");
   sim->add_flag("--reference", args->reference,
                 "Use the dense reference simulator (every GPU every step; slow)");
   sim->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");
@@ -117,6 +137,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   cmp->add_option("--spec", args->spec, "Utility spec TOML")->check(CLI::ExistingFile);
   cmp->add_option("--threads", args->threads, "Variants simulated in parallel (default: cores)")
       ->check(CLI::PositiveNumber);
+  cmp->add_option("--report", args->report,
+                  "Write a self-contained HTML report with every variant's plots to this file");
   cmp->callback([args, &global] { run_compare(*args, global); });
 
   register_power_optimize(*power, global);

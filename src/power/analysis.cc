@@ -129,16 +129,22 @@ std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc) {
   return res;
 }
 
-std::vector<RunReport> compare(const Scenario& sc, const Spec& spec, int threads) {
+std::vector<RunReport> compare(const Scenario& sc, const Spec& spec, int threads,
+                               const RunObserver& observe) {
   auto vs = variants(sc);
   const SimResult base = simulate(vs[0].second);  // "none": the reference for every cost
   std::vector<RunReport> out(vs.size());
   out[0] = make_report(vs[0].first, base, base, spec, sc.sim.step_ms);
-  // Each worker keeps only the report, so memory stays at one series per thread.
+  if (observe) observe(0, base);
+  // Each worker keeps only the report (and what `observe` copies), so memory stays at one series
+  // per thread.
   std::atomic<std::size_t> next{1};
   auto worker = [&] {
-    for (std::size_t i; (i = next++) < vs.size();)
-      out[i] = make_report(vs[i].first, simulate(vs[i].second), base, spec, sc.sim.step_ms);
+    for (std::size_t i; (i = next++) < vs.size();) {
+      const SimResult run = simulate(vs[i].second);
+      out[i] = make_report(vs[i].first, run, base, spec, sc.sim.step_ms);
+      if (observe) observe(i, run);
+    }
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < std::max(1, threads); ++t) pool.emplace_back(worker);

@@ -3,6 +3,8 @@
 // against an unmitigated baseline, and PASS/FAIL per spec clause. Also the side-by-side comparison
 // of every combination of the scenario's mitigations.
 
+#include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -62,7 +64,12 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
 
 // Every combination of the mitigations the scenario configures ("none" first, all of them last).
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc);
+// Sees each variant's full result (index in variants() order) before compare() drops it; called
+// from the worker threads, at most once per index, so it may write slot i of a presized vector.
+using RunObserver = std::function<void(std::size_t variant, const SimResult& run)>;
+
 // Runs the variants on up to `threads` threads; reports in variant order.
-std::vector<RunReport> compare(const Scenario& sc, const Spec& spec, int threads);
+std::vector<RunReport> compare(const Scenario& sc, const Spec& spec, int threads,
+                               const RunObserver& observe = {});
 
 }  // namespace keel::power
