@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "keel/core/error.h"
 #include "keel/power/spec.h"
+#include "keel/power/trace_html.h"
 #include "keel/power/trace_in.h"
 #include "keel/power/trace_report.h"
 
@@ -15,7 +16,7 @@ namespace keel::cli {
 namespace {
 
 struct AnalyzeArgs {
-  std::string trace, spec, format = "auto", columns;
+  std::string trace, spec, format = "auto", columns, report;
   int scale_gpus = 0;
   double resample_ms = 0, dmon_delay_ms = 0;
   bool strict = false;
@@ -48,6 +49,8 @@ void run_analyze(const AnalyzeArgs& a, const GlobalOptions& g) {
   if (a.scale_gpus > 0) ao.scale_gpus = a.scale_gpus;
   if (a.resample_ms > 0) ao.resample.step_s = a.resample_ms * 1e-3;
   power::TraceAnalysis res = power::analyze_trace(power::read_trace(a.trace, ro), spec, ao);
+  if (!a.report.empty())
+    power::write_html_report(a.report, power::analyze_report_input(res, spec, a.trace));
   if (g.json)
     print_out(power::trace_to_json(res, spec).dump(2));
   else
@@ -81,6 +84,8 @@ void register_power_analyze(CLI::App& power, const GlobalOptions& global) {
   cmd->add_option("--dmon-delay-ms", args->dmon_delay_ms,
                   "For dcgmi dmon logs (no time column): the -d delay it ran with")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--report", args->report,
+                  "Write a self-contained HTML report with interactive plots to this file");
   cmd->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");
   cmd->callback([args, &global] { run_analyze(*args, global); });
 }

@@ -64,6 +64,7 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   }
   bar.finish();
   power::RunReport rep = power::make_report(variant, run, base ? *base : run, spec, sc.sim.step_ms);
+  if (base) rep.per_mitigation = power::costs_of_each(sc, *base, spec, rep);
   if (!a.trace.empty()) power::write_trace_csv(a.trace, run);
   if (!a.report.empty())
     power::write_html_report(

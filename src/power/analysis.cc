@@ -102,6 +102,26 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
   return r;
 }
 
+std::vector<MitigationCost> costs_of_each(const Scenario& sc, const SimResult& base,
+                                          const Spec& spec, const RunReport& combined) {
+  const bool on[3] = {sc.software.enabled, sc.smoothing.enabled, sc.storage.enabled};
+  const char* names[3] = {"software", "smoothing", "storage"};
+  std::vector<MitigationCost> out;
+  if (on[0] + on[1] + on[2] == 1) {
+    out.push_back({combined.variant, combined.costs});
+    return out;
+  }
+  for (int b = 0; b < 3; ++b) {
+    if (!on[b]) continue;
+    Scenario one = without_mitigations(sc);
+    one.software.enabled = b == 0;
+    one.smoothing.enabled = b == 1;
+    one.storage.enabled = b == 2;
+    out.push_back({names[b], make_report(names[b], simulate(one), base, spec, sc.sim.step_ms).costs});
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc) {
   const bool conf[3] = {sc.software.configured, sc.smoothing.configured, sc.storage.configured};
   const char* names[3] = {"software", "smoothing", "storage"};

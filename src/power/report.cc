@@ -39,6 +39,9 @@ std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport
                      r.costs.energy_overhead_pct, r.costs.slowdown_pct,
                      r.costs.software_energy_mwh, r.costs.smoothing_energy_mwh,
                      r.costs.storage_loss_mwh);
+  for (const auto& mc : r.per_mitigation)
+    out += fmt::format("  {:<12} alone: energy {:+.2f} %  slowdown {:+.2f} %\n", mc.name,
+                       mc.costs.energy_overhead_pct, mc.costs.slowdown_pct);
   if (r.has_storage)
     out += fmt::format("storage   SoC {:.1f}-{:.1f} %  power-limited {:.1f} % of time, "
                        "energy-limited {:.1f} % of time{}\n",
@@ -104,6 +107,11 @@ nlohmann::json to_json(const RunReport& r) {
                {"software_energy_mwh", r.costs.software_energy_mwh},
                {"smoothing_energy_mwh", r.costs.smoothing_energy_mwh},
                {"storage_loss_mwh", r.costs.storage_loss_mwh}};
+  j["per_mitigation"] = nlohmann::json::array();
+  for (const auto& mc : r.per_mitigation)
+    j["per_mitigation"].push_back({{"mitigation", mc.name},
+                                   {"energy_overhead_pct", mc.costs.energy_overhead_pct},
+                                   {"slowdown_pct", mc.costs.slowdown_pct}});
   if (r.has_storage)
     j["storage"] = {{"soc_min", r.soc_min}, {"soc_max", r.soc_max},
                     {"power_limited_pct", r.storage_power_limited_pct},

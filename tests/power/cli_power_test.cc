@@ -51,6 +51,10 @@ TEST(CliPower, SimulateJsonHasTheSummaryAndClauses) {
   EXPECT_EQ(j["result"]["clauses"].size(), 5u);
   EXPECT_TRUE(j["result"].contains("pass"));
   EXPECT_GT(j["result"]["cost"]["energy_overhead_pct"].get<double>(), 0.0);
+  // Each mitigation's own cost, simulated alone.
+  ASSERT_EQ(j["result"]["per_mitigation"].size(), 2u);
+  EXPECT_EQ(j["result"]["per_mitigation"][0]["mitigation"], "software");
+  EXPECT_GT(j["result"]["per_mitigation"][1]["energy_overhead_pct"].get<double>(), 0.0);
   fs::remove(sc);
 }
 

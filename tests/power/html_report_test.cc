@@ -1,5 +1,6 @@
 // The HTML report: self-contained, written atomically, and its plots render in a real browser
 // (headless Chromium) without script errors.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -180,4 +181,29 @@ TEST(HtmlReport, UnwritableReportIsOneLineExitTwo) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/r.html"), std::string::npos) << r.err;
+}
+
+TEST(HtmlReport, AnalyzeReportRendersInChromium) {
+  // A 0.5 Hz square wave logged by nvidia-smi every 20 ms for 2 GPUs, 40 s.
+  TempDir d;
+  const fs::path log = d.path / "smi.csv", out = d.path / "analyze.html";
+  {
+    std::ofstream f(log);
+    f << "timestamp, index, power.draw.instant [W]\n";
+    for (int i = 0; i < 2000; ++i) {
+      int ms = i * 20;
+      for (int g = 0; g < 2; ++g)
+        f << fmt::format("2025/08/21 14:{:02}:{:02}.{:03}, {}, {:.2f} W\n", ms / 60000,
+                         ms / 1000 % 60, ms % 1000, g, (ms % 2000) < 1000 ? 650.0 : 180.0);
+    }
+  }
+  auto r = run_keel("power analyze " + log.string() + " --scale-gpus 1000 --report " +
+                    out.string() + " --quiet");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::string html = read_all(out);
+  EXPECT_NE(html.find("measured, scaled"), std::string::npos);
+  EXPECT_NE(html.find("smi.csv (first lines)"), std::string::npos);
+  PageState s = open_in_chromium(out);
+  EXPECT_EQ(s.status, "ok") << s.errors;
+  EXPECT_GE(s.canvases, 3);  // power, zoom, spectrum
 }

@@ -46,8 +46,14 @@ struct Costs {
   double software_energy_mwh = 0, smoothing_energy_mwh = 0, storage_loss_mwh = 0;
 };
 
+struct MitigationCost {
+  std::string name;
+  Costs costs;
+};
+
 struct RunReport {
   std::string variant;
+  std::vector<MitigationCost> per_mitigation;  // each enabled mitigation alone (simulate)
   Metrics metrics;
   Costs costs;
   std::vector<Clause> clauses;
@@ -61,6 +67,11 @@ struct RunReport {
 Scenario without_mitigations(Scenario sc);
 RunReport make_report(const std::string& variant, const SimResult& run, const SimResult& baseline,
                       const Spec& spec, double step_ms);
+
+// The cost of each mitigation the scenario enables, each simulated alone against `base` (the
+// unmitigated run); a single mitigation is `combined` itself.
+std::vector<MitigationCost> costs_of_each(const Scenario& sc, const SimResult& base,
+                                          const Spec& spec, const RunReport& combined);
 
 // Every combination of the mitigations the scenario configures ("none" first, all of them last).
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc);
