@@ -16,6 +16,7 @@ struct GlobalOptions {
 
 // Each family adds its subcommands under `app`; callbacks throw keel::core::Error on failure.
 void register_power(CLI::App& app, const GlobalOptions& global);
+void register_nmt(CLI::App& app, const GlobalOptions& global);
 
 // Prints `text` to stdout, followed by a newline when it lacks one.
 void print_out(const std::string& text);
