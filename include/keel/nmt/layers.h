@@ -1,0 +1,66 @@
+#pragma once
+// Transformer building blocks in fp32 (LayerNorm, softmax attention, embeddings) and the dense
+// sublayers built from a model plus a scope name, CTranslate2 style.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "keel/nmt/gemm.h"
+#include "keel/nmt/model.h"
+
+namespace keel::nmt {
+
+// y[r,:] = (x[r,:] − mean) / sqrt(var + eps) · gamma + beta, for rows of width d.
+struct LayerNorm {
+  std::vector<float> gamma, beta;
+  float eps = 1e-5f;
+  LayerNorm() = default;
+  LayerNorm(const Model& model, const std::string& scope);  // scope.weight, scope.bias
+  void forward(const float* x, std::int64_t rows, float* y) const;
+};
+
+// Reference LayerNorm (double accumulation) for tests.
+void layer_norm_ref(const float* x, const float* gamma, const float* beta, float eps,
+                    std::int64_t rows, std::int64_t d, float* y);
+
+// One attention head: out[i,:] = softmax_j(q[i,:] · k[j,:] / sqrt(dh)) · v[j,:], i < nq, j < nk.
+// Rows are dh floats apart by their strides (heads are column slices of wider rows).
+// `scores` is scratch for nk floats. No mask: callers pass exactly the keys a query may see.
+void attention_head(const float* q, std::int64_t q_stride, const float* k, std::int64_t k_stride,
+                    const float* v, std::int64_t v_stride, std::int64_t nq, std::int64_t nk,
+                    std::int64_t dh, float* out, std::int64_t out_stride, float* scores);
+
+// The same in double, plainly, for tests.
+void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
+                        std::int64_t k_stride, const float* v, std::int64_t v_stride,
+                        std::int64_t nq, std::int64_t nk, std::int64_t dh, float* out,
+                        std::int64_t out_stride);
+
+// Linear whose weight rows are the concatenation of `scopes` (e.g. q, k, v projections fused
+// into one GEMM). Each scope holds .weight [n_i, in] and .bias [n_i]; s8 weights are dequantized.
+Linear load_linear(const Model& model, const std::vector<std::string>& scopes, std::int64_t in,
+                   Compute compute);
+
+// Token embeddings × sqrt(d) (when configured) + sinusoidal positions.
+class Embeddings {
+ public:
+  Embeddings() = default;
+  Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab);
+  // x[i,:] = embedding of ids[i] at position positions[i]; x: [n, d].
+  void forward(const std::uint32_t* ids, const std::int32_t* positions, std::int64_t n,
+               float* x) const;
+  const std::vector<float>& table() const { return table_; }
+  std::int64_t dim() const { return d_; }
+
+ private:
+  std::vector<float> table_;      // [vocab, d]
+  std::vector<float> positions_;  // [1024, d] precomputed sinusoids
+  std::int64_t d_ = 0, vocab_ = 0;
+  float scale_ = 1.f;
+};
+
+// PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(same); writes d floats.
+void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out);
+
+}  // namespace keel::nmt

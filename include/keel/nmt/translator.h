@@ -1,0 +1,41 @@
+#pragma once
+// Text in, text out: pre-tokenized lines (space-separated vocabulary tokens, as CTranslate2
+// takes them without a SentencePiece model) translated in length-sorted batches, returned in
+// input order.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keel/nmt/transformer.h"
+
+namespace keel::nmt {
+
+struct TranslateOptions {
+  DecodeOptions decode;
+  int max_batch_size = 32;  // sentences per batch
+};
+
+class Translator {
+ public:
+  Translator(const Model& model, Compute compute);
+
+  // Source ids of one line: tokens split on spaces/tabs, unknown ones mapped to <unk>, EOS
+  // appended.
+  Ids source_ids(std::string_view line) const;
+  std::string target_text(const Ids& ids) const;
+
+  // Translates `lines`; `progress(done)` is called after each batch with the sentences done.
+  std::vector<std::string> translate(const std::vector<std::string>& lines,
+                                     const TranslateOptions& options,
+                                     const std::function<void(std::size_t)>& progress = {}) const;
+
+  const Transformer& model() const { return transformer_; }
+
+ private:
+  Transformer transformer_;
+  Vocabulary src_vocab_, tgt_vocab_;
+};
+
+}  // namespace keel::nmt
