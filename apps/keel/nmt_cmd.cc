@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "cli.h"
 #include "keel/core/error.h"
@@ -38,7 +39,7 @@ void run_random_model(const RandomModelArgs& a, const GlobalOptions& g) {
 
 struct TranslateArgs {
   std::string model, compute = "fp32";
-  int max_length = 256, min_length = 0, max_batch_size = 32, threads = 0;
+  int max_length = 256, min_length = 0, max_batch_size = 32, streams = 0, threads_per_stream = 1;
 };
 
 void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
@@ -47,7 +48,6 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     throw core::InputError(fmt::format("--min-decoding-length {} exceeds --max-decoding-length {}",
                                        a.min_length, a.max_length),
                            {}, "lower the minimum or raise the maximum");
-  nmt::set_threads(a.threads);
   std::vector<std::string> lines;
   for (std::string line; std::getline(std::cin, line);) lines.push_back(std::move(line));
 
@@ -62,6 +62,10 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   opt.decode.max_length = a.max_length;
   opt.decode.min_length = a.min_length;
   opt.max_batch_size = a.max_batch_size;
+  opt.threads_per_stream = a.threads_per_stream;
+  opt.streams = a.streams > 0 ? a.streams
+                              : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                                a.threads_per_stream);
   core::Progress bar("translate", lines.size(), core::progress_enabled(g.quiet), "sent");
   auto out = translator->translate(lines, opt, [&](std::size_t done) { bar.update(done); });
   bar.finish();
@@ -75,9 +79,9 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   const double load_s = std::chrono::duration<double>(t1 - t0).count();
   const double run_s = std::chrono::duration<double>(t2 - t1).count();
   core::log_info("translated {} sentences, {} target tokens in {:.2f} s ({:.0f} tok/s, {}, {} "
-                 "threads; model load {:.2f} s)",
+                 "streams x {} threads; model load {:.2f} s)",
                  lines.size(), tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, a.compute,
-                 nmt::threads(), load_s);
+                 opt.streams, opt.threads_per_stream, load_s);
 }
 
 }  // namespace
@@ -111,8 +115,11 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   tr->add_option("--max-batch-size", ta->max_batch_size, "Sentences per batch")
       ->check(CLI::PositiveNumber);
-  tr->add_option("--threads", ta->threads, "Threads (default: all cores)")
+  tr->add_option("--streams", ta->streams,
+                 "Batches translated in parallel (default: cores / threads-per-stream)")
       ->check(CLI::NonNegativeNumber);
+  tr->add_option("--threads-per-stream", ta->threads_per_stream, "Threads inside each stream")
+      ->check(CLI::PositiveNumber);
   tr->callback([ta, &global] { run_translate(*ta, global); });
 }
 

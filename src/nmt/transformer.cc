@@ -165,9 +165,9 @@ Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps
   std::vector<float> memory = encode(src);
   for (const auto& l : decoder_) {
     // Cross-attention K/V of the encoder output, once per batch rather than once per step.
-    s.cross_kv.emplace_back(static_cast<std::size_t>(n * 2 * d));
-    l->cross_kv.forward(memory.data(), n, s.cross_kv.back().data());
-    s.self_kv.emplace_back(static_cast<std::size_t>(s.batch * max_steps * 2 * d));
+    s.cross_kv.emplace_back(new float[static_cast<std::size_t>(n * 2 * d)]);
+    l->cross_kv.forward(memory.data(), n, s.cross_kv.back().get());
+    s.self_kv.emplace_back(new float[static_cast<std::size_t>(s.batch * max_steps * 2 * d)]);
   }
   return s;
 }
@@ -195,7 +195,7 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
   const bool pre = config_.pre_norm;
   for (std::size_t li = 0; li < decoder_.size(); ++li) {
     const DecoderLayer& l = *decoder_[li];
-    float* cache = s.self_kv[li].data();
+    float* cache = s.self_kv[li].get();
     const float* in = x;
     if (pre) l.attn_norm.forward(x, A, (in = h, h));
     l.qkv.forward(in, A, big);
@@ -210,7 +210,7 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
     in = x;
     if (pre) l.cross_norm.forward(x, A, (in = h, h));
     l.cross_q.forward(in, A, tmp);
-    multi_head(cross_groups, tmp, d, s.cross_kv[li].data(), 2 * d, d, heads, dh, ctx, d);
+    multi_head(cross_groups, tmp, d, s.cross_kv[li].get(), 2 * d, d, heads, dh, ctx, d);
     l.cross_out.forward(ctx, A, tmp);
     add_inplace(x, tmp, A * d);
     if (!pre) l.cross_norm.forward(x, A, x);

@@ -1,8 +1,14 @@
 // Tokens <-> ids and length-sorted batching.
 #include "keel/nmt/translator.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <numeric>
+#include <thread>
 
 #include "keel/core/error.h"
 
@@ -48,20 +54,45 @@ std::vector<std::string> Translator::translate(
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return src[a].size() < src[b].size(); });
+  std::vector<std::vector<std::size_t>> batches;
+  for (std::size_t start = 0; start < order.size(); start += std::size_t(options.max_batch_size))
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                         order.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                             order.size(), start + std::size_t(options.max_batch_size))));
+
+  // Streams take batches from a shared counter. Several single-threaded streams beat one
+  // multi-threaded one on small batches: no OpenMP barriers, and cores never wait on each other.
   std::vector<std::string> out(lines.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
   std::size_t done = 0;
-  for (std::size_t start = 0; start < order.size();) {
-    std::vector<Ids> batch;
-    std::vector<std::size_t> which;
-    for (; start < order.size() && batch.size() < std::size_t(options.max_batch_size); ++start) {
-      which.push_back(order[start]);
-      batch.push_back(std::move(src[order[start]]));
+  std::exception_ptr error;
+  auto worker = [&] {
+    const int saved = omp_get_max_threads();  // the calling thread works as a stream too
+    omp_set_num_threads(std::max(1, options.threads_per_stream));
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < batches.size();) {
+        std::vector<Ids> batch;
+        for (std::size_t j : batches[i]) batch.push_back(src[j]);
+        auto result = transformer_.greedy(batch, options.decode);
+        for (std::size_t k = 0; k < result.size(); ++k) out[batches[i][k]] = target_text(result[k]);
+        std::lock_guard lock(mu);
+        done += result.size();
+        if (progress) progress(done);
+      }
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!error) error = std::current_exception();
+      next = batches.size();
     }
-    auto result = transformer_.greedy(batch, options.decode);
-    for (std::size_t i = 0; i < which.size(); ++i) out[which[i]] = target_text(result[i]);
-    done += which.size();
-    if (progress) progress(done);
-  }
+    omp_set_num_threads(saved);
+  };
+  const int streams = std::max(1, std::min<int>(options.streams, static_cast<int>(batches.size())));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < streams; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
   return out;
 }
 

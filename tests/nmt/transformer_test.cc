@@ -199,7 +199,12 @@ TEST(Translator, OutputIsInInputOrderWhateverTheBatching) {
   std::size_t calls = 0;
   auto a = tr.translate(lines, one, [&](std::size_t) { ++calls; });
   auto b = tr.translate(lines, many);
+  TranslateOptions streams = many;
+  streams.max_batch_size = 1;
+  streams.streams = 3;  // more streams than batches of work at the end
+  auto c = tr.translate(lines, streams);
   EXPECT_EQ(calls, lines.size());
+  EXPECT_EQ(a, c);
   ASSERT_EQ(a.size(), lines.size());
   EXPECT_EQ(a, b);
   for (const auto& s : a) EXPECT_EQ(std::count(s.begin(), s.end(), ' '), 3) << s;

@@ -14,7 +14,9 @@ namespace keel::nmt {
 
 struct TranslateOptions {
   DecodeOptions decode;
-  int max_batch_size = 32;  // sentences per batch
+  int max_batch_size = 32;     // sentences per batch
+  int streams = 1;             // batches translated in parallel, one std::thread each
+  int threads_per_stream = 1;  // OpenMP threads inside each stream (GEMMs, attention)
 };
 
 class Translator {
@@ -26,7 +28,8 @@ class Translator {
   Ids source_ids(std::string_view line) const;
   std::string target_text(const Ids& ids) const;
 
-  // Translates `lines`; `progress(done)` is called after each batch with the sentences done.
+  // Translates `lines`; `progress(done)` is called after each batch with the sentences done
+  // (from the stream that finished it, serialized by a mutex).
   std::vector<std::string> translate(const std::vector<std::string>& lines,
                                      const TranslateOptions& options,
                                      const std::function<void(std::size_t)>& progress = {}) const;
