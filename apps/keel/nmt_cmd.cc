@@ -55,7 +55,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   std::unique_ptr<nmt::Translator> translator;
   {
     nmt::Model model = nmt::load_model(a.model);  // freed once the weights are prepared
-    translator = std::make_unique<nmt::Translator>(model, compute);
+    translator = std::make_unique<nmt::Translator>(std::move(model), compute);
   }
   auto t1 = std::chrono::steady_clock::now();
   nmt::TranslateOptions opt;

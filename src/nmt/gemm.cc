@@ -94,6 +94,22 @@ constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threadin
 void set_threads(int n) { omp_set_num_threads(n > 0 ? n : omp_get_num_procs()); }
 int threads() { return omp_get_max_threads(); }
 
+std::string gemm_backend() {
+  const dnnl_version_t* v = dnnl_version();
+  std::string isa;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+    default: isa = "other"; break;
+  }
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch) + ", ISA " + isa;
+}
+
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::uint8_t* q,
                       float* scales) {
 #pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)

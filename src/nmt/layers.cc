@@ -146,14 +146,27 @@ void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out) {
   }
 }
 
-Embeddings::Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab)
-    : d_(model.config.d_model), vocab_(vocab) {
-  const Tensor& t = model.get(table_name, {vocab, d_});
+namespace {
+std::shared_ptr<const std::vector<float>> embedding_table(const Model& model,
+                                                          const std::string& name,
+                                                          std::int64_t vocab) {
+  const Tensor& t = model.get(name, {vocab, model.config.d_model});
   if (t.dtype != DType::f32)
-    throw core::InputError("embedding table '" + table_name + "' must be f32", {},
+    throw core::InputError("embedding table '" + name + "' must be f32", {},
                            "store embeddings unquantized");
-  table_ = t.f32;
-  scale_ = model.config.scale_embeddings ? std::sqrt(static_cast<float>(d_)) : 1.f;
+  return std::make_shared<const std::vector<float>>(t.f32);
+}
+}  // namespace
+
+Embeddings::Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab)
+    : Embeddings(embedding_table(model, table_name, vocab), model.config, vocab) {}
+
+Embeddings::Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
+                       std::int64_t vocab)
+    : table_(std::move(table)), d_(config.d_model), vocab_(vocab) {
+  if (static_cast<std::int64_t>(table_->size()) != vocab * d_)
+    throw core::Error("embedding table size does not match [vocab, d_model]");
+  scale_ = config.scale_embeddings ? std::sqrt(static_cast<float>(d_)) : 1.f;
   positions_.resize(static_cast<std::size_t>(kPositionTable * d_));
   for (std::int64_t p = 0; p < kPositionTable; ++p) sinusoidal_position(p, d_, &positions_[p * d_]);
 }
@@ -162,7 +175,7 @@ void Embeddings::forward(const std::uint32_t* ids, const std::int32_t* positions
                          float* x) const {
   for (std::int64_t i = 0; i < n; ++i) {
     float* xi = x + i * d_;
-    const float* e = table_.data() + static_cast<std::int64_t>(ids[i]) * d_;
+    const float* e = table_->data() + static_cast<std::int64_t>(ids[i]) * d_;
     if (positions[i] < kPositionTable) {
       const float* pe = positions_.data() + positions[i] * d_;
 #pragma omp simd

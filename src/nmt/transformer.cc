@@ -40,13 +40,35 @@ struct Transformer::DecoderLayer {
 Transformer::~Transformer() = default;
 Transformer::Transformer(Transformer&&) noexcept = default;
 
+// `model` is only modified (tensors erased) when `consume` is true.
 Transformer::Transformer(const Model& model, Compute compute)
     : config_(model.config), compute_(compute) {
+  build(const_cast<Model&>(model), false);
+}
+
+Transformer::Transformer(Model&& model, Compute compute)
+    : config_(model.config), compute_(compute) {
+  build(model, true);
+  model.tensors.clear();
+}
+
+void Transformer::build(Model& model, bool consume) {
   const ModelConfig& c = config_;
   const std::int64_t d = c.d_model;
+  const Compute compute = compute_;
+  auto drop = [&](const std::string& prefix) {
+    if (!consume) return;
+    for (auto it = model.tensors.lower_bound(prefix);
+         it != model.tensors.end() && it->first.rfind(prefix, 0) == 0;)
+      it = model.tensors.erase(it);
+  };
   src_embed_ = Embeddings(model, "encoder.embed.weight", c.src_vocab);
-  const std::string tgt_table = c.shared_embeddings ? "encoder.embed.weight" : "decoder.embed.weight";
-  tgt_embed_ = Embeddings(model, tgt_table, c.tgt_vocab);
+  if (c.shared_embeddings)  // one table, not two copies
+    tgt_embed_ = Embeddings(src_embed_.shared_table(), c, c.tgt_vocab);
+  else
+    tgt_embed_ = Embeddings(model, "decoder.embed.weight", c.tgt_vocab);
+  drop("encoder.embed.");
+  drop("decoder.embed.");
   auto attn = [](const std::string& p) {
     return std::vector<std::string>{p + ".q_proj", p + ".k_proj", p + ".v_proj"};
   };
@@ -60,6 +82,7 @@ Transformer::Transformer(const Model& model, Compute compute)
     l->fc1 = load_linear(model, {p + "ffn.fc1"}, d, compute);
     l->fc2 = load_linear(model, {p + "ffn.fc2"}, c.ffn, compute);
     encoder_.push_back(std::move(l));
+    drop(p);
   }
   for (std::uint32_t i = 0; i < c.decoder_layers; ++i) {
     const std::string p = fmt::format("decoder.layers.{}.", i);
@@ -75,6 +98,7 @@ Transformer::Transformer(const Model& model, Compute compute)
     l->fc1 = load_linear(model, {p + "ffn.fc1"}, d, compute);
     l->fc2 = load_linear(model, {p + "ffn.fc2"}, c.ffn, compute);
     decoder_.push_back(std::move(l));
+    drop(p);
   }
   if (c.pre_norm) {
     encoder_norm_ = LayerNorm(model, "encoder.final_norm");

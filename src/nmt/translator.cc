@@ -17,6 +17,12 @@ namespace keel::nmt {
 Translator::Translator(const Model& model, Compute compute)
     : transformer_(model, compute), src_vocab_(model.src_vocab), tgt_vocab_(model.tgt_vocab) {}
 
+// Transformer(Model&&) erases only the tensors, so the vocabularies are still there to copy.
+Translator::Translator(Model&& model, Compute compute)
+    : transformer_(std::move(model), compute),
+      src_vocab_(model.src_vocab),  // NOLINT(bugprone-use-after-move)
+      tgt_vocab_(model.tgt_vocab) {}
+
 Ids Translator::source_ids(std::string_view line) const {
   const ModelConfig& c = transformer_.config();
   Ids ids;

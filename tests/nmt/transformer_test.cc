@@ -153,6 +153,15 @@ TEST(Transformer, SentencesFinishingEarlyLeaveTheBatchWithoutChangingOthers) {
   EXPECT_TRUE(varied) << "no bias gave sentences of different lengths; the test proves nothing";
 }
 
+TEST(Transformer, ConsumingTheModelGivesTheSameResultsAndFreesItsTensors) {
+  Model m = tiny_model();
+  Transformer kept(m, Compute::fp32);
+  Model copy = m;
+  Transformer consumed(std::move(copy), Compute::fp32);
+  EXPECT_TRUE(copy.tensors.empty());  // NOLINT(bugprone-use-after-move): documented behaviour
+  EXPECT_EQ(consumed.greedy(sources(), {.max_length = 6}), kept.greedy(sources(), {.max_length = 6}));
+}
+
 TEST(Transformer, PostNormAndSeparateEmbeddingsRun) {
   ModelConfig c = preset_config(Preset::tiny);
   c.pre_norm = false;

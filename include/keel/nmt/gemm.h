@@ -22,6 +22,8 @@ enum class Compute { fp32, int8_dynamic };
 // Threads used by the GEMMs and keel's own loops (OpenMP, shared with oneDNN); 0 = all cores.
 void set_threads(int n);
 int threads();
+// "oneDNN 2.6.3, ISA avx512_core_vnni"-style description of the GEMM backend, for reports.
+std::string gemm_backend();
 
 // "fp32" | "int8-dynamic"; throws core::InputError otherwise.
 Compute parse_compute(std::string_view name);

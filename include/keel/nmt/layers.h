@@ -3,6 +3,7 @@
 // sublayers built from a model plus a scope name, CTranslate2 style.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,14 +48,18 @@ class Embeddings {
  public:
   Embeddings() = default;
   Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab);
+  // Shares `table` [vocab, d] (source and target embeddings are one table when shared).
+  Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
+             std::int64_t vocab);
   // x[i,:] = embedding of ids[i] at position positions[i]; x: [n, d].
   void forward(const std::uint32_t* ids, const std::int32_t* positions, std::int64_t n,
                float* x) const;
-  const std::vector<float>& table() const { return table_; }
+  const std::vector<float>& table() const { return *table_; }
+  const std::shared_ptr<const std::vector<float>>& shared_table() const { return table_; }
   std::int64_t dim() const { return d_; }
 
  private:
-  std::vector<float> table_;      // [vocab, d]
+  std::shared_ptr<const std::vector<float>> table_;  // [vocab, d]
   std::vector<float> positions_;  // [1024, d] precomputed sinusoids
   std::int64_t d_ = 0, vocab_ = 0;
   float scale_ = 1.f;

@@ -23,6 +23,9 @@ struct DecodeOptions {
 class Transformer {
  public:
   Transformer(const Model& model, Compute compute);
+  // Same, releasing each tensor of `model` once its layer is built, so that peak memory is
+  // about one copy of the weights rather than two.
+  Transformer(Model&& model, Compute compute);
   ~Transformer();
   Transformer(Transformer&&) noexcept;
 
@@ -45,6 +48,7 @@ class Transformer {
   struct State;
   struct EncoderLayer;
   struct DecoderLayer;
+  void build(Model& model, bool consume);
   State start(const std::vector<Ids>& src, int max_steps) const;
   // One decoder step for the sentences `active` (indices into the batch) fed `tokens` at
   // position t; writes logits [active.size(), V].

@@ -22,6 +22,8 @@ struct TranslateOptions {
 class Translator {
  public:
   Translator(const Model& model, Compute compute);
+  // Releases the model's tensors as the weights are prepared (lower peak memory).
+  Translator(Model&& model, Compute compute);
 
   // Source ids of one line: tokens split on spaces/tabs, unknown ones mapped to <unk>, EOS
   // appended.
