@@ -5,6 +5,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <unordered_map>
 
 #include "keel/core/error.h"
@@ -116,10 +117,12 @@ void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std:
   for (std::int64_t r = 0; r < rows; ++r) {
     const float* row = x + r * cols;
     float amax = 0.f;
+#pragma omp simd reduction(max : amax)
     for (std::int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(row[c]));
     const float scale = detail::row_scale(amax);
     scales[r] = scale;
     std::uint8_t* out = q + r * cols;
+#pragma omp simd
     for (std::int64_t c = 0; c < cols; ++c)
       out[c] = static_cast<std::uint8_t>(detail::round_q(row[c] * scale) + 128);
   }
@@ -230,10 +233,15 @@ void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const 
     const float a_inv = 1.f / xs[m];
     const std::int32_t* a = acc + m * N;
     float* out = y + m * N;
-    for (std::int64_t n = 0; n < N; ++n) {
-      float v = static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]);
-      if (bias) v += bias[n];
-      out[n] = relu ? std::max(v, 0.f) : v;
+    const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
+    if (bias) {
+#pragma omp simd
+      for (std::int64_t n = 0; n < N; ++n)
+        out[n] = std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]);
+    } else {
+#pragma omp simd
+      for (std::int64_t n = 0; n < N; ++n)
+        out[n] = std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]));
     }
   }
 }

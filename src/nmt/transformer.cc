@@ -123,16 +123,17 @@ void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64
                 const float* kv, std::int64_t kv_stride, std::int64_t v_offset, std::int64_t heads,
                 std::int64_t dh, float* ctx, std::int64_t ctx_stride) {
   const auto n = static_cast<std::int64_t>(groups.size());
-#pragma omp parallel for collapse(2) schedule(static) if (n * heads > 8)
-  for (std::int64_t g = 0; g < n; ++g)
-    for (std::int64_t h = 0; h < heads; ++h) {
-      thread_local std::vector<float> scores;
-      const AttnGroup& a = groups[g];
-      if (scores.size() < static_cast<std::size_t>(a.nk)) scores.resize(static_cast<std::size_t>(a.nk));
-      attention_head(q + a.q_row * q_stride + h * dh, q_stride, kv + a.kv_row * kv_stride + h * dh,
-                     kv_stride, kv + a.kv_row * kv_stride + v_offset + h * dh, kv_stride, a.nq,
-                     a.nk, dh, ctx + a.q_row * ctx_stride + h * dh, ctx_stride, scores.data());
-    }
+#pragma omp parallel for schedule(static) if (n > 1)
+  for (std::int64_t g = 0; g < n; ++g) {
+    thread_local std::vector<float> scores;
+    const AttnGroup& a = groups[g];
+    if (scores.size() < static_cast<std::size_t>(heads * a.nk))
+      scores.resize(static_cast<std::size_t>(heads * a.nk));
+    const float* k = kv + a.kv_row * kv_stride;
+    for (std::int64_t i = 0; i < a.nq; ++i)
+      attention_query(q + (a.q_row + i) * q_stride, k, k + v_offset, kv_stride, a.nk, heads, dh,
+                      ctx + (a.q_row + i) * ctx_stride, scores.data());
+  }
 }
 }  // namespace
 

@@ -83,6 +83,21 @@ TEST(Layers, AttentionHeadMatchesReferenceWithStrides) {
   }
 }
 
+TEST(Layers, AllHeadsAtOnceMatchesPerHeadReference) {
+  for (auto [nk, heads, dh] : {std::tuple{1, 1, 1}, {7, 8, 64}, {33, 4, 5}, {40, 3, 16}}) {
+    const std::int64_t d = heads * dh, stride = 2 * d + 3;  // [k | v | junk] rows, like the cache
+    auto q = randn(std::size_t(d), 7), kv = randn(std::size_t(nk * stride), 8);
+    std::vector<float> out(static_cast<std::size_t>(d)), ref(out.size()),
+        scores(static_cast<std::size_t>(heads * nk));
+    attention_query(q.data(), kv.data(), kv.data() + d, stride, nk, heads, dh, out.data(),
+                    scores.data());
+    for (std::int64_t h = 0; h < heads; ++h)
+      attention_head_ref(q.data() + h * dh, d, kv.data() + h * dh, stride,
+                         kv.data() + d + h * dh, stride, 1, nk, dh, ref.data() + h * dh, d);
+    EXPECT_LE(max_diff(out, ref), kAttnTol * 4.f) << nk << "x" << heads << "x" << dh;
+  }
+}
+
 TEST(Layers, SinusoidalPositionsFollowThePaper) {
   std::vector<float> pe(8);
   sinusoidal_position(3, 8, pe.data());

@@ -32,7 +32,16 @@ void attention_head(const float* q, std::int64_t q_stride, const float* k, std::
                     const float* v, std::int64_t v_stride, std::int64_t nq, std::int64_t nk,
                     std::int64_t dh, float* out, std::int64_t out_stride, float* scores);
 
-// The same in double, plainly, for tests.
+// All heads of one query row q [heads·dh]: for each head h, out[h·dh, (h+1)·dh) =
+// softmax_j(q_h · k_j,h / sqrt(dh)) · v_j,h over keys j < nk, where k_j = k + j·kv_stride and
+// v_j = v + j·kv_stride hold the heads side by side. Reads every key and value row once,
+// contiguously, instead of once per head (4 KB apart): the decoder's hot loop.
+// `scores` is scratch for heads·nk floats.
+void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
+                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                     float* scores);
+
+// attention_head in double, plainly, for tests.
 void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
                         std::int64_t k_stride, const float* v, std::int64_t v_stride,
                         std::int64_t nq, std::int64_t nk, std::int64_t dh, float* out,
