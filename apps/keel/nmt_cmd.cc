@@ -40,6 +40,8 @@ void run_random_model(const RandomModelArgs& a, const GlobalOptions& g) {
 struct TranslateArgs {
   std::string model, compute = "fp32";
   int max_length = 256, min_length = 0, max_batch_size = 32, streams = 0, threads_per_stream = 1;
+  int beam_size = 1;
+  float length_penalty = 1.f;
 };
 
 void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
@@ -61,6 +63,8 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   nmt::TranslateOptions opt;
   opt.decode.max_length = a.max_length;
   opt.decode.min_length = a.min_length;
+  opt.decode.beam_size = a.beam_size;
+  opt.decode.length_penalty = a.length_penalty;
   opt.max_batch_size = a.max_batch_size;
   opt.threads_per_stream = a.threads_per_stream;
   opt.streams = a.streams > 0 ? a.streams
@@ -113,6 +117,9 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--min-decoding-length", ta->min_length,
                  "Fewest target tokens per sentence (EOS is forbidden before)")
       ->check(CLI::NonNegativeNumber);
+  tr->add_option("--beam-size", ta->beam_size, "Beam size (1 = greedy)")->check(CLI::PositiveNumber);
+  tr->add_option("--length-penalty", ta->length_penalty,
+                 "Beam search ranks finished hypotheses by logprob / length^this");
   tr->add_option("--max-batch-size", ta->max_batch_size, "Sentences per batch")
       ->check(CLI::PositiveNumber);
   tr->add_option("--streams", ta->streams,

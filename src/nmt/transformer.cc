@@ -176,11 +176,13 @@ std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
   return x;
 }
 
-Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps) const {
+Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps,
+                                      int slots_per_sentence) const {
   const std::int64_t d = config_.d_model;
   State s;
   s.batch = static_cast<std::int64_t>(src.size());
   s.max_steps = max_steps;
+  s.slots_per_sentence = slots_per_sentence;
   std::int64_t n = 0;
   for (const Ids& ids : src) {
     s.offset.push_back(n);
@@ -192,7 +194,8 @@ Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps
     // Cross-attention K/V of the encoder output, once per batch rather than once per step.
     s.cross_kv.emplace_back(new float[static_cast<std::size_t>(n * 2 * d)]);
     l->cross_kv.forward(memory.data(), n, s.cross_kv.back().get());
-    s.self_kv.emplace_back(new float[static_cast<std::size_t>(s.batch * max_steps * 2 * d)]);
+    s.self_kv.emplace_back(
+        new float[static_cast<std::size_t>(s.batch * slots_per_sentence * max_steps * 2 * d)]);
   }
   return s;
 }
@@ -214,8 +217,9 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
   std::vector<AttnGroup> self_groups(static_cast<std::size_t>(A)), cross_groups(self_groups);
   for (std::int64_t r = 0; r < A; ++r) {
     const int b = active[r];
+    const std::int64_t sentence = b / s.slots_per_sentence;
     self_groups[r] = {r, 1, b * s.max_steps, t + 1};
-    cross_groups[r] = {r, 1, s.offset[b], s.length[b]};
+    cross_groups[r] = {r, 1, s.offset[sentence], s.length[sentence]};
   }
   const bool pre = config_.pre_norm;
   for (std::size_t li = 0; li < decoder_.size(); ++li) {
@@ -250,6 +254,13 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
   const float* in = x;
   if (pre) decoder_norm_.forward(x, A, (in = h, h));
   output_.forward(in, A, logits);
+}
+
+void Transformer::copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const {
+  const std::int64_t row = 2 * config_.d_model;
+  for (auto& cache : s.self_kv)
+    std::memcpy(cache.get() + to * s.max_steps * row, cache.get() + from * s.max_steps * row,
+                sizeof(float) * static_cast<std::size_t>(steps * row));
 }
 
 std::vector<std::vector<float>> Transformer::forced_logits(const std::vector<Ids>& src,

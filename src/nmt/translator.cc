@@ -80,7 +80,7 @@ std::vector<std::string> Translator::translate(
       for (std::size_t i; (i = next.fetch_add(1)) < batches.size();) {
         std::vector<Ids> batch;
         for (std::size_t j : batches[i]) batch.push_back(src[j]);
-        auto result = transformer_.greedy(batch, options.decode);
+        auto result = transformer_.decode(batch, options.decode);
         for (std::size_t k = 0; k < result.size(); ++k) out[batches[i][k]] = target_text(result[k]);
         std::lock_guard lock(mu);
         done += result.size();

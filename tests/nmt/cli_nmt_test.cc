@@ -57,7 +57,7 @@ TEST(CliNmt, TranslateKeepsLinesInOrderWithExactLengths) {
   ASSERT_EQ(run_keel("nmt random-model --preset tiny --out " + m.string()).rc, 0);
   auto in = temp("cli_tr.txt");
   std::ofstream(in) << "w5 w6 w7\nw8\n\nw9 w10 w11 w12 w13\n";
-  for (const char* compute : {"fp32", "int8-dynamic"}) {
+  for (const char* compute : {"fp32", "int8-dynamic", "int8-dynamic --beam-size 3"}) {
     auto r = run_keel_stdin("nmt translate --model " + m.string() + " --compute " + compute +
                                 " --min-decoding-length 3 --max-decoding-length 3 "
                                 "--max-batch-size 2 --quiet",
