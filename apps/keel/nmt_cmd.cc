@@ -42,6 +42,7 @@ struct TranslateArgs {
   int max_length = 256, min_length = 0, max_batch_size = 32, streams = 0, threads_per_stream = 1;
   int beam_size = 1;
   float length_penalty = 1.f;
+  std::int64_t max_batch_tokens = 0;
 };
 
 void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
@@ -66,6 +67,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   opt.decode.beam_size = a.beam_size;
   opt.decode.length_penalty = a.length_penalty;
   opt.max_batch_size = a.max_batch_size;
+  opt.max_batch_tokens = a.max_batch_tokens;
   opt.threads_per_stream = a.threads_per_stream;
   opt.streams = a.streams > 0 ? a.streams
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
@@ -122,6 +124,9 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
                  "Beam search ranks finished hypotheses by logprob / length^this");
   tr->add_option("--max-batch-size", ta->max_batch_size, "Sentences per batch")
       ->check(CLI::PositiveNumber);
+  tr->add_option("--max-batch-tokens", ta->max_batch_tokens,
+                 "Token budget per batch, padding counted (sentences x longest source); 0 = off")
+      ->check(CLI::NonNegativeNumber);
   tr->add_option("--streams", ta->streams,
                  "Batches translated in parallel (default: cores / threads-per-stream)")
       ->check(CLI::NonNegativeNumber);

@@ -47,6 +47,31 @@ std::string Translator::target_text(const Ids& ids) const {
   return s;
 }
 
+std::vector<std::vector<std::size_t>> make_batches(const std::vector<std::size_t>& lengths,
+                                                   int max_batch_size,
+                                                   std::int64_t max_batch_tokens) {
+  // Similar lengths batch together: fewer steps wasted on sentences that finish early and
+  // less padding where a batch is padded to its longest sentence.
+  std::vector<std::size_t> order(lengths.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
+  std::vector<std::vector<std::size_t>> batches;
+  std::vector<std::size_t> cur;
+  for (std::size_t i : order) {
+    // Sorted ascending, so sentence i is the longest of the batch it would join.
+    const auto padded = static_cast<std::int64_t>((cur.size() + 1) * lengths[i]);
+    if (!cur.empty() && (static_cast<int>(cur.size()) >= max_batch_size ||
+                         (max_batch_tokens > 0 && padded > max_batch_tokens))) {
+      batches.push_back(std::move(cur));
+      cur.clear();
+    }
+    cur.push_back(i);
+  }
+  if (!cur.empty()) batches.push_back(std::move(cur));
+  return batches;
+}
+
 std::vector<std::string> Translator::translate(
     const std::vector<std::string>& lines, const TranslateOptions& options,
     const std::function<void(std::size_t)>& progress) const {
@@ -54,17 +79,9 @@ std::vector<std::string> Translator::translate(
     throw core::InputError("max batch size must be >= 1", {}, "pass --max-batch-size 1 or more");
   std::vector<Ids> src(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) src[i] = source_ids(lines[i]);
-  // Similar lengths batch together: fewer steps wasted on sentences that finish early and
-  // (with packed rows) nothing wasted on padding.
-  std::vector<std::size_t> order(lines.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return src[a].size() < src[b].size(); });
-  std::vector<std::vector<std::size_t>> batches;
-  for (std::size_t start = 0; start < order.size(); start += std::size_t(options.max_batch_size))
-    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
-                         order.begin() + static_cast<std::ptrdiff_t>(std::min(
-                                             order.size(), start + std::size_t(options.max_batch_size))));
+  std::vector<std::size_t> lengths(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) lengths[i] = src[i].size();
+  const auto batches = make_batches(lengths, options.max_batch_size, options.max_batch_tokens);
 
   // Streams take batches from a shared counter. Several single-threaded streams beat one
   // multi-threaded one on small batches: no OpenMP barriers, and cores never wait on each other.

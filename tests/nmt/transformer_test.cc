@@ -290,3 +290,26 @@ TEST(Translator, OutputIsInInputOrderWhateverTheBatching) {
   EXPECT_EQ(a, b);
   for (const auto& s : a) EXPECT_EQ(std::count(s.begin(), s.end(), ' '), 3) << s;
 }
+
+TEST(Batching, TokenBudgetCountsPaddingAndKeepsEverySentenceOnce) {
+  std::vector<std::size_t> lengths{5, 40, 12, 12, 3, 30, 7, 100, 9, 11};
+  auto batches = make_batches(lengths, 4, 60);
+  std::vector<int> seen(lengths.size(), 0);
+  for (const auto& b : batches) {
+    std::size_t longest = 0;
+    for (auto i : b) longest = std::max(longest, lengths[i]), ++seen[i];
+    EXPECT_LE(b.size(), 4u);
+    if (b.size() > 1) {  // a lone sentence may exceed the budget
+      EXPECT_LE(b.size() * longest, 60u);
+    }
+    for (std::size_t k = 1; k < b.size(); ++k) EXPECT_LE(lengths[b[k - 1]], lengths[b[k]]);
+  }
+  for (int n : seen) EXPECT_EQ(n, 1);
+  // {3,5,7,9} = 36 <= 60; {11,12,12} = 36, adding 30 would be 120; {30} alone (2 x 40 > 60)...
+  ASSERT_GE(batches.size(), 4u);
+  EXPECT_EQ(batches[0], (std::vector<std::size_t>{4, 0, 6, 8}));
+  EXPECT_EQ(batches[1], (std::vector<std::size_t>{9, 2, 3}));
+  EXPECT_EQ(batches.back(), (std::vector<std::size_t>{7}));
+  // Without a budget only the size cap applies.
+  EXPECT_EQ(make_batches(lengths, 4, 0).size(), 3u);
+}

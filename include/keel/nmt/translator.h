@@ -3,6 +3,7 @@
 // takes them without a SentencePiece model) translated in length-sorted batches, returned in
 // input order.
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -15,9 +16,18 @@ namespace keel::nmt {
 struct TranslateOptions {
   DecodeOptions decode;
   int max_batch_size = 32;     // sentences per batch
+  std::int64_t max_batch_tokens = 0;  // batch size x longest source in it (padding counted); 0 = off
   int streams = 1;             // batches translated in parallel, one std::thread each
   int threads_per_stream = 1;  // OpenMP threads inside each stream (GEMMs, attention)
 };
+
+// Sentence indices grouped into batches: sorted by length (stable), then packed greedily while
+// a batch has at most max_batch_size sentences and, when max_batch_tokens > 0, at most that many
+// tokens counting padding (sentences x longest length). A sentence longer than the budget gets a
+// batch of its own.
+std::vector<std::vector<std::size_t>> make_batches(const std::vector<std::size_t>& lengths,
+                                                   int max_batch_size,
+                                                   std::int64_t max_batch_tokens);
 
 class Translator {
  public:
