@@ -1,6 +1,5 @@
 // Linear over oneDNN matmul: weights reordered once into the layout the kernel wants
 // (format_tag::any), primitives cached per thread by shape.
-#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <cassert>
@@ -91,9 +90,6 @@ T* scratch(std::vector<T>& v, std::int64_t n) {
 constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threading costs more
 
 }  // namespace
-
-void set_threads(int n) { omp_set_num_threads(n > 0 ? n : omp_get_num_procs()); }
-int threads() { return omp_get_max_threads(); }
 
 std::string gemm_backend() {
   const dnnl_version_t* v = dnnl_version();

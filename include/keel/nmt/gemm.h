@@ -19,9 +19,6 @@
 namespace keel::nmt {
 
 enum class Compute { fp32, int8_dynamic };
-// Threads used by the GEMMs and keel's own loops (OpenMP, shared with oneDNN); 0 = all cores.
-void set_threads(int n);
-int threads();
 // "oneDNN 2.6.3, ISA avx512_core_vnni"-style description of the GEMM backend, for reports.
 std::string gemm_backend();
 
