@@ -6,6 +6,15 @@ find_package(nlohmann_json CONFIG REQUIRED)
 find_package(spdlog CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(Threads REQUIRED)
+find_package(ZLIB REQUIRED)      # nmt model file checksum (crc32)
+# nmt GEMMs: oneDNN 2.6. Its CMake config insists on OpenCL headers (Debian builds it with the
+# OpenCL GPU runtime), which keel does not use, so the library is found directly.
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp REQUIRED)
+find_library(DNNL_LIBRARY dnnl REQUIRED)
+add_library(keel_dnnl INTERFACE IMPORTED)
+target_include_directories(keel_dnnl INTERFACE ${DNNL_INCLUDE_DIR})
+target_link_libraries(keel_dnnl INTERFACE ${DNNL_LIBRARY})
+find_package(OpenMP REQUIRED)    # oneDNN's threading runtime; nmt's own loops share it
 pkg_check_modules(fftw3 REQUIRED IMPORTED_TARGET fftw3)
 if(KEEL_TCMALLOC)
   pkg_check_modules(tcmalloc_minimal REQUIRED IMPORTED_TARGET libtcmalloc_minimal)

@@ -13,7 +13,7 @@ PKGS=(
   libfftw3-dev
   # train / mcnn / nmt
   libtorch-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
-  libsentencepiece-dev sentencepiece libtiff-dev
+  libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
   # HTML reports: headless browser for their tests and screenshots
   chromium
 )

@@ -1,0 +1,78 @@
+#pragma once
+// Dense layers y = x · Wᵀ + b (+ ReLU) over oneDNN matmul, fp32 or int8 on VNNI, with plain
+// reference kernels (`*_ref`) beside them for tests.
+//
+// int8-dynamic (CTranslate2's scheme): weights are symmetric int8 per output channel, quantized
+// once at load; each activation row is quantized at run time with its own abs-max scale, shifted
+// to u8 (+128) because VNNI multiplies u8 × s8; the shift is undone with a per-channel
+// compensation 128·Σ_k Wq[n,k]. oneDNN runs u8 × s8 → s32; one pass then applies
+// (acc − comp[n]) · row_scale[m]⁻¹ · w_scale[n]⁻¹ + bias[n] and the ReLU. (oneDNN 2.6 cannot fuse
+// a per-row scale: a [M,1] binary post-op or runtime output scales drop it to slow kernels.)
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::nmt {
+
+enum class Compute { fp32, int8_dynamic };
+// "oneDNN 2.6.3, ISA avx512_core_vnni"-style description of the GEMM backend, for reports.
+std::string gemm_backend();
+
+// "fp32" | "int8-dynamic"; throws core::InputError otherwise.
+Compute parse_compute(std::string_view name);
+std::string_view to_string(Compute c);
+
+// Symmetric per-row quantization: scale[r] = 127 / max|x[r,:]| (1 when the row is all zero),
+// q = round_half_away(x · scale), in [-127, 127]. x: [rows, cols].
+void quantize_rows_ref(const float* x, std::int64_t rows, std::int64_t cols, std::int8_t* q,
+                       float* scales);
+// Same rounding, vectorized; adds 128 so q fits u8 ([1, 255]). x: [rows, cols].
+void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::uint8_t* q,
+                      float* scales);
+
+// y[M,N] = x[M,K] · w[N,K]ᵀ + bias[N] (bias may be null), then max(0, ·) when relu.
+// Accumulates in double: the reference the oneDNN path is held to.
+void gemm_ref(const float* x, const float* w, const float* bias, float* y, std::int64_t M,
+              std::int64_t N, std::int64_t K, bool relu);
+// Int8 reference: y = (Σ_k xq[m,k] · wq[n,k]) / (x_scale[m] · w_scale[n]) + bias[n] (+ ReLU);
+// xq: [M,K] s8, wq: [N,K] s8.
+void gemm_s8_ref(const std::int8_t* xq, const float* x_scales, const std::int8_t* wq,
+                 const float* w_scales, const float* bias, float* y, std::int64_t M,
+                 std::int64_t N, std::int64_t K, bool relu);
+
+// A dense layer with weights prepared once for one compute type: quantized (int8) and reordered
+// into oneDNN's blocked layout. forward() is const and may run from several threads.
+class Linear {
+ public:
+  Linear();
+  // w: [N, K] row-major (nn.Linear layout); bias: [N] or empty.
+  Linear(std::span<const float> w, std::span<const float> bias, std::int64_t N, std::int64_t K,
+         Compute compute);
+  Linear(Linear&&) noexcept;
+  Linear& operator=(Linear&&) noexcept;
+  ~Linear();
+
+  // y[M, N] = x[M, K] · Wᵀ + bias (+ ReLU). x and y must not overlap.
+  void forward(const float* x, std::int64_t M, float* y, bool relu = false) const;
+
+  std::int64_t out_features() const { return n_; }
+  std::int64_t in_features() const { return k_; }
+  Compute compute() const { return compute_; }
+  // Per-output-channel weight scales (int8 only; empty for fp32). The int8 weights themselves
+  // are quantize_rows_ref(W) and live only in oneDNN's layout.
+  const std::vector<float>& weight_scales() const;
+  // oneDNN's implementation name for M rows, e.g. "brg:avx512_core_vnni".
+  std::string impl_name(std::int64_t M) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::int64_t n_ = 0, k_ = 0;
+  Compute compute_ = Compute::fp32;
+};
+
+}  // namespace keel::nmt

@@ -1,0 +1,80 @@
+#pragma once
+// Transformer building blocks in fp32 (LayerNorm, softmax attention, embeddings) and the dense
+// sublayers built from a model plus a scope name, CTranslate2 style.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "keel/nmt/gemm.h"
+#include "keel/nmt/model.h"
+
+namespace keel::nmt {
+
+// y[r,:] = (x[r,:] − mean) / sqrt(var + eps) · gamma + beta, for rows of width d.
+struct LayerNorm {
+  std::vector<float> gamma, beta;
+  float eps = 1e-5f;
+  LayerNorm() = default;
+  LayerNorm(const Model& model, const std::string& scope);  // scope.weight, scope.bias
+  void forward(const float* x, std::int64_t rows, float* y) const;
+};
+
+// Reference LayerNorm (double accumulation) for tests.
+void layer_norm_ref(const float* x, const float* gamma, const float* beta, float eps,
+                    std::int64_t rows, std::int64_t d, float* y);
+
+// One attention head: out[i,:] = softmax_j(q[i,:] · k[j,:] / sqrt(dh)) · v[j,:], i < nq, j < nk.
+// Rows are dh floats apart by their strides (heads are column slices of wider rows).
+// `scores` is scratch for nk floats. No mask: callers pass exactly the keys a query may see.
+void attention_head(const float* q, std::int64_t q_stride, const float* k, std::int64_t k_stride,
+                    const float* v, std::int64_t v_stride, std::int64_t nq, std::int64_t nk,
+                    std::int64_t dh, float* out, std::int64_t out_stride, float* scores);
+
+// All heads of one query row q [heads·dh]: for each head h, out[h·dh, (h+1)·dh) =
+// softmax_j(q_h · k_j,h / sqrt(dh)) · v_j,h over keys j < nk, where k_j = k + j·kv_stride and
+// v_j = v + j·kv_stride hold the heads side by side. Reads every key and value row once,
+// contiguously, instead of once per head (4 KB apart): the decoder's hot loop.
+// `scores` is scratch for heads·nk floats.
+void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
+                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                     float* scores);
+
+// attention_head in double, plainly, for tests.
+void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
+                        std::int64_t k_stride, const float* v, std::int64_t v_stride,
+                        std::int64_t nq, std::int64_t nk, std::int64_t dh, float* out,
+                        std::int64_t out_stride);
+
+// Linear whose weight rows are the concatenation of `scopes` (e.g. q, k, v projections fused
+// into one GEMM). Each scope holds .weight [n_i, in] and .bias [n_i]; s8 weights are dequantized.
+Linear load_linear(const Model& model, const std::vector<std::string>& scopes, std::int64_t in,
+                   Compute compute);
+
+// Token embeddings × sqrt(d) (when configured) + sinusoidal positions.
+class Embeddings {
+ public:
+  Embeddings() = default;
+  Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab);
+  // Shares `table` [vocab, d] (source and target embeddings are one table when shared).
+  Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
+             std::int64_t vocab);
+  // x[i,:] = embedding of ids[i] at position positions[i]; x: [n, d].
+  void forward(const std::uint32_t* ids, const std::int32_t* positions, std::int64_t n,
+               float* x) const;
+  const std::vector<float>& table() const { return *table_; }
+  const std::shared_ptr<const std::vector<float>>& shared_table() const { return table_; }
+  std::int64_t dim() const { return d_; }
+
+ private:
+  std::shared_ptr<const std::vector<float>> table_;  // [vocab, d]
+  std::vector<float> positions_;  // [1024, d] precomputed sinusoids
+  std::int64_t d_ = 0, vocab_ = 0;
+  float scale_ = 1.f;
+};
+
+// PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(same); writes d floats.
+void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out);
+
+}  // namespace keel::nmt

@@ -1,0 +1,93 @@
+#pragma once
+// keel's Transformer model: config, vocabularies and named tensors, as stored in the model file
+// (docs/nmt_model_format.md). Layers look their weights up by name (CTranslate2 style).
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace keel::nmt {
+
+enum class DType : std::uint8_t { f32 = 0, s8 = 1 };
+
+struct ModelConfig {
+  std::uint32_t encoder_layers = 6, decoder_layers = 6;
+  std::uint32_t d_model = 512, heads = 8, ffn = 2048;
+  std::uint32_t src_vocab = 32000, tgt_vocab = 32000;
+  bool pre_norm = true;
+  bool shared_embeddings = true;  // one table for source, target and (if tied) output
+  bool tied_output = true;        // output projection = target embedding table
+  bool sinusoidal_positions = true;
+  bool scale_embeddings = true;   // embeddings multiplied by sqrt(d_model)
+  float layer_norm_eps = 1e-5f;
+  std::uint32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
+
+  // Throws core::InputError when inconsistent (d_model % heads, shared vocab sizes, ids >= vocab).
+  void validate(std::string_view source) const;
+};
+
+// One stored tensor. f32 tensors use `f32`; s8 tensors use `s8` plus one scale per row
+// (dim 0 = output channel): real value = s8 / scale.
+struct Tensor {
+  DType dtype = DType::f32;
+  std::vector<std::int64_t> shape;
+  std::vector<float> f32;
+  std::vector<std::int8_t> s8;
+  std::vector<float> scales;
+
+  std::int64_t numel() const;
+  std::int64_t rows() const { return shape.empty() ? 1 : shape[0]; }
+  std::int64_t cols() const { return shape.empty() ? 1 : numel() / rows(); }
+};
+
+class Vocabulary {
+ public:
+  Vocabulary() = default;
+  explicit Vocabulary(std::vector<std::string> tokens);
+  std::size_t size() const { return tokens_.size(); }
+  const std::string& token(std::uint32_t id) const { return tokens_.at(id); }
+  // Id of `token`, or `unk` when absent.
+  std::uint32_t id(std::string_view token, std::uint32_t unk) const;
+  const std::vector<std::string>& tokens() const { return tokens_; }
+
+ private:
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, std::uint32_t> index_;
+};
+
+struct Model {
+  ModelConfig config;
+  Vocabulary src_vocab, tgt_vocab;  // equal when config.shared_embeddings
+  std::map<std::string, Tensor> tensors;
+
+  bool has(const std::string& name) const { return tensors.count(name) != 0; }
+  // Throws core::InputError naming the tensor when absent or when its shape differs.
+  const Tensor& get(const std::string& name, std::vector<std::int64_t> expected_shape) const;
+};
+
+// Writes the model file atomically. Throws core::Error on I/O failure.
+void save_model(const Model& model, const std::filesystem::path& path);
+// Reads and checks (magic, version, sizes, checksum) a model file. Throws core::InputError for a
+// missing, truncated or corrupt file, with the byte offset where reading stopped.
+Model load_model(const std::filesystem::path& path);
+// Same, from bytes in memory; `source` names them in errors.
+Model parse_model(std::string_view bytes, const std::string& source);
+std::string serialize_model(const Model& model);
+
+enum class Preset { tiny, base };
+Preset parse_preset(std::string_view name);
+ModelConfig preset_config(Preset preset);
+// A model with random weights (normal, std 1/sqrt(fan_in)) and a synthetic vocabulary
+// (specials, then "w0", "w1", ...): speed and parity can be measured before a trained model.
+Model random_model(const ModelConfig& config, std::uint64_t seed);
+
+// Every tensor name (and shape) a model with this config must hold; used by random_model and to
+// check files other tools write.
+std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected_tensors(
+    const ModelConfig& config);
+
+}  // namespace keel::nmt

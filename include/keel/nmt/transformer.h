@@ -1,0 +1,79 @@
+#pragma once
+// Transformer encoder–decoder built from a Model (weights looked up by name) for one compute
+// type. Sentences are packed row after row (no padding): a batch of B source sentences of
+// lengths L_b is a [Σ L_b, d] matrix. All methods are const and may run from several threads.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "keel/nmt/gemm.h"
+#include "keel/nmt/layers.h"
+#include "keel/nmt/model.h"
+
+namespace keel::nmt {
+
+using Ids = std::vector<std::uint32_t>;
+
+struct DecodeOptions {
+  int max_length = 256;  // target tokens, EOS not counted
+  int min_length = 0;    // EOS is forbidden before this many tokens
+  int beam_size = 1;     // 1 = greedy
+  float length_penalty = 1.f;  // beam search ranks finished hypotheses by logprob / length^this
+};
+
+class Transformer {
+ public:
+  Transformer(const Model& model, Compute compute);
+  // Same, releasing each tensor of `model` once its layer is built, so that peak memory is
+  // about one copy of the weights rather than two.
+  Transformer(Model&& model, Compute compute);
+  ~Transformer();
+  Transformer(Transformer&&) noexcept;
+
+  const ModelConfig& config() const { return config_; }
+  Compute compute() const { return compute_; }
+
+  // Encoder output [Σ L_b, d] for source ids (each sentence already ending with EOS).
+  std::vector<float> encode(const std::vector<Ids>& src) const;
+
+  // Greedy decoding of a batch: target ids per sentence, without BOS and EOS. A sentence leaves
+  // the batch (its rows stop being computed) as soon as it emits EOS.
+  std::vector<Ids> greedy(const std::vector<Ids>& src, const DecodeOptions& options) const;
+
+  // Beam search with options.beam_size hypotheses per sentence; the self-attention cache is
+  // reordered (copied in fp32, nothing requantized) when beams change parents. A sentence stops
+  // when beam_size hypotheses have ended; the best by length-normalized logprob is returned.
+  std::vector<Ids> beam_search(const std::vector<Ids>& src, const DecodeOptions& options) const;
+
+  // greedy() for beam_size 1, else beam_search().
+  std::vector<Ids> decode(const std::vector<Ids>& src, const DecodeOptions& options) const;
+
+  // Teacher-forced decoder logits: for every sentence b, row t of a [T+1, V] matrix holds the
+  // logits after feeding BOS, tgt[b][0], ..., tgt[b][t-1]. All tgt[b] have the same length T.
+  std::vector<std::vector<float>> forced_logits(const std::vector<Ids>& src,
+                                                const std::vector<Ids>& tgt) const;
+
+ private:
+  struct State;
+  struct EncoderLayer;
+  struct DecoderLayer;
+  void build(Model& model, bool consume);
+  State start(const std::vector<Ids>& src, int max_steps, int slots_per_sentence = 1) const;
+  // Copies the cached rows [0, steps) of slot `from` into slot `to` (beam reordering).
+  void copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const;
+  // One decoder step for the sentences `active` (indices into the batch) fed `tokens` at
+  // position t; writes logits [active.size(), V].
+  void step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,
+            float* logits) const;
+
+  ModelConfig config_;
+  Compute compute_;
+  Embeddings src_embed_, tgt_embed_;
+  std::vector<std::unique_ptr<EncoderLayer>> encoder_;
+  std::vector<std::unique_ptr<DecoderLayer>> decoder_;
+  LayerNorm encoder_norm_, decoder_norm_;  // pre-norm only
+  Linear output_;                          // [V, d]
+};
+
+}  // namespace keel::nmt

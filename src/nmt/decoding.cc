@@ -1,0 +1,195 @@
+// Greedy decoding over a batch, dropping sentences from the batch as they finish.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "keel/core/error.h"
+#include "keel/nmt/transformer.h"
+#include "state.h"
+
+namespace keel::nmt {
+
+std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
+                                     const DecodeOptions& options) const {
+  if (options.max_length < 0 || options.min_length < 0 || options.min_length > options.max_length)
+    throw core::InputError("decoding lengths: need 0 <= min <= max", {},
+                           "check --min-decoding-length and --max-decoding-length");
+  const auto B = static_cast<std::int64_t>(src.size());
+  std::vector<Ids> out(static_cast<std::size_t>(B));
+  if (B == 0 || options.max_length == 0) return out;
+  const std::int64_t V = config_.tgt_vocab;
+  const std::uint32_t eos = config_.eos_id;
+  // The step that would emit token max_length+1 never runs, so max_length steps suffice.
+  State s = start(src, options.max_length);
+  std::vector<int> active(static_cast<std::size_t>(B));
+  for (int b = 0; b < B; ++b) active[b] = b;
+  std::vector<std::uint32_t> tokens(static_cast<std::size_t>(B), config_.bos_id), next;
+  std::vector<float> logits;
+  for (int t = 0; t < options.max_length && !active.empty(); ++t) {
+    const auto A = static_cast<std::int64_t>(active.size());
+    logits.resize(static_cast<std::size_t>(A * V));
+    step(s, active, tokens.data(), t, logits.data());
+    const bool allow_eos = t >= options.min_length;
+    next.assign(static_cast<std::size_t>(A), 0);
+#pragma omp parallel for schedule(static) if (A * V > (1 << 16))
+    for (std::int64_t r = 0; r < A; ++r) {
+      const float* row = logits.data() + r * V;
+      float best = -std::numeric_limits<float>::infinity();
+      std::uint32_t arg = 0;
+      for (std::int64_t v = 0; v < V; ++v)
+        if (row[v] > best && (allow_eos || v != eos)) {
+          best = row[v];
+          arg = static_cast<std::uint32_t>(v);
+        }
+      next[r] = arg;
+    }
+    // Keep the unfinished sentences (in order); their next input is the token just chosen.
+    std::size_t kept = 0;
+    for (std::int64_t r = 0; r < A; ++r) {
+      if (next[r] == eos) continue;
+      out[active[r]].push_back(next[r]);
+      active[kept] = active[r];
+      tokens[kept] = next[r];
+      ++kept;
+    }
+    active.resize(kept);
+  }
+  return out;
+}
+
+}  // namespace keel::nmt
+
+namespace keel::nmt {
+
+namespace {
+struct Candidate {
+  float score;
+  std::int64_t beam;  // parent beam k
+  std::uint32_t token;
+};
+// Higher score first; ties by parent then token so results are deterministic (and beam 1
+// picks the lowest token id among equal maxima, as greedy does).
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.beam != b.beam) return a.beam < b.beam;
+  return a.token < b.token;
+}
+}  // namespace
+
+std::vector<Ids> Transformer::decode(const std::vector<Ids>& src,
+                                     const DecodeOptions& options) const {
+  return options.beam_size <= 1 ? greedy(src, options) : beam_search(src, options);
+}
+
+std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
+                                          const DecodeOptions& options) const {
+  if (options.beam_size < 1 || options.max_length < 0 || options.min_length < 0 ||
+      options.min_length > options.max_length)
+    throw core::InputError("beam search: need beam >= 1 and 0 <= min <= max length", {},
+                           "check --beam-size and the decoding lengths");
+  const auto B = static_cast<std::int64_t>(src.size());
+  const std::int64_t K = options.beam_size, V = config_.tgt_vocab;
+  const std::uint32_t eos = config_.eos_id;
+  std::vector<Ids> out(static_cast<std::size_t>(B));
+  if (B == 0 || options.max_length == 0) return out;
+  // 2K cache slots per sentence: beams live in one half and are copied into the other when
+  // they pick their parents, so a permutation of parents never overwrites a cache still needed.
+  State s = start(src, options.max_length, static_cast<int>(2 * K));
+  auto slot = [&](std::int64_t b, int half, std::int64_t k) { return b * 2 * K + half * K + k; };
+  auto normalized = [&](float score, std::size_t len) {
+    return score / std::pow(static_cast<float>(len), options.length_penalty);
+  };
+
+  std::vector<float> score(static_cast<std::size_t>(B * K), 0.f);
+  for (std::int64_t b = 0; b < B; ++b)  // at step 0 all beams are equal: keep only the first
+    for (std::int64_t k = 1; k < K; ++k) score[b * K + k] = -std::numeric_limits<float>::infinity();
+  std::vector<Ids> hyp(static_cast<std::size_t>(B * K));
+  std::vector<std::uint32_t> last(static_cast<std::size_t>(B * K), config_.bos_id);
+  std::vector<std::vector<std::pair<float, Ids>>> finished(static_cast<std::size_t>(B));
+  std::vector<char> done(static_cast<std::size_t>(B), 0);
+  int half = 0;
+  std::vector<int> active;
+  std::vector<std::uint32_t> tokens;
+  std::vector<float> logits;
+  for (int t = 0; t < options.max_length; ++t) {
+    active.clear();
+    tokens.clear();
+    std::vector<std::int64_t> running;
+    for (std::int64_t b = 0; b < B; ++b) {
+      if (done[b]) continue;
+      running.push_back(b);
+      for (std::int64_t k = 0; k < K; ++k) {
+        active.push_back(static_cast<int>(slot(b, half, k)));
+        tokens.push_back(last[b * K + k]);
+      }
+    }
+    if (running.empty()) break;
+    logits.resize(active.size() * static_cast<std::size_t>(V));
+    step(s, active, tokens.data(), t, logits.data());
+    const bool allow_eos = t >= options.min_length;
+    const bool final_step = t + 1 == options.max_length;
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      const std::int64_t b = running[i];
+      // Top 2K (parent, token) continuations by total logprob: enough to keep K that are
+      // not EOS.
+      std::vector<Candidate> top;
+      for (std::int64_t k = 0; k < K; ++k) {
+        const float* row = logits.data() + (static_cast<std::int64_t>(i) * K + k) * V;
+        float mx = -std::numeric_limits<float>::infinity();
+        for (std::int64_t v = 0; v < V; ++v) mx = std::max(mx, row[v]);
+        double sum = 0;
+        for (std::int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v] - mx));
+        const float base = score[b * K + k] - mx - static_cast<float>(std::log(sum));
+        for (std::int64_t v = 0; v < V; ++v) {
+          if (!allow_eos && v == eos) continue;
+          Candidate c{base + row[v], k, static_cast<std::uint32_t>(v)};
+          if (static_cast<std::int64_t>(top.size()) < 2 * K) {
+            top.push_back(c);
+            std::push_heap(top.begin(), top.end(), better);  // worst on top
+          } else if (better(c, top.front())) {
+            std::pop_heap(top.begin(), top.end(), better);
+            top.back() = c;
+            std::push_heap(top.begin(), top.end(), better);
+          }
+        }
+      }
+      std::sort(top.begin(), top.end(), better);
+      std::int64_t kept = 0;
+      std::vector<float> new_score(static_cast<std::size_t>(K));
+      std::vector<Ids> new_hyp(static_cast<std::size_t>(K));
+      for (const Candidate& c : top) {
+        if (kept == K) break;
+        const Ids& parent = hyp[b * K + c.beam];
+        if (c.token == eos) {
+          finished[b].push_back({normalized(c.score, parent.size() + 1), parent});
+          continue;
+        }
+        copy_cache(s, slot(b, half, c.beam), slot(b, 1 - half, kept), t + 1);
+        new_hyp[kept] = parent;
+        new_hyp[kept].push_back(c.token);
+        new_score[kept] = c.score;
+        last[b * K + kept] = c.token;
+        ++kept;
+      }
+      for (std::int64_t k = 0; k < K; ++k) {
+        hyp[b * K + k] = std::move(new_hyp[k]);
+        score[b * K + k] = k < kept ? new_score[k] : -std::numeric_limits<float>::infinity();
+      }
+      if (final_step)
+        for (std::int64_t k = 0; k < kept; ++k)
+          finished[b].push_back({normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
+      if (static_cast<std::int64_t>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
+    }
+    half = 1 - half;
+  }
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto& f = finished[b];
+    auto best = std::max_element(f.begin(), f.end(), [](const auto& x, const auto& y) {
+      return x.first < y.first;
+    });
+    if (best != f.end()) out[b] = best->second;
+  }
+  return out;
+}
+
+}  // namespace keel::nmt

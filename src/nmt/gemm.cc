@@ -1,0 +1,245 @@
+// Linear over oneDNN matmul: weights reordered once into the layout the kernel wants
+// (format_tag::any), primitives cached per thread by shape.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cassert>
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include "keel/core/error.h"
+#include "keel/nmt/gemm.h"
+#include "quantize_detail.h"
+
+namespace keel::nmt {
+
+namespace {
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// One stream per thread: parallel translation streams must not share one.
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+struct Key {
+  std::int64_t m, n, k;
+  bool int8, relu, bias;
+  bool operator==(const Key&) const = default;
+};
+struct KeyHash {
+  std::size_t operator()(const Key& k) const {
+    std::size_t h = static_cast<std::size_t>(k.m) * 0x9e3779b97f4a7c15ull;
+    h ^= static_cast<std::size_t>(k.n) + 0x7f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= static_cast<std::size_t>(k.k) + 0x165667b1ull + (h << 6) + (h >> 2);
+    return h ^ (std::size_t{k.int8} | std::size_t{k.relu} << 1 | std::size_t{k.bias} << 2);
+  }
+};
+
+// fp32: x[M,K] f32 · W[K,N] f32 + bias (+ ReLU post-op) → f32.
+// int8: x[M,K] u8 · W[K,N] s8 → s32; scales, compensation, bias and ReLU come after.
+dnnl::matmul::primitive_desc make_pd(const Key& key) {
+  const dnnl::memory::dims src{key.m, key.k}, wei{key.k, key.n}, dst{key.m, key.n};
+  if (key.int8) {
+    dnnl::matmul::desc d({src, dt::u8, tag::ab}, {wei, dt::s8, tag::any}, {dst, dt::s32, tag::ab});
+    return {d, cpu_engine()};
+  }
+  dnnl::primitive_attr attr;
+  if (key.relu) {
+    dnnl::post_ops po;
+    po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(po);
+  }
+  dnnl::memory::desc s{src, dt::f32, tag::ab}, w{wei, dt::f32, tag::any}, y{dst, dt::f32, tag::ab};
+  if (key.bias) {
+    dnnl::memory::desc b{{1, key.n}, dt::f32, tag::ab};
+    return {dnnl::matmul::desc(s, w, b, y), attr, cpu_engine()};
+  }
+  return {dnnl::matmul::desc(s, w, y), attr, cpu_engine()};
+}
+
+struct Cached {
+  dnnl::matmul prim;
+  dnnl::memory::desc weights_desc;
+};
+
+const Cached& cached_primitive(const Key& key) {
+  thread_local std::unordered_map<Key, Cached, KeyHash> cache;
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    auto pd = make_pd(key);
+    it = cache.emplace(key, Cached{dnnl::matmul(pd), pd.weights_desc()}).first;
+  }
+  return it->second;
+}
+
+// Per-thread scratch reused across calls (sizes only grow), so decoding allocates nothing.
+template <typename T>
+T* scratch(std::vector<T>& v, std::int64_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threading costs more
+
+}  // namespace
+
+std::string gemm_backend() {
+  const dnnl_version_t* v = dnnl_version();
+  std::string isa;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+    default: isa = "other"; break;
+  }
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch) + ", ISA " + isa;
+}
+
+void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::uint8_t* q,
+                      float* scales) {
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    float amax = 0.f;
+#pragma omp simd reduction(max : amax)
+    for (std::int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(row[c]));
+    const float scale = detail::row_scale(amax);
+    scales[r] = scale;
+    std::uint8_t* out = q + r * cols;
+#pragma omp simd
+    for (std::int64_t c = 0; c < cols; ++c)
+      out[c] = static_cast<std::uint8_t>(detail::round_q(row[c] * scale) + 128);
+  }
+}
+
+struct Linear::Impl {
+  dnnl::memory weights;            // reordered, opaque blocked layout
+  dnnl::memory::desc weights_desc;
+  std::vector<float> bias;         // [N] or empty
+  std::vector<float> w_scales;     // [N] int8: 127 / max|W[n,:]|
+  std::vector<float> w_inv;        // [N] int8: 1 / w_scales
+  std::vector<std::int32_t> comp;  // [N] int8: 128 · Σ_k Wq[n,k], undoes the u8 shift
+};
+
+Linear::Linear() = default;
+Linear::Linear(Linear&&) noexcept = default;
+Linear& Linear::operator=(Linear&&) noexcept = default;
+Linear::~Linear() = default;
+
+Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64_t N,
+               std::int64_t K, Compute compute)
+    : impl_(std::make_unique<Impl>()), n_(N), k_(K), compute_(compute) {
+  if (N <= 0 || K <= 0 || w.size() != static_cast<std::size_t>(N * K) ||
+      (!bias.empty() && bias.size() != static_cast<std::size_t>(N)))
+    throw core::Error("Linear: weight/bias sizes do not match [N, K]");
+  impl_->bias.assign(bias.begin(), bias.end());
+  const bool int8 = compute == Compute::int8_dynamic;
+  // The weight layout oneDNN picks does not depend on M (checked for 1..1280 rows), so one
+  // reorder serves every batch size; forward() asserts it.
+  auto pd = make_pd(Key{64, N, K, int8, false, !bias.empty() && !int8});
+  impl_->weights_desc = pd.weights_desc();
+  impl_->weights = dnnl::memory(impl_->weights_desc, cpu_engine());
+  auto& stream = thread_stream();
+  if (!int8) {
+    // W [N,K] row-major is the [K,N] matrix in column-major order: tag::ba.
+    dnnl::memory plain({{K, N}, dt::f32, tag::ba}, cpu_engine(), const_cast<float*>(w.data()));
+    dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
+  } else {
+    std::vector<std::int8_t> wq(static_cast<std::size_t>(N * K));
+    impl_->w_scales.resize(static_cast<std::size_t>(N));
+    quantize_rows_ref(w.data(), N, K, wq.data(), impl_->w_scales.data());
+    impl_->w_inv.resize(static_cast<std::size_t>(N));
+    impl_->comp.resize(static_cast<std::size_t>(N));
+    for (std::int64_t n = 0; n < N; ++n) {
+      impl_->w_inv[n] = 1.f / impl_->w_scales[n];
+      std::int32_t sum = 0;
+      for (std::int64_t k = 0; k < K; ++k) sum += wq[n * K + k];
+      impl_->comp[n] = 128 * sum;
+    }
+    dnnl::memory plain({{K, N}, dt::s8, tag::ba}, cpu_engine(), wq.data());
+    dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
+  }
+  stream.wait();
+}
+
+const std::vector<float>& Linear::weight_scales() const { return impl_->w_scales; }
+
+std::string Linear::impl_name(std::int64_t M) const {
+  const bool int8 = compute_ == Compute::int8_dynamic;
+  return make_pd(Key{M, n_, k_, int8, false, !impl_->bias.empty() && !int8}).impl_info_str();
+}
+
+void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const {
+  assert(impl_ && M >= 0);
+  if (M == 0) return;
+  auto& stream = thread_stream();
+  auto& eng = cpu_engine();
+  const std::int64_t N = n_, K = k_;
+  if (compute_ == Compute::fp32) {
+    const bool has_bias = !impl_->bias.empty();
+    const Cached& c = cached_primitive(Key{M, N, K, false, relu, has_bias});
+    assert(c.weights_desc == impl_->weights_desc);
+    dnnl::memory src({{M, K}, dt::f32, tag::ab}, eng, const_cast<float*>(x));
+    dnnl::memory dst({{M, N}, dt::f32, tag::ab}, eng, y);
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights}, {DNNL_ARG_DST, dst}};
+    if (has_bias)
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory({{1, N}, dt::f32, tag::ab}, eng,
+                                               const_cast<float*>(impl_->bias.data())));
+    c.prim.execute(stream, args);
+    stream.wait();
+    return;
+  }
+
+  thread_local std::vector<std::uint8_t> xq_buf;
+  thread_local std::vector<float> xs_buf;
+  thread_local std::vector<std::int32_t> acc_buf;
+  std::uint8_t* xq = scratch(xq_buf, M * K);
+  float* xs = scratch(xs_buf, M);
+  std::int32_t* acc = scratch(acc_buf, M * N);
+  quantize_rows_u8(x, M, K, xq, xs);
+
+  const Cached& c = cached_primitive(Key{M, N, K, true, false, false});
+  assert(c.weights_desc == impl_->weights_desc);
+  dnnl::memory src({{M, K}, dt::u8, tag::ab}, eng, xq);
+  dnnl::memory dst({{M, N}, dt::s32, tag::ab}, eng, acc);
+  c.prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights},
+                          {DNNL_ARG_DST, dst}});
+  stream.wait();
+
+  // Dequantize + bias + ReLU in one pass over the s32 result. The compensation is subtracted
+  // in int32: |acc| can exceed float's 24-bit exact range for K ≥ 520.
+  const float* w_inv = impl_->w_inv.data();
+  const std::int32_t* comp = impl_->comp.data();
+  const float* bias = impl_->bias.empty() ? nullptr : impl_->bias.data();
+#pragma omp parallel for schedule(static) if (M * N > kParallelMin)
+  for (std::int64_t m = 0; m < M; ++m) {
+    const float a_inv = 1.f / xs[m];
+    const std::int32_t* a = acc + m * N;
+    float* out = y + m * N;
+    const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
+    if (bias) {
+#pragma omp simd
+      for (std::int64_t n = 0; n < N; ++n)
+        out[n] = std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]);
+    } else {
+#pragma omp simd
+      for (std::int64_t n = 0; n < N; ++n)
+        out[n] = std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]));
+    }
+  }
+}
+
+}  // namespace keel::nmt

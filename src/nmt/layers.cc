@@ -1,0 +1,237 @@
+// fp32 building blocks: LayerNorm, attention heads, embeddings, linear loading by scope.
+#include "keel/nmt/layers.h"
+
+#include <cmath>
+#include <limits>
+
+#include "keel/core/error.h"
+
+namespace keel::nmt {
+
+namespace {
+constexpr std::int64_t kPositionTable = 1024;  // positions precomputed; later ones on the fly
+}
+
+LayerNorm::LayerNorm(const Model& model, const std::string& scope) {
+  const std::int64_t d = model.config.d_model;
+  gamma = model.get(scope + ".weight", {d}).f32;
+  beta = model.get(scope + ".bias", {d}).f32;
+  eps = model.config.layer_norm_eps;
+}
+
+void LayerNorm::forward(const float* x, std::int64_t rows, float* y) const {
+  const auto d = static_cast<std::int64_t>(gamma.size());
+  const float* g = gamma.data();
+  const float* b = beta.data();
+#pragma omp parallel for schedule(static) if (rows * d > (1 << 16))
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * d;
+    float* yr = y + r * d;
+    float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+    for (std::int64_t i = 0; i < d; ++i) sum += xr[i];
+    const float mean = sum / static_cast<float>(d);
+    float var = 0.f;
+#pragma omp simd reduction(+ : var)
+    for (std::int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    const float inv = 1.f / std::sqrt(var / static_cast<float>(d) + eps);
+#pragma omp simd
+    for (std::int64_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * inv * g[i] + b[i];
+  }
+}
+
+void layer_norm_ref(const float* x, const float* gamma, const float* beta, float eps,
+                    std::int64_t rows, std::int64_t d, float* y) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double mean = 0, var = 0;
+    for (std::int64_t i = 0; i < d; ++i) mean += x[r * d + i];
+    mean /= static_cast<double>(d);
+    for (std::int64_t i = 0; i < d; ++i) var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
+    var /= static_cast<double>(d);
+    for (std::int64_t i = 0; i < d; ++i)
+      y[r * d + i] = static_cast<float>((x[r * d + i] - mean) / std::sqrt(var + eps) * gamma[i] +
+                                        beta[i]);
+  }
+}
+
+void attention_head(const float* q, std::int64_t q_stride, const float* k, std::int64_t k_stride,
+                    const float* v, std::int64_t v_stride, std::int64_t nq, std::int64_t nk,
+                    std::int64_t dh, float* out, std::int64_t out_stride, float* scores) {
+  const float scale = 1.f / std::sqrt(static_cast<float>(dh));
+  for (std::int64_t i = 0; i < nq; ++i) {
+    const float* qi = q + i * q_stride;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (std::int64_t j = 0; j < nk; ++j) {
+      const float* kj = k + j * k_stride;
+      float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+      for (std::int64_t c = 0; c < dh; ++c) dot += qi[c] * kj[c];
+      scores[j] = dot * scale;
+      mx = std::max(mx, scores[j]);
+    }
+    float sum = 0.f;
+    for (std::int64_t j = 0; j < nk; ++j) {
+      scores[j] = std::exp(scores[j] - mx);
+      sum += scores[j];
+    }
+    const float inv = 1.f / sum;
+    float* oi = out + i * out_stride;
+    for (std::int64_t c = 0; c < dh; ++c) oi[c] = 0.f;
+    for (std::int64_t j = 0; j < nk; ++j) {
+      const float p = scores[j] * inv;
+      const float* vj = v + j * v_stride;
+#pragma omp simd
+      for (std::int64_t c = 0; c < dh; ++c) oi[c] += p * vj[c];
+    }
+  }
+}
+
+void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
+                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                     float* scores) {
+  const float scale = 1.f / std::sqrt(static_cast<float>(dh));
+  const std::int64_t d = heads * dh;
+  // Rows are kv_stride apart with the other half ([k | v]) in between, which the hardware
+  // prefetcher does not follow well: fetch two rows ahead by hand (the loads were the hot spot).
+  auto prefetch_row = [&](const float* row) {
+    for (std::int64_t c = 0; c < d; c += 16) __builtin_prefetch(row + c);
+  };
+  for (std::int64_t j = 0; j < nk; ++j) {
+    const float* kj = k + j * kv_stride;
+    if (j + 2 < nk) prefetch_row(kj + 2 * kv_stride);
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const float* qh = q + h * dh;
+      const float* kh = kj + h * dh;
+      float dot = 0.f;
+#pragma omp simd reduction(+ : dot)
+      for (std::int64_t c = 0; c < dh; ++c) dot += qh[c] * kh[c];
+      scores[h * nk + j] = dot * scale;
+    }
+  }
+  for (std::int64_t h = 0; h < heads; ++h) {
+    float* s = scores + h * nk;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (std::int64_t j = 0; j < nk; ++j) mx = std::max(mx, s[j]);
+    float sum = 0.f;
+    for (std::int64_t j = 0; j < nk; ++j) sum += (s[j] = std::exp(s[j] - mx));
+    const float inv = 1.f / sum;
+    for (std::int64_t j = 0; j < nk; ++j) s[j] *= inv;
+  }
+  for (std::int64_t c = 0; c < d; ++c) out[c] = 0.f;
+  prefetch_row(v);
+  if (nk > 1) prefetch_row(v + kv_stride);
+  for (std::int64_t j = 0; j < nk; ++j) {
+    const float* vj = v + j * kv_stride;
+    if (j + 2 < nk) prefetch_row(vj + 2 * kv_stride);
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const float p = scores[h * nk + j];
+      float* oh = out + h * dh;
+      const float* vh = vj + h * dh;
+#pragma omp simd
+      for (std::int64_t c = 0; c < dh; ++c) oh[c] += p * vh[c];
+    }
+  }
+}
+
+void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
+                        std::int64_t k_stride, const float* v, std::int64_t v_stride,
+                        std::int64_t nq, std::int64_t nk, std::int64_t dh, float* out,
+                        std::int64_t out_stride) {
+  std::vector<double> s(static_cast<std::size_t>(nk));
+  for (std::int64_t i = 0; i < nq; ++i) {
+    double mx = -1e300, sum = 0;
+    for (std::int64_t j = 0; j < nk; ++j) {
+      double dot = 0;
+      for (std::int64_t c = 0; c < dh; ++c) dot += double(q[i * q_stride + c]) * k[j * k_stride + c];
+      s[j] = dot / std::sqrt(static_cast<double>(dh));
+      mx = std::max(mx, s[j]);
+    }
+    for (auto& e : s) sum += (e = std::exp(e - mx));
+    for (std::int64_t c = 0; c < dh; ++c) {
+      double acc = 0;
+      for (std::int64_t j = 0; j < nk; ++j) acc += s[j] / sum * v[j * v_stride + c];
+      out[i * out_stride + c] = static_cast<float>(acc);
+    }
+  }
+}
+
+Linear load_linear(const Model& model, const std::vector<std::string>& scopes, std::int64_t in,
+                   Compute compute) {
+  std::vector<float> w, b;
+  std::int64_t out = 0;
+  for (const auto& scope : scopes) {
+    auto it = model.tensors.find(scope + ".weight");
+    if (it == model.tensors.end() || it->second.shape.size() != 2)
+      throw core::InputError("model has no 2-D tensor '" + scope + ".weight'", {},
+                             "see docs/nmt_model_format.md for the names a model must hold");
+    const Tensor& t = model.get(scope + ".weight", {it->second.rows(), in});
+    const std::int64_t n = t.rows();
+    if (t.dtype == DType::s8) {  // dequantize; int8 compute re-quantizes per row
+      for (std::int64_t r = 0; r < n; ++r)
+        for (std::int64_t c = 0; c < in; ++c)
+          w.push_back(static_cast<float>(t.s8[r * in + c]) / t.scales[r]);
+    } else {
+      w.insert(w.end(), t.f32.begin(), t.f32.end());
+    }
+    if (model.has(scope + ".bias")) {
+      const auto& bias = model.get(scope + ".bias", {n}).f32;
+      b.insert(b.end(), bias.begin(), bias.end());
+    } else {
+      b.insert(b.end(), static_cast<std::size_t>(n), 0.f);
+    }
+    out += n;
+  }
+  return Linear(w, b, out, in, compute);
+}
+
+void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out) {
+  for (std::int64_t i = 0; i < d; i += 2) {
+    const double angle =
+        static_cast<double>(pos) / std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
+    out[i] = static_cast<float>(std::sin(angle));
+    if (i + 1 < d) out[i + 1] = static_cast<float>(std::cos(angle));
+  }
+}
+
+namespace {
+std::shared_ptr<const std::vector<float>> embedding_table(const Model& model,
+                                                          const std::string& name,
+                                                          std::int64_t vocab) {
+  const Tensor& t = model.get(name, {vocab, model.config.d_model});
+  if (t.dtype != DType::f32)
+    throw core::InputError("embedding table '" + name + "' must be f32", {},
+                           "store embeddings unquantized");
+  return std::make_shared<const std::vector<float>>(t.f32);
+}
+}  // namespace
+
+Embeddings::Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab)
+    : Embeddings(embedding_table(model, table_name, vocab), model.config, vocab) {}
+
+Embeddings::Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
+                       std::int64_t vocab)
+    : table_(std::move(table)), d_(config.d_model), vocab_(vocab) {
+  if (static_cast<std::int64_t>(table_->size()) != vocab * d_)
+    throw core::Error("embedding table size does not match [vocab, d_model]");
+  scale_ = config.scale_embeddings ? std::sqrt(static_cast<float>(d_)) : 1.f;
+  positions_.resize(static_cast<std::size_t>(kPositionTable * d_));
+  for (std::int64_t p = 0; p < kPositionTable; ++p) sinusoidal_position(p, d_, &positions_[p * d_]);
+}
+
+void Embeddings::forward(const std::uint32_t* ids, const std::int32_t* positions, std::int64_t n,
+                         float* x) const {
+  for (std::int64_t i = 0; i < n; ++i) {
+    float* xi = x + i * d_;
+    const float* e = table_->data() + static_cast<std::int64_t>(ids[i]) * d_;
+    if (positions[i] < kPositionTable) {
+      const float* pe = positions_.data() + positions[i] * d_;
+#pragma omp simd
+      for (std::int64_t c = 0; c < d_; ++c) xi[c] = e[c] * scale_ + pe[c];
+    } else {
+      sinusoidal_position(positions[i], d_, xi);
+      for (std::int64_t c = 0; c < d_; ++c) xi[c] += e[c] * scale_;
+    }
+  }
+}
+
+}  // namespace keel::nmt

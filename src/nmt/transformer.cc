@@ -1,0 +1,290 @@
+// Encoder and decoder layers, the KV caches and one decoder step.
+#include "keel/nmt/transformer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "keel/core/error.h"
+#include "state.h"
+
+namespace keel::nmt {
+
+namespace {
+
+void add_inplace(float* x, const float* y, std::int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
+  for (std::int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+template <typename T>
+T* sized(std::vector<T>& v, std::int64_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
+struct Transformer::EncoderLayer {
+  LayerNorm attn_norm, ffn_norm;
+  Linear qkv, out, fc1, fc2;  // qkv: [3d, d] = q_proj, k_proj, v_proj stacked
+};
+
+struct Transformer::DecoderLayer {
+  LayerNorm attn_norm, cross_norm, ffn_norm;
+  Linear qkv, self_out, cross_q, cross_kv, cross_out, fc1, fc2;  // cross_kv: [2d, d]
+};
+
+Transformer::~Transformer() = default;
+Transformer::Transformer(Transformer&&) noexcept = default;
+
+// `model` is only modified (tensors erased) when `consume` is true.
+Transformer::Transformer(const Model& model, Compute compute)
+    : config_(model.config), compute_(compute) {
+  build(const_cast<Model&>(model), false);
+}
+
+Transformer::Transformer(Model&& model, Compute compute)
+    : config_(model.config), compute_(compute) {
+  build(model, true);
+  model.tensors.clear();
+}
+
+void Transformer::build(Model& model, bool consume) {
+  const ModelConfig& c = config_;
+  const std::int64_t d = c.d_model;
+  const Compute compute = compute_;
+  auto drop = [&](const std::string& prefix) {
+    if (!consume) return;
+    for (auto it = model.tensors.lower_bound(prefix);
+         it != model.tensors.end() && it->first.rfind(prefix, 0) == 0;)
+      it = model.tensors.erase(it);
+  };
+  src_embed_ = Embeddings(model, "encoder.embed.weight", c.src_vocab);
+  if (c.shared_embeddings)  // one table, not two copies
+    tgt_embed_ = Embeddings(src_embed_.shared_table(), c, c.tgt_vocab);
+  else
+    tgt_embed_ = Embeddings(model, "decoder.embed.weight", c.tgt_vocab);
+  drop("encoder.embed.");
+  drop("decoder.embed.");
+  auto attn = [](const std::string& p) {
+    return std::vector<std::string>{p + ".q_proj", p + ".k_proj", p + ".v_proj"};
+  };
+  for (std::uint32_t i = 0; i < c.encoder_layers; ++i) {
+    const std::string p = fmt::format("encoder.layers.{}.", i);
+    auto l = std::make_unique<EncoderLayer>();
+    l->attn_norm = LayerNorm(model, p + "self_attn_norm");
+    l->ffn_norm = LayerNorm(model, p + "ffn_norm");
+    l->qkv = load_linear(model, attn(p + "self_attn"), d, compute);
+    l->out = load_linear(model, {p + "self_attn.out_proj"}, d, compute);
+    l->fc1 = load_linear(model, {p + "ffn.fc1"}, d, compute);
+    l->fc2 = load_linear(model, {p + "ffn.fc2"}, c.ffn, compute);
+    encoder_.push_back(std::move(l));
+    drop(p);
+  }
+  for (std::uint32_t i = 0; i < c.decoder_layers; ++i) {
+    const std::string p = fmt::format("decoder.layers.{}.", i);
+    auto l = std::make_unique<DecoderLayer>();
+    l->attn_norm = LayerNorm(model, p + "self_attn_norm");
+    l->cross_norm = LayerNorm(model, p + "cross_attn_norm");
+    l->ffn_norm = LayerNorm(model, p + "ffn_norm");
+    l->qkv = load_linear(model, attn(p + "self_attn"), d, compute);
+    l->self_out = load_linear(model, {p + "self_attn.out_proj"}, d, compute);
+    l->cross_q = load_linear(model, {p + "cross_attn.q_proj"}, d, compute);
+    l->cross_kv = load_linear(model, {p + "cross_attn.k_proj", p + "cross_attn.v_proj"}, d, compute);
+    l->cross_out = load_linear(model, {p + "cross_attn.out_proj"}, d, compute);
+    l->fc1 = load_linear(model, {p + "ffn.fc1"}, d, compute);
+    l->fc2 = load_linear(model, {p + "ffn.fc2"}, c.ffn, compute);
+    decoder_.push_back(std::move(l));
+    drop(p);
+  }
+  if (c.pre_norm) {
+    encoder_norm_ = LayerNorm(model, "encoder.final_norm");
+    decoder_norm_ = LayerNorm(model, "decoder.final_norm");
+  }
+  // Tied output: the target embedding table is the projection's weight.
+  std::span<const float> out_w;
+  if (c.tied_output) out_w = tgt_embed_.table();
+  else out_w = model.get("decoder.output.weight", {c.tgt_vocab, d}).f32;
+  std::span<const float> out_b;
+  if (model.has("decoder.output.bias")) out_b = model.get("decoder.output.bias", {c.tgt_vocab}).f32;
+  output_ = Linear(out_w, out_b, c.tgt_vocab, d, compute);
+}
+
+// Multi-head attention for rows of several sentences: for sentence-row group g, queries
+// q[q_row[g] .. + nq[g]) attend over keys/values k[kv_row[g] .. + nk[g]). Strides are in floats.
+namespace {
+struct AttnGroup {
+  std::int64_t q_row, nq, kv_row, nk;
+};
+void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64_t q_stride,
+                const float* kv, std::int64_t kv_stride, std::int64_t v_offset, std::int64_t heads,
+                std::int64_t dh, float* ctx, std::int64_t ctx_stride) {
+  const auto n = static_cast<std::int64_t>(groups.size());
+#pragma omp parallel for schedule(static) if (n > 1)
+  for (std::int64_t g = 0; g < n; ++g) {
+    thread_local std::vector<float> scores;
+    const AttnGroup& a = groups[g];
+    if (scores.size() < static_cast<std::size_t>(heads * a.nk))
+      scores.resize(static_cast<std::size_t>(heads * a.nk));
+    const float* k = kv + a.kv_row * kv_stride;
+    for (std::int64_t i = 0; i < a.nq; ++i)
+      attention_query(q + (a.q_row + i) * q_stride, k, k + v_offset, kv_stride, a.nk, heads, dh,
+                      ctx + (a.q_row + i) * ctx_stride, scores.data());
+  }
+}
+}  // namespace
+
+std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
+  const std::int64_t d = config_.d_model, heads = config_.heads, dh = d / heads;
+  std::int64_t n = 0;
+  std::vector<AttnGroup> groups;
+  std::vector<std::uint32_t> ids;
+  std::vector<std::int32_t> pos;
+  for (const Ids& s : src) {
+    if (s.empty()) throw core::Error("encode: empty source sentence (it needs at least EOS)");
+    groups.push_back({n, static_cast<std::int64_t>(s.size()), n, static_cast<std::int64_t>(s.size())});
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      assert(s[i] < config_.src_vocab);
+      ids.push_back(s[i]);
+      pos.push_back(static_cast<std::int32_t>(i));
+    }
+    n += static_cast<std::int64_t>(s.size());
+  }
+  std::vector<float> x(static_cast<std::size_t>(n * d)), h(x.size()), ctx(x.size()), tmp(x.size());
+  std::vector<float> big(static_cast<std::size_t>(n * std::max<std::int64_t>(3 * d, config_.ffn)));
+  src_embed_.forward(ids.data(), pos.data(), n, x.data());
+  const bool pre = config_.pre_norm;
+  for (const auto& l : encoder_) {
+    const float* in = x.data();
+    if (pre) l->attn_norm.forward(x.data(), n, (in = h.data(), h.data()));
+    l->qkv.forward(in, n, big.data());
+    multi_head(groups, big.data(), 3 * d, big.data() + d, 3 * d, d, heads, dh, ctx.data(), d);
+    l->out.forward(ctx.data(), n, tmp.data());
+    add_inplace(x.data(), tmp.data(), n * d);
+    if (!pre) l->attn_norm.forward(x.data(), n, x.data());
+    in = x.data();
+    if (pre) l->ffn_norm.forward(x.data(), n, (in = h.data(), h.data()));
+    l->fc1.forward(in, n, big.data(), /*relu=*/true);
+    l->fc2.forward(big.data(), n, tmp.data());
+    add_inplace(x.data(), tmp.data(), n * d);
+    if (!pre) l->ffn_norm.forward(x.data(), n, x.data());
+  }
+  if (pre) encoder_norm_.forward(x.data(), n, x.data());
+  return x;
+}
+
+Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps,
+                                      int slots_per_sentence) const {
+  const std::int64_t d = config_.d_model;
+  State s;
+  s.batch = static_cast<std::int64_t>(src.size());
+  s.max_steps = max_steps;
+  s.slots_per_sentence = slots_per_sentence;
+  std::int64_t n = 0;
+  for (const Ids& ids : src) {
+    s.offset.push_back(n);
+    s.length.push_back(static_cast<std::int64_t>(ids.size()));
+    n += static_cast<std::int64_t>(ids.size());
+  }
+  std::vector<float> memory = encode(src);
+  for (const auto& l : decoder_) {
+    // Cross-attention K/V of the encoder output, once per batch rather than once per step.
+    s.cross_kv.emplace_back(new float[static_cast<std::size_t>(n * 2 * d)]);
+    l->cross_kv.forward(memory.data(), n, s.cross_kv.back().get());
+    s.self_kv.emplace_back(
+        new float[static_cast<std::size_t>(s.batch * slots_per_sentence * max_steps * 2 * d)]);
+  }
+  return s;
+}
+
+void Transformer::step(State& s, const std::vector<int>& active, const std::uint32_t* tokens,
+                       int t, float* logits) const {
+  assert(t < s.max_steps);
+  const std::int64_t d = config_.d_model, heads = config_.heads, dh = d / heads;
+  const auto A = static_cast<std::int64_t>(active.size());
+  float* x = sized(s.x, A * d);
+  float* h = sized(s.h, A * d);
+  float* ctx = sized(s.ctx, A * d);
+  float* tmp = sized(s.tmp, A * d);
+  float* big = sized(s.big, A * std::max<std::int64_t>(3 * d, config_.ffn));
+  std::int32_t* pos = sized(s.positions, A);
+  for (std::int64_t r = 0; r < A; ++r) pos[r] = t;
+  tgt_embed_.forward(tokens, pos, A, x);
+
+  std::vector<AttnGroup> self_groups(static_cast<std::size_t>(A)), cross_groups(self_groups);
+  for (std::int64_t r = 0; r < A; ++r) {
+    const int b = active[r];
+    const std::int64_t sentence = b / s.slots_per_sentence;
+    self_groups[r] = {r, 1, b * s.max_steps, t + 1};
+    cross_groups[r] = {r, 1, s.offset[sentence], s.length[sentence]};
+  }
+  const bool pre = config_.pre_norm;
+  for (std::size_t li = 0; li < decoder_.size(); ++li) {
+    const DecoderLayer& l = *decoder_[li];
+    float* cache = s.self_kv[li].get();
+    const float* in = x;
+    if (pre) l.attn_norm.forward(x, A, (in = h, h));
+    l.qkv.forward(in, A, big);
+    for (std::int64_t r = 0; r < A; ++r)  // append this step's k, v to the cache
+      std::memcpy(cache + (active[r] * s.max_steps + t) * 2 * d, big + r * 3 * d + d,
+                  sizeof(float) * static_cast<std::size_t>(2 * d));
+    multi_head(self_groups, big, 3 * d, cache, 2 * d, d, heads, dh, ctx, d);
+    l.self_out.forward(ctx, A, tmp);
+    add_inplace(x, tmp, A * d);
+    if (!pre) l.attn_norm.forward(x, A, x);
+
+    in = x;
+    if (pre) l.cross_norm.forward(x, A, (in = h, h));
+    l.cross_q.forward(in, A, tmp);
+    multi_head(cross_groups, tmp, d, s.cross_kv[li].get(), 2 * d, d, heads, dh, ctx, d);
+    l.cross_out.forward(ctx, A, tmp);
+    add_inplace(x, tmp, A * d);
+    if (!pre) l.cross_norm.forward(x, A, x);
+
+    in = x;
+    if (pre) l.ffn_norm.forward(x, A, (in = h, h));
+    l.fc1.forward(in, A, big, /*relu=*/true);
+    l.fc2.forward(big, A, tmp);
+    add_inplace(x, tmp, A * d);
+    if (!pre) l.ffn_norm.forward(x, A, x);
+  }
+  const float* in = x;
+  if (pre) decoder_norm_.forward(x, A, (in = h, h));
+  output_.forward(in, A, logits);
+}
+
+void Transformer::copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const {
+  const std::int64_t row = 2 * config_.d_model;
+  for (auto& cache : s.self_kv)
+    std::memcpy(cache.get() + to * s.max_steps * row, cache.get() + from * s.max_steps * row,
+                sizeof(float) * static_cast<std::size_t>(steps * row));
+}
+
+std::vector<std::vector<float>> Transformer::forced_logits(const std::vector<Ids>& src,
+                                                           const std::vector<Ids>& tgt) const {
+  assert(src.size() == tgt.size());
+  const auto T = static_cast<int>(tgt.empty() ? 0 : tgt[0].size());
+  const std::int64_t V = config_.tgt_vocab, B = static_cast<std::int64_t>(src.size());
+  for (const Ids& y : tgt)
+    if (static_cast<int>(y.size()) != T) throw core::Error("forced_logits: targets differ in length");
+  State s = start(src, T + 1);
+  std::vector<int> active(static_cast<std::size_t>(B));
+  for (int b = 0; b < B; ++b) active[b] = b;
+  std::vector<std::vector<float>> out(static_cast<std::size_t>(B),
+                                      std::vector<float>(static_cast<std::size_t>((T + 1) * V)));
+  std::vector<float> logits(static_cast<std::size_t>(B * V));
+  std::vector<std::uint32_t> tokens(static_cast<std::size_t>(B), config_.bos_id);
+  for (int t = 0; t <= T; ++t) {
+    step(s, active, tokens.data(), t, logits.data());
+    for (std::int64_t b = 0; b < B; ++b) {
+      std::copy_n(logits.data() + b * V, V, out[b].data() + t * V);
+      if (t < T) tokens[b] = tgt[b][t];
+    }
+  }
+  return out;
+}
+
+}  // namespace keel::nmt

@@ -1,0 +1,122 @@
+// Tokens <-> ids and length-sorted batching.
+#include "keel/nmt/translator.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "keel/core/error.h"
+
+namespace keel::nmt {
+
+Translator::Translator(const Model& model, Compute compute)
+    : transformer_(model, compute), src_vocab_(model.src_vocab), tgt_vocab_(model.tgt_vocab) {}
+
+// Transformer(Model&&) erases only the tensors, so the vocabularies are still there to copy.
+Translator::Translator(Model&& model, Compute compute)
+    : transformer_(std::move(model), compute),
+      src_vocab_(model.src_vocab),  // NOLINT(bugprone-use-after-move)
+      tgt_vocab_(model.tgt_vocab) {}
+
+Ids Translator::source_ids(std::string_view line) const {
+  const ModelConfig& c = transformer_.config();
+  Ids ids;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+    std::size_t j = i;
+    while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r') ++j;
+    if (j > i) ids.push_back(src_vocab_.id(line.substr(i, j - i), c.unk_id));
+    i = j;
+  }
+  ids.push_back(c.eos_id);
+  return ids;
+}
+
+std::string Translator::target_text(const Ids& ids) const {
+  std::string s;
+  for (auto id : ids) {
+    if (!s.empty()) s += ' ';
+    s += tgt_vocab_.token(id);
+  }
+  return s;
+}
+
+std::vector<std::vector<std::size_t>> make_batches(const std::vector<std::size_t>& lengths,
+                                                   int max_batch_size,
+                                                   std::int64_t max_batch_tokens) {
+  // Similar lengths batch together: fewer steps wasted on sentences that finish early and
+  // less padding where a batch is padded to its longest sentence.
+  std::vector<std::size_t> order(lengths.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
+  std::vector<std::vector<std::size_t>> batches;
+  std::vector<std::size_t> cur;
+  for (std::size_t i : order) {
+    // Sorted ascending, so sentence i is the longest of the batch it would join.
+    const auto padded = static_cast<std::int64_t>((cur.size() + 1) * lengths[i]);
+    if (!cur.empty() && (static_cast<int>(cur.size()) >= max_batch_size ||
+                         (max_batch_tokens > 0 && padded > max_batch_tokens))) {
+      batches.push_back(std::move(cur));
+      cur.clear();
+    }
+    cur.push_back(i);
+  }
+  if (!cur.empty()) batches.push_back(std::move(cur));
+  return batches;
+}
+
+std::vector<std::string> Translator::translate(
+    const std::vector<std::string>& lines, const TranslateOptions& options,
+    const std::function<void(std::size_t)>& progress) const {
+  if (options.max_batch_size < 1)
+    throw core::InputError("max batch size must be >= 1", {}, "pass --max-batch-size 1 or more");
+  std::vector<Ids> src(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) src[i] = source_ids(lines[i]);
+  std::vector<std::size_t> lengths(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) lengths[i] = src[i].size();
+  const auto batches = make_batches(lengths, options.max_batch_size, options.max_batch_tokens);
+
+  // Streams take batches from a shared counter. Several single-threaded streams beat one
+  // multi-threaded one on small batches: no OpenMP barriers, and cores never wait on each other.
+  std::vector<std::string> out(lines.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::size_t done = 0;
+  std::exception_ptr error;
+  auto worker = [&] {
+    const int saved = omp_get_max_threads();  // the calling thread works as a stream too
+    omp_set_num_threads(std::max(1, options.threads_per_stream));
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < batches.size();) {
+        std::vector<Ids> batch;
+        for (std::size_t j : batches[i]) batch.push_back(src[j]);
+        auto result = transformer_.decode(batch, options.decode);
+        for (std::size_t k = 0; k < result.size(); ++k) out[batches[i][k]] = target_text(result[k]);
+        std::lock_guard lock(mu);
+        done += result.size();
+        if (progress) progress(done);
+      }
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!error) error = std::current_exception();
+      next = batches.size();
+    }
+    omp_set_num_threads(saved);
+  };
+  const int streams = std::max(1, std::min<int>(options.streams, static_cast<int>(batches.size())));
+  std::vector<std::thread> pool;
+  for (int i = 1; i < streams; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
+}  // namespace keel::nmt

@@ -1,0 +1,89 @@
+// `keel nmt` as a user runs it: outputs, files and exit codes.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "../support/run_keel.h"
+#include "keel/nmt/model.h"
+
+using keel::testing::run_keel;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp(const std::string& name) {
+  return fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
+}
+
+// run_keel with stdin from `input` (run_keel itself reads /dev/null).
+keel::testing::RunResult run_keel_stdin(const std::string& args, const fs::path& input) {
+  auto out = temp("stdin_out"), err = temp("stdin_err");
+  std::string cmd = std::string(KEEL_BINARY) + " " + args + " <" + input.string() + " >" +
+                    out.string() + " 2>" + err.string();
+  int status = std::system(cmd.c_str());
+  keel::testing::RunResult r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = keel::testing::read_all(out);
+  r.err = keel::testing::read_all(err);
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+}  // namespace
+
+TEST(CliNmt, RandomModelWritesALoadableFile) {
+  auto m = temp("cli_tiny.keelnmt");
+  auto r = run_keel("nmt random-model --preset tiny --seed 5 --out " + m.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("tiny preset"), std::string::npos);
+  auto model = keel::nmt::load_model(m);
+  EXPECT_EQ(model.config.d_model, 32u);
+  fs::remove(m);
+}
+
+TEST(CliNmt, BadPresetOrUnwritableOutIsAnInputError) {
+  auto r = run_keel("nmt random-model --preset huge --out x");
+  EXPECT_EQ(r.rc, 2);
+  r = run_keel("nmt random-model --preset tiny --out /nonexistent_dir/m");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("keel: error:"), std::string::npos);
+  EXPECT_EQ(keel::testing::count_lines(r.err), 1);
+}
+
+TEST(CliNmt, TranslateKeepsLinesInOrderWithExactLengths) {
+  auto m = temp("cli_tr.keelnmt");
+  ASSERT_EQ(run_keel("nmt random-model --preset tiny --out " + m.string()).rc, 0);
+  auto in = temp("cli_tr.txt");
+  std::ofstream(in) << "w5 w6 w7\nw8\n\nw9 w10 w11 w12 w13\n";
+  for (const char* compute : {"fp32", "int8-dynamic", "int8-dynamic --beam-size 3"}) {
+    auto r = run_keel_stdin("nmt translate --model " + m.string() + " --compute " + compute +
+                                " --min-decoding-length 3 --max-decoding-length 3 "
+                                "--max-batch-size 2 --quiet",
+                            in);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(keel::testing::count_lines(r.out), 4) << r.out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);)
+      EXPECT_EQ(std::count(line.begin(), line.end(), ' '), 2) << line;
+    EXPECT_TRUE(r.err.empty()) << r.err;  // --quiet: no progress, no info log
+  }
+  fs::remove(m);
+  fs::remove(in);
+}
+
+TEST(CliNmt, TranslateRejectsBadModelsAndOptions) {
+  auto bad = temp("cli_bad.keelnmt");
+  std::ofstream(bad) << "not a model";
+  auto r = run_keel("nmt translate --model " + bad.string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("not a keel model file"), std::string::npos) << r.err;
+  r = run_keel("nmt translate --model " + bad.string() + " --compute int4");
+  EXPECT_EQ(r.rc, 2);
+  r = run_keel("nmt translate --model " + bad.string() +
+               " --min-decoding-length 5 --max-decoding-length 2");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("exceeds"), std::string::npos) << r.err;
+  fs::remove(bad);
+}

@@ -1,0 +1,139 @@
+// oneDNN GEMMs against the reference kernels on odd shapes, with named tolerances.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "keel/nmt/gemm.h"
+
+using namespace keel::nmt;
+
+namespace {
+
+// fp32 oneDNN vs the double-accumulating reference: float rounding over K terms.
+constexpr float kFp32GemmTol = 1e-5f;
+// int8 oneDNN vs the int8 reference: same integers, only the final scaling is ordered differently.
+constexpr float kInt8GemmTol = 1e-5f;
+// int8 vs fp32: quantization error, as rms(error) / rms(fp32 result).
+constexpr double kInt8QuantRelRms = 0.02;
+
+struct Shape {
+  std::int64_t m, n, k;
+};
+// M = 1 (decoding one sentence), K not a multiple of 4 (VNNI packs 4), N odd, Transformer sizes.
+const Shape kShapes[] = {{1, 1, 1},   {1, 7, 5},    {3, 19, 37},   {1, 513, 512},
+                         {5, 33, 2047}, {64, 512, 512}, {17, 1001, 13}, {2, 2048, 511}};
+
+std::vector<float> randn(std::size_t n, std::uint32_t seed, float scale = 1.f) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+
+float max_abs(const std::vector<float>& v) {
+  float m = 0.f;
+  for (float x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float m = 0.f;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST(Gemm, Fp32MatchesReferenceOnOddShapes) {
+  for (const Shape& s : kShapes)
+    for (bool relu : {false, true})
+      for (bool with_bias : {false, true}) {
+        auto x = randn(std::size_t(s.m * s.k), 1);
+        auto w = randn(std::size_t(s.n * s.k), 2, 1.f / std::sqrt(float(s.k)));
+        auto b = with_bias ? randn(std::size_t(s.n), 3) : std::vector<float>{};
+        Linear lin(w, b, s.n, s.k, Compute::fp32);
+        std::vector<float> y(std::size_t(s.m * s.n)), ref(y.size());
+        lin.forward(x.data(), s.m, y.data(), relu);
+        gemm_ref(x.data(), w.data(), with_bias ? b.data() : nullptr, ref.data(), s.m, s.n, s.k,
+                 relu);
+        EXPECT_LE(max_diff(y, ref), kFp32GemmTol * (1.f + max_abs(ref)))
+            << "M=" << s.m << " N=" << s.n << " K=" << s.k << " relu=" << relu;
+        if (relu) {
+          EXPECT_GE(*std::min_element(y.begin(), y.end()), 0.f);
+        }
+      }
+}
+
+TEST(Gemm, Int8MatchesInt8ReferenceOnOddShapes) {
+  for (const Shape& s : kShapes)
+    for (bool relu : {false, true}) {
+      auto x = randn(std::size_t(s.m * s.k), 4);
+      auto w = randn(std::size_t(s.n * s.k), 5, 1.f / std::sqrt(float(s.k)));
+      auto b = randn(std::size_t(s.n), 6);
+      Linear lin(w, b, s.n, s.k, Compute::int8_dynamic);
+      std::vector<float> y(std::size_t(s.m * s.n)), ref(y.size()), ref32(y.size());
+      lin.forward(x.data(), s.m, y.data(), relu);
+
+      std::vector<std::int8_t> xq(x.size()), wq(w.size());
+      std::vector<float> xs(std::size_t(s.m)), ws(std::size_t(s.n));
+      quantize_rows_ref(x.data(), s.m, s.k, xq.data(), xs.data());
+      quantize_rows_ref(w.data(), s.n, s.k, wq.data(), ws.data());
+      EXPECT_EQ(ws, lin.weight_scales());
+      gemm_s8_ref(xq.data(), xs.data(), wq.data(), ws.data(), b.data(), ref.data(), s.m, s.n, s.k,
+                  relu);
+      const std::string where =
+          "M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) + " K=" + std::to_string(s.k);
+      EXPECT_LE(max_diff(y, ref), kInt8GemmTol * (1.f + max_abs(ref))) << where;
+
+      gemm_ref(x.data(), w.data(), b.data(), ref32.data(), s.m, s.n, s.k, relu);
+      double se = 0, ss = 0;
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        se += double(y[i] - ref32[i]) * (y[i] - ref32[i]);
+        ss += double(ref32[i]) * ref32[i];
+      }
+      if (s.k >= 8) {
+        EXPECT_LE(std::sqrt(se / ss), kInt8QuantRelRms) << where;
+      }
+    }
+}
+
+TEST(Gemm, U8QuantizerIsTheReferenceShiftedBy128) {
+  auto x = randn(7 * 45, 8);
+  x[3] = 0.f;
+  std::vector<float> zero_row(45, 0.f);
+  x.insert(x.end(), zero_row.begin(), zero_row.end());  // an all-zero row: scale 1, all 128
+  std::vector<std::int8_t> q(x.size());
+  std::vector<std::uint8_t> u(x.size());
+  std::vector<float> s1(8), s2(8);
+  quantize_rows_ref(x.data(), 8, 45, q.data(), s1.data());
+  quantize_rows_u8(x.data(), 8, 45, u.data(), s2.data());
+  EXPECT_EQ(s1, s2);
+  for (std::size_t i = 0; i < q.size(); ++i) ASSERT_EQ(int(u[i]), int(q[i]) + 128) << i;
+  EXPECT_EQ(s1[7], 1.f);
+  // Each row's largest magnitude maps to ±127.
+  for (int r = 0; r < 7; ++r) {
+    int top = 0;
+    for (int c = 0; c < 45; ++c) top = std::max(top, std::abs(int(q[r * 45 + c])));
+    EXPECT_EQ(top, 127);
+  }
+}
+
+TEST(Gemm, LargeKDoesNotLoseTheCompensationToFloatRounding) {
+  // K = 4096 all-positive: u8 accumulators reach ~1.3e8, beyond float's exact integers.
+  const std::int64_t M = 2, N = 3, K = 4096;
+  std::vector<float> x(M * K, 1.f), w(N * K, 0.5f), ref(M * N), y(M * N);
+  Linear lin(w, {}, N, K, Compute::int8_dynamic);
+  lin.forward(x.data(), M, y.data());
+  gemm_ref(x.data(), w.data(), nullptr, ref.data(), M, N, K, false);
+  for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], ref[i], 1e-3f * ref[i]);
+}
+
+TEST(Gemm, UsesVnniAndAvx512Kernels) {
+  auto w = randn(512 * 512, 9);
+  Linear f(w, {}, 512, 512, Compute::fp32), q(w, {}, 512, 512, Compute::int8_dynamic);
+  // On this project's VNNI machines the brgemm kernels must be chosen, not a reference impl.
+  EXPECT_EQ(q.impl_name(64).find("ref"), std::string::npos) << q.impl_name(64);
+  EXPECT_EQ(f.impl_name(1).find("ref"), std::string::npos) << f.impl_name(1);
+}
