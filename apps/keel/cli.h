@@ -17,6 +17,7 @@ struct GlobalOptions {
 // Each family adds its subcommands under `app`; callbacks throw keel::core::Error on failure.
 void register_power(CLI::App& app, const GlobalOptions& global);
 void register_power_optimize(CLI::App& power, const GlobalOptions& global);
+void register_mcnn(CLI::App& app, const GlobalOptions& global);
 
 // Prints `text` to stdout, followed by a newline when it lacks one.
 void print_out(const std::string& text);
