@@ -6,7 +6,9 @@
 
 #include "cli.h"
 #include "keel/core/table.h"
+#include "keel/core/progress.h"
 #include "keel/mcnn/model.h"
+#include "keel/mcnn/synth.h"
 
 namespace keel::cli {
 
@@ -38,6 +40,25 @@ void run_info(const InfoArgs& a, const GlobalOptions& g) {
   print_out(t.render());
 }
 
+void run_synth(const mcnn::SynthOptions& o, const GlobalOptions& g) {
+  core::Progress bar("synth", 1, core::progress_enabled(g.quiet), "img");
+  auto sum = mcnn::synthesize(o, [&](int done, int total) {
+    (void)total;
+    bar.update(static_cast<std::uint64_t>(done));
+  });
+  bar.finish();
+  if (g.json) {
+    print_out(nlohmann::json{{"out", o.out.string()}, {"images", sum.images},
+                             {"classes", sum.classes}, {"compounds", sum.compounds},
+                             {"plates", sum.plates}, {"height", o.height}, {"width", o.width}}
+                  .dump(2));
+  } else {
+    print_out(fmt::format("wrote {} images ({} classes, {} compounds, {} plates), {}x{}, to {}",
+                          sum.images, sum.classes, sum.compounds, sum.plates, o.height, o.width,
+                          o.out.string()));
+  }
+}
+
 }  // namespace
 
 void register_mcnn(CLI::App& app, const GlobalOptions& global) {
@@ -53,6 +74,23 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   info->add_option("--classes", info_args->classes, "Output classes")
       ->capture_default_str()->check(CLI::PositiveNumber);
   info->callback([info_args, &global] { run_info(*info_args, global); });
+
+  auto so = std::make_shared<mcnn::SynthOptions>();
+  so->metadata = KEEL_BBBC021_METADATA;
+  auto* synth = mcnn->add_subcommand(
+      "synth", "Write a synthetic dataset in the BBBC021 layout (TIFFs + both CSVs)");
+  synth->add_option("--out", so->out, "Output directory")->required();
+  synth->add_option("--metadata", so->metadata,
+                    "Directory with the real BBBC021_v1_image.csv and BBBC021_v1_moa.csv")
+      ->capture_default_str();
+  synth->add_option("--height", so->height, "Image height (multiple of 128)")->capture_default_str();
+  synth->add_option("--width", so->width, "Image width (multiple of 128)")->capture_default_str();
+  synth->add_option("--images-per-class", so->images_per_class, "Images per MOA class")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  synth->add_option("--seed", so->seed, "Random seed")->capture_default_str();
+  synth->add_option("--threads", so->threads, "Drawing threads (0: all cores)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  synth->callback([so, &global] { run_synth(*so, global); });
 }
 
 }  // namespace keel::cli

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,7 +53,14 @@ TiffPtr open_checked(const std::filesystem::path& f, Image16& img) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(f, ec)) fail(f, "image file not found");
   TiffPtr t(TIFFOpen(f.c_str(), "r"));
-  if (!t) fail(f, "not a readable TIFF");
+  if (!t) {
+    // A TIFF header whose directory cannot be read is a cut-off or damaged file.
+    char magic[4] = {};
+    std::ifstream(f, std::ios::binary).read(magic, 4);
+    bool tiff = (magic[0] == 'I' && magic[1] == 'I' && magic[2] == 42 && magic[3] == 0) ||
+                (magic[0] == 'M' && magic[1] == 'M' && magic[2] == 0 && magic[3] == 42);
+    fail(f, tiff ? "truncated or corrupt TIFF" : "not a readable TIFF");
+  }
   std::uint32_t w = 0, h = 0;
   std::uint16_t bits = 0, spp = 1, fmt = SAMPLEFORMAT_UINT;
   if (!TIFFGetField(t.get(), TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(t.get(), TIFFTAG_IMAGELENGTH, &h))

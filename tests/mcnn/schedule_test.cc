@@ -14,8 +14,12 @@ TEST(LrSchedule, LinearScalingByGlobalBatch) {
 }
 
 TEST(LrSchedule, WarmupRampsLinearlyThenCosineDecaysToZero) {
-  LrSchedule s{.peak_lr = 1.0, .warmup_epochs = 2, .warmup_start_div = 10, .total_epochs = 10,
-               .decay = LrDecay::cosine};
+  LrSchedule s;
+  s.peak_lr = 1.0;
+  s.warmup_epochs = 2;
+  s.warmup_start_div = 10;
+  s.total_epochs = 10;
+  s.decay = LrDecay::cosine;
   EXPECT_DOUBLE_EQ(s.at(0), 0.1);
   EXPECT_DOUBLE_EQ(s.at(1), 0.55);
   EXPECT_DOUBLE_EQ(s.at(2), 1.0);
@@ -25,8 +29,12 @@ TEST(LrSchedule, WarmupRampsLinearlyThenCosineDecaysToZero) {
 }
 
 TEST(LrSchedule, StepDecay) {
-  LrSchedule s{.peak_lr = 1.0, .warmup_epochs = 0, .total_epochs = 90, .decay = LrDecay::step,
-               .step_every_epochs = 30};
+  LrSchedule s;
+  s.peak_lr = 1.0;
+  s.warmup_epochs = 0;
+  s.total_epochs = 90;
+  s.decay = LrDecay::step;
+  s.step_every_epochs = 30;
   EXPECT_DOUBLE_EQ(s.at(29.9), 1.0);
   EXPECT_NEAR(s.at(30), 0.1, 1e-12);
   EXPECT_NEAR(s.at(65), 0.01, 1e-12);
