@@ -9,6 +9,10 @@
 #include "keel/core/progress.h"
 #include "keel/mcnn/model.h"
 #include "keel/mcnn/synth.h"
+#include "keel/mcnn/trainer.h"
+#include "keel/train/dist.h"
+#include "keel/core/error.h"
+#include <iostream>
 
 namespace keel::cli {
 
@@ -59,6 +63,38 @@ void run_synth(const mcnn::SynthOptions& o, const GlobalOptions& g) {
   }
 }
 
+void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
+  auto& comm = train::Comm::world();
+  o.progress = core::progress_enabled(g.quiet);
+  mcnn::TrainResult r;
+  try {
+    r = mcnn::train_mcnn(o, comm);
+  } catch (const core::Error& e) {
+    if (comm.size() == 1) throw;
+    // One rank failing would leave the others blocked in a collective: end the whole job.
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::cerr << "keel: error: rank " << comm.rank() << ": " << what << "\n";
+    comm.abort(e.exit_code());
+  }
+  comm.finalize();
+  if (!comm.is_root() || r.epochs.empty()) return;
+  const auto& e = r.epochs.back();
+  if (g.json) {
+    print_out(nlohmann::json{{"epochs", e.epoch}, {"train_loss", e.train_loss},
+                             {"val_loss", e.val_loss}, {"val_acc", e.val_acc},
+                             {"img_per_s", e.img_per_s}, {"ranks", r.ranks},
+                             {"threads", r.threads}, {"train_images", r.train_images},
+                             {"val_images", r.val_images}, {"skipped", r.skipped}}
+                  .dump(2));
+  } else {
+    print_out(fmt::format("{} epochs on {} images ({}x{}), {} rank(s) x {} thread(s): val acc "
+                          "{:.1f}%, val loss {:.4f}, {:.1f} img/s",
+                          e.epoch, r.train_images, r.height, r.width, r.ranks, r.threads,
+                          100 * e.val_acc, e.val_loss, e.img_per_s));
+  }
+}
+
 }  // namespace
 
 void register_mcnn(CLI::App& app, const GlobalOptions& global) {
@@ -91,6 +127,48 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   synth->add_option("--threads", so->threads, "Drawing threads (0: all cores)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   synth->callback([so, &global] { run_synth(*so, global); });
+
+  auto to = std::make_shared<mcnn::TrainOptions>();
+  auto* tr = mcnn->add_subcommand(
+      "train", "Train M-CNN (data-parallel under mpirun/srun: one shard of every batch per rank)");
+  tr->add_option("--data", to->data, "BBBC021-layout directory (the two CSVs)")->required();
+  tr->add_option("--images", to->image_root, "Root of the PathName folders (default: --data)");
+  tr->add_option("--epochs", to->epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--batch", to->batch, "Global batch (divided evenly over ranks)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--lr", to->lr, "Base learning rate at --reference-batch")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  tr->add_option("--reference-batch", to->reference_batch, "Batch the base LR is given for")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--lr-scaling", to->lr_scaling, "linear (LR x batch / reference batch) | none")
+      ->capture_default_str();
+  tr->add_option("--warmup-epochs", to->warmup_epochs, "Linear LR warmup from LR/10")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  tr->add_option("--lr-decay", to->lr_decay, "cosine | step (x0.1 every 30 epochs) | none")
+      ->capture_default_str();
+  tr->add_option("--momentum", to->momentum, "Nesterov momentum")->capture_default_str();
+  tr->add_option("--weight-decay", to->weight_decay, "L2 weight decay")->capture_default_str();
+  tr->add_option("--val-fraction", to->val_fraction, "Images per class held out for validation")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  tr->add_option("--seed", to->seed, "Seed (weights, split, data order)")->capture_default_str();
+  tr->add_option("--threads", to->threads, "LibTorch threads per rank (0: cores / local ranks)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  tr->add_option("--loader-threads", to->loader_threads, "TIFF decoding threads per rank")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--prefetch", to->prefetch, "Batches decoded ahead")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  tr->add_option("--bucket-mb", to->bucket_mb, "Gradient allreduce fusion bucket (MiB)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_flag("!--nchw", to->channels_last, "Keep NCHW instead of channels_last");
+  tr->add_flag("--skip-bad", to->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
+  tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");
+  tr->add_option("--checkpoint", to->checkpoint, "Checkpoint written atomically after each epoch");
+  tr->add_flag("--resume", to->resume, "Continue from --checkpoint");
+  tr->add_option("--stop-after", to->stop_after,
+                 "Stop after N epochs of this run (time-limited jobs; continue with --resume)")
+      ->check(CLI::NonNegativeNumber);
+  tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)");
+  tr->callback([to, &global] { run_train(*to, global); });
 }
 
 }  // namespace keel::cli
