@@ -2,17 +2,21 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <iostream>
 #include <memory>
+#include <thread>
 
 #include "cli.h"
-#include "keel/core/table.h"
+#include "keel/core/error.h"
 #include "keel/core/progress.h"
+#include "keel/core/table.h"
 #include "keel/mcnn/model.h"
+#include "keel/mcnn/eval.h"
 #include "keel/mcnn/synth.h"
 #include "keel/mcnn/trainer.h"
 #include "keel/train/dist.h"
-#include "keel/core/error.h"
-#include <iostream>
+#include "keel/train/torch_train.h"
 
 namespace keel::cli {
 
@@ -95,6 +99,55 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
   }
 }
 
+struct EvalArgs {
+  std::string data, images, checkpoint, split = "val";
+  int threads = 0, batch = 16;
+  bool skip_bad = false;
+};
+
+void run_eval(const EvalArgs& a, const GlobalOptions& g) {
+  if (a.split != "val" && a.split != "all")
+    throw core::InputError("unknown split '" + a.split + "'", {"", 0, 0, "--split"},
+                           "use val or all");
+  auto meta = nlohmann::json::parse(train::read_checkpoint_meta(a.checkpoint).extra_json);
+  mcnn::LoadOptions lo;
+  lo.skip_bad = a.skip_bad;
+  lo.image_root = a.images;
+  mcnn::Dataset ds = mcnn::load_bbbc021(a.data, lo);
+  std::vector<std::size_t> idx;
+  if (a.split == "val") {
+    // The split the run held out: same seed and fraction as training.
+    idx = mcnn::split_train_val(ds, meta.at("val_fraction").get<double>(),
+                                meta.at("seed").get<std::uint64_t>()).val;
+  } else {
+    idx.resize(ds.samples.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  }
+  int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto preds = mcnn::predict_mcnn(ds, idx, a.checkpoint, threads, a.batch);
+  auto rep = mcnn::evaluate(ds, preds);
+  if (g.json) {
+    print_out(nlohmann::json{{"split", a.split}, {"images", rep.images},
+                             {"accuracy", rep.accuracy}, {"classes", ds.classes},
+                             {"confusion", rep.confusion}, {"nsc_accuracy", rep.nsc_accuracy},
+                             {"nsc_treatments", rep.nsc_treatments}}
+                  .dump(2));
+    return;
+  }
+  std::vector<std::string> head = {"true \\ predicted"};
+  for (std::size_t c = 0; c < ds.classes.size(); ++c) head.push_back(std::to_string(c));
+  core::Table t(head);
+  for (std::size_t r = 0; r < ds.classes.size(); ++r) {
+    std::vector<std::string> row = {std::to_string(r) + " " + ds.classes[r]};
+    for (int v : rep.confusion[r]) row.push_back(std::to_string(v));
+    t.add_row(row);
+  }
+  print_out(fmt::format("{} images ({} split): accuracy {:.1f}%\nNSC (1-NN over {} treatment "
+                        "profiles, other compounds only): {:.1f}%\n\n{}",
+                        rep.images, a.split, 100 * rep.accuracy, rep.nsc_treatments,
+                        100 * rep.nsc_accuracy, t.render()));
+}
+
 }  // namespace
 
 void register_mcnn(CLI::App& app, const GlobalOptions& global) {
@@ -169,6 +222,21 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)");
   tr->callback([to, &global] { run_train(*to, global); });
+
+  auto ea = std::make_shared<EvalArgs>();
+  auto* ev = mcnn->add_subcommand(
+      "eval", "Accuracy, confusion matrix and NSC (not-same-compound 1-NN) of a checkpoint");
+  ev->add_option("--data", ea->data, "BBBC021-layout directory")->required();
+  ev->add_option("--images", ea->images, "Root of the PathName folders (default: --data)");
+  ev->add_option("--checkpoint", ea->checkpoint, "Checkpoint from keel mcnn train")->required();
+  ev->add_option("--split", ea->split, "val (the run's held-out images) | all")
+      ->capture_default_str();
+  ev->add_option("--threads", ea->threads, "LibTorch threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  ev->add_option("--batch", ea->batch, "Images per forward pass")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  ev->add_flag("--skip-bad", ea->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
+  ev->callback([ea, &global] { run_eval(*ea, global); });
 }
 
 }  // namespace keel::cli

@@ -15,6 +15,8 @@ class McnnNetImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   // [N,3,H,W] -> penultimate activations [N,512] (after ReLU), for NSC profiles.
   torch::Tensor features(const torch::Tensor& x);
+  // features [N,512] -> logits [N,classes] (the last layer alone).
+  torch::Tensor fc2_logits(const torch::Tensor& f) { return fc2_->forward(f); }
   const ModelShape& shape() const { return shape_; }
 
  private:

@@ -17,6 +17,7 @@
 #include "keel/core/progress.h"
 #include "keel/core/timeline.h"
 #include "keel/mcnn/bbbc021.h"
+#include "keel/mcnn/eval.h"
 #include "keel/mcnn/loader.h"
 #include "keel/mcnn/tiff.h"
 #include "keel/train/dist.h"
@@ -283,7 +284,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
         json extra = {{"epochs", json::array()}, {"step_losses", res.step_losses},
                       {"seed", opt.seed},        {"batch", opt.batch},
                       {"height", H},             {"width", W},
-                      {"classes", ds.classes}};
+                      {"classes", ds.classes},  {"val_fraction", opt.val_fraction}};
         for (const auto& s : res.epochs) extra["epochs"].push_back(epoch_json(s));
         train::save_checkpoint(opt.checkpoint, *net, *optim,
                                {epoch + 1, step, opt.seed, extra.dump()});
@@ -309,6 +310,41 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   }
   comm.barrier();
   return res;
+}
+
+std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
+                                     const std::filesystem::path& checkpoint, int threads,
+                                     int batch) {
+  json extra = json::parse(train::read_checkpoint_meta(checkpoint).extra_json);
+  if (extra.at("classes").get<std::vector<std::string>>() != ds.classes)
+    throw core::InputError("the checkpoint was trained on other classes than this dataset's",
+                           {checkpoint.string(), 0, 0, {}});
+  const int H = extra.at("height"), W = extra.at("width");
+  train::set_torch_threads(threads);
+  McnnNet net(ModelShape{H, W, static_cast<int>(ds.classes.size())});
+  train::load_checkpoint(checkpoint, *net, nullptr);
+  to_channels_last(*net);
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<std::size_t>> batches;
+  const std::size_t b = static_cast<std::size_t>(std::max(1, batch));
+  for (std::size_t i = 0; i < indices.size(); i += b)
+    batches.emplace_back(indices.begin() + static_cast<std::ptrdiff_t>(i),
+                         indices.begin() + static_cast<std::ptrdiff_t>(std::min(indices.size(), i + b)));
+  PrefetchLoader loader(ds, std::move(batches), H, W, 1, 2);
+  std::vector<Prediction> out;
+  while (auto bt = loader.next()) {
+    torch::Tensor f = net->features(to_input(*bt, true));  // [n,512]
+    torch::Tensor pred = net->fc2_logits(f).argmax(1);
+    for (int i = 0; i < bt->n; ++i) {
+      Prediction p;
+      p.index = bt->indices[static_cast<std::size_t>(i)];
+      p.predicted = static_cast<int>(pred[i].item<std::int64_t>());
+      torch::Tensor row = f[i].contiguous();
+      p.features.assign(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
 }
 
 }  // namespace keel::mcnn

@@ -79,6 +79,17 @@ TEST_F(McnnTrain, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
   for (const char* k : {"train_loss", "val_loss", "param_sum", "param_l2"})
     EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kResumeTolerance))
         << k << " " << a["epochs"][1][k] << " vs " << b["epochs"][1][k];
+  // eval on the held-out split of that run: 13 images (one per class), a full confusion matrix.
+  auto ev = run_keel("mcnn eval --json --threads 1 --data " + d.string() + " --checkpoint " +
+                     (d / "full.ckpt").string());
+  ASSERT_EQ(ev.rc, 0) << ev.err;
+  json e = json::parse(ev.out);
+  EXPECT_EQ(e["images"], 13);
+  int total = 0;
+  for (const auto& row : e["confusion"])
+    for (const auto& v : row) total += v.get<int>();
+  EXPECT_EQ(total, 13);
+  EXPECT_GT(e["nsc_treatments"].get<int>(), 0);
   // The run did train: the weights moved and the loss is finite.
   EXPECT_NE(a["epochs"][0]["param_sum"], a["epochs"][1]["param_sum"]);
   EXPECT_TRUE(std::isfinite(a["epochs"][1]["train_loss"].get<double>()));
