@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
 
   keel::cli::register_power(app, global);
   keel::cli::register_nmt(app, global);
+  keel::cli::register_mcnn(app, global);
 
   try {
     app.parse(argc, argv);

@@ -51,7 +51,8 @@ std::string Progress::render(const std::string& label, std::uint64_t done, std::
 
 void Progress::draw() {
   double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  *out_ << "\r\x1b[2K" << render(label_, done_, total_, el, unit_) << std::flush;
+  *out_ << "\r\x1b[2K" << render(label_, done_, total_, el, unit_)
+        << (note_.empty() ? "" : "  " + note_) << std::flush;
 }
 
 void Progress::update(std::uint64_t done) {

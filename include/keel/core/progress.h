@@ -22,6 +22,8 @@ class Progress {
   // Sets the count done; redraws at most every 100 ms.
   void update(std::uint64_t done);
   void add(std::uint64_t n = 1) { update(done_ + n); }
+  // Text shown after the ETA (e.g. "loss 0.693"); drawn with the next update.
+  void set_note(std::string note) { note_ = std::move(note); }
   // Draws the final state and ends the line.
   void finish();
 
@@ -36,7 +38,7 @@ class Progress {
   std::uint64_t done_ = 0;
   bool enabled_;
   bool finished_ = false;
-  std::string unit_;
+  std::string unit_, note_;
   std::ostream* out_;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };

@@ -1,0 +1,242 @@
+// `keel mcnn ...`: argument parsing and output only; the engine is keel::mcnn.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli.h"
+#include "keel/core/error.h"
+#include "keel/core/progress.h"
+#include "keel/core/table.h"
+#include "keel/mcnn/model.h"
+#include "keel/mcnn/eval.h"
+#include "keel/mcnn/synth.h"
+#include "keel/mcnn/trainer.h"
+#include "keel/train/dist.h"
+#include "keel/train/torch_train.h"
+
+namespace keel::cli {
+
+namespace {
+
+struct InfoArgs {
+  int height = 1024, width = 1280, classes = 13;
+};
+
+void run_info(const InfoArgs& a, const GlobalOptions& g) {
+  mcnn::check_input_size(a.height, a.width);
+  mcnn::ModelShape s{a.height, a.width, a.classes};
+  std::int64_t params = mcnn::parameter_count(s);
+  double gflop = mcnn::forward_flops(s) / 1e9;
+  if (g.json) {
+    nlohmann::json j = {{"height", a.height},    {"width", a.width},
+                        {"classes", a.classes},  {"parameters", params},
+                        {"forward_gflop_per_image", gflop},
+                        {"train_gflop_per_image", 3 * gflop}};
+    print_out(j.dump(2));
+    return;
+  }
+  core::Table t({"M-CNN", "value"});
+  t.add_row({"input", fmt::format("3x{}x{}", a.height, a.width)});
+  t.add_row({"classes", std::to_string(a.classes)});
+  t.add_row({"parameters", fmt::format("{} ({:.2f} M)", params, static_cast<double>(params) / 1e6)});
+  t.add_row({"forward GFLOP/image", fmt::format("{:.1f}", gflop)});
+  t.add_row({"training GFLOP/image (~3x forward)", fmt::format("{:.1f}", 3 * gflop)});
+  print_out(t.render());
+}
+
+void run_synth(const mcnn::SynthOptions& o, const GlobalOptions& g) {
+  core::Progress bar("synth", 1, core::progress_enabled(g.quiet), "img");
+  auto sum = mcnn::synthesize(o, [&](int done, int total) {
+    (void)total;
+    bar.update(static_cast<std::uint64_t>(done));
+  });
+  bar.finish();
+  if (g.json) {
+    print_out(nlohmann::json{{"out", o.out.string()}, {"images", sum.images},
+                             {"classes", sum.classes}, {"compounds", sum.compounds},
+                             {"plates", sum.plates}, {"height", o.height}, {"width", o.width}}
+                  .dump(2));
+  } else {
+    print_out(fmt::format("wrote {} images ({} classes, {} compounds, {} plates), {}x{}, to {}",
+                          sum.images, sum.classes, sum.compounds, sum.plates, o.height, o.width,
+                          o.out.string()));
+  }
+}
+
+void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
+  auto& comm = train::Comm::world();
+  o.progress = core::progress_enabled(g.quiet);
+  mcnn::TrainResult r;
+  try {
+    r = mcnn::train_mcnn(o, comm);
+  } catch (const core::Error& e) {
+    if (comm.size() == 1) throw;
+    // One rank failing would leave the others blocked in a collective: end the whole job.
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::cerr << "keel: error: rank " << comm.rank() << ": " << what << "\n";
+    comm.abort(e.exit_code());
+  }
+  comm.finalize();
+  if (!comm.is_root() || r.epochs.empty()) return;
+  const auto& e = r.epochs.back();
+  if (g.json) {
+    print_out(nlohmann::json{{"epochs", e.epoch}, {"train_loss", e.train_loss},
+                             {"val_loss", e.val_loss}, {"val_acc", e.val_acc},
+                             {"img_per_s", e.img_per_s}, {"ranks", r.ranks},
+                             {"threads", r.threads}, {"train_images", r.train_images},
+                             {"val_images", r.val_images}, {"skipped", r.skipped}}
+                  .dump(2));
+  } else {
+    print_out(fmt::format("{} epochs on {} images ({}x{}), {} rank(s) x {} thread(s): val acc "
+                          "{:.1f}%, val loss {:.4f}, {:.1f} img/s",
+                          e.epoch, r.train_images, r.height, r.width, r.ranks, r.threads,
+                          100 * e.val_acc, e.val_loss, e.img_per_s));
+  }
+}
+
+struct EvalArgs {
+  std::string data, images, checkpoint, split = "val";
+  int threads = 0, batch = 16;
+  bool skip_bad = false;
+};
+
+void run_eval(const EvalArgs& a, const GlobalOptions& g) {
+  if (a.split != "val" && a.split != "all")
+    throw core::InputError("unknown split '" + a.split + "'", {"", 0, 0, "--split"},
+                           "use val or all");
+  auto meta = nlohmann::json::parse(train::read_checkpoint_meta(a.checkpoint).extra_json);
+  mcnn::LoadOptions lo;
+  lo.skip_bad = a.skip_bad;
+  lo.image_root = a.images;
+  mcnn::Dataset ds = mcnn::load_bbbc021(a.data, lo);
+  std::vector<std::size_t> idx;
+  if (a.split == "val") {
+    // The split the run held out: same seed and fraction as training.
+    idx = mcnn::split_train_val(ds, meta.at("val_fraction").get<double>(),
+                                meta.at("seed").get<std::uint64_t>()).val;
+  } else {
+    idx.resize(ds.samples.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  }
+  int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto preds = mcnn::predict_mcnn(ds, idx, a.checkpoint, threads, a.batch);
+  auto rep = mcnn::evaluate(ds, preds);
+  if (g.json) {
+    print_out(nlohmann::json{{"split", a.split}, {"images", rep.images},
+                             {"accuracy", rep.accuracy}, {"classes", ds.classes},
+                             {"confusion", rep.confusion}, {"nsc_accuracy", rep.nsc_accuracy},
+                             {"nsc_treatments", rep.nsc_treatments}}
+                  .dump(2));
+    return;
+  }
+  std::vector<std::string> head = {"true \\ predicted"};
+  for (std::size_t c = 0; c < ds.classes.size(); ++c) head.push_back(std::to_string(c));
+  core::Table t(head);
+  for (std::size_t r = 0; r < ds.classes.size(); ++r) {
+    std::vector<std::string> row = {std::to_string(r) + " " + ds.classes[r]};
+    for (int v : rep.confusion[r]) row.push_back(std::to_string(v));
+    t.add_row(row);
+  }
+  print_out(fmt::format("{} images ({} split): accuracy {:.1f}%\nNSC (1-NN over {} treatment "
+                        "profiles, other compounds only): {:.1f}%\n\n{}",
+                        rep.images, a.split, 100 * rep.accuracy, rep.nsc_treatments,
+                        100 * rep.nsc_accuracy, t.render()));
+}
+
+}  // namespace
+
+void register_mcnn(CLI::App& app, const GlobalOptions& global) {
+  auto* mcnn = app.add_subcommand("mcnn", "M-CNN trainer for full-resolution microscopy images");
+  mcnn->require_subcommand(1);
+
+  auto info_args = std::make_shared<InfoArgs>();
+  auto* info = mcnn->add_subcommand("info", "Parameter count and forward GFLOP per image");
+  info->add_option("--height", info_args->height, "Input height (multiple of 128)")
+      ->capture_default_str();
+  info->add_option("--width", info_args->width, "Input width (multiple of 128)")
+      ->capture_default_str();
+  info->add_option("--classes", info_args->classes, "Output classes")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  info->callback([info_args, &global] { run_info(*info_args, global); });
+
+  auto so = std::make_shared<mcnn::SynthOptions>();
+  so->metadata = KEEL_BBBC021_METADATA;
+  auto* synth = mcnn->add_subcommand(
+      "synth", "Write a synthetic dataset in the BBBC021 layout (TIFFs + both CSVs)");
+  synth->add_option("--out", so->out, "Output directory")->required();
+  synth->add_option("--metadata", so->metadata,
+                    "Directory with the real BBBC021_v1_image.csv and BBBC021_v1_moa.csv")
+      ->capture_default_str();
+  synth->add_option("--height", so->height, "Image height (multiple of 128)")->capture_default_str();
+  synth->add_option("--width", so->width, "Image width (multiple of 128)")->capture_default_str();
+  synth->add_option("--images-per-class", so->images_per_class, "Images per MOA class")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  synth->add_option("--seed", so->seed, "Random seed")->capture_default_str();
+  synth->add_option("--threads", so->threads, "Drawing threads (0: all cores)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  synth->callback([so, &global] { run_synth(*so, global); });
+
+  auto to = std::make_shared<mcnn::TrainOptions>();
+  auto* tr = mcnn->add_subcommand(
+      "train", "Train M-CNN (data-parallel under mpirun/srun: one shard of every batch per rank)");
+  tr->add_option("--data", to->data, "BBBC021-layout directory (the two CSVs)")->required();
+  tr->add_option("--images", to->image_root, "Root of the PathName folders (default: --data)");
+  tr->add_option("--epochs", to->epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--batch", to->batch, "Global batch (divided evenly over ranks)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--lr", to->lr, "Base learning rate at --reference-batch")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  tr->add_option("--reference-batch", to->reference_batch, "Batch the base LR is given for")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--lr-scaling", to->lr_scaling, "linear (LR x batch / reference batch) | none")
+      ->capture_default_str();
+  tr->add_option("--warmup-epochs", to->warmup_epochs, "Linear LR warmup from LR/10")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  tr->add_option("--lr-decay", to->lr_decay, "cosine | step (x0.1 every 30 epochs) | none")
+      ->capture_default_str();
+  tr->add_option("--momentum", to->momentum, "Nesterov momentum")->capture_default_str();
+  tr->add_option("--weight-decay", to->weight_decay, "L2 weight decay")->capture_default_str();
+  tr->add_option("--val-fraction", to->val_fraction, "Images per class held out for validation")
+      ->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  tr->add_option("--seed", to->seed, "Seed (weights, split, data order)")->capture_default_str();
+  tr->add_option("--threads", to->threads, "LibTorch threads per rank (0: cores / local ranks)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  tr->add_option("--loader-threads", to->loader_threads, "TIFF decoding threads per rank")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--prefetch", to->prefetch, "Batches decoded ahead")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  tr->add_option("--bucket-mb", to->bucket_mb, "Gradient allreduce fusion bucket (MiB)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_flag("!--nchw", to->channels_last, "Keep NCHW instead of channels_last");
+  tr->add_flag("--skip-bad", to->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
+  tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");
+  tr->add_option("--checkpoint", to->checkpoint, "Checkpoint written atomically after each epoch");
+  tr->add_flag("--resume", to->resume, "Continue from --checkpoint");
+  tr->add_option("--stop-after", to->stop_after,
+                 "Stop after N epochs of this run (time-limited jobs; continue with --resume)")
+      ->check(CLI::NonNegativeNumber);
+  tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)");
+  tr->callback([to, &global] { run_train(*to, global); });
+
+  auto ea = std::make_shared<EvalArgs>();
+  auto* ev = mcnn->add_subcommand(
+      "eval", "Accuracy, confusion matrix and NSC (not-same-compound 1-NN) of a checkpoint");
+  ev->add_option("--data", ea->data, "BBBC021-layout directory")->required();
+  ev->add_option("--images", ea->images, "Root of the PathName folders (default: --data)");
+  ev->add_option("--checkpoint", ea->checkpoint, "Checkpoint from keel mcnn train")->required();
+  ev->add_option("--split", ea->split, "val (the run's held-out images) | all")
+      ->capture_default_str();
+  ev->add_option("--threads", ea->threads, "LibTorch threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  ev->add_option("--batch", ea->batch, "Images per forward pass")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  ev->add_flag("--skip-bad", ea->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
+  ev->callback([ea, &global] { run_eval(*ea, global); });
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,47 @@
+#pragma once
+// Data-parallel communication over MPI, optional at run time: MPI is initialised only when the
+// process was launched by mpirun/srun (their environment variables are present); otherwise the
+// communicator is a single rank and every collective is a no-op.
+
+#include <cstddef>
+#include <vector>
+
+namespace keel::train {
+
+class Comm {
+ public:
+  // The process-wide communicator; initialises MPI on first use when launched under MPI.
+  static Comm& world();
+  Comm(const Comm&) = delete;
+  Comm& operator=(const Comm&) = delete;
+  ~Comm() { finalize(); }
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  bool mpi() const { return mpi_; }
+
+  // In-place sum over ranks.
+  void allreduce_sum(float* data, std::size_t n) const;
+  void allreduce_sum(double* data, std::size_t n) const;
+  void broadcast(float* data, std::size_t n, int root = 0) const;
+  void broadcast(double* data, std::size_t n, int root = 0) const;
+  // Concatenation of every rank's `local` on `root` (rank order); empty elsewhere.
+  std::vector<double> gather(const std::vector<double>& local, int root = 0) const;
+  void barrier() const;
+  // Ends the whole job (every rank) after an error on one rank: the others would wait forever.
+  [[noreturn]] void abort(int code) const;
+  // MPI_Finalize when MPI was initialised; safe to call twice.
+  void finalize();
+
+ private:
+  Comm();
+  int rank_ = 0, size_ = 1;
+  bool mpi_ = false, finalized_ = false;
+};
+
+// True when the environment shows an MPI launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK),
+// unless KEEL_MPI=0.
+bool launched_under_mpi();
+
+}  // namespace keel::train

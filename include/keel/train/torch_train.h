@@ -1,0 +1,85 @@
+#pragma once
+// The LibTorch half of keel's training core, shared by the mcnn trainer and the future nmt trainer:
+// optimizer, gradient averaging over ranks, checkpoints. LibTorch types are only declared here so
+// that including this header costs nothing; the definitions live in one translation unit.
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace torch {
+namespace nn {
+class Module;
+}
+namespace optim {
+class Optimizer;
+}
+}  // namespace torch
+
+namespace keel::train {
+
+class Comm;
+
+// Sets LibTorch's intra-op threads (it defaults to 1 here) and inter-op threads to 1.
+void set_torch_threads(int threads);
+
+struct SgdConfig {
+  double lr = 0.01;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  bool nesterov = true;
+};
+std::unique_ptr<torch::optim::Optimizer> make_sgd(torch::nn::Module& model, const SgdConfig& cfg);
+// Sets the learning rate of every parameter group of an SGD optimizer.
+void set_sgd_lr(torch::optim::Optimizer& opt, double lr);
+
+// Copies rank `root`'s parameters and buffers to every rank.
+void broadcast_parameters(torch::nn::Module& model, const Comm& comm, int root = 0);
+
+// Averages gradients over ranks: parameters are packed, last first (the order backward produces
+// them), into fused buckets of about `bucket_bytes` (Horovod's fusion threshold) and each bucket is
+// summed with one allreduce, then divided by the number of ranks. No-op on a single rank.
+class GradientAverager {
+ public:
+  GradientAverager(torch::nn::Module& model, const Comm& comm, std::size_t bucket_bytes);
+  ~GradientAverager();
+  void run();
+  std::size_t buckets() const { return bucket_first_.size(); }
+
+ private:
+  struct Params;
+  std::unique_ptr<Params> params_;
+  const Comm& comm_;
+  std::vector<std::size_t> bucket_first_;  // index into params of each bucket's first tensor
+  std::vector<float> buffer_;
+};
+
+// Everything a resumed run needs to continue as if never stopped.
+struct CheckpointMeta {
+  std::int64_t epoch = 0;        // epochs completed
+  std::int64_t step = 0;         // optimizer steps taken
+  std::uint64_t seed = 0;        // run seed (data order is a function of seed and epoch)
+  std::string extra_json;        // caller's metadata (model shape, classes), stored verbatim
+};
+
+// Writes model parameters/buffers, optimizer state (momentum buffers), `meta` and LibTorch's CPU
+// RNG state to `file` atomically.
+void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
+                     torch::optim::Optimizer& opt, const CheckpointMeta& meta);
+// Restores what save_checkpoint wrote; throws InputError when the file is missing, unreadable or
+// does not fit `model`. `opt` may be null (evaluation).
+CheckpointMeta load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
+                               torch::optim::Optimizer* opt);
+// Reads only the metadata of a checkpoint.
+CheckpointMeta read_checkpoint_meta(const std::filesystem::path& file);
+
+// Sum and L2 norm of all parameters: a cheap fingerprint for comparing runs.
+struct ParamFingerprint {
+  double sum = 0, l2 = 0;
+};
+ParamFingerprint fingerprint(torch::nn::Module& model);
+
+}  // namespace keel::train

@@ -1,0 +1,350 @@
+// The M-CNN training loop (LibTorch translation unit).
+#include "keel/mcnn/trainer.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "keel/core/atomic_file.h"
+#include "keel/core/error.h"
+#include "keel/core/log.h"
+#include "keel/core/progress.h"
+#include "keel/core/timeline.h"
+#include "keel/mcnn/bbbc021.h"
+#include "keel/mcnn/eval.h"
+#include "keel/mcnn/loader.h"
+#include "keel/mcnn/tiff.h"
+#include "keel/train/dist.h"
+#include "keel/train/schedule.h"
+#include "keel/train/torch_train.h"
+#include "net.h"
+
+namespace keel::mcnn {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double seconds_since(Clock::time_point origin) {
+  return std::chrono::duration<double>(Clock::now() - origin).count();
+}
+
+int default_threads(const train::Comm& comm) {
+  int local = comm.size();
+  if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(v));
+  int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, hw / local);
+}
+
+json epoch_json(const EpochStats& e) {
+  return {{"epoch", e.epoch},          {"lr", e.lr},
+          {"train_loss", e.train_loss}, {"train_acc", e.train_acc},
+          {"val_loss", e.val_loss},     {"val_acc", e.val_acc},
+          {"img_per_s", e.img_per_s},   {"seconds", e.seconds},
+          {"param_sum", e.param_sum},   {"param_l2", e.param_l2}};
+}
+
+EpochStats epoch_from_json(const json& j) {
+  EpochStats e;
+  e.epoch = j.at("epoch");
+  e.lr = j.at("lr");
+  e.train_loss = j.at("train_loss");
+  e.train_acc = j.at("train_acc");
+  e.val_loss = j.at("val_loss");
+  e.val_acc = j.at("val_acc");
+  e.img_per_s = j.at("img_per_s");
+  e.seconds = j.at("seconds");
+  e.param_sum = j.at("param_sum");
+  e.param_l2 = j.at("param_l2");
+  return e;
+}
+
+void write_log(const std::filesystem::path& file, const TrainOptions& opt, const TrainResult& r) {
+  if (file.extension() == ".csv") {
+    std::string s = "epoch,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds,param_sum,param_l2\n";
+    for (const auto& e : r.epochs)
+      s += fmt::format("{},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.3f},{:.3f},{:.12g},{:.12g}\n",
+                       e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc,
+                       e.img_per_s, e.seconds, e.param_sum, e.param_l2);
+    core::write_file_atomic(file, s);
+    return;
+  }
+  json j = {{"config",
+             {{"data", opt.data.string()}, {"epochs", opt.epochs}, {"batch", opt.batch},
+              {"lr", opt.lr}, {"reference_batch", opt.reference_batch},
+              {"lr_scaling", opt.lr_scaling}, {"warmup_epochs", opt.warmup_epochs},
+              {"lr_decay", opt.lr_decay}, {"momentum", opt.momentum},
+              {"weight_decay", opt.weight_decay}, {"seed", opt.seed}, {"ranks", r.ranks},
+              {"threads", r.threads}, {"height", r.height}, {"width", r.width},
+              {"train_images", r.train_images}, {"val_images", r.val_images},
+              {"skipped", r.skipped}}},
+            {"epochs", json::array()},
+            {"step_losses", r.step_losses}};
+  for (const auto& e : r.epochs) j["epochs"].push_back(epoch_json(e));
+  core::write_file_atomic(file, j.dump(1) + "\n");
+}
+
+// Global batch b of the epoch's permutation, this rank's slice.
+std::vector<std::vector<std::size_t>> rank_batches(const std::vector<std::size_t>& perm, int batch,
+                                                   const train::Comm& comm) {
+  const std::size_t local = static_cast<std::size_t>(batch / comm.size());
+  const std::size_t nb = perm.size() / static_cast<std::size_t>(batch);  // last partial dropped
+  std::vector<std::vector<std::size_t>> out(nb);
+  for (std::size_t b = 0; b < nb; ++b) {
+    auto first = perm.begin() + static_cast<std::ptrdiff_t>(b * batch + comm.rank() * local);
+    out[b].assign(first, first + static_cast<std::ptrdiff_t>(local));
+  }
+  return out;
+}
+
+torch::Tensor to_input(Batch& b, bool channels_last) {
+  auto x = torch::from_blob(b.data.data(), {b.n, 3, b.height, b.width});
+  return channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
+}  // namespace
+
+TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
+  // --- configuration checks (every rank sees the same input, so all fail alike) -----------
+  if (opt.batch < comm.size() || opt.batch % comm.size() != 0)
+    throw core::InputError(fmt::format("global batch {} is not divisible by {} ranks", opt.batch,
+                                       comm.size()),
+                           {"", 0, 0, "--batch"});
+  if (opt.epochs < 1) throw core::InputError("epochs must be >= 1", {"", 0, 0, "--epochs"});
+  if (opt.resume && opt.checkpoint.empty())
+    throw core::InputError("--resume needs --checkpoint FILE", {"", 0, 0, "--resume"});
+  const double peak = train::scaled_lr(opt.lr, opt.batch, opt.reference_batch, opt.lr_scaling);
+  train::LrSchedule sched;
+  sched.peak_lr = peak;
+  sched.warmup_epochs = opt.warmup_epochs;
+  sched.total_epochs = opt.epochs;
+  sched.decay = train::parse_lr_decay(opt.lr_decay);
+
+  LoadOptions lo;
+  lo.skip_bad = opt.skip_bad;
+  lo.image_root = opt.image_root;
+  Dataset ds = load_bbbc021(opt.data, lo);
+  if (ds.samples.empty())
+    throw core::InputError("no labeled images (no image row joins an MOA)", {opt.data.string(), 0, 0, {}});
+  if (ds.skipped > 0 && comm.is_root()) {
+    core::log_warn("skipped {} image rows with bad or missing files (--skip-bad)", ds.skipped);
+    for (const auto& why : ds.skip_reasons) core::log_warn("  {}", why);
+  }
+  Image16 first = check_tiff16(ds.samples[0].files[0]);
+  check_input_size(first.height, first.width);
+  const int H = first.height, W = first.width;
+  Split split = split_train_val(ds, opt.val_fraction, opt.seed);
+  if (split.train.size() < static_cast<std::size_t>(opt.batch))
+    throw core::InputError(fmt::format("{} training images are fewer than one batch of {}",
+                                       split.train.size(), opt.batch),
+                           {"", 0, 0, "--batch"});
+
+  TrainResult res;
+  res.ranks = comm.size();
+  res.threads = opt.threads > 0 ? opt.threads : default_threads(comm);
+  res.height = H;
+  res.width = W;
+  res.train_images = split.train.size();
+  res.val_images = split.val.size();
+  res.skipped = ds.skipped;
+  train::set_torch_threads(res.threads);
+
+  // --- model, optimizer, state ----------------------------------------------------------
+  torch::manual_seed(opt.seed);
+  McnnNet net(ModelShape{H, W, static_cast<int>(ds.classes.size())});
+  if (opt.channels_last) to_channels_last(*net);
+  train::SgdConfig sc;
+  sc.lr = sched.at(0);
+  sc.momentum = opt.momentum;
+  sc.weight_decay = opt.weight_decay;
+  auto optim = train::make_sgd(*net, sc);
+  int start_epoch = 0;
+  std::int64_t step = 0;
+  if (opt.resume) {
+    // Every rank reads the same file (it must be on a shared path), so no state is sent.
+    auto meta = train::load_checkpoint(opt.checkpoint, *net, optim.get());
+    if (opt.channels_last) to_channels_last(*net);
+    start_epoch = static_cast<int>(meta.epoch);
+    step = meta.step;
+    json extra = json::parse(meta.extra_json);
+    for (const auto& e : extra.at("epochs")) res.epochs.push_back(epoch_from_json(e));
+    res.step_losses = extra.at("step_losses").get<std::vector<double>>();
+    if (static_cast<std::uint64_t>(extra.at("seed")) != opt.seed ||
+        static_cast<int>(extra.at("batch")) != opt.batch)
+      throw core::InputError("--seed and --batch must match the checkpoint's to resume",
+                             {opt.checkpoint.string(), 0, 0, {}});
+  } else {
+    train::broadcast_parameters(*net, comm);
+  }
+  train::GradientAverager averager(*net, comm,
+                                   static_cast<std::size_t>(opt.bucket_mb * 1024 * 1024));
+  res.buckets = static_cast<int>(averager.buckets());
+
+  std::vector<core::PhaseRecord> timeline;
+  comm.barrier();  // a common time origin (same clock on one node; barrier-aligned across nodes)
+  const auto origin = Clock::now();
+  const int last_epoch = opt.stop_after > 0 ? std::min(opt.epochs, start_epoch + opt.stop_after)
+                                            : opt.epochs;
+
+  for (int epoch = start_epoch; epoch < last_epoch; ++epoch) {
+    const auto t_epoch = Clock::now();
+    std::vector<std::size_t> perm = split.train;
+    std::mt19937_64 rng(opt.seed * 1000003ull + static_cast<std::uint64_t>(epoch));
+    std::shuffle(perm.begin(), perm.end(), rng);
+    auto batches = rank_batches(perm, opt.batch, comm);
+    const std::size_t nb = batches.size();
+    PrefetchLoader loader(ds, std::move(batches), H, W, opt.loader_threads, opt.prefetch);
+    core::Progress bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs),
+                       nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(), "img");
+    double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0;
+    for (std::size_t b = 0; b < nb; ++b) {
+      Batch batch = *loader.next();
+      lr = sched.at(epoch + static_cast<double>(b) / static_cast<double>(nb));
+      train::set_sgd_lr(*optim, lr);
+      const double t0 = seconds_since(origin);
+      torch::Tensor x = to_input(batch, opt.channels_last);
+      torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
+      optim->zero_grad();
+      torch::Tensor logits = net->forward(x);
+      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      loss.backward();
+      // [loss * n, correct, n] summed over ranks gives the global-batch mean loss and accuracy.
+      double stats[3] = {loss.item<double>() * batch.n,
+                         logits.argmax(1).eq(y).sum().item<double>(), static_cast<double>(batch.n)};
+      const double t1 = seconds_since(origin);
+      averager.run();
+      comm.allreduce_sum(stats, 3);
+      const double t2 = seconds_since(origin);
+      optim->step();
+      timeline.push_back({comm.rank(), step, core::TimelinePhase::compute, t0, t1});
+      timeline.push_back({comm.rank(), step, core::TimelinePhase::comm, t1, t2});
+      ++step;
+      res.step_losses.push_back(stats[0] / stats[2]);
+      loss_sum += stats[0];
+      correct_sum += stats[1];
+      seen += stats[2];
+      bar.set_note(fmt::format("loss {:.4f}", stats[0] / stats[2]));
+      bar.update(static_cast<std::uint64_t>(seen));
+    }
+    bar.finish();
+    const double train_s = seconds_since(t_epoch);
+
+    // Validation: rank r takes every R-th image; sums are reduced.
+    double val[3] = {0, 0, 0};
+    {
+      torch::NoGradGuard no_grad;
+      std::vector<std::size_t> mine;
+      for (std::size_t i = static_cast<std::size_t>(comm.rank()); i < split.val.size();
+           i += static_cast<std::size_t>(comm.size()))
+        mine.push_back(split.val[i]);
+      std::vector<std::vector<std::size_t>> vb;
+      const std::size_t lb = static_cast<std::size_t>(std::max(1, opt.batch / comm.size()));
+      for (std::size_t i = 0; i < mine.size(); i += lb)
+        vb.emplace_back(mine.begin() + static_cast<std::ptrdiff_t>(i),
+                        mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), i + lb)));
+      PrefetchLoader vloader(ds, std::move(vb), H, W, opt.loader_threads, opt.prefetch);
+      while (auto batch = vloader.next()) {
+        torch::Tensor logits = net->forward(to_input(*batch, opt.channels_last));
+        torch::Tensor y = torch::from_blob(batch->labels.data(), {batch->n}, torch::kLong);
+        val[0] += torch::nn::functional::cross_entropy(
+                      logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                      .item<double>();
+        val[1] += logits.argmax(1).eq(y).sum().item<double>();
+        val[2] += batch->n;
+      }
+    }
+    comm.allreduce_sum(val, 3);
+
+    EpochStats e;
+    e.epoch = epoch + 1;
+    e.lr = lr;
+    e.train_loss = seen > 0 ? loss_sum / seen : 0;
+    e.train_acc = seen > 0 ? correct_sum / seen : 0;
+    e.val_loss = val[2] > 0 ? val[0] / val[2] : 0;
+    e.val_acc = val[2] > 0 ? val[1] / val[2] : 0;
+    e.seconds = seconds_since(t_epoch);
+    e.img_per_s = train_s > 0 ? seen / train_s : 0;
+    auto fp = train::fingerprint(*net);
+    e.param_sum = fp.sum;
+    e.param_l2 = fp.l2;
+    res.epochs.push_back(e);
+    if (comm.is_root()) {
+      core::log_info("epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  val loss {:.4f} acc "
+                     "{:.1f}%  {:.1f} img/s",
+                     e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc, e.val_loss,
+                     100 * e.val_acc, e.img_per_s);
+      if (!opt.checkpoint.empty()) {
+        json extra = {{"epochs", json::array()}, {"step_losses", res.step_losses},
+                      {"seed", opt.seed},        {"batch", opt.batch},
+                      {"height", H},             {"width", W},
+                      {"classes", ds.classes},  {"val_fraction", opt.val_fraction}};
+        for (const auto& s : res.epochs) extra["epochs"].push_back(epoch_json(s));
+        train::save_checkpoint(opt.checkpoint, *net, *optim,
+                               {epoch + 1, step, opt.seed, extra.dump()});
+      }
+      if (!opt.log.empty()) write_log(opt.log, opt, res);
+    }
+  }
+
+  if (!opt.timeline.empty()) {
+    std::vector<double> packed;
+    for (const auto& r : timeline)
+      packed.insert(packed.end(), {static_cast<double>(r.rank), static_cast<double>(r.iteration),
+                                   r.phase == core::TimelinePhase::comm ? 1.0 : 0.0, r.start_s, r.end_s});
+    auto all = comm.gather(packed);
+    if (comm.is_root()) {
+      std::vector<core::PhaseRecord> recs;
+      for (std::size_t i = 0; i + 4 < all.size(); i += 5)
+        recs.push_back({static_cast<int>(all[i]), static_cast<std::int64_t>(all[i + 1]),
+                        all[i + 2] > 0.5 ? core::TimelinePhase::comm : core::TimelinePhase::compute,
+                        all[i + 3], all[i + 4]});
+      core::write_timeline_csv(opt.timeline, recs);
+    }
+  }
+  comm.barrier();
+  return res;
+}
+
+std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
+                                     const std::filesystem::path& checkpoint, int threads,
+                                     int batch) {
+  json extra = json::parse(train::read_checkpoint_meta(checkpoint).extra_json);
+  if (extra.at("classes").get<std::vector<std::string>>() != ds.classes)
+    throw core::InputError("the checkpoint was trained on other classes than this dataset's",
+                           {checkpoint.string(), 0, 0, {}});
+  const int H = extra.at("height"), W = extra.at("width");
+  train::set_torch_threads(threads);
+  McnnNet net(ModelShape{H, W, static_cast<int>(ds.classes.size())});
+  train::load_checkpoint(checkpoint, *net, nullptr);
+  to_channels_last(*net);
+  torch::NoGradGuard no_grad;
+  std::vector<std::vector<std::size_t>> batches;
+  const std::size_t b = static_cast<std::size_t>(std::max(1, batch));
+  for (std::size_t i = 0; i < indices.size(); i += b)
+    batches.emplace_back(indices.begin() + static_cast<std::ptrdiff_t>(i),
+                         indices.begin() + static_cast<std::ptrdiff_t>(std::min(indices.size(), i + b)));
+  PrefetchLoader loader(ds, std::move(batches), H, W, 1, 2);
+  std::vector<Prediction> out;
+  while (auto bt = loader.next()) {
+    torch::Tensor f = net->features(to_input(*bt, true));  // [n,512]
+    torch::Tensor pred = net->fc2_logits(f).argmax(1);
+    for (int i = 0; i < bt->n; ++i) {
+      Prediction p;
+      p.index = bt->indices[static_cast<std::size_t>(i)];
+      p.predicted = static_cast<int>(pred[i].item<std::int64_t>());
+      torch::Tensor row = f[i].contiguous();
+      p.features.assign(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+}  // namespace keel::mcnn

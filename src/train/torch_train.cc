@@ -1,0 +1,214 @@
+// The only LibTorch translation unit of keel_train (each one costs ~25 s to compile).
+#include "keel/train/torch_train.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "keel/core/atomic_file.h"
+#include "keel/core/error.h"
+#include "keel/train/dist.h"
+
+namespace keel::train {
+
+void set_torch_threads(int threads) {
+  torch::set_num_threads(std::max(1, threads));
+  static std::once_flag once;  // inter-op threads can only be set before first use
+  std::call_once(once, [] { torch::set_num_interop_threads(1); });
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_sgd(torch::nn::Module& model, const SgdConfig& cfg) {
+  auto opts = torch::optim::SGDOptions(cfg.lr)
+                  .momentum(cfg.momentum)
+                  .weight_decay(cfg.weight_decay)
+                  .nesterov(cfg.nesterov);
+  return std::make_unique<torch::optim::SGD>(model.parameters(), opts);
+}
+
+void set_sgd_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& group : opt.param_groups())
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+}
+
+void broadcast_parameters(torch::nn::Module& model, const Comm& comm, int root) {
+  if (comm.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  auto send = [&](torch::Tensor t) {
+    // A contiguous fp32 copy travels; the original keeps its memory format.
+    torch::Tensor c = t.to(torch::kFloat).contiguous();
+    comm.broadcast(c.data_ptr<float>(), static_cast<std::size_t>(c.numel()), root);
+    t.copy_(c);
+  };
+  for (auto& p : model.parameters()) send(p);
+  for (auto& b : model.buffers()) send(b);
+}
+
+struct GradientAverager::Params {
+  std::vector<torch::Tensor> tensors;  // in bucket order: last parameter first
+};
+
+GradientAverager::GradientAverager(torch::nn::Module& model, const Comm& comm,
+                                   std::size_t bucket_bytes)
+    : params_(std::make_unique<Params>()), comm_(comm) {
+  auto ps = model.parameters();
+  params_->tensors.assign(ps.rbegin(), ps.rend());
+  std::size_t bytes = 0, largest = 0, cur = 0;
+  for (std::size_t i = 0; i < params_->tensors.size(); ++i) {
+    std::size_t b = static_cast<std::size_t>(params_->tensors[i].numel()) * sizeof(float);
+    if (i == 0 || bytes >= bucket_bytes) {
+      bucket_first_.push_back(i);
+      largest = std::max(largest, cur);
+      bytes = cur = 0;
+    }
+    bytes += b;
+    cur += b / sizeof(float);
+  }
+  largest = std::max(largest, cur);
+  if (comm.size() > 1) buffer_.resize(largest);
+}
+
+GradientAverager::~GradientAverager() = default;
+
+void GradientAverager::run() {
+  if (comm_.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  auto& ts = params_->tensors;
+  const float inv = 1.0f / static_cast<float>(comm_.size());
+  for (std::size_t b = 0; b < bucket_first_.size(); ++b) {
+    std::size_t first = bucket_first_[b];
+    std::size_t last = b + 1 < bucket_first_.size() ? bucket_first_[b + 1] : ts.size();
+    torch::Tensor flat = torch::from_blob(buffer_.data(), {static_cast<std::int64_t>(buffer_.size())});
+    std::int64_t off = 0;
+    for (std::size_t i = first; i < last; ++i) {
+      auto& g = ts[i].mutable_grad();
+      if (!g.defined()) g = torch::zeros_like(ts[i]);
+      flat.narrow(0, off, g.numel()).view(g.sizes()).copy_(g);
+      off += g.numel();
+    }
+    comm_.allreduce_sum(buffer_.data(), static_cast<std::size_t>(off));
+    off = 0;
+    for (std::size_t i = first; i < last; ++i) {
+      auto& g = ts[i].mutable_grad();
+      g.copy_(flat.narrow(0, off, g.numel()).view(g.sizes())).mul_(inv);
+      off += g.numel();
+    }
+  }
+}
+
+namespace {
+
+void write_meta(torch::serialize::OutputArchive& ar, const CheckpointMeta& m) {
+  ar.write("epoch", torch::tensor(m.epoch, torch::kLong));
+  ar.write("step", torch::tensor(m.step, torch::kLong));
+  ar.write("seed", torch::tensor(static_cast<std::int64_t>(m.seed), torch::kLong));
+  ar.write("extra_json", c10::IValue(m.extra_json));
+}
+
+CheckpointMeta read_meta(torch::serialize::InputArchive& ar) {
+  CheckpointMeta m;
+  torch::Tensor t;
+  ar.read("epoch", t);
+  m.epoch = t.item<std::int64_t>();
+  ar.read("step", t);
+  m.step = t.item<std::int64_t>();
+  ar.read("seed", t);
+  m.seed = static_cast<std::uint64_t>(t.item<std::int64_t>());
+  c10::IValue v;
+  ar.read("extra_json", v);
+  m.extra_json = v.toStringRef();
+  return m;
+}
+
+torch::serialize::InputArchive open_archive(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file))
+    throw core::InputError("checkpoint not found", {file.string(), 0, 0, {}});
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(file.string());
+  } catch (const c10::Error& e) {
+    throw core::InputError("not a keel checkpoint (unreadable archive)", {file.string(), 0, 0, {}});
+  }
+  return ar;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
+                     torch::optim::Optimizer& opt, const CheckpointMeta& meta) {
+  torch::serialize::OutputArchive ar, model_ar, opt_ar;
+  model.save(model_ar);
+  opt.save(opt_ar);
+  ar.write("model", model_ar);
+  ar.write("optimizer", opt_ar);
+  write_meta(ar, meta);
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    ar.write("torch_rng", gen.get_state());
+  }
+  std::ostringstream bytes;
+  ar.save_to(bytes);
+  core::write_file_atomic(file, bytes.str());
+}
+
+CheckpointMeta load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
+                               torch::optim::Optimizer* opt) {
+  auto ar = open_archive(file);
+  CheckpointMeta meta;
+  // Module::load replaces tensors without checking shapes: remember them and compare.
+  std::vector<std::vector<std::int64_t>> shapes;
+  for (const auto& p : model.parameters()) shapes.push_back(p.sizes().vec());
+  try {
+    meta = read_meta(ar);
+    torch::serialize::InputArchive model_ar;
+    ar.read("model", model_ar);
+    model.load(model_ar);
+    if (opt) {
+      torch::serialize::InputArchive opt_ar;
+      ar.read("optimizer", opt_ar);
+      opt->load(opt_ar);
+    }
+    torch::Tensor rng;
+    ar.read("torch_rng", rng);
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw core::InputError("checkpoint does not fit this model: " + what.substr(0, what.find('\n')),
+                           {file.string(), 0, 0, {}});
+  }
+  auto ps = model.parameters();
+  for (std::size_t i = 0; i < ps.size(); ++i)
+    if (ps[i].sizes().vec() != shapes[i])
+      throw core::InputError("checkpoint was written for another model shape (input size?)",
+                             {file.string(), 0, 0, {}});
+  return meta;
+}
+
+CheckpointMeta read_checkpoint_meta(const std::filesystem::path& file) {
+  auto ar = open_archive(file);
+  try {
+    return read_meta(ar);
+  } catch (const c10::Error&) {
+    throw core::InputError("not a keel checkpoint (no metadata)", {file.string(), 0, 0, {}});
+  }
+}
+
+ParamFingerprint fingerprint(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  ParamFingerprint f;
+  for (const auto& p : model.parameters()) {
+    auto d = p.to(torch::kDouble);
+    f.sum += d.sum().item<double>();
+    f.l2 += d.pow(2).sum().item<double>();
+  }
+  f.l2 = std::sqrt(f.l2);
+  return f;
+}
+
+}  // namespace keel::train

@@ -1,0 +1,158 @@
+// `keel mcnn train` end to end on a tiny synthetic dataset (128x128, 39 images): resume equals an
+// uninterrupted run, 2 MPI ranks follow 1 process, the timeline is valid, bad input exits 2.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "../support/run_keel.h"
+#include "keel/core/timeline.h"
+
+namespace keel::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// 1 vs 2 ranks differ only in float summation order (batch split, allreduce): measured 4e-7
+// absolute on losses ~2.5 over 12 steps.
+constexpr double kRankTolerance = 1e-5;  // relative, per step loss and weight fingerprint
+// A resumed run restores weights, momentum, epoch, step and RNG: it should be bit-identical with
+// one thread; allow only rounding-level noise.
+constexpr double kResumeTolerance = 1e-9;
+
+class McnnTrain : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fs::path(fs::temp_directory_path() / ("keel_mcnn_train_" + std::to_string(::getpid())));
+    fs::remove_all(*dir_);
+    auto r = run_keel("mcnn synth --quiet --height 128 --width 128 --images-per-class 3 --seed 5"
+                      " --metadata " KEEL_SHARED_DIR "/data/bbbc021 --out " + dir_->string());
+    ASSERT_EQ(r.rc, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string common(int epochs = 2, int batch = 4) {
+    return "mcnn train --quiet --data " + dir_->string() + " --epochs " + std::to_string(epochs) +
+           " --batch " + std::to_string(batch) +
+           " --lr 0.01 --reference-batch 4 --warmup-epochs 1 --threads 1 ";
+  }
+  static json read_json(const fs::path& p) { return json::parse(read_all(p)); }
+  static fs::path* dir_;
+};
+fs::path* McnnTrain::dir_ = nullptr;
+
+// Like run_keel, for a whole command line (here: mpirun ... keel ...).
+RunResult run_shell(const std::string& cmd) {
+  auto tmp = fs::temp_directory_path() / ("keel_mpi_" + std::to_string(::getpid()));
+  std::string full = cmd + " >" + tmp.string() + ".out 2>" + tmp.string() + ".err </dev/null";
+  int status = std::system(full.c_str());
+  RunResult r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_all(tmp.string() + ".out");
+  r.err = read_all(tmp.string() + ".err");
+  fs::remove(tmp.string() + ".out");
+  fs::remove(tmp.string() + ".err");
+  return r;
+}
+
+bool close(double a, double b, double rel) { return std::abs(a - b) <= rel * std::max(1.0, std::abs(a)); }
+
+TEST_F(McnnTrain, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
+  const fs::path d = *dir_;
+  auto full = run_keel(common() + "--log " + (d / "full.json").string() + " --checkpoint " +
+                       (d / "full.ckpt").string());
+  ASSERT_EQ(full.rc, 0) << full.err;
+  auto first = run_keel(common() + "--stop-after 1 --checkpoint " + (d / "part.ckpt").string());
+  ASSERT_EQ(first.rc, 0) << first.err;
+  auto rest = run_keel(common() + "--resume --log " + (d / "resumed.json").string() +
+                       " --checkpoint " + (d / "part.ckpt").string());
+  ASSERT_EQ(rest.rc, 0) << rest.err;
+  json a = read_json(d / "full.json"), b = read_json(d / "resumed.json");
+  ASSERT_EQ(a["epochs"].size(), 2u);
+  ASSERT_EQ(b["epochs"].size(), 2u);  // the history travels in the checkpoint
+  ASSERT_EQ(a["step_losses"].size(), b["step_losses"].size());
+  for (const char* k : {"train_loss", "val_loss", "param_sum", "param_l2"})
+    EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kResumeTolerance))
+        << k << " " << a["epochs"][1][k] << " vs " << b["epochs"][1][k];
+  // eval on the held-out split of that run: 13 images (one per class), a full confusion matrix.
+  auto ev = run_keel("mcnn eval --json --threads 1 --data " + d.string() + " --checkpoint " +
+                     (d / "full.ckpt").string());
+  ASSERT_EQ(ev.rc, 0) << ev.err;
+  json e = json::parse(ev.out);
+  EXPECT_EQ(e["images"], 13);
+  int total = 0;
+  for (const auto& row : e["confusion"])
+    for (const auto& v : row) total += v.get<int>();
+  EXPECT_EQ(total, 13);
+  EXPECT_GT(e["nsc_treatments"].get<int>(), 0);
+  // The run did train: the weights moved and the loss is finite.
+  EXPECT_NE(a["epochs"][0]["param_sum"], a["epochs"][1]["param_sum"]);
+  EXPECT_TRUE(std::isfinite(a["epochs"][1]["train_loss"].get<double>()));
+}
+
+TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
+  const fs::path d = *dir_;
+  auto one = run_keel(common() + "--log " + (d / "r1.json").string());
+  ASSERT_EQ(one.rc, 0) << one.err;
+  // MALLOC_ variables: glibc would otherwise unmap and re-fault MPI buffers (MEASURED.md);
+  // no leak check: OpenMPI's own allocations would fail an ASan build.
+  const std::string env =
+      "MALLOC_MMAP_THRESHOLD_=1099511627776 MALLOC_TRIM_THRESHOLD_=1099511627776 "
+      "ASAN_OPTIONS=detect_leaks=0";
+  auto two = run_shell("env " + env + " " KEEL_MPIEXEC
+                       " --allow-run-as-root --oversubscribe --bind-to none -np 2"
+                       " -x MALLOC_MMAP_THRESHOLD_ -x MALLOC_TRIM_THRESHOLD_ -x ASAN_OPTIONS " +
+                       std::string(KEEL_BINARY) + " " + common() + "--log " +
+                       (d / "r2.json").string() + " --timeline " + (d / "tl.csv").string());
+  ASSERT_EQ(two.rc, 0) << two.err;
+  json a = read_json(d / "r1.json"), b = read_json(d / "r2.json");
+  EXPECT_EQ(b["config"]["ranks"], 2);
+  ASSERT_EQ(a["step_losses"].size(), 12u);
+  ASSERT_EQ(b["step_losses"].size(), 12u);
+  for (std::size_t i = 0; i < 12; ++i)
+    EXPECT_TRUE(close(a["step_losses"][i], b["step_losses"][i], kRankTolerance))
+        << "step " << i << ": " << a["step_losses"][i] << " vs " << b["step_losses"][i];
+  for (const char* k : {"val_loss", "param_sum", "param_l2"})
+    EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kRankTolerance)) << k;
+  auto tl = core::read_timeline_csv(d / "tl.csv");
+  ASSERT_EQ(tl.size(), 2u * 12u * 2u);  // ranks x steps x {compute, comm}
+  int rank1 = 0;
+  for (const auto& r : tl) rank1 += r.rank == 1;
+  EXPECT_EQ(rank1, 24);
+}
+
+TEST_F(McnnTrain, CsvLogHasOneRowPerEpoch) {
+  auto r = run_keel(common(1) + "--log " + (*dir_ / "log.csv").string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::string csv = read_all(*dir_ / "log.csv");
+  EXPECT_TRUE(csv.starts_with("epoch,lr,train_loss,train_acc,val_loss,val_acc,")) << csv;
+  EXPECT_EQ(count_lines(csv), 2);
+}
+
+TEST_F(McnnTrain, BadInputIsOneLineAndExit2) {
+  auto big = run_keel(common(2, 1000));
+  EXPECT_EQ(big.rc, 2);
+  EXPECT_EQ(count_lines(big.err), 1) << big.err;
+  EXPECT_NE(big.err.find("fewer than one batch"), std::string::npos) << big.err;
+  auto missing = run_keel("mcnn train --quiet --data " + (*dir_ / "nope").string());
+  EXPECT_EQ(missing.rc, 2);
+  EXPECT_NE(missing.err.find("BBBC021_v1_image.csv"), std::string::npos) << missing.err;
+  auto resume = run_keel(common() + "--resume");
+  EXPECT_EQ(resume.rc, 2);
+  auto junk = *dir_ / "junk.ckpt";
+  std::ofstream(junk) << "not a checkpoint";
+  auto bad_ckpt = run_keel(common() + "--resume --checkpoint " + junk.string());
+  EXPECT_EQ(bad_ckpt.rc, 2) << bad_ckpt.err;
+  EXPECT_NE(bad_ckpt.err.find("checkpoint"), std::string::npos) << bad_ckpt.err;
+  auto synth = run_keel("mcnn synth --quiet --metadata /nonexistent --out " + (*dir_ / "s").string());
+  EXPECT_EQ(synth.rc, 2);
+  EXPECT_NE(synth.err.find("metadata"), std::string::npos) << synth.err;
+}
+
+}  // namespace
+}  // namespace keel::testing
