@@ -18,10 +18,12 @@ find_package(OpenMP REQUIRED)    # oneDNN's threading runtime; nmt's own loops s
 pkg_check_modules(fftw3 REQUIRED IMPORTED_TARGET fftw3)
 # train / mcnn: Debian's LibTorch (imported target `torch`, its headers come in as SYSTEM, which
 # keeps -Werror usable), OpenMPI and libtiff.
-find_package(Torch CONFIG REQUIRED)
-set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; no deprecated C++ bindings
-find_package(MPI REQUIRED COMPONENTS CXX)
-find_package(TIFF REQUIRED)
+if(KEEL_BUILD_MCNN)
+  find_package(Torch CONFIG REQUIRED)
+  set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; no deprecated C++ bindings
+  find_package(MPI REQUIRED COMPONENTS CXX)
+  find_package(TIFF REQUIRED)
+endif()
 if(KEEL_TCMALLOC)
   pkg_check_modules(tcmalloc_minimal REQUIRED IMPORTED_TARGET libtcmalloc_minimal)
 endif()

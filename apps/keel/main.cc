@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
 
   keel::cli::register_power(app, global);
   keel::cli::register_nmt(app, global);
+#ifdef KEEL_HAVE_MCNN
   keel::cli::register_mcnn(app, global);
+#endif
 
   try {
     app.parse(argc, argv);
