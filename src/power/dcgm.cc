@@ -54,9 +54,7 @@ ParsedTrace parse_dcgm_dmon(std::string_view text, const std::string& file,
   out.file = file;
   out.format = "dcgmi dmon";
   std::vector<tt::Line> lines = tt::split_lines(text);
-  std::size_t first = 0;
-  while (first < lines.size() && tt::trim(lines[first].text).empty()) ++first;
-  if (first == lines.size()) tt::fail(file, 1, "empty file: no header and no samples");
+  const std::size_t first = tt::first_content_line(lines, file);
   std::vector<std::string> head = words(lines[first].text);
   if (head.empty() || head[0] != "#Entity")
     tt::fail(file, lines[first].number, "not dcgmi dmon output (no '#Entity' header)");
@@ -150,9 +148,7 @@ ParsedTrace parse_dcgm_csv(std::string_view text, const std::string& file) {
   out.file = file;
   out.format = "dcgm csv";
   std::vector<tt::Line> lines = tt::split_lines(text);
-  std::size_t first = 0;
-  while (first < lines.size() && tt::trim(lines[first].text).empty()) ++first;
-  if (first == lines.size()) tt::fail(file, 1, "empty file: no header and no samples");
+  const std::size_t first = tt::first_content_line(lines, file);
   const std::vector<std::string> header = tt::split_csv(lines[first].text);
   const int hl = lines[first].number;
 

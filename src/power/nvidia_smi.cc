@@ -149,9 +149,7 @@ ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
   out.file = file;
   out.format = "nvidia-smi csv";
   std::vector<tt::Line> lines = tt::split_lines(text);
-  std::size_t first = 0;
-  while (first < lines.size() && tt::trim(lines[first].text).empty()) ++first;
-  if (first == lines.size()) tt::fail(file, 1, "empty file: no header and no samples");
+  const std::size_t first = tt::first_content_line(lines, file);
 
   std::vector<std::string> header = tt::split_csv(lines[first].text);
   std::size_t data_from = first + 1;

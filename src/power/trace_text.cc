@@ -255,4 +255,11 @@ TrailingGarbage garbage_tail_or_throw(std::string_view text, const std::vector<L
   return g;
 }
 
+std::size_t first_content_line(const std::vector<Line>& lines, const std::string& file) {
+  std::size_t first = 0;
+  while (first < lines.size() && trim(lines[first].text).empty()) ++first;
+  if (first == lines.size()) fail(file, 1, "empty file: no header and no samples");
+  return first;
+}
+
 }  // namespace keel::power::trace_text

@@ -78,6 +78,9 @@ std::optional<TimePoint> parse_time(std::string_view cell, std::optional<double>
 // Factor to seconds implied by a time column's name suffix (_s, _ms, _us, _ns), if any.
 std::optional<double> time_unit_from_name(std::string_view name);
 
+// Index of the first non-blank line (the header); throws InputError for a file with none.
+std::size_t first_content_line(const std::vector<Line>& lines, const std::string& file);
+
 // Throws core::InputError naming file:line.
 [[noreturn]] void fail(const std::string& file, int line, const std::string& what,
                        const std::string& hint = {});

@@ -39,22 +39,11 @@ inline RunResult run_chromium(const std::string& chromium, const std::filesystem
                               const std::string& extra) {
   char profile[] = "/tmp/keel_chromium_XXXXXX";
   if (!::mkdtemp(profile)) return {};
-  auto dir = std::filesystem::temp_directory_path();
-  auto tag = std::to_string(::getpid()) + "_" + std::to_string(reinterpret_cast<std::uintptr_t>(&page));
-  auto out = dir / ("chromium_out_" + tag), err = dir / ("chromium_err_" + tag);
-  std::string cmd = "timeout 120 '" + chromium +
-                    "' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
-                    " --disable-background-networking --disable-component-update --disable-sync"
-                    " --user-data-dir=" + std::string(profile) + " " + extra + " 'file://" +
-                    std::filesystem::absolute(page).string() + "' >" + out.string() + " 2>" +
-                    err.string() + " </dev/null";
-  int status = std::system(cmd.c_str());
-  RunResult r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_all(out);
-  r.err = read_all(err);
-  std::filesystem::remove(out);
-  std::filesystem::remove(err);
+  RunResult r = run_shell("timeout 120 '" + chromium +
+                          "' --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+                          " --disable-background-networking --disable-component-update"
+                          " --disable-sync --user-data-dir=" + std::string(profile) + " " + extra +
+                          " 'file://" + std::filesystem::absolute(page).string() + "'");
   std::filesystem::remove_all(profile);
   return r;
 }

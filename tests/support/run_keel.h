@@ -24,13 +24,12 @@ inline std::string read_all(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// `args` is appended to the binary path as shell words (callers quote what needs it).
-inline RunResult run_keel(const std::string& args) {
+// Runs a shell command with its output captured (the command must not redirect it).
+inline RunResult run_shell(const std::string& command) {
   auto dir = std::filesystem::temp_directory_path();
-  auto tag = std::to_string(::getpid()) + "_" + std::to_string(reinterpret_cast<std::uintptr_t>(&args));
+  auto tag = std::to_string(::getpid()) + "_" + std::to_string(reinterpret_cast<std::uintptr_t>(&command));
   auto out = dir / ("keel_out_" + tag), err = dir / ("keel_err_" + tag);
-  std::string cmd = std::string(KEEL_BINARY) + " " + args + " >" + out.string() + " 2>" +
-                    err.string() + " </dev/null";
+  std::string cmd = command + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   int status = std::system(cmd.c_str());
   RunResult r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -40,6 +39,9 @@ inline RunResult run_keel(const std::string& args) {
   std::filesystem::remove(err);
   return r;
 }
+
+// `args` is appended to the binary path as shell words (callers quote what needs it).
+inline RunResult run_keel(const std::string& args) { return run_shell(std::string(KEEL_BINARY) + " " + args); }
 
 inline int count_lines(const std::string& s) {
   int n = 0;
