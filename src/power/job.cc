@@ -77,6 +77,7 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
   replay_ = j.replay.get();
   replay_repeat_ = j.timeline_repeat;
   cursor_.assign(units_.size(), 0);
+  for (const auto& u : units_) total_gpus_ += static_cast<double>(u.gpus);
   const double dt = sc.sim.step_ms;
   const SoftwareParams& sw = sc.software;
   const bool software = sw.enabled;
@@ -200,7 +201,7 @@ double JobRunner::step(std::int64_t k) {
   }
   const bool floor = smooth && iterating;
   const double low_w = phase_ == Phase::checkpoint ? gpu_.checkpoint_w : gpu_.comm_w;
-  double total = 0, sw_extra = 0, smooth_extra = 0, throttled = 0, weight_sum = 0;
+  double total = 0, sw_extra = 0, smooth_extra = 0, throttled = 0;
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const double w = static_cast<double>(units_[u].gpus);
     bool computing = phase_ == Phase::replay
@@ -232,7 +233,6 @@ double JobRunner::step(std::int64_t k) {
         --remaining_;
       }
     }
-    weight_sum += w;
   }
   if (phase_ == Phase::compute && remaining_ == 0) {
     phase_ = Phase::comm;
@@ -240,7 +240,7 @@ double JobRunner::step(std::int64_t k) {
   }
   software_j_ += sw_extra * step_s_;
   smoothing_j_ += smooth_extra * step_s_;
-  if (weight_sum > 0) stats_.throttled_compute_ms += throttled / weight_sum;
+  if (total_gpus_ > 0) stats_.throttled_compute_ms += throttled / total_gpus_;
   if (phase_ == Phase::replay) {
     // Replayed iterations: elapsed time plus the compute time throttling would have added.
     double elapsed_s = static_cast<double>(k + 1 - iter_start_) * step_s_;

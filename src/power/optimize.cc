@@ -136,6 +136,7 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
       apply(t.p, rg, t.mask, c.scenario);
     }
     c.mix = mix_name(t.mask);
+    c.from_scenario = t.own;
     c.report = make_report(c.mix, simulate(c.scenario), base, spec, sc.sim.step_ms);
     if (c.scenario.storage.enabled) {
       double units = c.scenario.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;

@@ -89,6 +89,7 @@ class JobRunner {
   double compute_ms_, jitter_, ramp_level_w_, sw_floor_w_, stop_from_w_ = 0;
   std::int64_t ckpt_every_;
   double step_s_;
+  double total_gpus_ = 0;  // sum of unit weights, for per-GPU means
   JobStats stats_;
   double software_j_ = 0, smoothing_j_ = 0;
 };

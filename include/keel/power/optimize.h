@@ -45,6 +45,7 @@ struct Candidate {
   double cost = 0;
   double violation = 0;  // sum over failing clauses of (value / limit - 1); 0 when compliant
   bool pass = false;
+  bool from_scenario = false;  // the scenario's own settings (first stage), not a searched point
 };
 
 struct OptimizeResult {
