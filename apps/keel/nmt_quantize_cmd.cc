@@ -19,7 +19,7 @@ struct QuantizeArgs {
   std::string model, calib, method = "kl", out;
   double percentile = 99.99, min_sqnr_db = 25;
   std::vector<std::string> fp32;
-  int max_sentences = 500, max_length = 256, batch_size = 16;
+  int max_sentences = 500, max_length = 256, batch_size = 16, bins = 2048;
 };
 
 std::string layer_name(const std::vector<std::string>& scopes) {
@@ -40,6 +40,7 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
   o.force_fp32 = a.fp32;
   o.decode.max_length = a.max_length;
   o.batch_size = a.batch_size;
+  o.bins = a.bins;
   if (!(a.percentile > 0 && a.percentile <= 100))
     throw core::InputError(fmt::format("--percentile {} is outside (0, 100]", a.percentile), {},
                            "use e.g. 99.99");
@@ -122,6 +123,8 @@ void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-decoding-length", a->max_length, "Target tokens per sentence")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--bins", a->bins, "Histogram bins of |x| per layer (default 2048)")
+      ->check(CLI::Range(256, 1 << 16));
   cmd->add_option("--batch-size", a->batch_size, "Sentences per calibration batch")
       ->check(CLI::PositiveNumber);
   cmd->callback([a, &global] { run_quantize(*a, global); });

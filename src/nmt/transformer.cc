@@ -185,7 +185,9 @@ std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
     if (s.empty()) throw core::Error("encode: empty source sentence (it needs at least EOS)");
     groups.push_back({n, static_cast<std::int64_t>(s.size()), n, static_cast<std::int64_t>(s.size())});
     for (std::size_t i = 0; i < s.size(); ++i) {
-      assert(s[i] < config_.src_vocab);
+      if (s[i] >= config_.src_vocab)  // an embedding row past the table: refuse, never read it
+        throw core::Error(fmt::format("encode: token id {} outside the source vocabulary ({})",
+                                      s[i], config_.src_vocab));
       ids.push_back(s[i]);
       pos.push_back(static_cast<std::int32_t>(i));
     }
