@@ -137,6 +137,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   tr->callback([ta, &global] { run_translate(*ta, global); });
 
   register_nmt_quantize(*nmt, global);
+  register_nmt_bench(*nmt, global);
 }
 
 }  // namespace keel::cli
