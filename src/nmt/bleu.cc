@@ -56,9 +56,23 @@ std::size_t order_of(std::string_view ngram) {
   return 1 + static_cast<std::size_t>(std::count(ngram.begin(), ngram.end(), ' '));
 }
 
-// sacreBLEU's my_log(): log(0) is a large negative number instead of -inf.
-double my_log(double x) {
-  return x == 0 ? -9999999999.0 : std::log(x);
+// sum(my_log(p) for p in precisions) as sacreBLEU computes it under Python >= 3.12, whose sum()
+// adds floats with Neumaier's compensated summation (CPython's builtin_sum). my_log(0) is the
+// integer -9999999999, which CPython adds without compensation. Python <= 3.11 summed plainly;
+// the two differ by an ulp or so, and the real sacreBLEU's expected values match this one.
+double sum_my_log(const std::vector<double>& precisions, std::size_t count) {
+  double sum = 0, c = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (precisions[i] == 0) {
+      sum += -9999999999.0;
+      continue;
+    }
+    const double x = std::log(precisions[i]), t = sum + x;
+    c += std::abs(sum) >= std::abs(x) ? (sum - t) + x : (x - t) + sum;
+    sum = t;
+  }
+  if (c != 0 && std::isfinite(c)) sum += c;
+  return sum;
 }
 
 double default_smooth_value(BleuSmooth s) {
@@ -171,9 +185,7 @@ BleuScore bleu_from_stats(std::vector<std::int64_t> counts, std::vector<std::int
       r.precisions[n - 1] = 100. * correct / total;
     }
   }
-  double sum = 0;
-  for (std::size_t n = 0; n < eff_order; ++n) sum += my_log(r.precisions[n]);
-  r.score = r.bp * std::exp(sum / static_cast<double>(eff_order));
+  r.score = r.bp * std::exp(sum_my_log(r.precisions, eff_order) / static_cast<double>(eff_order));
   return r;
 }
 
