@@ -23,19 +23,22 @@ Translator::Translator(Model&& model, Compute compute)
       src_vocab_(model.src_vocab),  // NOLINT(bugprone-use-after-move)
       tgt_vocab_(model.tgt_vocab) {}
 
-Ids Translator::source_ids(std::string_view line) const {
-  const ModelConfig& c = transformer_.config();
+Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& c, std::string_view line) {
   Ids ids;
   std::size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
     std::size_t j = i;
     while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r') ++j;
-    if (j > i) ids.push_back(src_vocab_.id(line.substr(i, j - i), c.unk_id));
+    if (j > i) ids.push_back(vocab.id(line.substr(i, j - i), c.unk_id));
     i = j;
   }
   ids.push_back(c.eos_id);
   return ids;
+}
+
+Ids Translator::source_ids(std::string_view line) const {
+  return tokens_to_ids(src_vocab_, transformer_.config(), line);
 }
 
 std::string Translator::target_text(const Ids& ids) const {

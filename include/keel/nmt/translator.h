@@ -29,6 +29,10 @@ std::vector<std::vector<std::size_t>> make_batches(const std::vector<std::size_t
                                                    int max_batch_size,
                                                    std::int64_t max_batch_tokens);
 
+// Ids of one pre-tokenized line: tokens split on spaces/tabs, unknown ones mapped to <unk>, EOS
+// appended.
+Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& config, std::string_view line);
+
 class Translator {
  public:
   Translator(const Model& model, Compute compute);
