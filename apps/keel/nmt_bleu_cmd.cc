@@ -163,8 +163,7 @@ void register_nmt_bleu(CLI::App& nmt, const GlobalOptions& global) {
   auto a = std::make_shared<BleuArgs>();
   auto* cmd = nmt.add_subcommand(
       "bleu",
-      "BLEU of detokenized output against references, as sacreBLEU 2.x computes it. Prints "
-      "sacreBLEU's line (BLEU = score p1/p2/p3/p4 (BP ... ref_len)) and its signature");
+      "sacreBLEU-compatible BLEU of detokenized output (sacreBLEU's score line and signature)");
   cmd->add_option("HYP", a->hyp, "Hypotheses, one segment per line ('-' = stdin)")->required();
   cmd->add_option("REF", a->refs, "Reference file(s), one line per hypothesis line each")
       ->required()
