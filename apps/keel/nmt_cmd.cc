@@ -136,6 +136,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   tr->callback([ta, &global] { run_translate(*ta, global); });
 
+  register_nmt_bleu(*nmt, global);
   register_nmt_quantize(*nmt, global);
   register_nmt_bench(*nmt, global);
 }
