@@ -14,6 +14,8 @@ PKGS=(
   # train / mcnn / nmt
   libtorch-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
+  # nmt corpus: English text (fortunes, WordNet), Apertium English->Spanish, Ding German-English
+  apertium apertium-eng-spa fortunes wordnet-base trans-de-en
   # HTML reports: headless browser for their tests and screenshots
   chromium
 )

@@ -171,34 +171,54 @@ void translate_range(const std::vector<std::string>& lines, std::size_t begin, s
 }  // namespace
 
 ApertiumLine parse_apertium_output(std::string_view line) {
+  // Sources never hold * # @ (reject_reason drops them), so every one here is Apertium's mark:
+  // at a word's start or inside it ("(*botany)", "altos-*ranking", "coger#prpers").
   ApertiumLine r;
-  std::string text;
-  bool word_start = true;
-  for (char c : line) {
-    if (word_start && (c == '*' || c == '#' || c == '@')) {
-      (c == '*' ? r.unknown : r.errors) += 1;
-      continue;  // the mark precedes the word; the word itself stays
+  const std::string text = normalize_text(line);
+  r.first_known = std::string::npos;
+  for (std::size_t i = 0; i < text.size();) {
+    auto j = text.find(' ', i);
+    if (j == std::string::npos) j = text.size();
+    bool unknown = false;
+    const std::size_t at = r.text.size() + (r.text.empty() ? 0 : 1);
+    std::string word;
+    for (std::size_t k = i; k < j; ++k) {
+      const char c = text[k];
+      if (c == '*') unknown = true, ++r.unknown;
+      else if (c == '#' || c == '@') ++r.errors;
+      else word += c;
     }
-    word_start = c == ' ';
-    text += c;
+    if (!word.empty()) {
+      if (!r.text.empty()) r.text += ' ';
+      r.text += word;
+      if (!unknown && r.first_known == std::string::npos) r.first_known = at;
+    }
+    i = j + 1;
   }
-  r.text = normalize_text(text);
   return r;
 }
 
-std::string match_initial_case(std::string_view source, std::string_view target) {
+std::string match_initial_case(std::string_view source, std::string_view target,
+                               std::size_t first_known) {
   std::string t(target);
-  auto first_letter = [](std::string_view s) {
-    for (std::size_t i = 0; i < s.size(); ++i)
-      if ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')) return i;
-    return std::string_view::npos;
-  };
-  const auto si = first_letter(source), ti = first_letter(t);
-  if (si == std::string_view::npos || ti == std::string::npos) return t;
-  // Only when both start with their letter (no leading digit or quote shuffles).
-  if (si != 0 || ti != 0) return t;
-  const bool lower = source[si] >= 'a' && source[si] <= 'z';
-  if (lower && t[ti] >= 'A' && t[ti] <= 'Z') t[ti] = static_cast<char>(t[ti] - 'A' + 'a');
+  if (source.empty() || first_known >= t.size()) return t;
+  const bool lower = source[0] >= 'a' && source[0] <= 'z';
+  const bool upper = source[0] >= 'A' && source[0] <= 'Z';
+  char& c = t[first_known];
+  // Apertium capitalizes the first word it translates in a paragraph, even after unknown words
+  // copied through: a source starting lower-case (wordnet phrases) wants it lower-case again.
+  if (lower) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    } else if (c == '\xC3' && first_known + 1 < t.size()) {
+      // Latin-1 capitals in UTF-8 (Á É Ñ ...: C3 80..9E but not C3 97 "×") lower by 0x20.
+      auto& d = reinterpret_cast<unsigned char&>(t[first_known + 1]);
+      if (d >= 0x80 && d <= 0x9E && d != 0x97) d = static_cast<unsigned char>(d + 0x20);
+    }
+  }
+  // And sometimes it starts a sentence lower-case ("There's no point" -> "no hay ..."): a
+  // capitalized source wants a capital when the target starts with a translated word.
+  if (upper && first_known == 0 && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   return t;
 }
 

@@ -152,6 +152,7 @@ std::vector<Candidate> translate(std::vector<Candidate> in, const CorpusOptions&
   ApertiumOptions ao;
   ao.jobs = std::max(1, o.jobs);
   const auto t0 = std::chrono::steady_clock::now();
+  if (progress) progress("translate", 0, src.size());
   auto tr = translate_apertium(src, ao, [&](std::size_t done) {
     if (progress) progress("translate", done, src.size());
   });
@@ -170,7 +171,7 @@ std::vector<Candidate> translate(std::vector<Candidate> in, const CorpusOptions&
     else if (t.unknown > o.max_unknown) ++dropped["unknown_words"];
     else if (auto why = reject_reason(t.text, target_rules); !why.empty()) ++dropped["target_" + why];
     else {
-      in[i].tgt = match_initial_case(in[i].src, t.text);
+      in[i].tgt = match_initial_case(in[i].src, t.text, t.first_known);
       out.push_back(std::move(in[i]));
     }
   }

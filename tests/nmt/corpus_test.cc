@@ -191,6 +191,21 @@ TEST(Apertium, OutputMarksAreCountedAndStripped) {
   EXPECT_EQ(match_initial_case("able to swim", "Capaz de nadar"), "capaz de nadar");
   EXPECT_EQ(match_initial_case("Able to swim", "Capaz de nadar"), "Capaz de nadar");
   EXPECT_EQ(match_initial_case("\"quoted\" thing", "\"Citado\" cosa"), "\"Citado\" cosa");
+  // Marks inside words, and the first translated word after an unknown one.
+  auto inner = parse_apertium_output("(*botany) Un altos-*ranking coger#prpers");
+  EXPECT_EQ(inner.text, "(botany) Un altos-ranking cogerprpers");
+  EXPECT_EQ(inner.unknown, 2);
+  EXPECT_EQ(inner.errors, 1);
+  EXPECT_EQ(inner.first_known, 9u);  // "Un"
+  auto litmus = parse_apertium_output("*litmus El papel gira rojo");
+  EXPECT_EQ(litmus.first_known, 7u);
+  EXPECT_EQ(match_initial_case("litmus paper turns red", litmus.text, litmus.first_known),
+            "litmus el papel gira rojo");
+  EXPECT_EQ(match_initial_case("he was", "\xC3\x89l era"), "\xC3\xA9l era");  // É -> é
+  EXPECT_EQ(parse_apertium_output("*qwzx").first_known, std::string::npos);
+  EXPECT_EQ(match_initial_case("There's no point.", "no hay ning\xC3\xBAn punto."),
+            "No hay ning\xC3\xBAn punto.");
+  EXPECT_EQ(match_initial_case("Xzy went home.", "Xzy fue a casa.", 4), "Xzy fue a casa.");
 }
 
 TEST(Split, DeterministicDisjointAndSized) {

@@ -109,6 +109,7 @@ struct ApertiumLine {
   int unknown = 0;        // words Apertium did not know ('*' marks; copied untranslated)
   int errors = 0;         // generation / transfer failures ('#' and '@' marks)
   bool failed = false;    // the line could not be aligned with its output (left empty)
+  std::size_t first_known = 0;  // byte offset in `text` of the first word Apertium knew
 };
 // Translates one line per element. Lines are written separated by blank lines (so each is its
 // own paragraph and keeps its capitalization context) to `apertium MODE`; a batch whose output
@@ -117,12 +118,15 @@ struct ApertiumLine {
 std::vector<ApertiumLine> translate_apertium(const std::vector<std::string>& lines,
                                              const ApertiumOptions& options,
                                              const std::function<void(std::size_t)>& progress = {});
-// Parses one output line of `apertium MODE` (without -u): strips '*', '#', '@' marks and
-// counts them. Exposed for tests.
+// Parses one output line of `apertium MODE` (without -u): strips '*' (unknown word), '#' and
+// '@' (generation / transfer failure) marks wherever they sit and counts them.
 ApertiumLine parse_apertium_output(std::string_view line);
-// Target's first letter takes the case of the source's first letter (Apertium capitalizes a
-// paragraph's first word; wordnet phrases start lower-case).
-std::string match_initial_case(std::string_view source, std::string_view target);
+// The first word Apertium translated (at byte `first_known` of `target`, after any unknown
+// words copied through) takes the case of the source's first letter: lower-cased for a
+// lower-case source (wordnet phrases; Apertium capitalizes a paragraph's start), capitalized
+// for a capitalized one when it is the target's first word ("There's no point" -> "no hay").
+std::string match_initial_case(std::string_view source, std::string_view target,
+                               std::size_t first_known = 0);
 
 // ---- the corpus command (corpus_build.cc) ----
 
