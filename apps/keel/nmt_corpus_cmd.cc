@@ -31,8 +31,10 @@ void run_corpus(const nmt::CorpusOptions& o, const GlobalOptions& g) {
   };
   const auto report = nmt::build_corpus(o, progress);
   if (bar) bar->finish();
-  if (g.json) print_out(nmt::corpus_report_json(report));
-  else if (!g.quiet) print_out(nmt::corpus_report_table(report));
+  if (g.json)
+    print_out(nmt::corpus_report_json(report));
+  else if (!g.quiet)
+    print_out(nmt::corpus_report_table(report));
 }
 
 }  // namespace
@@ -50,7 +52,8 @@ void register_nmt_corpus(CLI::App& nmt, const GlobalOptions& global) {
   cmd->add_option("--vocab-size", o->vocab_size, "SentencePiece vocabulary size")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Seed of the split and of SentencePiece")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "Seed of the split and of SentencePiece")
+      ->capture_default_str();
   cmd->add_option("--limit", o->limit, "At most this many sentences per source (0 = all)")
       ->capture_default_str();
   cmd->add_option("--dev", o->dev, "Sentence pairs held out for dev")->capture_default_str();

@@ -128,8 +128,8 @@ bool translate_batch(const std::vector<std::string>& lines, std::size_t begin, s
     throw core::InputError("cannot run apertium", {},
                            "install it: scripts/install-deps.sh (apertium apertium-eng-spa)");
   if (r.status != 0)
-    throw core::Error(fmt::format("apertium {} failed (exit {}): {}", opt.mode, r.status,
-                                  first_line(r.err)));
+    throw core::Error(
+        fmt::format("apertium {} failed (exit {}): {}", opt.mode, r.status, first_line(r.err)));
   // Expected: "t_0\n\nt_1\n\n...": 2 * n newline-terminated lines, every second one empty.
   std::vector<std::string_view> out;
   std::string_view rest(r.out);
@@ -184,9 +184,12 @@ ApertiumLine parse_apertium_output(std::string_view line) {
     std::string word;
     for (std::size_t k = i; k < j; ++k) {
       const char c = text[k];
-      if (c == '*') unknown = true, ++r.unknown;
-      else if (c == '#' || c == '@') ++r.errors;
-      else word += c;
+      if (c == '*')
+        unknown = true, ++r.unknown;
+      else if (c == '#' || c == '@')
+        ++r.errors;
+      else
+        word += c;
     }
     if (!word.empty()) {
       if (!r.text.empty()) r.text += ' ';

@@ -31,7 +31,8 @@ struct Candidate {
 std::string read_text(const fs::path& path, const std::string& package) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    throw core::InputError("cannot read " + package + " data", core::Location{path.string(), 0, 0, {}},
+    throw core::InputError("cannot read " + package + " data",
+                           core::Location{path.string(), 0, 0, {}},
                            "install it: apt-get install " + package + " (scripts/install-deps.sh)");
   std::stringstream ss;
   ss << in.rdbuf();
@@ -98,7 +99,8 @@ void read_wordnet(const CorpusOptions& o, CorpusReport& r, std::vector<Candidate
     for (std::string line; std::getline(lines, line);) {
       auto g = parse_wordnet_line(line);
       for (auto& d : g.definitions)
-        if (!o.limit || kept_defs < o.limit) kept_defs += offer(out, r, defs, std::move(d), {}, rules);
+        if (!o.limit || kept_defs < o.limit)
+          kept_defs += offer(out, r, defs, std::move(d), {}, rules);
       for (auto& e : g.examples)
         if (!o.limit || kept_examples < o.limit)
           kept_examples += offer(out, r, examples, std::move(e), {}, rules);
@@ -144,9 +146,8 @@ std::vector<Candidate> deduplicate(std::vector<Candidate> in, CorpusReport& r) {
   return out;
 }
 
-std::vector<Candidate> translate(std::vector<Candidate> in, const CorpusOptions& o,
-                                 CorpusReport& r, const CleanRules& rules,
-                                 const CorpusProgress& progress) {
+std::vector<Candidate> translate(std::vector<Candidate> in, const CorpusOptions& o, CorpusReport& r,
+                                 const CleanRules& rules, const CorpusProgress& progress) {
   std::vector<std::string> src;
   for (const auto& c : in) src.push_back(c.src);
   ApertiumOptions ao;
@@ -166,10 +167,14 @@ std::vector<Candidate> translate(std::vector<Candidate> in, const CorpusOptions&
   for (std::size_t i = 0; i < in.size(); ++i) {
     auto& dropped = r.sources[in[i].source].dropped;
     const auto& t = tr[i];
-    if (t.failed) ++dropped["apertium_misaligned"];
-    else if (t.errors > 0) ++dropped["apertium_error"];
-    else if (t.unknown > o.max_unknown) ++dropped["unknown_words"];
-    else if (auto why = reject_reason(t.text, target_rules); !why.empty()) ++dropped["target_" + why];
+    if (t.failed)
+      ++dropped["apertium_misaligned"];
+    else if (t.errors > 0)
+      ++dropped["apertium_error"];
+    else if (t.unknown > o.max_unknown)
+      ++dropped["unknown_words"];
+    else if (auto why = reject_reason(t.text, target_rules); !why.empty())
+      ++dropped["target_" + why];
     else {
       in[i].tgt = match_initial_case(in[i].src, t.text, t.first_known);
       out.push_back(std::move(in[i]));
@@ -318,7 +323,8 @@ std::string corpus_report_table(const CorpusReport& r) {
   core::Table t({"source / step", "read", "kept", "dropped"});
   for (const auto& c : r.sources) {
     std::string why;
-    for (const auto& [reason, n] : c.dropped) why += fmt::format("{}{} {}", why.empty() ? "" : ", ", reason, n);
+    for (const auto& [reason, n] : c.dropped)
+      why += fmt::format("{}{} {}", why.empty() ? "" : ", ", reason, n);
     t.add_row({c.name, std::to_string(c.read), std::to_string(c.kept), why});
   }
   t.set_align(3, core::Table::Align::left);
@@ -327,8 +333,9 @@ std::string corpus_report_table(const CorpusReport& r) {
   s += fmt::format("split (seed {}): train {}, dev {}, test {}\n", r.seed, r.train, r.dev, r.test);
   s += fmt::format("sentencepiece: unigram, {} pieces; train {} source / {} target pieces\n",
                    r.vocab_size, r.train_src_pieces, r.train_tgt_pieces);
-  s += fmt::format("wrote {}/{{train,dev,test}}.{{src,tgt}}[.sp], spm.model, corpus.json ({:.1f} s)\n",
-                   r.out.string(), r.total_s);
+  s += fmt::format(
+      "wrote {}/{{train,dev,test}}.{{src,tgt}}[.sp], spm.model, corpus.json ({:.1f} s)\n",
+      r.out.string(), r.total_s);
   return s;
 }
 

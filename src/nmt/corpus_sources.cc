@@ -10,8 +10,10 @@ namespace keel::nmt {
 namespace {
 
 std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
 }
@@ -180,14 +182,16 @@ bool is_abbreviation(std::string_view word) {
     word.remove_prefix(1);
   if (word.size() == 1) return true;  // an initial
   static constexpr std::array<std::string_view, 22> kAbbrev = {
-      "Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "Rev", "Gen", "Col",
-      "Capt", "Lt", "Sgt", "Mt", "vs", "e.g", "i.e", "U.S", "No", "Inc", "Ltd"};
+      "Mr",   "Mrs", "Ms",  "Dr", "St", "Jr",  "Sr",  "Prof", "Rev", "Gen", "Col",
+      "Capt", "Lt",  "Sgt", "Mt", "vs", "e.g", "i.e", "U.S",  "No",  "Inc", "Ltd"};
   for (auto a : kAbbrev)
     if (word == a) return true;
   return false;
 }
 
-bool is_closer(char c) { return c == '"' || c == '\'' || c == ')'; }
+bool is_closer(char c) {
+  return c == '"' || c == '\'' || c == ')';
+}
 
 }  // namespace
 

@@ -13,18 +13,24 @@ namespace keel::nmt {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
-bool is_ascii_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+bool is_ascii_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // Typographic characters mapped to ASCII (UTF-8 byte sequences).
 struct Mapping {
   std::string_view from, to;
 };
 constexpr Mapping kMappings[] = {
-    {"\xE2\x80\x99", "'"},  // ’
-    {"\xE2\x80\x98", "'"},  // ‘
-    {"\xE2\x80\x9A", "'"},  // ‚
+    {"\xE2\x80\x99", "'"},   // ’
+    {"\xE2\x80\x98", "'"},   // ‘
+    {"\xE2\x80\x9A", "'"},   // ‚
     {"\xE2\x80\x9C", "\""},  // “
     {"\xE2\x80\x9D", "\""},  // ”
     {"\xE2\x80\x9E", "\""},  // „
@@ -69,8 +75,10 @@ std::size_t word_count(std::string_view text) {
   std::size_t n = 0;
   bool in_word = false;
   for (char c : text) {
-    if (is_space(c)) in_word = false;
-    else if (!in_word) in_word = true, ++n;
+    if (is_space(c))
+      in_word = false;
+    else if (!in_word)
+      in_word = true, ++n;
   }
   return n;
 }

@@ -25,7 +25,8 @@ SentencePiece::~SentencePiece() = default;
 SentencePiece SentencePiece::load(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in || fs::is_directory(path))
-    throw core::InputError("cannot read SentencePiece model", core::Location{path.string(), 0, 0, {}},
+    throw core::InputError("cannot read SentencePiece model",
+                           core::Location{path.string(), 0, 0, {}},
                            "check the path (keel nmt corpus writes DIR/spm.model)");
   std::stringstream ss;
   ss << in.rdbuf();
@@ -83,7 +84,9 @@ std::vector<std::string> SentencePiece::pieces() const {
   return out;
 }
 
-std::size_t SentencePiece::size() const { return static_cast<std::size_t>(sp_->GetPieceSize()); }
+std::size_t SentencePiece::size() const {
+  return static_cast<std::size_t>(sp_->GetPieceSize());
+}
 
 namespace {
 
@@ -143,7 +146,8 @@ ModelPaths resolve_model_paths(const fs::path& m) {
   }
   p.model = m / "model.keel";
   if (!fs::is_regular_file(p.model))
-    throw core::InputError("model directory has no model.keel", core::Location{m.string(), 0, 0, {}},
+    throw core::InputError("model directory has no model.keel",
+                           core::Location{m.string(), 0, 0, {}},
                            "see docs/nmt_model_format.md for the directory layout");
   if (fs::is_regular_file(m / "spm.model")) {
     p.source_spm = p.target_spm = m / "spm.model";

@@ -40,29 +40,32 @@ fs::path fake_share(const std::string& name) {
   fs::create_directories(share / "trans");
   std::ofstream f(share / "trans" / "de-en");
   f << "# Version :: devel 2023-01-30\n";
-  const char* de_subj[] = {"Der Hund", "Die Katze", "Mein Bruder", "Unsere Lehrerin", "Das Kind",
-                           "Der alte Mann", "Die Nachbarin", "Ein Vogel"};
-  const char* en_subj[] = {"The dog", "The cat", "My brother", "Our teacher", "The child",
-                           "The old man", "The neighbour", "A bird"};
-  const char* de_verb[] = {"schl\xC3\xA4" "ft im Garten.", "spielt mit dem Ball.",
-                           "wartet am Bahnhof.", "liest ein Buch."};
-  const char* en_verb[] = {"sleeps in the garden.", "plays with the ball.",
-                           "waits at the station.", "reads a book."};
+  const char* de_subj[] = {"Der Hund", "Die Katze",     "Mein Bruder",   "Unsere Lehrerin",
+                           "Das Kind", "Der alte Mann", "Die Nachbarin", "Ein Vogel"};
+  const char* en_subj[] = {"The dog",   "The cat",     "My brother",    "Our teacher",
+                           "The child", "The old man", "The neighbour", "A bird"};
+  const char* de_verb[] = {
+      "schl\xC3\xA4"
+      "ft im Garten.",
+      "spielt mit dem Ball.", "wartet am Bahnhof.", "liest ein Buch."};
+  const char* en_verb[] = {"sleeps in the garden.", "plays with the ball.", "waits at the station.",
+                           "reads a book."};
   for (int s = 0; s < 8; ++s)
     for (int v = 0; v < 4; ++v)
       f << "Wort {n} [ugs.] | " << de_subj[s] << " " << de_verb[v] << " :: word [coll.] | "
         << en_subj[s] << " " << en_verb[v] << "\n";
   f << "Haus {n} | H\xC3\xA4user {pl} :: house\n";
-  f << "Hund {m} | Der Hund schl\xC3\xA4" "ft im Garten. :: dog | The dog sleeps in the garden.\n";
+  f << "Hund {m} | Der Hund schl\xC3\xA4"
+       "ft im Garten. :: dog | The dog sleeps in the garden.\n";
   return share;
 }
 
 // run_keel with stdin from `input` (run_keel itself reads /dev/null).
 keel::testing::RunResult run_keel_stdin(const std::string& args, const fs::path& input) {
   const auto out = input.string() + ".out", err = input.string() + ".err";
-  const int status = std::system((std::string(KEEL_BINARY) + " " + args + " <" + input.string() +
-                                  " >" + out + " 2>" + err)
-                                     .c_str());
+  const int status = std::system(
+      (std::string(KEEL_BINARY) + " " + args + " <" + input.string() + " >" + out + " 2>" + err)
+          .c_str());
   keel::testing::RunResult r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = read_all(out);
@@ -112,7 +115,8 @@ TEST(CliCorpus, DingCorpusIsWrittenSplitAndReproducible) {
 
   // Same seed, same bytes in every file.
   ASSERT_EQ(run_keel(common + out2.string()).rc, 0);
-  for (const char* f : {"train.src", "train.tgt", "dev.src", "test.tgt", "train.src.sp", "spm.model"})
+  for (const char* f :
+       {"train.src", "train.tgt", "dev.src", "test.tgt", "train.src.sp", "spm.model"})
     EXPECT_EQ(read_all(out1 / f), read_all(out2 / f)) << f;
   fs::remove_all(share);
   fs::remove_all(out1);
@@ -121,10 +125,13 @@ TEST(CliCorpus, DingCorpusIsWrittenSplitAndReproducible) {
 
 TEST(CliCorpus, RealEnglishSpanishWithALimit) {
   if (!fs::exists("/usr/share/apertium/apertium-eng-spa") || !fs::exists("/usr/share/wordnet"))
-    GTEST_FAIL() << "apertium-eng-spa / wordnet-base / fortunes missing: run scripts/install-deps.sh";
+    GTEST_FAIL()
+        << "apertium-eng-spa / wordnet-base / fortunes missing: run scripts/install-deps.sh";
   auto out = temp_dir("enes");
-  auto r = run_keel("nmt corpus --pair en-es --limit 60 --vocab-size 300 --dev 10 --test 10 --json "
-                    "--quiet --out " + out.string());
+  auto r = run_keel(
+      "nmt corpus --pair en-es --limit 60 --vocab-size 300 --dev 10 --test 10 --json "
+      "--quiet --out " +
+      out.string());
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["sources"].size(), 3u);
@@ -221,8 +228,9 @@ TEST(CliTranslate, ModelDirectoryTakesAndGivesRawText) {
 
   // A directory whose spm.model does not match the model's vocabulary.
   auto other = temp_dir("modeldir_other");
-  keel::nmt::save_model(keel::nmt::random_model(keel::nmt::preset_config(keel::nmt::Preset::tiny), 1),
-                        other / "model.keel");
+  keel::nmt::save_model(
+      keel::nmt::random_model(keel::nmt::preset_config(keel::nmt::Preset::tiny), 1),
+      other / "model.keel");
   r = run_keel_stdin("nmt translate --model " + other.string(), in);
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("spm.model"), std::string::npos) << r.err;

@@ -67,18 +67,21 @@ TEST(Ding, AnnotationsAreStripped) {
   EXPECT_EQ(strip_ding_annotations("Er ist (vom Sternzeichen) Jungfrau."), "Er ist Jungfrau.");
   EXPECT_EQ(strip_ding_annotations("storage battery [Am.] {f} <alright> (nested (x) y)"),
             "storage battery");
-  EXPECT_EQ(strip_ding_annotations("It\xE2\x80\x99s \xE2\x80\x9Cok\xE2\x80\x9D ."),
-            "It's \"ok\".");
+  EXPECT_EQ(strip_ding_annotations("It\xE2\x80\x99s \xE2\x80\x9Cok\xE2\x80\x9D ."), "It's \"ok\".");
 }
 
 TEST(Ding, SentenceLikeRules) {
   EXPECT_TRUE(ding_sentence_like("Das ist nur scheinbar paradox."));
-  EXPECT_TRUE(ding_sentence_like("\xC3\x9C" "ber Geschmack l\xC3\xA4sst sich streiten."));
+  EXPECT_TRUE(
+      ding_sentence_like("\xC3\x9C"
+                         "ber Geschmack l\xC3\xA4sst sich streiten."));
   EXPECT_TRUE(ding_sentence_like("\"Are you OK?\""));
-  EXPECT_FALSE(ding_sentence_like("eel stocks"));                      // no capital, no stop
-  EXPECT_FALSE(ding_sentence_like("In Ordnung!"));                     // two words
+  EXPECT_FALSE(ding_sentence_like("eel stocks"));                       // no capital, no stop
+  EXPECT_FALSE(ding_sentence_like("In Ordnung!"));                      // two words
   EXPECT_FALSE(ding_sentence_like("Von mir aus geht das in Ordnung"));  // no final stop
-  EXPECT_FALSE(ding_sentence_like("Er gibt jdm. etw. zur\xC3\xBC" "ck."));  // placeholders
+  EXPECT_FALSE(
+      ding_sentence_like("Er gibt jdm. etw. zur\xC3\xBC"
+                         "ck."));  // placeholders
   EXPECT_FALSE(ding_sentence_like("To release sb. from a promise."));
   EXPECT_FALSE(ding_sentence_like("My phone ran out / ran out of battery."));
   EXPECT_FALSE(ding_sentence_like("Well, I never..."));
@@ -119,7 +122,8 @@ TEST(Fortunes, AttributionDroppedAndSentencesSplit) {
   EXPECT_EQ(s[0],
             "A \"critic\" is a man who creates nothing and thereby feels qualified to judge the "
             "work of creative men.");
-  EXPECT_EQ(s[1], "There is logic in this; he is unbiased -- he hates all creative people equally.");
+  EXPECT_EQ(s[1],
+            "There is logic in this; he is unbiased -- he hates all creative people equally.");
 }
 
 TEST(Fortunes, AbbreviationsInitialsOverstrikeAndQuotes) {
@@ -151,16 +155,22 @@ TEST(Wordnet, GlossSplitIntoDefinitionsAndExamples) {
   EXPECT_EQ(c.definitions[1], "cancel it");
   ASSERT_EQ(c.examples.size(), 1u);
   EXPECT_EQ(c.examples[0], "a; b");
-  EXPECT_TRUE(parse_wordnet_line("  1 This software and database is being provided").definitions.empty());
+  EXPECT_TRUE(
+      parse_wordnet_line("  1 This software and database is being provided").definitions.empty());
 }
 
 TEST(Clean, NormalizeAndKeys) {
-  EXPECT_EQ(normalize_text("  a \t b\n\xE2\x80\x9C" "c\xE2\x80\x9D  d\xE2\x80\x99s "), "a b \"c\" d's");
+  EXPECT_EQ(normalize_text("  a \t b\n\xE2\x80\x9C"
+                           "c\xE2\x80\x9D  d\xE2\x80\x99s "),
+            "a b \"c\" d's");
   EXPECT_EQ(word_count(" a  b c "), 3u);
   EXPECT_EQ(dedup_key("Are you a  turtle?"), dedup_key("are you a turtle"));
   EXPECT_NE(dedup_key("Are you a turtle?"), dedup_key("Are you a tortoise?"));
   // Non-ASCII letters are kept as they are (not case-folded).
-  EXPECT_EQ(dedup_key("\xC3\x9C" "ber, alles!"), "\xC3\x9C" "ber alles");
+  EXPECT_EQ(dedup_key("\xC3\x9C"
+                      "ber, alles!"),
+            "\xC3\x9C"
+            "ber alles");
 }
 
 TEST(Clean, RejectReasons) {

@@ -17,11 +17,11 @@ namespace {
 
 // A few hundred distinct English sentences from word lists.
 std::vector<std::string> small_text() {
-  const char* subj[] = {"The cat", "A tall stranger", "My old friend", "Every teacher", "The river",
-                        "Her brother", "This machine", "Our neighbours"};
-  const char* verb[] = {"quickly reads", "never forgets", "slowly crosses", "carefully paints",
-                        "often visits", "gladly explains", "silently watches"};
-  const char* obj[] = {"the long letter.", "a quiet village.", "the broken bridge.",
+  const char* subj[] = {"The cat",   "A tall stranger", "My old friend", "Every teacher",
+                        "The river", "Her brother",     "This machine",  "Our neighbours"};
+  const char* verb[] = {"quickly reads", "never forgets",   "slowly crosses",  "carefully paints",
+                        "often visits",  "gladly explains", "silently watches"};
+  const char* obj[] = {"the long letter.",      "a quiet village.",   "the broken bridge.",
                        "every question asked.", "the morning light.", "two green apples."};
   std::vector<std::string> out;
   for (auto s : subj)

@@ -105,10 +105,10 @@ struct ApertiumOptions {
   int jobs = 1;                    // apertium processes run at once
 };
 struct ApertiumLine {
-  std::string text;       // translation, Apertium's marks removed
-  int unknown = 0;        // words Apertium did not know ('*' marks; copied untranslated)
-  int errors = 0;         // generation / transfer failures ('#' and '@' marks)
-  bool failed = false;    // the line could not be aligned with its output (left empty)
+  std::string text;             // translation, Apertium's marks removed
+  int unknown = 0;              // words Apertium did not know ('*' marks; copied untranslated)
+  int errors = 0;               // generation / transfer failures ('#' and '@' marks)
+  bool failed = false;          // the line could not be aligned with its output (left empty)
   std::size_t first_known = 0;  // byte offset in `text` of the first word Apertium knew
 };
 // Translates one line per element. Lines are written separated by blank lines (so each is its
@@ -135,10 +135,10 @@ struct CorpusOptions {
   std::filesystem::path out;
   int vocab_size = 8000;
   std::uint64_t seed = 1;
-  std::size_t limit = 0;       // > 0: at most this many sentences from each source (quick runs)
+  std::size_t limit = 0;  // > 0: at most this many sentences from each source (quick runs)
   std::size_t dev = 1000, test = 1000;
-  int jobs = 1;                // apertium processes at once
-  int max_unknown = 1;         // en-es: drop translations with more unknown words than this
+  int jobs = 1;         // apertium processes at once
+  int max_unknown = 1;  // en-es: drop translations with more unknown words than this
   // Where Debian's data lives (tests point it elsewhere): fortunes under
   // <share>/games/fortunes, WordNet under <share>/wordnet, Ding under <share>/trans/de-en.
   std::filesystem::path share = "/usr/share";
