@@ -8,6 +8,10 @@
 
 using namespace keel::nmt;
 
+#include "vectors.h"
+
+using namespace keel::nmt::testing;
+
 namespace {
 
 // fp32 oneDNN vs the double-accumulating reference: float rounding over K terms.
@@ -24,25 +28,8 @@ struct Shape {
 const Shape kShapes[] = {{1, 1, 1},   {1, 7, 5},    {3, 19, 37},   {1, 513, 512},
                          {5, 33, 2047}, {64, 512, 512}, {17, 1001, 13}, {2, 2048, 511}};
 
-std::vector<float> randn(std::size_t n, std::uint32_t seed, float scale = 1.f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
 
-float max_abs(const std::vector<float>& v) {
-  float m = 0.f;
-  for (float x : v) m = std::max(m, std::fabs(x));
-  return m;
-}
 
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0.f;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 }  // namespace
 

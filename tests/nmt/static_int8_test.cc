@@ -12,6 +12,10 @@
 
 using namespace keel::nmt;
 
+#include "vectors.h"
+
+using namespace keel::nmt::testing;
+
 namespace {
 
 // oneDNN static int8 vs the reference: same integers, only the final scaling is ordered
@@ -23,34 +27,9 @@ constexpr double kStaticLogitRelRms = 0.05;
 // Estimated SQNR vs the SQNR of actually quantizing the samples.
 constexpr double kSqnrTolDb = 1.0;
 
-std::vector<float> randn(std::size_t n, std::uint32_t seed, float scale = 1.f) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
 
-float max_abs(const std::vector<float>& v) {
-  float m = 0.f;
-  for (float x : v) m = std::max(m, std::fabs(x));
-  return m;
-}
 
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0.f;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
-double rel_rms(const std::vector<float>& a, const std::vector<float>& ref) {
-  double se = 0, ss = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    se += double(a[i] - ref[i]) * (a[i] - ref[i]);
-    ss += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(se / ss);
-}
 
 struct Shape {
   std::int64_t m, n, k;

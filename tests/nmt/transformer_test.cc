@@ -11,6 +11,10 @@
 
 using namespace keel::nmt;
 
+#include "vectors.h"
+
+using namespace keel::nmt::testing;
+
 namespace {
 
 // fp32 kernels vs double references.
@@ -22,28 +26,8 @@ constexpr float kBatchLogitTol = 1e-4f;
 constexpr double kInt8EncoderRelRms = 0.03;
 constexpr double kInt8LogitRelRms = 0.03;
 
-std::vector<float> randn(std::size_t n, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<float> d(0.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(gen);
-  return v;
-}
 
-double rel_rms(const std::vector<float>& a, const std::vector<float>& ref) {
-  double se = 0, ss = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    se += double(a[i] - ref[i]) * (a[i] - ref[i]);
-    ss += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(se / ss);
-}
 
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float m = 0.f;
-  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
 
 Model tiny_model(std::uint64_t seed = 11) { return random_model(preset_config(Preset::tiny), seed); }
 
