@@ -20,6 +20,8 @@ void register_power_optimize(CLI::App& power, const GlobalOptions& global);
 // `keel power analyze` (measured traces), added under the `power` subcommand by register_power.
 void register_power_analyze(CLI::App& power, const GlobalOptions& global);
 void register_nmt(CLI::App& app, const GlobalOptions& global);
+// `keel nmt train` (LibTorch; only in builds with KEEL_HAVE_MCNN).
+void register_nmt_train(CLI::App& nmt, const GlobalOptions& global);
 void register_mcnn(CLI::App& app, const GlobalOptions& global);
 
 // Prints `text` to stdout, followed by a newline when it lacks one.

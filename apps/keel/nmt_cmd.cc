@@ -133,6 +133,9 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--threads-per-stream", ta->threads_per_stream, "Threads inside each stream")
       ->check(CLI::PositiveNumber);
   tr->callback([ta, &global] { run_translate(*ta, global); });
+#ifdef KEEL_HAVE_MCNN
+  register_nmt_train(*nmt, global);
+#endif
 }
 
 }  // namespace keel::cli

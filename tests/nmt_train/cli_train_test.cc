@@ -1,0 +1,69 @@
+// `keel nmt train` as a user runs it: a short run, and bad input as one clear error line.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "../support/run_keel.h"
+#include "keel/nmt/model.h"
+#include "toy.h"
+
+using keel::testing::count_lines;
+using keel::testing::run_keel;
+namespace fs = std::filesystem;
+
+namespace {
+std::string files(const fs::path& d, const std::string& train_src = "train.src.sp",
+                  const std::string& train_tgt = "train.tgt.sp") {
+  return " --train-src " + (d / train_src).string() + " --train-tgt " + (d / train_tgt).string() +
+         " --dev-src " + (d / "dev.src.sp").string() + " --dev-tgt " + (d / "dev.tgt.sp").string();
+}
+}  // namespace
+
+TEST(CliNmtTrain, ShortRunWritesAModelDirectory) {
+  auto d = keel::testing::nmt_temp("cli_short");
+  keel::testing::write_toy_task(d, 200, 5, 6, 3);
+  std::ofstream(d / "spm.model") << "not really a SentencePiece model";
+  auto out = d / "model";
+  auto r = run_keel("nmt train" + files(d) + " --out " + out.string() +
+                    " --preset tiny --max-steps 6 --threads 1 --max-tokens 300 --spm-model " +
+                    (d / "spm.model").string() + " --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("\"steps\": 6"), std::string::npos) << r.out;
+  auto m = keel::nmt::load_model(out / "model.keel");
+  EXPECT_EQ(m.config.d_model, 64u);
+  EXPECT_TRUE(fs::exists(out / "spm.model"));
+  // A second run into the same directory must not silently restart.
+  r = run_keel("nmt train" + files(d) + " --out " + out.string() + " --preset tiny --max-steps 6");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  fs::remove_all(d);
+}
+
+TEST(CliNmtTrain, BadInputIsOneErrorLine) {
+  auto d = keel::testing::nmt_temp("cli_bad");
+  keel::testing::write_toy_task(d, 20, 5, 6, 4);
+  std::ofstream(d / "short.sp") << "\xe2\x96\x81"
+                                   "a\n";
+  std::ofstream(d / "empty.sp");
+  const auto out = " --out " + (d / "out").string() + " --preset tiny --max-steps 2";
+  struct Case {
+    std::string args, expect;
+  } cases[] = {
+      {files(d, "train.src.sp", "short.sp"), "20 lines here but 1"},
+      {files(d, "empty.sp", "empty.sp"), "file is empty"},
+      {files(d, "missing.sp", "train.tgt.sp"), "missing.sp: file not found"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_keel("nmt train" + c.args + out);
+    EXPECT_EQ(r.rc, 2) << c.args;
+    EXPECT_NE(r.err.find("keel: error:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_FALSE(fs::exists(d / "out" / "model.keel"));
+  }
+  auto r = run_keel("nmt train" + files(d) + out + " --resume");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
+  fs::remove_all(d);
+}
