@@ -25,7 +25,7 @@ TEST(NmtTrainData, VocabularyIsSpecialsThenPiecesByCount) {
   EXPECT_EQ(v.token(5), "b");  // 3 times, after "a" in byte order
   EXPECT_EQ(v.token(6), "c");
   EXPECT_EQ(vocabulary_hash(v), vocabulary_hash(build_vocabulary(t, ModelConfig{})));
-  ParallelText other{{"a b"}, {"c"}};
+  ParallelText other{{"a b"}, {"d"}};
   EXPECT_NE(vocabulary_hash(v), vocabulary_hash(build_vocabulary(other, ModelConfig{})));
 }
 
@@ -62,7 +62,9 @@ TEST(NmtTrainData, TokenBatchesCoverEveryPairOnceWithinTheBudget) {
       ++seen[i];
       longest = std::max({longest, p.src[i].size(), p.tgt[i].size() + 1});
     }
-    if (b.size() > 1) EXPECT_LE(static_cast<std::int64_t>(b.size() * longest), budget);
+    if (b.size() > 1) {
+      EXPECT_LE(static_cast<std::int64_t>(b.size() * longest), budget);
+    }
   }
   EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
   EXPECT_EQ(token_batches(p, budget, 7, 0), a);  // a pure function of its arguments

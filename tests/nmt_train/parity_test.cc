@@ -16,9 +16,10 @@ using namespace keel::nmt;
 
 namespace {
 
-// oneDNN and LibTorch sum in different orders: fp32 rounding only, relative to O(1) values.
-constexpr float kEncoderTol = 2e-5f;
-constexpr float kLogitTol = 1e-4f;
+// oneDNN and LibTorch sum in different orders: fp32 rounding only (measured ~1e-6 on these
+// O(1) values), with a 10x margin.
+constexpr float kEncoderTol = 1e-5f;
+constexpr float kLogitTol = 2e-5f;
 
 float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   EXPECT_EQ(a.size(), b.size());
@@ -34,7 +35,7 @@ std::vector<Ids> random_sentences(const ModelConfig& c, int n, int max_len, unsi
   std::vector<Ids> out;
   for (int i = 0; i < n; ++i) {
     Ids s(1 + rng() % static_cast<unsigned>(max_len));
-    for (auto& id : s) id = 4 + rng() % (c.src_vocab - 4);
+    for (auto& id : s) id = 4 + static_cast<std::uint32_t>(rng() % (c.src_vocab - 4));
     if (eos) s.push_back(c.eos_id);
     out.push_back(std::move(s));
   }
@@ -46,7 +47,7 @@ class Parity : public ::testing::TestWithParam<bool> {};
 }  // namespace
 
 TEST_P(Parity, EncoderDecoderAndGreedyMatchTheEngine) {
-  keel::train::set_torch_threads(2);
+  keel::train::set_torch_threads(1);
   ModelConfig c = preset_config(Preset::tiny);
   c.pre_norm = GetParam();
   const Model m = random_model(c, 11);
@@ -62,7 +63,7 @@ TEST_P(Parity, EncoderDecoderAndGreedyMatchTheEngine) {
   for (int T : {0, 6}) {
     std::vector<Ids> tgt(src.size(), Ids(static_cast<std::size_t>(T)));
     for (auto& t : tgt)
-      for (auto& id : t) id = 4 + rng() % (c.tgt_vocab - 4);
+      for (auto& id : t) id = 4 + static_cast<std::uint32_t>(rng() % (c.tgt_vocab - 4));
     auto a = torch_model.forced_logits(src, tgt), b = engine.forced_logits(src, tgt);
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i)
@@ -79,7 +80,7 @@ TEST_P(Parity, EncoderDecoderAndGreedyMatchTheEngine) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Norm, Parity, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "PreNorm" : "PostNorm"; });
+                         [](const auto& p) { return p.param ? "PreNorm" : "PostNorm"; });
 
 TEST(NmtTrainParity, ExportIsANameByNameCopy) {
   ModelConfig c = preset_config(Preset::tiny);
