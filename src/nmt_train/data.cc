@@ -8,6 +8,7 @@
 #include <numeric>
 #include <random>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "keel/core/error.h"
 
@@ -60,7 +61,8 @@ std::vector<std::string_view> split_pieces(std::string_view line) {
   return out;
 }
 
-Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& c) {
+Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& c,
+                            const std::vector<std::string>& extra_pieces) {
   std::vector<std::string> tokens(4);
   const std::uint32_t ids[4] = {c.pad_id, c.bos_id, c.eos_id, c.unk_id};
   const char* names[4] = {"<pad>", "<s>", "</s>", "<unk>"};
@@ -78,6 +80,9 @@ Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& c) {
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
   for (auto& [piece, n] : sorted) tokens.push_back(piece);
+  std::unordered_set<std::string> have(tokens.begin(), tokens.end());
+  for (const auto& piece : extra_pieces)
+    if (have.insert(piece).second) tokens.push_back(piece);
   return Vocabulary(std::move(tokens));
 }
 

@@ -37,7 +37,8 @@ struct AttentionImpl : torch::nn::Module {
   }
   // q_in [B,Tq,d], kv_in [B,Tk,d]; `blocked` (bool, broadcast to [B,heads,Tq,Tk]) is true where
   // a query may not see a key (padding, future positions).
-  torch::Tensor forward(const torch::Tensor& q_in, const torch::Tensor& kv_in, const torch::Tensor& blocked) {
+  torch::Tensor forward(const torch::Tensor& q_in, const torch::Tensor& kv_in,
+                        const torch::Tensor& blocked) {
     const auto B = q_in.size(0), Tq = q_in.size(1), Tk = kv_in.size(1);
     auto q = q_proj(q_in).view({B, Tq, heads, dh}).transpose(1, 2);
     auto k = k_proj(kv_in).view({B, Tk, heads, dh}).transpose(1, 2);
@@ -66,8 +67,8 @@ struct FfnImpl : torch::nn::Module {
 TORCH_MODULE(Ffn);
 
 // Pre-norm: x + f(norm(x)); post-norm: norm(x + f(x)) — as the engine's layers.
-torch::Tensor sublayer(const torch::Tensor& x, torch::nn::LayerNorm& norm, bool pre, double p, bool training,
-                const std::function<torch::Tensor(const torch::Tensor&)>& f) {
+torch::Tensor sublayer(const torch::Tensor& x, torch::nn::LayerNorm& norm, bool pre, double p,
+                       bool training, const std::function<torch::Tensor(const torch::Tensor&)>& f) {
   if (pre) return x + drop(f(norm(x)), p, training);
   return norm(x + drop(f(x), p, training));
 }
@@ -82,7 +83,8 @@ struct EncoderLayerImpl : torch::nn::Module {
   torch::Tensor forward(torch::Tensor x, const torch::Tensor& src_blocked, double p) {
     x = sublayer(x, self_attn_norm, pre, p, is_training(),
                  [&](const torch::Tensor& h) { return self_attn(h, h, src_blocked); });
-    return sublayer(x, ffn_norm, pre, p, is_training(), [&](const torch::Tensor& h) { return ffn(h); });
+    return sublayer(x, ffn_norm, pre, p, is_training(),
+                    [&](const torch::Tensor& h) { return ffn(h); });
   }
   bool pre;
   torch::nn::LayerNorm self_attn_norm{nullptr}, ffn_norm{nullptr};
@@ -100,13 +102,14 @@ struct DecoderLayerImpl : torch::nn::Module {
     ffn_norm = register_module("ffn_norm", layer_norm(c.d_model, c.layer_norm_eps));
     ffn = register_module("ffn", Ffn(c.d_model, c.ffn));
   }
-  torch::Tensor forward(torch::Tensor x, const torch::Tensor& memory, const torch::Tensor& causal, const torch::Tensor& src_blocked,
-                 double p) {
+  torch::Tensor forward(torch::Tensor x, const torch::Tensor& memory, const torch::Tensor& causal,
+                        const torch::Tensor& src_blocked, double p) {
     x = sublayer(x, self_attn_norm, pre, p, is_training(),
                  [&](const torch::Tensor& h) { return self_attn(h, h, causal); });
     x = sublayer(x, cross_attn_norm, pre, p, is_training(),
                  [&](const torch::Tensor& h) { return cross_attn(h, memory, src_blocked); });
-    return sublayer(x, ffn_norm, pre, p, is_training(), [&](const torch::Tensor& h) { return ffn(h); });
+    return sublayer(x, ffn_norm, pre, p, is_training(),
+                    [&](const torch::Tensor& h) { return ffn(h); });
   }
   bool pre;
   torch::nn::LayerNorm self_attn_norm{nullptr}, cross_attn_norm{nullptr}, ffn_norm{nullptr};
@@ -189,7 +192,8 @@ struct NetImpl : torch::nn::Module {
     return config.pre_norm ? encoder->final_norm(x) : x;
   }
   // tgt_in [B,T] (BOS first) -> logits [B,T,V].
-  torch::Tensor decode(const torch::Tensor& tgt_in, const torch::Tensor& memory, const torch::Tensor& src_blocked) {
+  torch::Tensor decode(const torch::Tensor& tgt_in, const torch::Tensor& memory,
+                       const torch::Tensor& src_blocked) {
     const auto T = tgt_in.size(1);
     auto causal = torch::ones({T, T}, torch::kBool).triu(1).view({1, 1, T, T});
     auto x = embed(tgt_in, tgt_table());
@@ -211,7 +215,7 @@ TORCH_MODULE(Net);
 
 // [B, max len] of ids, right-padded with `pad`; `bos` (when >= 0) is put first.
 torch::Tensor padded(const std::vector<Ids>& rows, std::int64_t pad, std::int64_t bos = -1,
-              std::int64_t eos = -1) {
+                     std::int64_t eos = -1) {
   const std::int64_t extra = (bos >= 0) + (eos >= 0);
   std::int64_t T = 0;
   for (const Ids& r : rows) T = std::max(T, static_cast<std::int64_t>(r.size()) + extra);
@@ -247,7 +251,7 @@ struct TorchTransformer::Impl {
   // Label-smoothed cross entropy as fairseq computes it: (1 - eps - eps_i) nll + eps_i * sum
   // over the vocabulary of -log p, eps_i = eps / (V - 1); padding positions contribute nothing.
   std::pair<torch::Tensor, LossSums> loss(const std::vector<Ids>& src, const std::vector<Ids>& tgt,
-                                   double eps) {
+                                          double eps) {
     check_batch(src, tgt);
     const auto pad = static_cast<std::int64_t>(config.pad_id);
     torch::Tensor s = padded(src, pad);
@@ -394,9 +398,9 @@ std::vector<std::vector<float>> TorchTransformer::forced_logits(const std::vecto
     torch::Tensor s = padded(src, impl_->config.pad_id);
     torch::Tensor bl = impl_->blocked(s);
     torch::Tensor logits = impl_->net
-                        ->decode(padded(tgt, impl_->config.pad_id, impl_->config.bos_id),
-                                 impl_->net->encode(s, bl), bl)
-                        .contiguous();
+                               ->decode(padded(tgt, impl_->config.pad_id, impl_->config.bos_id),
+                                        impl_->net->encode(s, bl), bl)
+                               .contiguous();
     std::vector<std::vector<float>> out;
     for (std::size_t b = 0; b < src.size(); ++b) {
       const float* p = logits[static_cast<std::int64_t>(b)].data_ptr<float>();

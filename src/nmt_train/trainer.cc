@@ -158,7 +158,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
     throw core::InputError("file not found", {o.spm_model.string(), 0, 0, "--spm-model"},
                            "pass the SentencePiece model the pieces were made with");
   ModelConfig c = o.model;
-  const Vocabulary vocab = build_vocabulary(train_text, c);
+  const Vocabulary vocab = build_vocabulary(train_text, c, o.extra_pieces);
   c.src_vocab = c.tgt_vocab = static_cast<std::uint32_t>(vocab.size());
   c.shared_embeddings = true;  // one joint vocabulary
   c.validate("keel nmt train");

@@ -25,6 +25,10 @@ TEST(NmtTrainData, VocabularyIsSpecialsThenPiecesByCount) {
   EXPECT_EQ(v.token(5), "b");  // 3 times, after "a" in byte order
   EXPECT_EQ(v.token(6), "c");
   EXPECT_EQ(vocabulary_hash(v), vocabulary_hash(build_vocabulary(t, ModelConfig{})));
+  Vocabulary with_extra = build_vocabulary(t, ModelConfig{}, {"<unk>", "z", "a", "y"});
+  ASSERT_EQ(with_extra.size(), 9u);
+  EXPECT_EQ(with_extra.token(7), "z");
+  EXPECT_EQ(with_extra.token(8), "y");
   ParallelText other{{"a b"}, {"d"}};
   EXPECT_NE(vocabulary_hash(v), vocabulary_hash(build_vocabulary(other, ModelConfig{})));
 }

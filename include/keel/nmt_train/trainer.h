@@ -23,7 +23,10 @@ struct NmtTrainOptions {
   std::filesystem::path train_src, train_tgt, dev_src, dev_tgt;
   std::filesystem::path dev_refs;   // raw reference text for BLEU; default: dev_tgt detokenized
   std::filesystem::path spm_model;  // copied to out/ next to model.keel when given
-  std::filesystem::path out;        // model.keel, checkpoint.pt, log.json, steps.csv, epochs.csv
+  // Pieces the vocabulary must hold besides the training pieces: the SentencePiece model's, so
+  // that the translator accepts the model directory.
+  std::vector<std::string> extra_pieces;
+  std::filesystem::path out;  // model.keel, checkpoint.pt, log.json, steps.csv, epochs.csv
   ModelConfig model = train_preset("small");  // vocabulary sizes are replaced
   std::int64_t max_tokens = 4096;             // per batch, padding counted
   std::size_t max_length = 256;               // training pairs with a longer side are left out
