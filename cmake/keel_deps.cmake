@@ -7,6 +7,7 @@ find_package(spdlog CONFIG REQUIRED)
 find_package(fmt CONFIG REQUIRED)
 find_package(Threads REQUIRED)
 find_package(ZLIB REQUIRED)      # nmt model file checksum (crc32)
+find_package(ICU REQUIRED COMPONENTS uc data)  # nmt BLEU: Unicode categories, lowercasing
 # nmt GEMMs: oneDNN 2.6. Its CMake config insists on OpenCL headers (Debian builds it with the
 # OpenCL GPU runtime), which keel does not use, so the library is found directly.
 find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp REQUIRED)

@@ -14,6 +14,8 @@ PKGS=(
   # train / mcnn / nmt
   libtorch-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
+  # nmt BLEU (Unicode categories and lowercasing)
+  libicu-dev
   # HTML reports: headless browser for their tests and screenshots
   chromium
 )

@@ -27,7 +27,10 @@ def sampler(path, stop, ready, dry):
         fi = getattr(nv, "NVML_FI_DEV_POWER_INSTANT", 186)
 
         def field():
-            v = nv.nvmlDeviceGetFieldValues(h, [fi])[0]
+            try:
+                v = nv.nvmlDeviceGetFieldValues(h, [fi])[0]
+            except nv.NVMLError:  # a driver without the instant-power field
+                return float("nan")
             if v.nvmlReturn != 0:
                 return float("nan")
             t = v.valueType

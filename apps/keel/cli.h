@@ -19,7 +19,15 @@ void register_power(CLI::App& app, const GlobalOptions& global);
 void register_power_optimize(CLI::App& power, const GlobalOptions& global);
 // `keel power analyze` (measured traces), added under the `power` subcommand by register_power.
 void register_power_analyze(CLI::App& power, const GlobalOptions& global);
+// `keel power fit` (calibrate the GPU model against a measured log), under `power`.
+void register_power_fit(CLI::App& power, const GlobalOptions& global);
 void register_nmt(CLI::App& app, const GlobalOptions& global);
+// `keel nmt bleu` (sacreBLEU-compatible BLEU), added under `nmt` by register_nmt.
+void register_nmt_bleu(CLI::App& nmt, const GlobalOptions& global);
+// `keel nmt quantize` (static int8 calibration), under `nmt`.
+void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global);
+// `keel nmt bench` (translation speed side by side), under `nmt`.
+void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global);
 // `keel nmt train` (LibTorch; only in builds with KEEL_HAVE_MCNN).
 void register_nmt_train(CLI::App& nmt, const GlobalOptions& global);
 void register_mcnn(CLI::App& app, const GlobalOptions& global);

@@ -112,8 +112,10 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       "translate", "Translate pre-tokenized lines from stdin to stdout (space-separated tokens)");
   tr->add_option("--model", ta->model, "Model file (docs/nmt_model_format.md)")
       ->required()->check(CLI::ExistingFile);
-  tr->add_option("--compute", ta->compute, "fp32 or int8-dynamic (int8 GEMMs on VNNI)")
-      ->check(CLI::IsMember({"fp32", "int8-dynamic"}));
+  tr->add_option("--compute", ta->compute,
+                 "fp32, int8 (static scales of a model calibrated by keel nmt quantize) or "
+                 "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI")
+      ->check(CLI::IsMember({"fp32", "int8", "int8-dynamic"}));
   tr->add_option("--max-decoding-length", ta->max_length, "Most target tokens per sentence")
       ->check(CLI::NonNegativeNumber);
   tr->add_option("--min-decoding-length", ta->min_length,
@@ -133,6 +135,10 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--threads-per-stream", ta->threads_per_stream, "Threads inside each stream")
       ->check(CLI::PositiveNumber);
   tr->callback([ta, &global] { run_translate(*ta, global); });
+
+  register_nmt_bleu(*nmt, global);
+  register_nmt_quantize(*nmt, global);
+  register_nmt_bench(*nmt, global);
 #ifdef KEEL_HAVE_MCNN
   register_nmt_train(*nmt, global);
 #endif

@@ -139,13 +139,18 @@ Linear& Linear::operator=(Linear&&) noexcept = default;
 Linear::~Linear() = default;
 
 Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64_t N,
-               std::int64_t K, Compute compute)
-    : impl_(std::make_unique<Impl>()), n_(N), k_(K), compute_(compute) {
+               std::int64_t K, Compute compute, ActivationQuant input)
+    : impl_(std::make_unique<Impl>()), n_(N), k_(K), compute_(compute), input_(input) {
   if (N <= 0 || K <= 0 || w.size() != static_cast<std::size_t>(N * K) ||
       (!bias.empty() && bias.size() != static_cast<std::size_t>(N)))
     throw core::Error("Linear: weight/bias sizes do not match [N, K]");
+  if (compute == Compute::int8_static && !input.valid())
+    throw core::Error("Linear: static int8 needs a calibrated input scale");
+  if (compute != Compute::int8_static) input_ = {};
   impl_->bias.assign(bias.begin(), bias.end());
-  const bool int8 = compute == Compute::int8_dynamic;
+  const bool int8 = compute != Compute::fp32;
+  // Unsigned static inputs are not shifted, so there is nothing to compensate.
+  const std::int32_t shift = input_.is_unsigned ? 0 : 128;
   // The weight layout oneDNN picks does not depend on M (checked for 1..1280 rows), so one
   // reorder serves every batch size; forward() asserts it.
   auto pd = make_pd(Key{64, N, K, int8, false, !bias.empty() && !int8});
@@ -166,7 +171,7 @@ Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64
       impl_->w_inv[n] = 1.f / impl_->w_scales[n];
       std::int32_t sum = 0;
       for (std::int64_t k = 0; k < K; ++k) sum += wq[n * K + k];
-      impl_->comp[n] = 128 * sum;
+      impl_->comp[n] = shift * sum;
     }
     dnnl::memory plain({{K, N}, dt::s8, tag::ba}, cpu_engine(), wq.data());
     dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
@@ -177,17 +182,113 @@ Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64
 const std::vector<float>& Linear::weight_scales() const { return impl_->w_scales; }
 
 std::string Linear::impl_name(std::int64_t M) const {
-  const bool int8 = compute_ == Compute::int8_dynamic;
+  const bool int8 = compute_ != Compute::fp32;
   return make_pd(Key{M, n_, k_, int8, false, !impl_->bias.empty() && !int8}).impl_info_str();
+}
+
+void Linear::gemm_s32(const std::uint8_t* xq, std::int64_t M, std::int32_t* acc) const {
+  auto& eng = cpu_engine();
+  const Cached& c = cached_primitive(Key{M, n_, k_, true, false, false});
+  assert(c.weights_desc == impl_->weights_desc);
+  dnnl::memory src({{M, k_}, dt::u8, tag::ab}, eng, const_cast<std::uint8_t*>(xq));
+  dnnl::memory dst({{M, n_}, dt::s32, tag::ab}, eng, acc);
+  auto& stream = thread_stream();
+  c.prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights},
+                          {DNNL_ARG_DST, dst}});
+  stream.wait();
+}
+
+namespace {
+
+thread_local std::vector<std::uint8_t> xq_buf;
+thread_local std::vector<float> xs_buf;
+thread_local std::vector<std::int32_t> acc_buf;
+
+// One pass over the s32 result: (acc − comp[n]) · x_inv[m] · w_inv[n] + bias[n], ReLU, then
+// `store(m, n, value)`. The compensation is subtracted in int32: |acc| can exceed float's 24-bit
+// exact range for K ≥ 520. x_inv is per row (dynamic) or one value (static: x_inv_stride 0).
+template <typename Store>
+void dequantize(const std::int32_t* acc, std::int64_t M, std::int64_t N, const float* x_inv,
+                std::int64_t x_inv_stride, const float* w_inv, const std::int32_t* comp,
+                const float* bias, bool relu, Store store) {
+#pragma omp parallel for schedule(static) if (M * N > kParallelMin)
+  for (std::int64_t m = 0; m < M; ++m) {
+    const float a_inv = x_inv[m * x_inv_stride];
+    const std::int32_t* a = acc + m * N;
+    const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
+    if (bias) {
+#pragma omp simd
+      for (std::int64_t n = 0; n < N; ++n)
+        store(m, n, std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]));
+    } else {
+#pragma omp simd
+      for (std::int64_t n = 0; n < N; ++n)
+        store(m, n, std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n])));
+    }
+  }
+}
+
+}  // namespace
+
+void Linear::quantize_input(const float* x, std::int64_t rows, std::uint8_t* q) const {
+  assert(input_.valid());
+  const std::int64_t n = rows * k_;
+  const float s = input_.scale;
+  if (input_.is_unsigned) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+    for (std::int64_t i = 0; i < n; ++i)
+      q[i] = static_cast<std::uint8_t>(detail::round_u(x[i] * s));
+  } else {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+    for (std::int64_t i = 0; i < n; ++i)
+      q[i] = static_cast<std::uint8_t>(detail::round_q(x[i] * s) + 128);
+  }
+}
+
+void Linear::forward_u8(const std::uint8_t* xq, std::int64_t M, float* y, bool relu) const {
+  assert(impl_ && compute_ == Compute::int8_static && M >= 0);
+  if (M == 0) return;
+  std::int32_t* acc = scratch(acc_buf, M * n_);
+  gemm_s32(xq, M, acc);
+  const float x_inv = 1.f / input_.scale;
+  const std::int64_t N = n_;
+  dequantize(acc, M, N, &x_inv, 0, impl_->w_inv.data(), impl_->comp.data(),
+             impl_->bias.empty() ? nullptr : impl_->bias.data(), relu,
+             [y, N](std::int64_t m, std::int64_t n, float v) { y[m * N + n] = v; });
+}
+
+void Linear::forward_to_u8(const float* x, std::int64_t M, std::uint8_t* yq,
+                           const ActivationQuant& out, bool relu) const {
+  assert(impl_ && compute_ == Compute::int8_static && out.valid() && M >= 0);
+  if (M == 0) return;
+  if (observer_) observer_(x, M, k_);
+  std::uint8_t* xq = scratch(xq_buf, M * k_);
+  quantize_input(x, M, xq);
+  std::int32_t* acc = scratch(acc_buf, M * n_);
+  gemm_s32(xq, M, acc);
+  const float x_inv = 1.f / input_.scale, s = out.scale;
+  const std::int64_t N = n_;
+  const float* bias = impl_->bias.empty() ? nullptr : impl_->bias.data();
+  if (out.is_unsigned)
+    dequantize(acc, M, N, &x_inv, 0, impl_->w_inv.data(), impl_->comp.data(), bias, relu,
+               [yq, N, s](std::int64_t m, std::int64_t n, float v) {
+                 yq[m * N + n] = static_cast<std::uint8_t>(detail::round_u(v * s));
+               });
+  else
+    dequantize(acc, M, N, &x_inv, 0, impl_->w_inv.data(), impl_->comp.data(), bias, relu,
+               [yq, N, s](std::int64_t m, std::int64_t n, float v) {
+                 yq[m * N + n] = static_cast<std::uint8_t>(detail::round_q(v * s) + 128);
+               });
 }
 
 void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const {
   assert(impl_ && M >= 0);
   if (M == 0) return;
-  auto& stream = thread_stream();
-  auto& eng = cpu_engine();
+  if (observer_) observer_(x, M, k_);
   const std::int64_t N = n_, K = k_;
   if (compute_ == Compute::fp32) {
+    auto& stream = thread_stream();
+    auto& eng = cpu_engine();
     const bool has_bias = !impl_->bias.empty();
     const Cached& c = cached_primitive(Key{M, N, K, false, relu, has_bias});
     assert(c.weights_desc == impl_->weights_desc);
@@ -202,44 +303,22 @@ void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const 
     stream.wait();
     return;
   }
-
-  thread_local std::vector<std::uint8_t> xq_buf;
-  thread_local std::vector<float> xs_buf;
-  thread_local std::vector<std::int32_t> acc_buf;
+  if (compute_ == Compute::int8_static) {
+    std::uint8_t* xq = scratch(xq_buf, M * K);
+    quantize_input(x, M, xq);
+    forward_u8(xq, M, y, relu);
+    return;
+  }
   std::uint8_t* xq = scratch(xq_buf, M * K);
   float* xs = scratch(xs_buf, M);
   std::int32_t* acc = scratch(acc_buf, M * N);
   quantize_rows_u8(x, M, K, xq, xs);
-
-  const Cached& c = cached_primitive(Key{M, N, K, true, false, false});
-  assert(c.weights_desc == impl_->weights_desc);
-  dnnl::memory src({{M, K}, dt::u8, tag::ab}, eng, xq);
-  dnnl::memory dst({{M, N}, dt::s32, tag::ab}, eng, acc);
-  c.prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights},
-                          {DNNL_ARG_DST, dst}});
-  stream.wait();
-
-  // Dequantize + bias + ReLU in one pass over the s32 result. The compensation is subtracted
-  // in int32: |acc| can exceed float's 24-bit exact range for K ≥ 520.
-  const float* w_inv = impl_->w_inv.data();
-  const std::int32_t* comp = impl_->comp.data();
-  const float* bias = impl_->bias.empty() ? nullptr : impl_->bias.data();
-#pragma omp parallel for schedule(static) if (M * N > kParallelMin)
-  for (std::int64_t m = 0; m < M; ++m) {
-    const float a_inv = 1.f / xs[m];
-    const std::int32_t* a = acc + m * N;
-    float* out = y + m * N;
-    const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
-    if (bias) {
-#pragma omp simd
-      for (std::int64_t n = 0; n < N; ++n)
-        out[n] = std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]);
-    } else {
-#pragma omp simd
-      for (std::int64_t n = 0; n < N; ++n)
-        out[n] = std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]));
-    }
-  }
+  gemm_s32(xq, M, acc);
+  // Per-row inverse scales, computed once per row rather than per element.
+  for (std::int64_t m = 0; m < M; ++m) xs[m] = 1.f / xs[m];
+  dequantize(acc, M, N, xs, 1, impl_->w_inv.data(), impl_->comp.data(),
+             impl_->bias.empty() ? nullptr : impl_->bias.data(), relu,
+             [y, N](std::int64_t m, std::int64_t n, float v) { y[m * N + n] = v; });
 }
 
 }  // namespace keel::nmt

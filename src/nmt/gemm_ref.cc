@@ -9,12 +9,38 @@ namespace keel::nmt {
 
 Compute parse_compute(std::string_view name) {
   if (name == "fp32") return Compute::fp32;
+  if (name == "int8") return Compute::int8_static;
   if (name == "int8-dynamic") return Compute::int8_dynamic;
   throw core::InputError("unknown compute type '" + std::string(name) + "'", {},
-                         "use fp32 or int8-dynamic");
+                         "use fp32, int8 (a model calibrated by keel nmt quantize) or int8-dynamic");
 }
 
-std::string_view to_string(Compute c) { return c == Compute::fp32 ? "fp32" : "int8-dynamic"; }
+std::string_view to_string(Compute c) {
+  switch (c) {
+    case Compute::fp32: return "fp32";
+    case Compute::int8_static: return "int8";
+    case Compute::int8_dynamic: return "int8-dynamic";
+  }
+  return "?";
+}
+
+void quantize_static_ref(const float* x, std::int64_t n, const ActivationQuant& q,
+                         std::int32_t* out) {
+  for (std::int64_t i = 0; i < n; ++i)
+    out[i] = q.is_unsigned ? detail::round_u(x[i] * q.scale) : detail::round_q(x[i] * q.scale);
+}
+
+void gemm_static_ref(const std::int32_t* xq, float x_scale, const std::int8_t* wq,
+                     const float* w_scales, const float* bias, float* y, std::int64_t M,
+                     std::int64_t N, std::int64_t K, bool relu) {
+  for (std::int64_t m = 0; m < M; ++m)
+    for (std::int64_t n = 0; n < N; ++n) {
+      std::int64_t acc = 0;
+      for (std::int64_t k = 0; k < K; ++k) acc += std::int64_t{xq[m * K + k]} * wq[n * K + k];
+      double v = static_cast<double>(acc) / (double{x_scale} * w_scales[n]) + (bias ? bias[n] : 0.0);
+      y[m * N + n] = static_cast<float>(relu ? std::max(v, 0.0) : v);
+    }
+}
 
 void quantize_rows_ref(const float* x, std::int64_t rows, std::int64_t cols, std::int8_t* q,
                        float* scales) {

@@ -181,7 +181,24 @@ Linear load_linear(const Model& model, const std::vector<std::string>& scopes, s
     }
     out += n;
   }
-  return Linear(w, b, out, in, compute);
+  ActivationQuant q;
+  if (compute == Compute::int8_static) {
+    q = input_quant(model, scopes.front());
+    if (!q.valid()) compute = Compute::fp32;
+  }
+  return Linear(w, b, out, in, compute, q);
+}
+
+ActivationQuant input_quant(const Model& model, const std::string& scope) {
+  const std::string name = scope + ".input_range";
+  if (!model.has(name)) return {};
+  const auto& r = model.get(name, {2}).f32;
+  const float lo = r[0], hi = r[1];
+  const bool is_unsigned = lo == 0.f;
+  if (!(hi > 0.f) || !(is_unsigned || lo == -hi) || !std::isfinite(hi))
+    throw core::InputError("tensor '" + name + "' must be {0, max} or {-max, max} with max > 0",
+                           {}, "recalibrate the model with keel nmt quantize");
+  return ActivationQuant{(is_unsigned ? 255.f : 127.f) / hi, is_unsigned};
 }
 
 void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out) {

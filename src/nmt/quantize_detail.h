@@ -17,4 +17,10 @@ inline std::int32_t round_q(float v) {
   return static_cast<std::int32_t>(v + std::copysign(0.5f, v));
 }
 
+// Unsigned static quantization (inputs known to be ≥ 0): clamp to [0, 255], round half up.
+inline std::int32_t round_u(float v) {
+  v = std::min(255.f, std::max(0.f, v));
+  return static_cast<std::int32_t>(v + 0.5f);
+}
+
 }  // namespace keel::nmt::detail

@@ -25,6 +25,20 @@ T* sized(std::vector<T>& v, std::int64_t n) {
   return v.data();
 }
 
+// out = fc2(ReLU(fc1(in))). When both run static int8, fc1 writes its output already quantized
+// for fc2: the [n, ffn] intermediate never round-trips through fp32 (`big` is then unused).
+void feed_forward(const Linear& fc1, const Linear& fc2, const float* in, std::int64_t n,
+                  float* big, float* out) {
+  if (fc1.compute() == Compute::int8_static && fc2.compute() == Compute::int8_static) {
+    thread_local std::vector<std::uint8_t> q;
+    fc1.forward_to_u8(in, n, sized(q, n * fc1.out_features()), fc2.input_quant(), true);
+    fc2.forward_u8(q.data(), n, out);
+    return;
+  }
+  fc1.forward(in, n, big, /*relu=*/true);
+  fc2.forward(big, n, out);
+}
+
 }  // namespace
 
 struct Transformer::EncoderLayer {
@@ -69,6 +83,11 @@ void Transformer::build(Model& model, bool consume) {
     tgt_embed_ = Embeddings(model, "decoder.embed.weight", c.tgt_vocab);
   drop("encoder.embed.");
   drop("decoder.embed.");
+  named_.clear();
+  auto linear = [&](Linear& dst, std::vector<std::string> scopes, std::int64_t in) {
+    dst = load_linear(model, scopes, in, compute);
+    named_.emplace_back(std::move(scopes), &dst);
+  };
   auto attn = [](const std::string& p) {
     return std::vector<std::string>{p + ".q_proj", p + ".k_proj", p + ".v_proj"};
   };
@@ -77,10 +96,10 @@ void Transformer::build(Model& model, bool consume) {
     auto l = std::make_unique<EncoderLayer>();
     l->attn_norm = LayerNorm(model, p + "self_attn_norm");
     l->ffn_norm = LayerNorm(model, p + "ffn_norm");
-    l->qkv = load_linear(model, attn(p + "self_attn"), d, compute);
-    l->out = load_linear(model, {p + "self_attn.out_proj"}, d, compute);
-    l->fc1 = load_linear(model, {p + "ffn.fc1"}, d, compute);
-    l->fc2 = load_linear(model, {p + "ffn.fc2"}, c.ffn, compute);
+    linear(l->qkv, attn(p + "self_attn"), d);
+    linear(l->out, {p + "self_attn.out_proj"}, d);
+    linear(l->fc1, {p + "ffn.fc1"}, d);
+    linear(l->fc2, {p + "ffn.fc2"}, c.ffn);
     encoder_.push_back(std::move(l));
     drop(p);
   }
@@ -90,13 +109,13 @@ void Transformer::build(Model& model, bool consume) {
     l->attn_norm = LayerNorm(model, p + "self_attn_norm");
     l->cross_norm = LayerNorm(model, p + "cross_attn_norm");
     l->ffn_norm = LayerNorm(model, p + "ffn_norm");
-    l->qkv = load_linear(model, attn(p + "self_attn"), d, compute);
-    l->self_out = load_linear(model, {p + "self_attn.out_proj"}, d, compute);
-    l->cross_q = load_linear(model, {p + "cross_attn.q_proj"}, d, compute);
-    l->cross_kv = load_linear(model, {p + "cross_attn.k_proj", p + "cross_attn.v_proj"}, d, compute);
-    l->cross_out = load_linear(model, {p + "cross_attn.out_proj"}, d, compute);
-    l->fc1 = load_linear(model, {p + "ffn.fc1"}, d, compute);
-    l->fc2 = load_linear(model, {p + "ffn.fc2"}, c.ffn, compute);
+    linear(l->qkv, attn(p + "self_attn"), d);
+    linear(l->self_out, {p + "self_attn.out_proj"}, d);
+    linear(l->cross_q, {p + "cross_attn.q_proj"}, d);
+    linear(l->cross_kv, {p + "cross_attn.k_proj", p + "cross_attn.v_proj"}, d);
+    linear(l->cross_out, {p + "cross_attn.out_proj"}, d);
+    linear(l->fc1, {p + "ffn.fc1"}, d);
+    linear(l->fc2, {p + "ffn.fc2"}, c.ffn);
     decoder_.push_back(std::move(l));
     drop(p);
   }
@@ -110,7 +129,26 @@ void Transformer::build(Model& model, bool consume) {
   else out_w = model.get("decoder.output.weight", {c.tgt_vocab, d}).f32;
   std::span<const float> out_b;
   if (model.has("decoder.output.bias")) out_b = model.get("decoder.output.bias", {c.tgt_vocab}).f32;
-  output_ = Linear(out_w, out_b, c.tgt_vocab, d, compute);
+  ActivationQuant out_q;
+  Compute out_compute = compute;
+  if (compute == Compute::int8_static) {
+    out_q = input_quant(model, "decoder.output");
+    if (!out_q.valid()) out_compute = Compute::fp32;
+  }
+  output_ = Linear(out_w, out_b, c.tgt_vocab, d, out_compute, out_q);
+  if (compute == Compute::int8_static) {
+    bool any = output_.compute() == Compute::int8_static;
+    for (const auto& [scopes, lin] : named_) any = any || lin->compute() == Compute::int8_static;
+    if (!any)
+      throw core::InputError("the model holds no calibrated layer for --compute int8", {},
+                             "calibrate it with keel nmt quantize, or use --compute int8-dynamic");
+  }
+}
+
+void Transformer::for_each_linear(
+    const std::function<void(const std::vector<std::string>&, Linear&)>& f) {
+  for (auto& [scopes, lin] : named_) f(scopes, *lin);
+  f({"decoder.output"}, output_);  // a member, so not in named_ (which must survive a move)
 }
 
 // Multi-head attention for rows of several sentences: for sentence-row group g, queries
@@ -147,7 +185,9 @@ std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
     if (s.empty()) throw core::Error("encode: empty source sentence (it needs at least EOS)");
     groups.push_back({n, static_cast<std::int64_t>(s.size()), n, static_cast<std::int64_t>(s.size())});
     for (std::size_t i = 0; i < s.size(); ++i) {
-      assert(s[i] < config_.src_vocab);
+      if (s[i] >= config_.src_vocab)  // an embedding row past the table: refuse, never read it
+        throw core::Error(fmt::format("encode: token id {} outside the source vocabulary ({})",
+                                      s[i], config_.src_vocab));
       ids.push_back(s[i]);
       pos.push_back(static_cast<std::int32_t>(i));
     }
@@ -167,8 +207,7 @@ std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
     if (!pre) l->attn_norm.forward(x.data(), n, x.data());
     in = x.data();
     if (pre) l->ffn_norm.forward(x.data(), n, (in = h.data(), h.data()));
-    l->fc1.forward(in, n, big.data(), /*relu=*/true);
-    l->fc2.forward(big.data(), n, tmp.data());
+    feed_forward(l->fc1, l->fc2, in, n, big.data(), tmp.data());
     add_inplace(x.data(), tmp.data(), n * d);
     if (!pre) l->ffn_norm.forward(x.data(), n, x.data());
   }
@@ -246,8 +285,7 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
 
     in = x;
     if (pre) l.ffn_norm.forward(x, A, (in = h, h));
-    l.fc1.forward(in, A, big, /*relu=*/true);
-    l.fc2.forward(big, A, tmp);
+    feed_forward(l.fc1, l.fc2, in, A, big, tmp);
     add_inplace(x, tmp, A * d);
     if (!pre) l.ffn_norm.forward(x, A, x);
   }

@@ -1,6 +1,9 @@
 // Tokens <-> ids and length-sorted batching.
 #include "keel/nmt/translator.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -23,19 +26,22 @@ Translator::Translator(Model&& model, Compute compute)
       src_vocab_(model.src_vocab),  // NOLINT(bugprone-use-after-move)
       tgt_vocab_(model.tgt_vocab) {}
 
-Ids Translator::source_ids(std::string_view line) const {
-  const ModelConfig& c = transformer_.config();
+Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& c, std::string_view line) {
   Ids ids;
   std::size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
     std::size_t j = i;
     while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r') ++j;
-    if (j > i) ids.push_back(src_vocab_.id(line.substr(i, j - i), c.unk_id));
+    if (j > i) ids.push_back(vocab.id(line.substr(i, j - i), c.unk_id));
     i = j;
   }
   ids.push_back(c.eos_id);
   return ids;
+}
+
+Ids Translator::source_ids(std::string_view line) const {
+  return tokens_to_ids(src_vocab_, transformer_.config(), line);
 }
 
 std::string Translator::target_text(const Ids& ids) const {
@@ -90,9 +96,24 @@ std::vector<std::string> Translator::translate(
   std::mutex mu;
   std::size_t done = 0;
   std::exception_ptr error;
-  auto worker = [&] {
+  const int streams = std::max(1, std::min<int>(options.streams, static_cast<int>(batches.size())));
+  const int per = std::max(1, options.threads_per_stream);
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cores;
+  if (options.pin_cores && sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &allowed)) cores.push_back(c);
+  const bool pin = options.pin_cores && streams * per <= static_cast<int>(cores.size());
+  auto worker = [&](int stream) {
     const int saved = omp_get_max_threads();  // the calling thread works as a stream too
-    omp_set_num_threads(std::max(1, options.threads_per_stream));
+    omp_set_num_threads(per);
+    if (pin) {  // OpenMP threads this stream starts inherit the mask
+      cpu_set_t mine;
+      CPU_ZERO(&mine);
+      for (int t = 0; t < per; ++t) CPU_SET(cores[static_cast<std::size_t>(stream * per + t)], &mine);
+      pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+    }
     try {
       for (std::size_t i; (i = next.fetch_add(1)) < batches.size();) {
         std::vector<Ids> batch;
@@ -110,10 +131,10 @@ std::vector<std::string> Translator::translate(
     }
     omp_set_num_threads(saved);
   };
-  const int streams = std::max(1, std::min<int>(options.streams, static_cast<int>(batches.size())));
   std::vector<std::thread> pool;
-  for (int i = 1; i < streams; ++i) pool.emplace_back(worker);
-  worker();
+  for (int i = 1; i < streams; ++i) pool.emplace_back(worker, i);
+  worker(0);
+  if (pin) pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);  // the caller's back
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
   return out;

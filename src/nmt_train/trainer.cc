@@ -13,6 +13,7 @@
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
+#include "keel/nmt/bleu.h"
 #include "keel/nmt/translator.h"
 #include "keel/nmt_train/data.h"
 #include "keel/nmt_train/torch_transformer.h"
@@ -105,8 +106,21 @@ DevResult evaluate_dev(const TorchTransformer& net, const IdPairs& dev, const Vo
       r.hyps[batch[k]] = std::move(line);
     }
   }
-  // BLEU: keel::nmt::corpus_bleu arrives with the bleu branch; until then none is reported.
-  (void)refs;
+  // sacreBLEU's default corpus BLEU (13a, exp smoothing) of the detokenized hypotheses, over
+  // the segments that have a reference. A scoring failure (e.g. invalid UTF-8 in the references)
+  // must not end a long run: it is reported and the epoch goes without BLEU.
+  std::vector<std::string> hyps, kept_refs;
+  for (std::size_t i = 0; i < r.hyps.size(); ++i)
+    if (!refs[i].empty()) {
+      hyps.push_back(detokenize_pieces(r.hyps[i]));
+      kept_refs.push_back(refs[i]);
+    }
+  if (hyps.empty()) return r;
+  try {
+    r.bleu = corpus_bleu(hyps, {kept_refs}).score;
+  } catch (const core::Error& e) {
+    core::log_warn("dev BLEU not computed: {}", e.what());
+  }
   return r;
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -86,4 +87,34 @@ TEST(CliNmt, TranslateRejectsBadModelsAndOptions) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("exceeds"), std::string::npos) << r.err;
   fs::remove(bad);
+}
+
+TEST(CliNmt, QuantizeCalibratesAndInt8Translates) {
+  auto m = temp("q_tiny.keelnmt"), q = temp("q_tiny8.keelnmt"), calib = temp("q_calib.txt");
+  ASSERT_EQ(run_keel("nmt random-model --preset tiny --seed 2 --out " + m.string()).rc, 0);
+  {
+    std::ofstream c(calib);
+    for (int i = 0; i < 30; ++i) c << "w" << 4 + i % 40 << " w" << 5 + (i * 7) % 40 << " w9\n";
+  }
+  const std::string args = "nmt quantize --model " + m.string() + " --calib " + calib.string() +
+                           " --out " + q.string() + " --max-decoding-length 6 --fp32 decoder.output --bins 256";
+  auto r = run_keel(args);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("layers int8"), std::string::npos);
+  EXPECT_NE(r.out.find("decoder.output: requested (--fp32 decoder.output)"), std::string::npos);
+  auto j = run_keel(args + " --method minmax --json");
+  ASSERT_EQ(j.rc, 0) << j.err;
+  EXPECT_NE(j.out.find("\"method\": \"minmax\""), std::string::npos);
+
+  auto t = run_keel_stdin("nmt translate --quiet --compute int8 --max-decoding-length 4 --model " +
+                              q.string(), calib);
+  ASSERT_EQ(t.rc, 0) << t.err;
+  EXPECT_EQ(std::count(t.out.begin(), t.out.end(), '\n'), 30);
+  // The uncalibrated model cannot run static int8: one clear error.
+  auto bad = run_keel_stdin("nmt translate --compute int8 --model " + m.string(), calib);
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("keel nmt quantize"), std::string::npos);
+  auto bad_method = run_keel(args + " --method entropy");
+  EXPECT_EQ(bad_method.rc, 2);
+  for (const auto& p : {m, q, calib}) fs::remove(p);
 }

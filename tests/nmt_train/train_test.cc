@@ -50,6 +50,9 @@ TEST(NmtTrain, LearnsTheToyTaskAndTheExportDecodesLikeLibTorch) {
   // A model that learned nothing sits at ln(20) = 3.0 nats per token; this run reaches ~0.15.
   EXPECT_LT(r.epochs.back().dev_nll, 0.4) << "dev ppl " << std::exp(r.epochs.back().dev_nll);
   EXPECT_LT(r.step_losses.back(), r.step_losses.front() / 2);
+  ASSERT_TRUE(r.epochs.back().dev_bleu.has_value());
+  EXPECT_GT(*r.epochs.back().dev_bleu, 80.0);  // most of the 40 strings come out exactly
+  EXPECT_LT(*r.epochs.front().dev_bleu, *r.epochs.back().dev_bleu);
 
   // keel's engine on the exported file vs LibTorch greedy on the same weights.
   Model m = load_model(out / "model.keel");

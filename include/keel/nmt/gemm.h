@@ -8,8 +8,15 @@
 // compensation 128·Σ_k Wq[n,k]. oneDNN runs u8 × s8 → s32; one pass then applies
 // (acc − comp[n]) · row_scale[m]⁻¹ · w_scale[n]⁻¹ + bias[n] and the ReLU. (oneDNN 2.6 cannot fuse
 // a per-row scale: a [M,1] binary post-op or runtime output scales drop it to slow kernels.)
+//
+// int8 (static): the activation scale is calibrated offline (calibrate.h) and stored in the
+// model, so quantizing an input is one multiply-round pass with no abs-max scan, inputs that are
+// never negative (ReLU outputs) use the whole u8 range [0, 255] with no shift, and a layer can
+// write its output already quantized for the next int8 layer (forward_to_u8 → forward_u8): the
+// FFN's [M, ffn] intermediate never exists in fp32.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,11 +25,11 @@
 
 namespace keel::nmt {
 
-enum class Compute { fp32, int8_dynamic };
+enum class Compute { fp32, int8_dynamic, int8_static };
 // "oneDNN 2.6.3, ISA avx512_core_vnni"-style description of the GEMM backend, for reports.
 std::string gemm_backend();
 
-// "fp32" | "int8-dynamic"; throws core::InputError otherwise.
+// "fp32" | "int8" (static, calibrated) | "int8-dynamic"; throws core::InputError otherwise.
 Compute parse_compute(std::string_view name);
 std::string_view to_string(Compute c);
 
@@ -33,6 +40,22 @@ void quantize_rows_ref(const float* x, std::int64_t rows, std::int64_t cols, std
 // Same rounding, vectorized; adds 128 so q fits u8 ([1, 255]). x: [rows, cols].
 void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std::uint8_t* q,
                       float* scales);
+
+// How a static int8 layer quantizes its input: q = round(clamp(x · scale, -127, 127)) for signed
+// inputs, q = round(clamp(x · scale, 0, 255)) for unsigned ones (scale = 127 or 255 / threshold).
+struct ActivationQuant {
+  float scale = 0;  // 0 = not calibrated
+  bool is_unsigned = false;
+  bool valid() const { return scale > 0; }
+};
+
+// Reference static quantization to plain integers (same rounding as the fast path).
+void quantize_static_ref(const float* x, std::int64_t n, const ActivationQuant& q,
+                         std::int32_t* out);
+// Static int8 reference: y = Σ_k xq[m,k] · wq[n,k] / (x_scale · w_scale[n]) + bias[n] (+ ReLU).
+void gemm_static_ref(const std::int32_t* xq, float x_scale, const std::int8_t* wq,
+                     const float* w_scales, const float* bias, float* y, std::int64_t M,
+                     std::int64_t N, std::int64_t K, bool relu);
 
 // y[M,N] = x[M,K] · w[N,K]ᵀ + bias[N] (bias may be null), then max(0, ·) when relu.
 // Accumulates in double: the reference the oneDNN path is held to.
@@ -50,14 +73,29 @@ class Linear {
  public:
   Linear();
   // w: [N, K] row-major (nn.Linear layout); bias: [N] or empty.
+  // int8_static needs `input` (the calibrated activation quantization).
   Linear(std::span<const float> w, std::span<const float> bias, std::int64_t N, std::int64_t K,
-         Compute compute);
+         Compute compute, ActivationQuant input = {});
   Linear(Linear&&) noexcept;
   Linear& operator=(Linear&&) noexcept;
   ~Linear();
 
   // y[M, N] = x[M, K] · Wᵀ + bias (+ ReLU). x and y must not overlap.
   void forward(const float* x, std::int64_t M, float* y, bool relu = false) const;
+  // int8 static only: input already quantized with input_quant() (u8; +128 shift when signed).
+  void forward_u8(const std::uint8_t* xq, std::int64_t M, float* y, bool relu = false) const;
+  // int8 static only: the output quantized with `out` (the next layer's input_quant()) instead
+  // of written in fp32.
+  void forward_to_u8(const float* x, std::int64_t M, std::uint8_t* yq, const ActivationQuant& out,
+                     bool relu = false) const;
+  // Static quantization of `rows` × in_features() inputs as this layer expects them.
+  void quantize_input(const float* x, std::int64_t rows, std::uint8_t* q) const;
+  const ActivationQuant& input_quant() const { return input_; }
+
+  // Calibration: called with every fp32 input forward() receives (x, M, K). Not thread-safe:
+  // set it only while one thread uses the layer.
+  using Observer = std::function<void(const float*, std::int64_t, std::int64_t)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
 
   std::int64_t out_features() const { return n_; }
   std::int64_t in_features() const { return k_; }
@@ -73,6 +111,9 @@ class Linear {
   std::unique_ptr<Impl> impl_;
   std::int64_t n_ = 0, k_ = 0;
   Compute compute_ = Compute::fp32;
+  ActivationQuant input_;
+  Observer observer_;
+  void gemm_s32(const std::uint8_t* xq, std::int64_t M, std::int32_t* acc) const;
 };
 
 }  // namespace keel::nmt

@@ -48,9 +48,16 @@ void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
                         std::int64_t out_stride);
 
 // Linear whose weight rows are the concatenation of `scopes` (e.g. q, k, v projections fused
-// into one GEMM). Each scope holds .weight [n_i, in] and .bias [n_i]; s8 weights are dequantized.
+// into one GEMM). Each scope holds .weight [n_i, in] and .bias [n_i]; s8 weights are dequantized
+// (exactly: the per-row requantization gives the same integers back). For static int8 the first
+// scope's .input_range (calibrate.h) gives the input quantization; a layer without one runs in
+// fp32 (the per-layer fallback `keel nmt quantize` chose).
 Linear load_linear(const Model& model, const std::vector<std::string>& scopes, std::int64_t in,
                    Compute compute);
+
+// The calibrated input quantization of `scope` (tensor scope.input_range = {min, max}: min 0
+// for unsigned inputs, -max for signed ones), or an invalid one when the model has none.
+ActivationQuant input_quant(const Model& model, const std::string& scope);
 
 // Token embeddings × sqrt(d) (when configured) + sinusoidal positions.
 class Embeddings {

@@ -4,7 +4,9 @@
 // lengths L_b is a [Σ L_b, d] matrix. All methods are const and may run from several threads.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "keel/nmt/gemm.h"
@@ -54,6 +56,11 @@ class Transformer {
   std::vector<std::vector<float>> forced_logits(const std::vector<Ids>& src,
                                                 const std::vector<Ids>& tgt) const;
 
+  // Every dense layer with the model scopes its weights came from (q/k/v fused: three scopes;
+  // the output projection: "decoder.output"), for calibration observers and reports.
+  void for_each_linear(
+      const std::function<void(const std::vector<std::string>& scopes, Linear& linear)>& f);
+
  private:
   struct State;
   struct EncoderLayer;
@@ -74,6 +81,7 @@ class Transformer {
   std::vector<std::unique_ptr<DecoderLayer>> decoder_;
   LayerNorm encoder_norm_, decoder_norm_;  // pre-norm only
   Linear output_;                          // [V, d]
+  std::vector<std::pair<std::vector<std::string>, Linear*>> named_;  // for_each_linear
 };
 
 }  // namespace keel::nmt

@@ -19,6 +19,9 @@ struct TranslateOptions {
   std::int64_t max_batch_tokens = 0;  // batch size x longest source in it (padding counted); 0 = off
   int streams = 1;             // batches translated in parallel, one std::thread each
   int threads_per_stream = 1;  // OpenMP threads inside each stream (GEMMs, attention)
+  // Pin stream i (and its OpenMP threads) to cores [i·T, (i+1)·T) of the cores this process may
+  // use, when streams × threads fit in them: no migrations, caches stay warm.
+  bool pin_cores = true;
 };
 
 // Sentence indices grouped into batches: sorted by length (stable), then packed greedily while
@@ -28,6 +31,10 @@ struct TranslateOptions {
 std::vector<std::vector<std::size_t>> make_batches(const std::vector<std::size_t>& lengths,
                                                    int max_batch_size,
                                                    std::int64_t max_batch_tokens);
+
+// Ids of one pre-tokenized line: tokens split on spaces/tabs, unknown ones mapped to <unk>, EOS
+// appended.
+Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& config, std::string_view line);
 
 class Translator {
  public:

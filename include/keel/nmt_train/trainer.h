@@ -49,7 +49,7 @@ struct EpochRecord {
   int epoch = 0;  // 1-based
   std::int64_t step = 0;
   double lr = 0, train_loss = 0, train_nll = 0, dev_loss = 0, dev_nll = 0;
-  std::optional<double> dev_bleu;  // absent while no BLEU scorer is built in
+  std::optional<double> dev_bleu;  // sacreBLEU-compatible; absent when it could not be scored
   double tokens_per_s = 0, seconds = 0;
 };
 

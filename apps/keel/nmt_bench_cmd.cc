@@ -1,0 +1,148 @@
+// `keel nmt bench`: fp32, int8 (static) and int8-dynamic translation speed side by side
+// (keel::nmt::bench_forked), over one or more batch configurations.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cli.h"
+#include "keel/core/error.h"
+#include "keel/core/log.h"
+#include "keel/nmt/bench.h"
+
+namespace keel::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string model, preset = "base", calib, method = "kl";
+  std::vector<std::string> compute{"fp32", "int8", "int8-dynamic"};
+  std::vector<int> batches{64};
+  nmt::BenchSettings s;
+  bool no_pin = false;
+};
+
+void run_bench(BenchArgs a, const GlobalOptions& g) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (a.s.streams <= 0) a.s.streams = std::max(1, cores / a.s.threads_per_stream);
+  a.s.pin = !a.no_pin;
+  if (a.s.min_len > a.s.max_len)
+    throw core::InputError("--min-source-length exceeds --max-source-length", {},
+                           "swap or adjust them");
+  std::function<nmt::Model()> make = [&a] {
+    return a.model.empty() ? nmt::random_model(nmt::preset_config(nmt::parse_preset(a.preset)), 1)
+                           : nmt::load_model(a.model);
+  };
+  if (!a.model.empty()) (void)nmt::load_model(a.model);  // a bad file fails here, in one line
+  std::vector<nmt::Compute> computes;
+  for (const auto& c : a.compute) computes.push_back(nmt::parse_compute(c));
+
+  // Static int8 needs a calibrated model: use the file's ranges, or calibrate once (in a child).
+  const auto calibrated = std::filesystem::temp_directory_path() /
+                          fmt::format("keel_bench_{}.int8.keel", ::getpid());
+  std::function<nmt::Model()> make_static = make;
+  std::string calib_note;
+  bool needs_calibration = false;
+  for (auto c : computes) needs_calibration |= c == nmt::Compute::int8_static;
+  if (needs_calibration &&
+      !(!a.model.empty() && nmt::is_calibrated(nmt::load_model(a.model)))) {
+    std::vector<std::string> lines;
+    if (!a.calib.empty()) {
+      std::ifstream in(a.calib);
+      if (!in) throw core::InputError("cannot read the calibration text", {a.calib, 0, 0, {}}, "check the path");
+      for (std::string l; std::getline(in, l);)
+        if (l.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(l);
+    }
+    nmt::CalibOptions co;
+    co.method = nmt::parse_calib_method(a.method);
+    auto [int8, secs] = nmt::calibrate_to_file(make, lines, co, a.s, calibrated);
+    calib_note = fmt::format("static int8: calibrated ({}, {}) in {:.1f} s, {} layers int8\n",
+                             a.method, a.calib.empty() ? "64 random workload sentences" : a.calib,
+                             secs, int8);
+    make_static = [calibrated] { return nmt::load_model(calibrated); };
+  }
+
+  nlohmann::json runs = nlohmann::json::array();
+  std::string text = fmt::format("machine: {}\n", nmt::bench_machine());
+  text += fmt::format(
+      "model: {}; {} sentences of {}-{} tokens, greedy, exactly {} target tokens each, {} "
+      "streams x {} threads{}, median of {} run(s) after a warm-up\n{}",
+      a.model.empty() ? fmt::format("random {} preset", a.preset) : a.model, a.s.sentences,
+      a.s.min_len, a.s.max_len, a.s.target_len, a.s.streams, a.s.threads_per_stream,
+      a.s.pin ? " (pinned)" : "", a.s.repeat, calib_note);
+  for (int batch : a.batches) {
+    a.s.batch = batch;
+    std::vector<nmt::BenchResult> results;
+    for (auto c : computes) {
+      core::log_info("bench: batch {}, {}", batch, nmt::to_string(c));
+      results.push_back(nmt::bench_forked(c == nmt::Compute::int8_static ? make_static : make, c, a.s));
+    }
+    text += fmt::format("\nmax batch {} sentences{}:\n{}", batch,
+                        a.s.max_batch_tokens > 0 ? fmt::format(", {} tokens", a.s.max_batch_tokens) : "",
+                        nmt::format_bench(results));
+    for (const auto& r : results)
+      runs.push_back({{"batch", batch},
+                      {"compute", std::string(nmt::to_string(r.compute))},
+                      {"tok_per_s", r.tok_per_s},
+                      {"sent_per_s", r.sent_per_s},
+                      {"run_s", r.run_s},
+                      {"tok_per_cpu_s", double(r.tokens) / r.cpu_s},
+                      {"prepare_s", r.prepare_s},
+                      {"peak_rss_mb", r.peak_rss_mb},
+                      {"int8_layers", r.int8_layers},
+                      {"layers", r.layers},
+                      {"ratio_to_first", r.tok_per_s / results.front().tok_per_s}});
+  }
+  std::filesystem::remove(calibrated);
+  if (g.json)
+    print_out(nlohmann::json{{"machine", nmt::bench_machine()}, {"runs", runs}}.dump(2));
+  else
+    print_out(text);
+}
+
+}  // namespace
+
+void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global) {
+  auto a = std::make_shared<BenchArgs>();
+  auto* cmd = nmt.add_subcommand(
+      "bench", "Translation speed of fp32, int8 and int8-dynamic side by side (issue 6 workload)");
+  cmd->add_option("--model", a->model, "Model file (default: a random model of --preset)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--preset", a->preset, "Random model preset when no --model: base or tiny")
+      ->check(CLI::IsMember({"base", "tiny"}));
+  cmd->add_option("--compute", a->compute, "Compute types, first is the ratio's base")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "int8", "int8-dynamic"}));
+  cmd->add_option("--calib", a->calib, "Calibration text for int8 when the model is not calibrated")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--method", a->method, "Calibration method: kl, percentile, minmax")
+      ->check(CLI::IsMember({"kl", "percentile", "minmax"}));
+  cmd->add_option("--sentences", a->s.sentences, "Source sentences (default 256)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--min-source-length", a->s.min_len, "Shortest source (tokens, default 10)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-source-length", a->s.max_len, "Longest source (tokens, default 40)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--target-length", a->s.target_len, "Target tokens per sentence (default 32)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", a->batches, "Max batch sizes to compare, e.g. 16,64 (default 64)")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-batch-tokens", a->s.max_batch_tokens,
+                  "Token budget per batch, padding counted; 0 = off")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--streams", a->s.streams, "Parallel streams (default: cores / threads)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads-per-stream", a->s.threads_per_stream, "Threads per stream (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--repeat", a->s.repeat, "Timed runs per configuration; the median is shown")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-pin", a->no_pin, "Do not pin streams to cores");
+  cmd->callback([a, &global] { run_bench(*a, global); });
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,174 @@
+#include "keel/power/fit.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "../support/run_keel.h"
+#include "keel/core/error.h"
+#include "keel/core/timeline.h"
+#include "keel/power/trace_in.h"
+
+namespace keel::power {
+namespace {
+
+const std::string kProbe = std::string(KEEL_SOURCE_DIR) + "/tests/power/data/h100_probe/";
+
+// Square-wave compute phases: `period` s, `duty` compute, from t = 2 s for `cycles` cycles.
+std::vector<std::pair<double, double>> square(double period, double duty, int cycles) {
+  std::vector<std::pair<double, double>> c;
+  for (int i = 0; i < cycles; ++i) c.emplace_back(2 + i * period, 2 + i * period + duty * period);
+  return c;
+}
+
+// Readings a sensor would give: window average refreshed every `update_s`, polled every
+// `poll_s` (so values repeat), with noise, on a clock shifted by `offset_s`.
+std::vector<PowerSample> sense(const std::vector<std::pair<double, double>>& compute, double tau_ms,
+                               double idle, double peak, double window_s, double update_s,
+                               double offset_s, double noise_w, double end_s) {
+  ResponseModel m(compute, tau_ms, -5, end_s + 5);
+  std::mt19937 rng(7);
+  std::normal_distribution<double> n(0, noise_w);
+  std::vector<PowerSample> out;
+  double held = 0, next_update = 0;
+  for (double t = 0; t < end_s; t += 0.02) {
+    if (t >= next_update) {
+      held = idle + (peak - idle) * m.average(t, window_s) + n(rng);
+      held = std::round(held * 100) / 100;  // nvidia-smi prints two decimals
+      next_update += update_s;
+    }
+    out.push_back({t + offset_s, held, 0});
+  }
+  return out;
+}
+
+TEST(PowerFit, RecoversKnownParametersThroughASlowSensor) {
+  constexpr double kTau = 150, kIdle = 90, kPeak = 640, kOffset = 3.2;
+  auto compute = square(1.5, 0.6, 30);
+  auto readings = sense(compute, kTau, kIdle, kPeak, 0.02, 0.1, kOffset, 3, 50);
+  FitResult r = fit_gpu_response(readings, compute);
+  constexpr double kLevelTolW = 5, kOffsetTolS = 0.011;
+  EXPECT_NEAR(r.idle_w, kIdle, kLevelTolW);
+  EXPECT_NEAR(r.compute_w, kPeak, kLevelTolW);
+  EXPECT_NEAR(r.offset_s, kOffset, kOffsetTolS);
+  EXPECT_EQ(r.time_constant_ms, kTau);
+  // A time constant above the sensor's refresh interval is identifiable: 15 ms and 1 s are not
+  // as good as the truth.
+  EXPECT_LE(r.tau_lo_ms, kTau);
+  EXPECT_GE(r.tau_hi_ms, kTau);
+  EXPECT_GT(r.tau_lo_ms, 15);
+  EXPECT_LT(r.tau_hi_ms, 1000);
+  EXPECT_NEAR(r.update_interval_ms, 100, 1);
+  EXPECT_GT(r.r2, 0.99);
+}
+
+TEST(PowerFit, GivenOffsetIsUsedAsIs) {
+  auto compute = square(2, 0.5, 10);
+  auto readings = sense(compute, 20, 100, 500, 0.02, 0.05, 1.0, 1, 25);
+  FitOptions o;
+  o.offset_s = 1.0;
+  FitResult r = fit_gpu_response(readings, compute, o);
+  EXPECT_EQ(r.offset_s, 1.0);
+  EXPECT_NEAR(r.compute_w, 500, 5);
+}
+
+TEST(PowerFit, RejectsUnusableInput) {
+  auto compute = square(2, 0.5, 10);
+  auto readings = sense(compute, 20, 100, 500, 0.02, 0.05, 0, 1, 25);
+  EXPECT_THROW(fit_gpu_response(readings, {}), core::InputError);
+  std::vector<PowerSample> few(readings.begin(), readings.begin() + 5);
+  EXPECT_THROW(fit_gpu_response(few, compute), core::InputError);
+  // A flat log (the GPU never computed) has nothing to align with.
+  std::vector<PowerSample> flat;
+  for (int i = 0; i < 500; ++i) flat.push_back({i * 0.05, 100.0 + (i % 7), 0});
+  EXPECT_THROW(fit_gpu_response(flat, compute), core::InputError);
+}
+
+// The real H100 log: keel's first-order model at the measured levels explains the steps.
+struct Probe {
+  ParsedTrace trace = read_trace(kProbe + "nvsmi.csv");
+  nlohmann::json meta = nlohmann::json::parse(std::ifstream(kProbe + "meta.json"));
+  std::vector<std::pair<double, double>> compute;
+  Probe() {
+    for (const auto& r : core::read_timeline_csv(kProbe + "timeline.csv"))
+      if (r.phase == core::TimelinePhase::compute) compute.emplace_back(r.start_s, r.end_s);
+  }
+  double segment_end(const std::string& name) const {
+    for (const auto& s : meta["segments"])
+      if (s["name"] == name) return s["end_s"];
+    ADD_FAILURE() << "no segment " << name;
+    return 0;
+  }
+  // The probe's origin minus nvidia-smi's first timestamp: the true clock offset (trace times
+  // count from the log's first line).
+  double true_offset_s() const {
+    std::ifstream in(kProbe + "nvsmi.csv");
+    std::string header, line;
+    std::getline(in, header);
+    std::getline(in, line);
+    std::tm tm{};
+    double frac = 0;
+    EXPECT_EQ(std::sscanf(line.c_str(), "%d/%d/%d %d:%d:%d%lf", &tm.tm_year, &tm.tm_mon,
+                          &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &frac),
+              7);
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return meta["t0_epoch_s"].get<double>() - (static_cast<double>(timegm(&tm)) + frac);
+  }
+};
+
+TEST(PowerFitH100, StepsFitKeelsModelAtTheMeasuredLevels) {
+  Probe p;
+  ASSERT_EQ(p.trace.power_field, "power.draw.instant");
+  FitOptions o;
+  o.to_s = p.segment_end("steps");
+  FitResult r = fit_gpu_response(p.trace.gpus.at(0).samples, p.compute, o);
+  // Idle: the mean of the readings of the first idle segment, read straight from the log.
+  double idle_sum = 0;
+  int idle_n = 0;
+  for (const auto& s : p.trace.gpus.at(0).samples) {
+    double t = s.t_s - r.offset_s;
+    if (t > 1 && t < p.segment_end("idle") - 1) idle_sum += s.w, ++idle_n;
+  }
+  ASSERT_GT(idle_n, 100);
+  constexpr double kLevelRel = 0.10;
+  EXPECT_NEAR(r.idle_w, idle_sum / idle_n, kLevelRel * idle_sum / idle_n);
+  // Sustained matmuls run at the power limit (the GPU caps its clocks).
+  double limit_w = p.meta["gpu"]["power_limit_mw"].get<double>() / 1000;
+  EXPECT_NEAR(r.compute_w, limit_w, kLevelRel * limit_w);
+  EXPECT_GT(r.r2, 0.95);
+  // Faster than the sensor can show, and keel's default (15 ms) is among the consistent values.
+  EXPECT_LE(r.tau_lo_ms, 15);
+  EXPECT_GE(r.tau_hi_ms, 15);
+  EXPECT_LT(r.tau_hi_ms, r.update_interval_ms);
+  EXPECT_NEAR(r.update_interval_ms, 100, 5);
+  // The cross-correlation finds the clocks' offset; what is left is the sensor's latency.
+  EXPECT_NEAR(r.offset_s, p.true_offset_s(), 0.3);
+  // The power-capping controller lets the first ~100 ms of compute overshoot the limit.
+  EXPECT_GT(r.onset_overshoot_w, 50);
+}
+
+TEST(PowerFitCli, PrintsAScenarioSnippetAndJson) {
+  std::string args = "power fit " + kProbe + "nvsmi.csv --timeline " + kProbe +
+                     "timeline.csv --to-s 46";
+  auto text = keel::testing::run_keel(args);
+  ASSERT_EQ(text.rc, 0) << text.err;
+  EXPECT_NE(text.out.find("[gpu]"), std::string::npos);
+  EXPECT_NE(text.out.find("time_constant_ms = "), std::string::npos);
+  auto js = keel::testing::run_keel(args + " --json");
+  ASSERT_EQ(js.rc, 0) << js.err;
+  auto j = nlohmann::json::parse(js.out);
+  EXPECT_GT(j["compute_w"].get<double>(), j["idle_w"].get<double>());
+  EXPECT_EQ(j["rmse_by_time_constant"].size(), FitOptions{}.taus_ms.size());
+  auto bad = keel::testing::run_keel(args + " --gpu 7");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("no GPU '7'"), std::string::npos);
+  EXPECT_NE(bad.err.find("pick one of: 0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel::power
