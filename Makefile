@@ -5,7 +5,7 @@ BUILD := build/$(PRESET)
 KEEL := $(BUILD)/apps/keel/keel
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build demo test test-slow test-asan bench model format clean
+.PHONY: deps configure build demo test test-slow test-asan bench corpus model format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -33,6 +33,10 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/bench/bench_power
+
+# The en-es training corpus (fortunes + WordNet through Apertium, SentencePiece 8000, seed 1).
+corpus: build
+	$(KEEL) nmt corpus --pair en-es --out build/corpus/en-es --seed 1 --jobs $(JOBS)
 
 # The en->es model (docs/nmt.md, "Training"): corpus (kept when already built), then keel's
 # trainer with a fixed seed: small preset (3+3 layers, d_model 256, 4 heads, FFN 1024, ~7.6 M

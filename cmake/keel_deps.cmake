@@ -17,6 +17,8 @@ target_include_directories(keel_dnnl INTERFACE ${DNNL_INCLUDE_DIR})
 target_link_libraries(keel_dnnl INTERFACE ${DNNL_LIBRARY})
 find_package(OpenMP REQUIRED)    # oneDNN's threading runtime; nmt's own loops share it
 pkg_check_modules(fftw3 REQUIRED IMPORTED_TARGET fftw3)
+# nmt tokenization: libsentencepiece (processor and trainer)
+pkg_check_modules(sentencepiece REQUIRED IMPORTED_TARGET sentencepiece)
 # train / mcnn: Debian's LibTorch (imported target `torch`, its headers come in as SYSTEM, which
 # keeps -Werror usable), OpenMPI and libtiff.
 if(KEEL_BUILD_MCNN)

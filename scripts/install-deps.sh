@@ -16,6 +16,8 @@ PKGS=(
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
   # nmt BLEU (Unicode categories and lowercasing)
   libicu-dev
+  # nmt corpus: English text (fortunes, WordNet), Apertium English->Spanish, Ding German-English
+  apertium apertium-eng-spa fortunes wordnet-base trans-de-en
   # HTML reports: headless browser for their tests and screenshots
   chromium
 )

@@ -12,6 +12,7 @@
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
 #include "keel/nmt/model.h"
+#include "keel/nmt/sentencepiece.h"
 #include "keel/nmt/translator.h"
 
 namespace keel::cli {
@@ -51,13 +52,17 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     throw core::InputError(fmt::format("--min-decoding-length {} exceeds --max-decoding-length {}",
                                        a.min_length, a.max_length),
                            {}, "lower the minimum or raise the maximum");
+  // A model directory brings SentencePiece: raw text in and out (else pre-tokenized lines).
+  const nmt::ModelPaths paths = nmt::resolve_model_paths(a.model);
+  const nmt::TextCodec codec(paths);
   std::vector<std::string> lines;
-  for (std::string line; std::getline(std::cin, line);) lines.push_back(std::move(line));
+  for (std::string line; std::getline(std::cin, line);) lines.push_back(codec.encode(line));
 
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<nmt::Translator> translator;
   {
-    nmt::Model model = nmt::load_model(a.model);  // freed once the weights are prepared
+    nmt::Model model = nmt::load_model(paths.model);  // freed once the weights are prepared
+    codec.check_vocabulary(model.src_vocab, model.tgt_vocab);
     translator = std::make_unique<nmt::Translator>(std::move(model), compute);
   }
   auto t1 = std::chrono::steady_clock::now();
@@ -78,7 +83,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   auto t2 = std::chrono::steady_clock::now();
   std::size_t tokens = 0;
   for (const auto& line : out) {
-    std::cout << line << '\n';
+    std::cout << codec.decode(line) << '\n';
     if (!line.empty()) tokens += 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
   }
   std::cout.flush();
@@ -109,9 +114,12 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
 
   auto ta = std::make_shared<TranslateArgs>();
   auto* tr = nmt->add_subcommand(
-      "translate", "Translate pre-tokenized lines from stdin to stdout (space-separated tokens)");
-  tr->add_option("--model", ta->model, "Model file (docs/nmt_model_format.md)")
-      ->required()->check(CLI::ExistingFile);
+      "translate",
+      "Translate lines from stdin to stdout: raw text with a model directory (SentencePiece), "
+      "space-separated tokens with a model file");
+  tr->add_option("--model", ta->model,
+                 "Model file, or directory with model.keel + spm.model (docs/nmt_model_format.md)")
+      ->required()->check(CLI::ExistingPath);
   tr->add_option("--compute", ta->compute,
                  "fp32, int8 (static scales of a model calibrated by keel nmt quantize) or "
                  "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI")
@@ -139,6 +147,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   register_nmt_bleu(*nmt, global);
   register_nmt_quantize(*nmt, global);
   register_nmt_bench(*nmt, global);
+  register_nmt_corpus(*nmt, global);
 #ifdef KEEL_HAVE_MCNN
   register_nmt_train(*nmt, global);
 #endif

@@ -8,7 +8,6 @@
 #include <numeric>
 #include <random>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "keel/core/error.h"
 
@@ -61,8 +60,7 @@ std::vector<std::string_view> split_pieces(std::string_view line) {
   return out;
 }
 
-Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& c,
-                            const std::vector<std::string>& extra_pieces) {
+Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& c) {
   std::vector<std::string> tokens(4);
   const std::uint32_t ids[4] = {c.pad_id, c.bos_id, c.eos_id, c.unk_id};
   const char* names[4] = {"<pad>", "<s>", "</s>", "<unk>"};
@@ -80,10 +78,21 @@ Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& c,
     return a.second != b.second ? a.second > b.second : a.first < b.first;
   });
   for (auto& [piece, n] : sorted) tokens.push_back(piece);
-  std::unordered_set<std::string> have(tokens.begin(), tokens.end());
-  for (const auto& piece : extra_pieces)
-    if (have.insert(piece).second) tokens.push_back(piece);
   return Vocabulary(std::move(tokens));
+}
+
+Vocabulary vocabulary_from_pieces(std::vector<std::string> pieces, const ModelConfig& c,
+                                  const std::string& source) {
+  const std::pair<std::uint32_t, const char*> specials[] = {
+      {c.pad_id, "<pad>"}, {c.bos_id, "<s>"}, {c.eos_id, "</s>"}, {c.unk_id, "<unk>"}};
+  for (const auto& [id, name] : specials)
+    if (id >= pieces.size() || pieces[id] != name)
+      throw core::InputError(
+          fmt::format("piece {} is '{}', the model needs '{}' there", id,
+                      id < pieces.size() ? pieces[id] : std::string("(none)"), name),
+          {source, 0, 0, {}},
+          "train SentencePiece with pad 0, bos 1, eos 2, unk 3 (keel nmt corpus does)");
+  return Vocabulary(std::move(pieces));
 }
 
 Ids to_ids(std::string_view line, const Vocabulary& vocab, const ModelConfig& c, bool append_eos) {

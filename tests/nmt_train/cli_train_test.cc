@@ -5,6 +5,7 @@
 
 #include "../support/run_keel.h"
 #include "keel/nmt/model.h"
+#include "keel/nmt/sentencepiece.h"
 #include "toy.h"
 
 using keel::testing::count_lines;
@@ -19,19 +20,27 @@ std::string files(const fs::path& d, const std::string& train_src = "train.src.s
 }
 }  // namespace
 
-TEST(CliNmtTrain, ShortRunWritesAModelDirectory) {
+TEST(CliNmtTrain, ShortRunWritesAModelDirectoryTheTranslatorLoads) {
   auto d = keel::testing::nmt_temp("cli_short");
-  keel::testing::write_toy_task(d, 200, 5, 6, 3);
-  std::ofstream(d / "spm.model") << "not really a SentencePiece model";
+  keel::testing::write_toy_spm_task(d, 200, 5, 3);
   auto out = d / "model";
-  auto r = run_keel("nmt train" + files(d) + " --out " + out.string() +
-                    " --preset tiny --max-steps 6 --threads 1 --max-tokens 300 --spm-model " +
-                    (d / "spm.model").string() + " --json");
+  auto r =
+      run_keel("nmt train" + files(d) + " --out " + out.string() +
+               " --preset tiny --max-steps 6 --threads 1 --max-tokens 300 --spm-model " +
+               (d / "spm.model").string() + " --dev-refs " + (d / "dev.tgt").string() + " --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   EXPECT_NE(r.out.find("\"steps\": 6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"dev_bleu\": "), std::string::npos) << r.out;
   auto m = keel::nmt::load_model(out / "model.keel");
   EXPECT_EQ(m.config.d_model, 64u);
+  EXPECT_EQ(m.src_vocab.tokens(), keel::nmt::SentencePiece::load(d / "spm.model").pieces());
   EXPECT_TRUE(fs::exists(out / "spm.model"));
+  // The directory is a model directory: raw text in, raw text out, one line per line.
+  r = keel::testing::run_shell("( " + std::string(KEEL_BINARY) +
+                               " nmt translate --max-decoding-length 8 --model " + out.string() +
+                               " <" + (d / "dev.src").string() + " )");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 5) << r.out;
   // A second run into the same directory must not silently restart.
   r = run_keel("nmt train" + files(d) + " --out " + out.string() + " --preset tiny --max-steps 6");
   EXPECT_EQ(r.rc, 2);

@@ -25,12 +25,21 @@ TEST(NmtTrainData, VocabularyIsSpecialsThenPiecesByCount) {
   EXPECT_EQ(v.token(5), "b");  // 3 times, after "a" in byte order
   EXPECT_EQ(v.token(6), "c");
   EXPECT_EQ(vocabulary_hash(v), vocabulary_hash(build_vocabulary(t, ModelConfig{})));
-  Vocabulary with_extra = build_vocabulary(t, ModelConfig{}, {"<unk>", "z", "a", "y"});
-  ASSERT_EQ(with_extra.size(), 9u);
-  EXPECT_EQ(with_extra.token(7), "z");
-  EXPECT_EQ(with_extra.token(8), "y");
   ParallelText other{{"a b"}, {"d"}};
   EXPECT_NE(vocabulary_hash(v), vocabulary_hash(build_vocabulary(other, ModelConfig{})));
+}
+
+TEST(NmtTrainData, GivenPiecesMustHoldTheSpecialsAtTheirIds) {
+  ModelConfig c;
+  Vocabulary v = vocabulary_from_pieces({"<pad>", "<s>", "</s>", "<unk>", "x"}, c, "spm.model");
+  EXPECT_EQ(v.id("x", c.unk_id), 4u);
+  try {
+    vocabulary_from_pieces({"<unk>", "<s>", "</s>", "x"}, c, "spm.model");
+    ADD_FAILURE() << "wrong specials accepted";
+  } catch (const keel::core::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("spm.model: piece 0 is '<unk>'"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(NmtTrainData, IdPairsAppendEosToSourceAndDropEmptyOrLong) {

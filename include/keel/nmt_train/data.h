@@ -31,11 +31,13 @@ std::vector<std::string_view> split_pieces(std::string_view line);
 
 // The shared vocabulary of both sides: the config's specials (<pad>, <s>, </s>, <unk> at
 // pad_id, bos_id, eos_id, unk_id), then every piece of `text` by descending count, ties in byte
-// order, so the same text always gives the same ids. `extra_pieces` (e.g. every piece of the
-// SentencePiece model, which the translator requires the vocabulary to hold) are appended in
-// their order when not there yet.
-Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& specials,
-                            const std::vector<std::string>& extra_pieces = {});
+// order, so the same text always gives the same ids.
+Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& specials);
+
+// A given piece list (a SentencePiece model's, in id order) as the vocabulary. Throws InputError
+// naming `source` when the specials are not <pad>, <s>, </s>, <unk> at the config's ids.
+Vocabulary vocabulary_from_pieces(std::vector<std::string> pieces, const ModelConfig& config,
+                                  const std::string& source);
 
 // Ids of a line's pieces (unknown ones -> unk_id); `append_eos` adds eos_id.
 Ids to_ids(std::string_view line, const Vocabulary& vocab, const ModelConfig& config,

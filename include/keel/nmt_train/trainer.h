@@ -21,11 +21,12 @@ ModelConfig train_preset(const std::string& name);
 
 struct NmtTrainOptions {
   std::filesystem::path train_src, train_tgt, dev_src, dev_tgt;
-  std::filesystem::path dev_refs;   // raw reference text for BLEU; default: dev_tgt detokenized
-  std::filesystem::path spm_model;  // copied to out/ next to model.keel when given
-  // Pieces the vocabulary must hold besides the training pieces: the SentencePiece model's, so
-  // that the translator accepts the model directory.
-  std::vector<std::string> extra_pieces;
+  std::filesystem::path dev_refs;  // raw reference text for BLEU; default: dev_tgt detokenized
+  // The SentencePiece model of the pieces. When given, its pieces (in id order) are the
+  // vocabulary, dev output is decoded with it for BLEU, and it is copied to out/spm.model so
+  // that out/ is a model directory the translator loads. Without it the vocabulary is built
+  // from the training pieces.
+  std::filesystem::path spm_model;
   std::filesystem::path out;  // model.keel, checkpoint.pt, log.json, steps.csv, epochs.csv
   ModelConfig model = train_preset("small");  // vocabulary sizes are replaced
   std::int64_t max_tokens = 4096;             // per batch, padding counted
