@@ -1,7 +1,15 @@
 // keel: one CLI over keel's engines. Argument parsing only; all logic lives in the libraries.
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include <unistd.h>
+
+#include <filesystem>
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 #include "cli.h"
 #include "keel/core/error.h"
@@ -29,9 +37,46 @@ std::string one_line(std::string s) {
   return s;
 }
 
+#if defined(KEEL_HAVE_TRAIN) && !defined(KEEL_TRAIN_BINARY)
+// The LibTorch engines live in a second executable, keel-train, next to keel: Debian's
+// libsentencepiece exports its own protobuf-lite and crashes in a process that also loads
+// LibTorch's libprotobuf, and keel's other commands start in milliseconds without LibTorch.
+// `keel mcnn ...` and `keel nmt train ...` are handed over with the arguments unchanged.
+bool wants_train_binary(int argc, char** argv) {
+  std::vector<std::string_view> words;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (a.starts_with("-")) continue;
+    words.push_back(a);
+    if (words.size() == 2) break;
+  }
+  return (!words.empty() && words[0] == "mcnn") ||
+         (words.size() == 2 && words[0] == "nmt" && words[1] == "train");
+}
+
+int exec_train_binary(char** argv) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  auto train = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "keel-train";
+  ::execv(train.c_str(), argv);
+  std::cerr << fmt::format(
+      "keel: error: cannot start {} for this command ({}; build keel with LibTorch, "
+      "KEEL_BUILD_MCNN=ON, and keep keel-train next to keel)\n",
+      train.string(), std::strerror(errno));
+  return 1;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(KEEL_HAVE_TRAIN) && !defined(KEEL_TRAIN_BINARY)
+  if (wants_train_binary(argc, argv)) return exec_train_binary(argv);
+#endif
   CLI::App app{"keel: power-aware AI training and inference toolkit", "keel"};
   app.set_version_flag("--version", std::string("keel ") + KEEL_VERSION);
   app.require_subcommand(1);
@@ -49,10 +94,18 @@ int main(int argc, char** argv) {
     keel::core::init_logging(lvl);
   });
 
+#ifdef KEEL_TRAIN_BINARY
+  keel::cli::register_mcnn(app, global);
+  auto* nmt = app.add_subcommand("nmt", "Transformer training (LibTorch)");
+  nmt->require_subcommand(1);
+  keel::cli::register_nmt_train(*nmt, global);
+#else
   keel::cli::register_power(app, global);
   keel::cli::register_nmt(app, global);
-#ifdef KEEL_HAVE_MCNN
-  keel::cli::register_mcnn(app, global);
+#ifdef KEEL_HAVE_TRAIN
+  // Listed for --help; the command itself runs in keel-train (exec_train_binary).
+  app.add_subcommand("mcnn", "M-CNN trainer for full-resolution microscopy images (LibTorch)");
+#endif
 #endif
 
   try {

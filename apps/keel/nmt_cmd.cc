@@ -148,8 +148,9 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   register_nmt_quantize(*nmt, global);
   register_nmt_bench(*nmt, global);
   register_nmt_corpus(*nmt, global);
-#ifdef KEEL_HAVE_MCNN
-  register_nmt_train(*nmt, global);
+#ifdef KEEL_HAVE_TRAIN
+  // Listed for --help; the command itself runs in keel-train (main.cc hands it over).
+  nmt->add_subcommand("train", "Train a Transformer (LibTorch) on line-aligned piece files");
 #endif
 }
 

@@ -8,15 +8,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <functional>
-#include <optional>
 #include <thread>
 
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
 #include "keel/nmt/bleu.h"
-#include "keel/nmt/sentencepiece.h"
 #include "keel/nmt/translator.h"
 #include "keel/nmt_train/data.h"
 #include "keel/nmt_train/torch_transformer.h"
@@ -76,8 +73,7 @@ struct DevResult {
 // translator will run), longest output 2 x source + 10 pieces.
 DevResult evaluate_dev(const TorchTransformer& net, const IdPairs& dev, const Vocabulary& vocab,
                        const std::vector<std::string>& refs, std::int64_t max_tokens,
-                       double label_smoothing,
-                       const std::function<std::string(const std::string&)>& detokenize) {
+                       double label_smoothing) {
   DevResult r;
   for (const auto& batch : token_batches(dev, max_tokens, 0, 0)) {
     std::vector<Ids> src, tgt;
@@ -116,7 +112,7 @@ DevResult evaluate_dev(const TorchTransformer& net, const IdPairs& dev, const Vo
   std::vector<std::string> hyps, kept_refs;
   for (std::size_t i = 0; i < r.hyps.size(); ++i)
     if (!refs[i].empty()) {
-      hyps.push_back(detokenize(r.hyps[i]));
+      hyps.push_back(detokenize_pieces(r.hyps[i]));
       kept_refs.push_back(refs[i]);
     }
   if (hyps.empty()) return r;
@@ -171,21 +167,17 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
           "--dev-refs must hold the raw references of the dev set, line-aligned");
   }
   ModelConfig c = o.model;
-  std::optional<SentencePiece> spm;
-  if (!o.spm_model.empty()) spm.emplace(SentencePiece::load(o.spm_model));
-  const Vocabulary vocab = spm ? vocabulary_from_pieces(spm->pieces(), c, o.spm_model.string())
-                               : build_vocabulary(train_text, c);
+  const Vocabulary vocab =
+      o.spm_model.empty()
+          ? build_vocabulary(train_text, c)
+          : vocabulary_from_pieces(read_sentencepiece_pieces(o.spm_model), c, o.spm_model.string());
   c.src_vocab = c.tgt_vocab = static_cast<std::uint32_t>(vocab.size());
   c.shared_embeddings = true;  // one joint vocabulary
   c.validate("keel nmt train");
   const IdPairs train = to_id_pairs(train_text, vocab, c, o.max_length, true);
   const IdPairs dev = to_id_pairs(dev_text, vocab, c, 0, false);
-  // Pieces back to text: SentencePiece's decoder when its model is given, else by hand.
-  const auto detokenize = [&spm](const std::string& pieces) {
-    return spm ? spm->decode_line(pieces) : detokenize_pieces(pieces);
-  };
   if (refs.empty())
-    for (const auto& line : dev_text.tgt) refs.push_back(detokenize(line));
+    for (const auto& line : dev_text.tgt) refs.push_back(detokenize_pieces(line));
   if (train.src.empty())
     throw core::InputError("no training pair left (all empty or longer than the length limit)",
                            {o.train_src.string(), 0, 0, {}}, "check the files");
@@ -270,7 +262,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
   // Dev loss, decode and BLEU for the epoch just ended (or cut short by --max-steps).
   auto end_epoch = [&](double lr) {
     const auto t0 = Clock::now();
-    DevResult d = evaluate_dev(net, dev, vocab, refs, o.max_tokens, o.label_smoothing, detokenize);
+    DevResult d = evaluate_dev(net, dev, vocab, refs, o.max_tokens, o.label_smoothing);
     EpochRecord e;
     e.epoch = epoch + 1;
     e.step = res.steps;

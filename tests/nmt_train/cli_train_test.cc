@@ -1,7 +1,12 @@
-// `keel nmt train` as a user runs it: a short run, and bad input as one clear error line.
+// `keel nmt train` as a user runs it (keel hands it to keel-train): a short run from a real
+// SentencePiece model whose directory the translator then loads, and bad input as one clear
+// error line. This binary links SentencePiece, never LibTorch (they cannot share a process).
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
+#include <utility>
+#include <vector>
 
 #include "../support/run_keel.h"
 #include "keel/nmt/model.h"
@@ -13,6 +18,51 @@ using keel::testing::run_keel;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Writes DIR/{train,dev}.{src,tgt} (raw: 3..7 words of a 24-word list, the target in reverse
+// order), spm.model trained on them, and the .sp piece files it makes of them: the layout
+// `keel nmt corpus` writes.
+void write_toy_spm_task(const std::filesystem::path& dir, int pairs, int dev, unsigned seed) {
+  static const char* words[] = {"red",   "green", "blue",  "cat",   "dog",  "house",
+                                "tree",  "river", "sings", "walks", "sees", "eats",
+                                "big",   "small", "old",   "new",   "the",  "a",
+                                "under", "over",  "fast",  "slow",  "day",  "night"};
+  std::filesystem::create_directories(dir);
+  std::mt19937 rng(seed);
+  std::vector<std::string> all;
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> splits = {
+      {"train", {}}, {"dev", {}}};
+  for (auto& [split, lines] : splits) {
+    const int n = split == "train" ? pairs : dev;
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> w(3 + rng() % 5);
+      for (auto& x : w) x = words[rng() % 24];
+      std::string src, tgt;
+      for (std::size_t k = 0; k < w.size(); ++k) {
+        src += (k ? " " : "") + w[k];
+        tgt += (k ? " " : "") + w[w.size() - 1 - k];
+      }
+      all.push_back(src);
+      all.push_back(tgt);
+      lines.emplace_back(src, tgt);
+    }
+  }
+  keel::nmt::SentencePieceTrainOptions o;
+  o.vocab_size = 40;
+  std::ofstream(dir / "spm.model", std::ios::binary) << keel::nmt::train_sentencepiece(all, o);
+  const auto sp = keel::nmt::SentencePiece::load(dir / "spm.model");
+  for (const auto& [split, lines] : splits) {
+    std::ofstream src(dir / (split + ".src")), tgt(dir / (split + ".tgt")),
+        src_sp(dir / (split + ".src.sp")), tgt_sp(dir / (split + ".tgt.sp"));
+    for (const auto& [s, t] : lines) {
+      src << s << '\n';
+      tgt << t << '\n';
+      src_sp << sp.encode_line(s) << '\n';
+      tgt_sp << sp.encode_line(t) << '\n';
+    }
+  }
+}
+
 std::string files(const fs::path& d, const std::string& train_src = "train.src.sp",
                   const std::string& train_tgt = "train.tgt.sp") {
   return " --train-src " + (d / train_src).string() + " --train-tgt " + (d / train_tgt).string() +
@@ -22,7 +72,7 @@ std::string files(const fs::path& d, const std::string& train_src = "train.src.s
 
 TEST(CliNmtTrain, ShortRunWritesAModelDirectoryTheTranslatorLoads) {
   auto d = keel::testing::nmt_temp("cli_short");
-  keel::testing::write_toy_spm_task(d, 200, 5, 3);
+  write_toy_spm_task(d, 200, 5, 3);
   auto out = d / "model";
   auto r =
       run_keel("nmt train" + files(d) + " --out " + out.string() +

@@ -42,6 +42,26 @@ TEST(NmtTrainData, GivenPiecesMustHoldTheSpecialsAtTheirIds) {
   }
 }
 
+TEST(NmtTrainData, SentencePiecePiecesAreReadFromTheModelFile) {
+  // A ModelProto by hand: pieces (field 1: piece, score, type) and a trainer_spec to skip.
+  auto piece = [](const std::string& p) {
+    std::string inner = "\x0a" + std::string(1, static_cast<char>(p.size())) + p +
+                        std::string("\x15\0\0\0\0\x18\x01", 7);
+    return "\x0a" + std::string(1, static_cast<char>(inner.size())) + inner;
+  };
+  auto dir = keel::testing::nmt_temp("spm_pieces");
+  fs::create_directories(dir);
+  std::ofstream(dir / "spm.model", std::ios::binary)
+      << piece("<pad>") << piece("<s>") << std::string("\x12\x02\x08\x01", 4)
+      << piece("\xe2\x96\x81x");
+  EXPECT_EQ(read_sentencepiece_pieces(dir / "spm.model"),
+            (std::vector<std::string>{"<pad>", "<s>", "\xe2\x96\x81x"}));
+  std::ofstream(dir / "text.model") << "this is not a model\n";
+  EXPECT_THROW(read_sentencepiece_pieces(dir / "text.model"), keel::core::InputError);
+  EXPECT_THROW(read_sentencepiece_pieces(dir / "missing.model"), keel::core::InputError);
+  fs::remove_all(dir);
+}
+
 TEST(NmtTrainData, IdPairsAppendEosToSourceAndDropEmptyOrLong) {
   ParallelText t{{"a b", "", "a a a a", "b"}, {"b", "a", "a", "zz"}};
   ModelConfig c;

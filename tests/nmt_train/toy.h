@@ -8,10 +8,7 @@
 #include <fstream>
 #include <random>
 #include <string>
-#include <utility>
 #include <vector>
-
-#include "keel/nmt/sentencepiece.h"
 
 namespace keel::testing {
 
@@ -43,51 +40,6 @@ inline void write_toy_task(const std::filesystem::path& dir, int pairs, int dev,
   };
   write("train", pairs);
   write("dev", dev);
-}
-
-// Writes DIR/{train,dev}.{src,tgt} (raw: 3..7 words of a 24-word list, the target in reverse
-// order), spm.model trained on them, and the .sp piece files it makes of them: the layout
-// `keel nmt corpus` writes.
-inline void write_toy_spm_task(const std::filesystem::path& dir, int pairs, int dev,
-                               unsigned seed) {
-  static const char* words[] = {"red",   "green", "blue",  "cat",   "dog",  "house",
-                                "tree",  "river", "sings", "walks", "sees", "eats",
-                                "big",   "small", "old",   "new",   "the",  "a",
-                                "under", "over",  "fast",  "slow",  "day",  "night"};
-  std::filesystem::create_directories(dir);
-  std::mt19937 rng(seed);
-  std::vector<std::string> all;
-  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> splits = {
-      {"train", {}}, {"dev", {}}};
-  for (auto& [split, lines] : splits) {
-    const int n = split == "train" ? pairs : dev;
-    for (int i = 0; i < n; ++i) {
-      std::vector<std::string> w(3 + rng() % 5);
-      for (auto& x : w) x = words[rng() % 24];
-      std::string src, tgt;
-      for (std::size_t k = 0; k < w.size(); ++k) {
-        src += (k ? " " : "") + w[k];
-        tgt += (k ? " " : "") + w[w.size() - 1 - k];
-      }
-      all.push_back(src);
-      all.push_back(tgt);
-      lines.emplace_back(src, tgt);
-    }
-  }
-  keel::nmt::SentencePieceTrainOptions o;
-  o.vocab_size = 40;
-  std::ofstream(dir / "spm.model", std::ios::binary) << keel::nmt::train_sentencepiece(all, o);
-  const auto sp = keel::nmt::SentencePiece::load(dir / "spm.model");
-  for (const auto& [split, lines] : splits) {
-    std::ofstream src(dir / (split + ".src")), tgt(dir / (split + ".tgt")),
-        src_sp(dir / (split + ".src.sp")), tgt_sp(dir / (split + ".tgt.sp"));
-    for (const auto& [s, t] : lines) {
-      src << s << '\n';
-      tgt << t << '\n';
-      src_sp << sp.encode_line(s) << '\n';
-      tgt_sp << sp.encode_line(t) << '\n';
-    }
-  }
 }
 
 }  // namespace keel::testing

@@ -34,6 +34,10 @@ std::vector<std::string_view> split_pieces(std::string_view line);
 // order, so the same text always gives the same ids.
 Vocabulary build_vocabulary(const ParallelText& text, const ModelConfig& specials);
 
+// The pieces of a SentencePiece model file in id order. Throws InputError naming the file when
+// it is missing or not a SentencePiece model.
+std::vector<std::string> read_sentencepiece_pieces(const std::filesystem::path& file);
+
 // A given piece list (a SentencePiece model's, in id order) as the vocabulary. Throws InputError
 // naming `source` when the specials are not <pad>, <s>, </s>, <unk> at the config's ids.
 Vocabulary vocabulary_from_pieces(std::vector<std::string> pieces, const ModelConfig& config,

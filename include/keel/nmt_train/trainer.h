@@ -23,9 +23,8 @@ struct NmtTrainOptions {
   std::filesystem::path train_src, train_tgt, dev_src, dev_tgt;
   std::filesystem::path dev_refs;  // raw reference text for BLEU; default: dev_tgt detokenized
   // The SentencePiece model of the pieces. When given, its pieces (in id order) are the
-  // vocabulary, dev output is decoded with it for BLEU, and it is copied to out/spm.model so
-  // that out/ is a model directory the translator loads. Without it the vocabulary is built
-  // from the training pieces.
+  // vocabulary and it is copied to out/spm.model, so that out/ is a model directory the
+  // translator loads. Without it the vocabulary is built from the training pieces.
   std::filesystem::path spm_model;
   std::filesystem::path out;  // model.keel, checkpoint.pt, log.json, steps.csv, epochs.csv
   ModelConfig model = train_preset("small");  // vocabulary sizes are replaced
