@@ -50,8 +50,8 @@ model: build
 	$(KEEL) nmt train --train-src $(MODEL_CORPUS)/train.src.sp --train-tgt $(MODEL_CORPUS)/train.tgt.sp \
 	  --dev-src $(MODEL_CORPUS)/dev.src.sp --dev-tgt $(MODEL_CORPUS)/dev.tgt.sp \
 	  --dev-refs $(MODEL_CORPUS)/dev.tgt --spm-model $(MODEL_CORPUS)/spm.model \
-	  --out $(MODEL_DIR) --preset small --max-tokens 3072 --lr-peak 1e-3 --warmup-steps 800 \
-	  --label-smoothing 0.1 --dropout 0.1 --clip-norm 1.0 --epochs 30 --max-steps 3000 \
+	  --out $(MODEL_DIR) --preset small --max-tokens 2048 --lr-peak 1e-3 --warmup-steps 1000 \
+	  --label-smoothing 0.1 --dropout 0.1 --clip-norm 1.0 --epochs 3 --checkpoint-every 500 \
 	  --seed 1 --threads $(JOBS) $(if $(wildcard $(MODEL_DIR)/checkpoint.pt),--resume)
 
 format:
