@@ -17,7 +17,7 @@ std::vector<std::string> read_lines(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec))
     throw core::InputError("file not found", {file.string(), 0, 0, {}},
-                           "check the path (one sentence of space-separated pieces per line)");
+                           "check the path");
   std::ifstream in(file, std::ios::binary);
   if (!in)
     throw core::InputError("cannot read file", {file.string(), 0, 0, {}}, "check permissions");

@@ -347,7 +347,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
     save();
     write_logs(o.out, o, c, res);
   }
-  if (next_batch > 0) {  // a partial last epoch: evaluate and record it too
+  if (next_batch > 0 && run_steps > 0) {  // a partial last epoch: evaluate and record it too
     end_epoch(lr);
     save();
   }
