@@ -44,6 +44,8 @@ struct TranslateArgs {
   int beam_size = 1;
   float length_penalty = 1.f;
   std::int64_t max_batch_tokens = 0;
+  int chunk_lines = 20000;
+  bool no_pin = false;
 };
 
 void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
@@ -52,11 +54,11 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     throw core::InputError(fmt::format("--min-decoding-length {} exceeds --max-decoding-length {}",
                                        a.min_length, a.max_length),
                            {}, "lower the minimum or raise the maximum");
+  if (a.chunk_lines < 1)
+    throw core::InputError("--chunk-lines must be at least 1", {}, "use e.g. 20000");
   // A model directory brings SentencePiece: raw text in and out (else pre-tokenized lines).
   const nmt::ModelPaths paths = nmt::resolve_model_paths(a.model);
   const nmt::TextCodec codec(paths);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(std::cin, line);) lines.push_back(codec.encode(line));
 
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<nmt::Translator> translator;
@@ -74,24 +76,42 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   opt.max_batch_size = a.max_batch_size;
   opt.max_batch_tokens = a.max_batch_tokens;
   opt.threads_per_stream = a.threads_per_stream;
+  opt.pin_cores = !a.no_pin;
   opt.streams = a.streams > 0 ? a.streams
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
                                                 a.threads_per_stream);
-  core::Progress bar("translate", lines.size(), core::progress_enabled(g.quiet), "sent");
-  auto out = translator->translate(lines, opt, [&](std::size_t done) { bar.update(done); });
-  bar.finish();
-  auto t2 = std::chrono::steady_clock::now();
-  std::size_t tokens = 0;
-  for (const auto& line : out) {
-    std::cout << codec.decode(line) << '\n';
-    if (!line.empty()) tokens += 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
+  // Input is read and translated in chunks of --chunk-lines, each written before the next is
+  // read: memory stays bounded however long stdin is, and output order is input order.
+  std::size_t sentences = 0, tokens = 0, chunk_no = 0;
+  std::vector<std::string> lines;
+  for (bool eof = false; !eof;) {
+    lines.clear();
+    for (std::string line; static_cast<int>(lines.size()) < a.chunk_lines;) {
+      if (!std::getline(std::cin, line)) {
+        eof = true;
+        break;
+      }
+      lines.push_back(codec.encode(line));
+    }
+    if (lines.empty()) break;
+    ++chunk_no;
+    core::Progress bar("translate", lines.size(), core::progress_enabled(g.quiet), "sent");
+    if (chunk_no > 1 || !eof) bar.set_note(fmt::format("chunk {}", chunk_no));
+    auto out = translator->translate(lines, opt, [&](std::size_t done) { bar.update(done); });
+    bar.finish();
+    for (const auto& line : out) {
+      std::cout << codec.decode(line) << '\n';
+      if (!line.empty()) tokens += 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
+    }
+    std::cout.flush();
+    sentences += lines.size();
   }
-  std::cout.flush();
+  auto t2 = std::chrono::steady_clock::now();
   const double load_s = std::chrono::duration<double>(t1 - t0).count();
   const double run_s = std::chrono::duration<double>(t2 - t1).count();
   core::log_info("translated {} sentences, {} target tokens in {:.2f} s ({:.0f} tok/s, {}, {} "
                  "streams x {} threads; model load {:.2f} s)",
-                 lines.size(), tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, a.compute,
+                 sentences, tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, a.compute,
                  opt.streams, opt.threads_per_stream, load_s);
 }
 
@@ -142,6 +162,10 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   tr->add_option("--threads-per-stream", ta->threads_per_stream, "Threads inside each stream")
       ->check(CLI::PositiveNumber);
+  tr->add_option("--chunk-lines", ta->chunk_lines,
+                 "Lines read, translated and written at a time (bounded memory; default 20000)")
+      ->check(CLI::PositiveNumber);
+  tr->add_flag("--no-pin", ta->no_pin, "Do not pin streams to cores");
   tr->callback([ta, &global] { run_translate(*ta, global); });
 
   register_nmt_bleu(*nmt, global);

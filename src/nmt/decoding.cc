@@ -19,6 +19,9 @@ std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
   if (B == 0 || options.max_length == 0) return out;
   const std::int64_t V = config_.tgt_vocab;
   const std::uint32_t eos = config_.eos_id;
+  // Padding and BOS are inputs, never outputs: a model (random, or undertrained) that scores
+  // them highest must not emit them.
+  const std::int64_t pad = config_.pad_id, bos = config_.bos_id;
   // The step that would emit token max_length+1 never runs, so max_length steps suffice.
   State s = start(src, options.max_length);
   std::vector<int> active(static_cast<std::size_t>(B));
@@ -37,7 +40,7 @@ std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
       float best = -std::numeric_limits<float>::infinity();
       std::uint32_t arg = 0;
       for (std::int64_t v = 0; v < V; ++v)
-        if (row[v] > best && (allow_eos || v != eos)) {
+        if (row[v] > best && (allow_eos || v != eos) && v != pad && v != bos) {
           best = row[v];
           arg = static_cast<std::uint32_t>(v);
         }
@@ -90,6 +93,9 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   const auto B = static_cast<std::int64_t>(src.size());
   const std::int64_t K = options.beam_size, V = config_.tgt_vocab;
   const std::uint32_t eos = config_.eos_id;
+  // Padding and BOS are inputs, never outputs: a model (random, or undertrained) that scores
+  // them highest must not emit them.
+  const std::int64_t pad = config_.pad_id, bos = config_.bos_id;
   std::vector<Ids> out(static_cast<std::size_t>(B));
   if (B == 0 || options.max_length == 0) return out;
   // 2K cache slots per sentence: beams live in one half and are copied into the other when
@@ -141,7 +147,7 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
         for (std::int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v] - mx));
         const float base = score[b * K + k] - mx - static_cast<float>(std::log(sum));
         for (std::int64_t v = 0; v < V; ++v) {
-          if (!allow_eos && v == eos) continue;
+          if ((!allow_eos && v == eos) || v == pad || v == bos) continue;
           Candidate c{base + row[v], k, static_cast<std::uint32_t>(v)};
           if (static_cast<std::int64_t>(top.size()) < 2 * K) {
             top.push_back(c);

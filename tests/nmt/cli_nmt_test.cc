@@ -118,3 +118,21 @@ TEST(CliNmt, QuantizeCalibratesAndInt8Translates) {
   EXPECT_EQ(bad_method.rc, 2);
   for (const auto& p : {m, q, calib}) fs::remove(p);
 }
+
+TEST(CliNmt, ChunkedStdinGivesTheSameOutputInOrder) {
+  auto m = temp("chunk_tiny.keelnmt"), in = temp("chunk_in.txt");
+  ASSERT_EQ(run_keel("nmt random-model --preset tiny --seed 4 --out " + m.string()).rc, 0);
+  {
+    std::ofstream f(in);
+    for (int i = 0; i < 23; ++i) f << "w" << 4 + i << " w" << 30 - i % 9 << (i % 3 ? " w7" : "") << "\n";
+  }
+  const std::string base = "nmt translate --quiet --max-decoding-length 5 --model " + m.string();
+  auto whole = run_keel_stdin(base, in), chunked = run_keel_stdin(base + " --chunk-lines 4", in);
+  ASSERT_EQ(whole.rc, 0) << whole.err;
+  ASSERT_EQ(chunked.rc, 0) << chunked.err;
+  EXPECT_EQ(std::count(whole.out.begin(), whole.out.end(), '\n'), 23);
+  EXPECT_EQ(chunked.out, whole.out);
+  EXPECT_EQ(run_keel_stdin(base + " --chunk-lines 0", in).rc, 2);
+  fs::remove(m);
+  fs::remove(in);
+}
