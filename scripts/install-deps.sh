@@ -12,7 +12,7 @@ PKGS=(
   # power
   libfftw3-dev
   # train / mcnn / nmt
-  libtorch-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
+  libtorch-dev libprotobuf-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
   # nmt BLEU (Unicode categories and lowercasing)
   libicu-dev

@@ -96,6 +96,9 @@ int main(int argc, char** argv) {
 
 #ifdef KEEL_TRAIN_BINARY
   keel::cli::register_mcnn(app, global);
+  auto* nmt = app.add_subcommand("nmt", "Transformer training (LibTorch)");
+  nmt->require_subcommand(1);
+  keel::cli::register_nmt_train(*nmt, global);
 #else
   keel::cli::register_power(app, global);
   keel::cli::register_nmt(app, global);

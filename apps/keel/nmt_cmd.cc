@@ -172,6 +172,10 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   register_nmt_quantize(*nmt, global);
   register_nmt_bench(*nmt, global);
   register_nmt_corpus(*nmt, global);
+#ifdef KEEL_HAVE_TRAIN
+  // Listed for --help; the command itself runs in keel-train (main.cc hands it over).
+  nmt->add_subcommand("train", "Train a Transformer (LibTorch) on line-aligned piece files");
+#endif
 }
 
 }  // namespace keel::cli

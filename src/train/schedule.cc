@@ -43,4 +43,11 @@ LrDecay parse_lr_decay(const std::string& name) {
                          "use cosine, step or none");
 }
 
+double InverseSqrtSchedule::at(std::int64_t step) const {
+  const double s = static_cast<double>(std::max<std::int64_t>(step, 1));
+  if (warmup_steps <= 0) return peak_lr / std::sqrt(s);
+  const double w = static_cast<double>(warmup_steps);
+  return s < w ? peak_lr * s / w : peak_lr * std::sqrt(w / s);
+}
+
 }  // namespace keel::train

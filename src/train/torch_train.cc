@@ -34,6 +34,28 @@ void set_sgd_lr(torch::optim::Optimizer& opt, double lr) {
     static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_adam(torch::nn::Module& model, const AdamConfig& cfg) {
+  auto opts = torch::optim::AdamOptions(cfg.lr)
+                  .betas({cfg.beta1, cfg.beta2})
+                  .eps(cfg.eps)
+                  .weight_decay(cfg.weight_decay);
+  return std::make_unique<torch::optim::Adam>(model.parameters(), opts);
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& group : opt.param_groups()) group.options().set_lr(lr);
+}
+
+double clip_grad_norm(torch::nn::Module& model, double max_norm) {
+  if (max_norm <= 0) {
+    double sq = 0;
+    for (const auto& p : model.parameters())
+      if (p.grad().defined()) sq += p.grad().to(torch::kDouble).pow(2).sum().item<double>();
+    return std::sqrt(sq);
+  }
+  return torch::nn::utils::clip_grad_norm_(model.parameters(), max_norm);
+}
+
 void broadcast_parameters(torch::nn::Module& model, const Comm& comm, int root) {
   if (comm.size() == 1) return;
   torch::NoGradGuard no_grad;

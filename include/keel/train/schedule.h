@@ -3,6 +3,7 @@
 // rate is scaled linearly with the global batch, ramped up linearly over the first epochs (large
 // rates diverge from a random init), then decayed.
 
+#include <cstdint>
 #include <string>
 
 namespace keel::train {
@@ -27,5 +28,17 @@ struct LrSchedule {
 double scaled_lr(double base_lr, int global_batch, int reference_batch, const std::string& scaling);
 
 LrDecay parse_lr_decay(const std::string& name);
+
+// Inverse square-root schedule of the Transformer (Vaswani et al. 2017; fairseq's
+// inverse_sqrt): a linear ramp from 0 to peak_lr over warmup_steps, then peak_lr *
+// sqrt(warmup_steps / step). Used by the nmt trainer.
+struct InverseSqrtSchedule {
+  double peak_lr = 5e-4;
+  std::int64_t warmup_steps = 4000;  // 0: no ramp, peak_lr / sqrt(step) from step 1
+
+  // Rate for optimizer step `step` (1-based: the first update uses at(1)). Pure, so a resumed
+  // run continues the same curve.
+  double at(std::int64_t step) const;
+};
 
 }  // namespace keel::train

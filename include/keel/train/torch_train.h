@@ -1,6 +1,6 @@
 #pragma once
-// The LibTorch half of keel's training core, shared by the mcnn trainer and the future nmt trainer:
-// optimizer, gradient averaging over ranks, checkpoints. LibTorch types are only declared here so
+// The LibTorch half of keel's training core, shared by the mcnn and nmt trainers: optimizers,
+// gradient clipping and averaging over ranks, checkpoints. LibTorch types are only declared here so
 // that including this header costs nothing; the definitions live in one translation unit.
 
 #include <cstddef>
@@ -36,6 +36,21 @@ std::unique_ptr<torch::optim::Optimizer> make_sgd(torch::nn::Module& model, cons
 // Sets the learning rate of every parameter group of an SGD optimizer.
 void set_sgd_lr(torch::optim::Optimizer& opt, double lr);
 
+// Adam (Kingma & Ba); the Transformer's betas and eps are the defaults here.
+struct AdamConfig {
+  double lr = 5e-4;
+  double beta1 = 0.9, beta2 = 0.98;
+  double eps = 1e-9;
+  double weight_decay = 0;
+};
+std::unique_ptr<torch::optim::Optimizer> make_adam(torch::nn::Module& model, const AdamConfig& cfg);
+// Sets the learning rate of every parameter group of any LibTorch optimizer (SGD, Adam, ...).
+void set_lr(torch::optim::Optimizer& opt, double lr);
+
+// Scales all gradients so that their global L2 norm is at most `max_norm` (no-op when
+// max_norm <= 0); returns the norm before clipping.
+double clip_grad_norm(torch::nn::Module& model, double max_norm);
+
 // Copies rank `root`'s parameters and buffers to every rank.
 void broadcast_parameters(torch::nn::Module& model, const Comm& comm, int root = 0);
 
@@ -65,7 +80,7 @@ struct CheckpointMeta {
   std::string extra_json;        // caller's metadata (model shape, classes), stored verbatim
 };
 
-// Writes model parameters/buffers, optimizer state (momentum buffers), `meta` and LibTorch's CPU
+// Writes model parameters/buffers, optimizer state (momentum or Adam moments), `meta` and LibTorch's CPU
 // RNG state to `file` atomically.
 void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
                      torch::optim::Optimizer& opt, const CheckpointMeta& meta);

@@ -1,0 +1,128 @@
+// `keel nmt train` as a user runs it (keel hands it to keel-train): a short run from a real
+// SentencePiece model whose directory the translator then loads, and bad input as one clear
+// error line. This binary links SentencePiece, never LibTorch (they cannot share a process).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "../support/run_keel.h"
+#include "keel/nmt/model.h"
+#include "keel/nmt/sentencepiece.h"
+#include "toy.h"
+
+using keel::testing::count_lines;
+using keel::testing::run_keel;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Writes DIR/{train,dev}.{src,tgt} (raw: 3..7 words of a 24-word list, the target in reverse
+// order), spm.model trained on them, and the .sp piece files it makes of them: the layout
+// `keel nmt corpus` writes.
+void write_toy_spm_task(const std::filesystem::path& dir, int pairs, int dev, unsigned seed) {
+  static const char* words[] = {"red",   "green", "blue",  "cat",   "dog",  "house",
+                                "tree",  "river", "sings", "walks", "sees", "eats",
+                                "big",   "small", "old",   "new",   "the",  "a",
+                                "under", "over",  "fast",  "slow",  "day",  "night"};
+  std::filesystem::create_directories(dir);
+  std::mt19937 rng(seed);
+  std::vector<std::string> all;
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> splits = {
+      {"train", {}}, {"dev", {}}};
+  for (auto& [split, lines] : splits) {
+    const int n = split == "train" ? pairs : dev;
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> w(3 + rng() % 5);
+      for (auto& x : w) x = words[rng() % 24];
+      std::string src, tgt;
+      for (std::size_t k = 0; k < w.size(); ++k) {
+        src += (k ? " " : "") + w[k];
+        tgt += (k ? " " : "") + w[w.size() - 1 - k];
+      }
+      all.push_back(src);
+      all.push_back(tgt);
+      lines.emplace_back(src, tgt);
+    }
+  }
+  keel::nmt::SentencePieceTrainOptions o;
+  o.vocab_size = 40;
+  std::ofstream(dir / "spm.model", std::ios::binary) << keel::nmt::train_sentencepiece(all, o);
+  const auto sp = keel::nmt::SentencePiece::load(dir / "spm.model");
+  for (const auto& [split, lines] : splits) {
+    std::ofstream src(dir / (split + ".src")), tgt(dir / (split + ".tgt")),
+        src_sp(dir / (split + ".src.sp")), tgt_sp(dir / (split + ".tgt.sp"));
+    for (const auto& [s, t] : lines) {
+      src << s << '\n';
+      tgt << t << '\n';
+      src_sp << sp.encode_line(s) << '\n';
+      tgt_sp << sp.encode_line(t) << '\n';
+    }
+  }
+}
+
+std::string files(const fs::path& d, const std::string& train_src = "train.src.sp",
+                  const std::string& train_tgt = "train.tgt.sp") {
+  return " --train-src " + (d / train_src).string() + " --train-tgt " + (d / train_tgt).string() +
+         " --dev-src " + (d / "dev.src.sp").string() + " --dev-tgt " + (d / "dev.tgt.sp").string();
+}
+}  // namespace
+
+TEST(CliNmtTrain, ShortRunWritesAModelDirectoryTheTranslatorLoads) {
+  auto d = keel::testing::nmt_temp("cli_short");
+  write_toy_spm_task(d, 200, 5, 3);
+  auto out = d / "model";
+  auto r =
+      run_keel("nmt train" + files(d) + " --out " + out.string() +
+               " --preset tiny --max-steps 6 --threads 1 --max-tokens 300 --spm-model " +
+               (d / "spm.model").string() + " --dev-refs " + (d / "dev.tgt").string() + " --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("\"steps\": 6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"dev_bleu\": "), std::string::npos) << r.out;
+  auto m = keel::nmt::load_model(out / "model.keel");
+  EXPECT_EQ(m.config.d_model, 64u);
+  EXPECT_EQ(m.src_vocab.tokens(), keel::nmt::SentencePiece::load(d / "spm.model").pieces());
+  EXPECT_TRUE(fs::exists(out / "spm.model"));
+  // The directory is a model directory: raw text in, raw text out, one line per line.
+  r = keel::testing::run_shell("( " + std::string(KEEL_BINARY) +
+                               " nmt translate --max-decoding-length 8 --model " + out.string() +
+                               " <" + (d / "dev.src").string() + " )");
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(count_lines(r.out), 5) << r.out;
+  // A second run into the same directory must not silently restart.
+  r = run_keel("nmt train" + files(d) + " --out " + out.string() + " --preset tiny --max-steps 6");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  fs::remove_all(d);
+}
+
+TEST(CliNmtTrain, BadInputIsOneErrorLine) {
+  auto d = keel::testing::nmt_temp("cli_bad");
+  keel::testing::write_toy_task(d, 20, 5, 6, 4);
+  std::ofstream(d / "short.sp") << "\xe2\x96\x81"
+                                   "a\n";
+  std::ofstream(d / "empty.sp");
+  const auto out = " --out " + (d / "out").string() + " --preset tiny --max-steps 2";
+  struct Case {
+    std::string args, expect;
+  } cases[] = {
+      {files(d, "train.src.sp", "short.sp"), "20 lines here but 1"},
+      {files(d, "empty.sp", "empty.sp"), "file is empty"},
+      {files(d, "missing.sp", "train.tgt.sp"), "missing.sp: file not found"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_keel("nmt train" + c.args + out);
+    EXPECT_EQ(r.rc, 2) << c.args;
+    EXPECT_NE(r.err.find("keel: error:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_FALSE(fs::exists(d / "out" / "model.keel"));
+  }
+  auto r = run_keel("nmt train" + files(d) + out + " --resume");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
+  fs::remove_all(d);
+}
