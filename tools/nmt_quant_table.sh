@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The issue-6 quantization table for a trained model directory: test BLEU and speed of fp32,
+# int8 static (KL, percentile, min-max; calibrated on the dev set) and int8-dynamic.
+#   tools/nmt_quant_table.sh MODEL_DIR CORPUS_DIR [KEEL]
+# MODEL_DIR holds model.keel + spm.model (keel nmt train's output); CORPUS_DIR is keel nmt
+# corpus's output (dev.src.sp for calibration, test.src / test.tgt for scoring).
+set -euo pipefail
+model=$1 corpus=$2 keel=${3:-build/release/apps/keel/keel}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+row() {  # name dir compute
+  local t0 t1 out=$work/$1.hyp
+  t0=$(date +%s.%N)
+  "$keel" nmt translate --quiet --model "$2" --compute "$3" --max-decoding-length 128 \
+    <"$corpus/test.src" >"$out"
+  t1=$(date +%s.%N)
+  local bleu tokens
+  bleu=$("$keel" nmt bleu "$out" "$corpus/test.tgt" --json | sed -n 's/.*"score": \([0-9.]*\).*/\1/p' | head -1)
+  tokens=$(wc -w <"$out")
+  printf '| %s | %s | %.2f | %.0f |\n' "$1" "$3" "$bleu" "$(echo "$tokens / ($t1 - $t0)" | bc -l)"
+}
+echo "| model | --compute | test BLEU | words/s (incl. load) |"
+echo "| --- | --- | ---: | ---: |"
+row fp32 "$model" fp32
+for m in kl percentile minmax; do
+  mkdir -p "$work/$m"
+  cp "$model/spm.model" "$work/$m/"
+  "$keel" nmt quantize --quiet --model "$model/model.keel" --calib "$corpus/dev.src.sp" \
+    --method "$m" --out "$work/$m/model.keel" --json >"$work/$m.json"
+  fp32_layers=$(grep -c '"int8": false' "$work/$m.json" || true)
+  row "int8 static ($m; $fp32_layers layers kept fp32)" "$work/$m" int8
+done
+row "int8 dynamic" "$model" int8-dynamic
