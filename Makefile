@@ -40,8 +40,8 @@ corpus: build
 
 # The en->es model (docs/nmt.md, "Training"): corpus (kept when already built), then keel's
 # trainer with a fixed seed: small preset (3+3 layers, d_model 256, 4 heads, FFN 1024, ~7.6 M
-# parameters with the 8 000-piece vocabulary), sized for about 50 minutes on 2 cores. Run again
-# after an interruption, it resumes from the checkpoint.
+# parameters with the 8 000-piece vocabulary), one epoch: about 45 minutes on 2 shared cores
+# (docs/benchmarks.md). Run again after an interruption: it resumes from the checkpoint.
 MODEL_CORPUS := build/corpus/en-es
 MODEL_DIR := build/model/en-es
 model: build
@@ -51,7 +51,7 @@ model: build
 	  --dev-src $(MODEL_CORPUS)/dev.src.sp --dev-tgt $(MODEL_CORPUS)/dev.tgt.sp \
 	  --dev-refs $(MODEL_CORPUS)/dev.tgt --spm-model $(MODEL_CORPUS)/spm.model \
 	  --out $(MODEL_DIR) --preset small --max-tokens 2048 --lr-peak 1e-3 --warmup-steps 1000 \
-	  --label-smoothing 0.1 --dropout 0.1 --clip-norm 1.0 --epochs 3 --checkpoint-every 500 \
+	  --label-smoothing 0.1 --dropout 0.1 --clip-norm 1.0 --epochs 1 --checkpoint-every 500 \
 	  --seed 1 --threads $(JOBS) $(if $(wildcard $(MODEL_DIR)/checkpoint.pt),--resume)
 
 format:

@@ -9,6 +9,10 @@ It writes the samples, the schedule as a keel timeline CSV and the metadata to O
 
     python3 tools/gpu_power_probe.py OUTDIR            # on a machine with an NVIDIA GPU
     python3 tools/gpu_power_probe.py OUTDIR --dry      # CPU and a fake sensor: checks the script
+    python3 tools/gpu_power_probe.py OUTDIR --overshoot
+        # second schedule: 1 s of compute after idle gaps of 20 ms .. 2 s (shuffled, 6 each), then
+        # 20 s of 300 ms compute / 100 ms idle iterations: how the onset overshoot depends on the
+        # idle time before it
 """
 import json, math, multiprocessing as mp, os, sys, time
 
@@ -113,6 +117,31 @@ def main():
         segments.append({"name": name, "start_s": s, "end_s": now() - t0, **kw})
 
     scale = 0.1 if dry else 1.0
+    if "--overshoot" in sys.argv:
+        import random
+        gaps = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0] * 6
+        random.Random(7).shuffle(gaps)
+        segment("idle", lambda: time.sleep(5 * scale))
+        for g in gaps:
+            segment("gap_%gs" % g, lambda: (idle(g * scale), compute(1.0 * scale)), gap_s=g)
+        segment("idle", lambda: time.sleep(3 * scale))
+        segment("iterations_300_100", lambda: [f() for _ in range(50) for f in
+                                               (lambda: compute(0.3 * scale), lambda: idle(0.1 * scale))])
+        segment("idle", lambda: time.sleep(5 * scale))
+    else:
+        def copy_phase():  # a memory-bound phase, like the copies of a collective
+            end = now() + 4 * scale
+            while now() < end:
+                for _ in range(20):
+                    dst.copy_(src)
+                sync()
+        full_schedule(segment, compute, idle, scale, copy_phase)
+    stop.set()
+    p.join()
+    write_outputs(out, records, segments, t0, n, dt, mm_s, dry)
+
+
+def full_schedule(segment, compute, idle, scale, copy_phase):
     segment("idle", lambda: time.sleep(8 * scale))
     segment("steps", lambda: [f() for _ in range(3)
                               for f in (lambda: compute(6 * scale), lambda: idle(6 * scale))],
@@ -124,17 +153,12 @@ def main():
                 period_s=period, duty=0.7, cycles=cycles)
     segment("idle", lambda: time.sleep(3 * scale))
 
-    def copy_phase():  # a memory-bound phase, like the copies of a collective
-        end = now() + 4 * scale
-        while now() < end:
-            for _ in range(20):
-                dst.copy_(src)
-            sync()
     segment("memcopy", copy_phase)
     segment("idle", lambda: time.sleep(8 * scale))
-    stop.set()
-    p.join()
 
+
+def write_outputs(out, records, segments, t0, n, dt, mm_s, dry):
+    import torch
     with open(os.path.join(out, "timeline.csv"), "w") as f:
         f.write("rank,iteration,phase,start_s,end_s\n")
         for i, ph, s, e in records:

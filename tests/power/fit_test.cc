@@ -152,6 +152,20 @@ TEST(PowerFitH100, StepsFitKeelsModelAtTheMeasuredLevels) {
   EXPECT_GT(r.onset_overshoot_w, 50);
 }
 
+TEST(PowerFitH100, ASecondMachineShowsTheSameSensorAndOvershoot) {
+  const std::string dir = std::string(KEEL_SOURCE_DIR) + "/tests/power/data/h100_probe2/";
+  ParsedTrace trace = read_trace(dir + "nvsmi.csv");
+  std::vector<std::pair<double, double>> compute;
+  for (const auto& r : core::read_timeline_csv(dir + "timeline.csv"))
+    if (r.phase == core::TimelinePhase::compute) compute.emplace_back(r.start_s, r.end_s);
+  FitResult r = fit_gpu_response(trace.gpus.at(0).samples, compute);
+  EXPECT_GT(r.r2, 0.9);
+  EXPECT_NEAR(r.update_interval_ms, 100, 5);
+  EXPECT_LE(r.tau_lo_ms, 15);
+  EXPECT_GT(r.onsets, 40);
+  EXPECT_GT(r.onset_overshoot_w, 50);
+}
+
 TEST(PowerFitCli, PrintsAScenarioSnippetAndJson) {
   std::string args = "power fit " + kProbe + "nvsmi.csv --timeline " + kProbe +
                      "timeline.csv --to-s 46";
