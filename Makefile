@@ -5,7 +5,7 @@ BUILD := build/$(PRESET)
 KEEL := $(BUILD)/apps/keel/keel
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build demo test test-slow test-asan bench corpus model format clean
+.PHONY: deps configure build demo test test-slow test-asan bench corpus model quant-table format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -40,8 +40,9 @@ corpus: build
 
 # The en->es model (docs/nmt.md, "Training"): corpus (kept when already built), then keel's
 # trainer with a fixed seed: small preset (3+3 layers, d_model 256, 4 heads, FFN 1024, ~7.6 M
-# parameters with the 8 000-piece vocabulary), one epoch: about 45 minutes on 2 shared cores
-# (docs/benchmarks.md). Run again after an interruption: it resumes from the checkpoint.
+# parameters with the 8 000-piece vocabulary), 1 500 steps of 2 048-token batches (1.4 epochs):
+# about 20 minutes on 2 idle cores (~2 200 target tok/s; docs/benchmarks.md), longer on shared
+# ones. Run again after an interruption: it resumes from the checkpoint.
 MODEL_CORPUS := build/corpus/en-es
 MODEL_DIR := build/model/en-es
 model: build
@@ -51,8 +52,13 @@ model: build
 	  --dev-src $(MODEL_CORPUS)/dev.src.sp --dev-tgt $(MODEL_CORPUS)/dev.tgt.sp \
 	  --dev-refs $(MODEL_CORPUS)/dev.tgt --spm-model $(MODEL_CORPUS)/spm.model \
 	  --out $(MODEL_DIR) --preset small --max-tokens 2048 --lr-peak 1e-3 --warmup-steps 1000 \
-	  --label-smoothing 0.1 --dropout 0.1 --clip-norm 1.0 --epochs 1 --checkpoint-every 500 \
+	  --label-smoothing 0.1 --dropout 0.1 --clip-norm 1.0 --epochs 2 --max-steps 1500 --checkpoint-every 100 \
 	  --seed 1 --threads $(JOBS) $(if $(wildcard $(MODEL_DIR)/checkpoint.pt),--resume)
+
+# Test BLEU and speed of fp32, int8 static (KL, percentile, min-max) and int8-dynamic for the
+# model `make model` trained (docs/benchmarks.md).
+quant-table: build
+	tools/nmt_quant_table.sh $(MODEL_DIR) $(MODEL_CORPUS) $(KEEL)
 
 format:
 	find include src apps tests bench -name '*.h' -o -name '*.cc' | xargs clang-format -i

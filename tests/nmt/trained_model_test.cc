@@ -35,9 +35,10 @@ std::vector<std::string> lines(const std::string& text) {
 }
 
 double bleu_of(const std::string& compute) {
-  auto r = keel::testing::run_shell(std::string(KEEL_BINARY) + " nmt translate --quiet --model " +
-                                    kDir + " --compute " + compute + " < " + kData +
-                                    "sample.en");
+  // run_shell gives the command /dev/null as stdin: a subshell pipes the input in instead.
+  auto r = keel::testing::run_shell("(cat " + kData + "sample.en | " + std::string(KEEL_BINARY) +
+                                    " nmt translate --quiet --model " + kDir + " --compute " +
+                                    compute + ")");
   EXPECT_EQ(r.rc, 0) << r.err;
   auto hyp = lines(r.out);
   auto ref = lines(keel::testing::read_all(kData + "sample.es"));
