@@ -95,6 +95,34 @@ TEST_F(McnnTrain, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
   EXPECT_TRUE(std::isfinite(a["epochs"][1]["train_loss"].get<double>()));
 }
 
+TEST_F(McnnTrain, Bf16ResumeReachesTheSameWeightsAndEvalUsesBf16) {
+  const fs::path d = *dir_;
+  const std::string bf = common() + "--precision bf16 ";
+  auto full = run_keel(bf + "--log " + (d / "bf_full.json").string() + " --checkpoint " +
+                       (d / "bf_full.ckpt").string());
+  ASSERT_EQ(full.rc, 0) << full.err;
+  auto first = run_keel(bf + "--stop-after 1 --checkpoint " + (d / "bf_part.ckpt").string());
+  ASSERT_EQ(first.rc, 0) << first.err;
+  auto rest = run_keel(bf + "--resume --log " + (d / "bf_resumed.json").string() +
+                       " --checkpoint " + (d / "bf_part.ckpt").string());
+  ASSERT_EQ(rest.rc, 0) << rest.err;
+  json a = read_json(d / "bf_full.json"), b = read_json(d / "bf_resumed.json");
+  EXPECT_EQ(a["config"]["precision"], "bf16");
+  ASSERT_EQ(b["epochs"].size(), 2u);
+  for (const char* k : {"train_loss", "val_loss", "param_sum", "param_l2"})
+    EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kResumeTolerance))
+        << k << " " << a["epochs"][1][k] << " vs " << b["epochs"][1][k];
+  EXPECT_TRUE(std::isfinite(a["epochs"][1]["train_loss"].get<double>()));
+  // eval runs the held-out split in the checkpoint's precision (bf16) by default.
+  auto ev = run_keel("mcnn eval --json --threads 1 --data " + d.string() + " --checkpoint " +
+                     (d / "bf_full.ckpt").string());
+  ASSERT_EQ(ev.rc, 0) << ev.err;
+  EXPECT_EQ(json::parse(ev.out)["images"], 13);
+  auto bad = run_keel(common() + "--precision fp16");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+}
+
 TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
   const fs::path d = *dir_;
   auto one = run_keel(common() + "--log " + (d / "r1.json").string());

@@ -31,6 +31,7 @@ struct TrainOptions {
   int loader_threads = 1, prefetch = 2;
   double bucket_mb = 25;             // allreduce fusion bucket
   bool channels_last = true;
+  std::string precision = "fp32";  // fp32 | bf16 (mixed: fp32 master weights, loss, optimizer)
   bool skip_bad = false;
   std::filesystem::path log;         // .csv -> per-epoch CSV, otherwise JSON (epochs + steps)
   std::filesystem::path checkpoint;  // written atomically after every epoch
