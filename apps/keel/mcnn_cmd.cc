@@ -93,6 +93,9 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
                              {"ranks", r.ranks},
                              {"threads", r.threads},
                              {"precision", o.precision},
+                             {"compute_s", e.compute_s},
+                             {"comm_s", e.comm_s},
+                             {"comm_fraction", e.comm_s / std::max(1e-9, e.compute_s + e.comm_s)},
                              {"train_images", r.train_images},
                              {"val_images", r.val_images},
                              {"skipped", r.skipped}}

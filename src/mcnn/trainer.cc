@@ -44,11 +44,12 @@ int default_threads(const train::Comm& comm) {
 }
 
 json epoch_json(const EpochStats& e) {
-  return {{"epoch", e.epoch},          {"lr", e.lr},
+  return {{"epoch", e.epoch},           {"lr", e.lr},
           {"train_loss", e.train_loss}, {"train_acc", e.train_acc},
           {"val_loss", e.val_loss},     {"val_acc", e.val_acc},
           {"img_per_s", e.img_per_s},   {"seconds", e.seconds},
-          {"param_sum", e.param_sum},   {"param_l2", e.param_l2}};
+          {"param_sum", e.param_sum},   {"param_l2", e.param_l2},
+          {"compute_s", e.compute_s},   {"comm_s", e.comm_s}};
 }
 
 EpochStats epoch_from_json(const json& j) {
@@ -63,16 +64,21 @@ EpochStats epoch_from_json(const json& j) {
   e.seconds = j.at("seconds");
   e.param_sum = j.at("param_sum");
   e.param_l2 = j.at("param_l2");
+  e.compute_s = j.value("compute_s", 0.0);  // absent in checkpoints of older versions
+  e.comm_s = j.value("comm_s", 0.0);
   return e;
 }
 
 void write_log(const std::filesystem::path& file, const TrainOptions& opt, const TrainResult& r) {
   if (file.extension() == ".csv") {
-    std::string s = "epoch,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds,param_sum,param_l2\n";
+    std::string s =
+        "epoch,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds,param_sum,"
+        "param_l2,compute_s,comm_s\n";
     for (const auto& e : r.epochs)
-      s += fmt::format("{},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.3f},{:.3f},{:.12g},{:.12g}\n",
-                       e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc,
-                       e.img_per_s, e.seconds, e.param_sum, e.param_l2);
+      s += fmt::format(
+          "{},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.3f},{:.3f},{:.12g},{:.12g},{:.3f},{:.3f}\n",
+          e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.img_per_s, e.seconds,
+          e.param_sum, e.param_l2, e.compute_s, e.comm_s);
     core::write_file_atomic(file, s);
     return;
   }
@@ -224,7 +230,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     PrefetchLoader loader(ds, std::move(batches), H, W, opt.loader_threads, opt.prefetch);
     core::Progress bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs),
                        nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(), "img");
-    double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0;
+    double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0, compute_s = 0, comm_s = 0;
     for (std::size_t b = 0; b < nb; ++b) {
       Batch batch = *loader.next();
       lr = sched.at(epoch + static_cast<double>(b) / static_cast<double>(nb));
@@ -245,6 +251,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       optim->step();
       timeline.push_back({comm.rank(), step, core::TimelinePhase::compute, t0, t1});
       timeline.push_back({comm.rank(), step, core::TimelinePhase::comm, t1, t2});
+      compute_s += t1 - t0;
+      comm_s += t2 - t1;
       ++step;
       res.step_losses.push_back(stats[0] / stats[2]);
       loss_sum += stats[0];
@@ -294,12 +302,18 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     auto fp = train::fingerprint(*net);
     e.param_sum = fp.sum;
     e.param_l2 = fp.l2;
+    e.compute_s = compute_s;
+    e.comm_s = comm_s;
     res.epochs.push_back(e);
     if (comm.is_root()) {
-      core::log_info("epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  val loss {:.4f} acc "
-                     "{:.1f}%  {:.1f} img/s",
-                     e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc, e.val_loss,
-                     100 * e.val_acc, e.img_per_s);
+      core::log_info(
+          "epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  val loss {:.4f} acc "
+          "{:.1f}%  {:.1f} img/s{}",
+          e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc, e.val_loss, 100 * e.val_acc,
+          e.img_per_s,
+          comm.size() > 1 ? fmt::format("  allreduce {:.1f}% of step time",
+                                        100 * e.comm_s / std::max(1e-9, e.compute_s + e.comm_s))
+                          : std::string());
       if (!opt.checkpoint.empty()) {
         json extra = {{"epochs", json::array()},
                       {"step_losses", res.step_losses},

@@ -147,6 +147,9 @@ TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
         << "step " << i << ": " << a["step_losses"][i] << " vs " << b["step_losses"][i];
   for (const char* k : {"val_loss", "param_sum", "param_l2"})
     EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kRankTolerance)) << k;
+  // Both phases are timed and logged (the allreduce share is what 2 ranks pay per step).
+  EXPECT_GT(b["epochs"][1]["compute_s"].get<double>(), 0.0);
+  EXPECT_GT(b["epochs"][1]["comm_s"].get<double>(), 0.0);
   auto tl = core::read_timeline_csv(d / "tl.csv");
   ASSERT_EQ(tl.size(), 2u * 12u * 2u);  // ranks x steps x {compute, comm}
   int rank1 = 0;

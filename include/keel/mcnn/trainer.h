@@ -46,6 +46,9 @@ struct EpochStats {
   double lr = 0, train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
   double img_per_s = 0, seconds = 0;
   double param_sum = 0, param_l2 = 0;  // weight fingerprint after the epoch
+  // This rank's seconds in forward + backward and in the gradient/statistics allreduce (rank 0's
+  // on rank 0): comm_s / (compute_s + comm_s) is what data parallelism costs per step.
+  double compute_s = 0, comm_s = 0;
 };
 
 struct TrainResult {
