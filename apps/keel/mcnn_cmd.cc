@@ -227,6 +227,8 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
                  "weights, gradients, loss and optimizer)")
       ->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
+  tr->add_flag("!--sequential-allreduce", to->overlap_allreduce,
+               "Reduce gradient buckets after backward instead of during it");
   tr->add_flag("!--nchw", to->channels_last, "Keep NCHW instead of channels_last");
   tr->add_flag("--skip-bad", to->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
   tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");

@@ -101,7 +101,9 @@ void write_log(const std::filesystem::path& file, const TrainOptions& opt, const
               {"width", r.width},
               {"train_images", r.train_images},
               {"val_images", r.val_images},
-              {"skipped", r.skipped}}},
+              {"skipped", r.skipped},
+              {"buckets", r.buckets},
+              {"buckets_overlapped", r.buckets_overlapped}}},
             {"epochs", json::array()},
             {"step_losses", r.step_losses}};
   for (const auto& e : r.epochs) j["epochs"].push_back(epoch_json(e));
@@ -210,8 +212,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   } else {
     train::broadcast_parameters(*net, comm);
   }
-  train::GradientAverager averager(*net, comm,
-                                   static_cast<std::size_t>(opt.bucket_mb * 1024 * 1024));
+  train::GradientAverager averager(
+      *net, comm, static_cast<std::size_t>(opt.bucket_mb * 1024 * 1024), opt.overlap_allreduce);
   res.buckets = static_cast<int>(averager.buckets());
 
   std::vector<core::PhaseRecord> timeline;
@@ -240,12 +242,14 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       optim->zero_grad();
       torch::Tensor logits = forward_logits(*net, batch, opt.channels_last, precision);
       torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      averager.begin_step();
       loss.backward();
       // [loss * n, correct, n] summed over ranks gives the global-batch mean loss and accuracy.
       double stats[3] = {loss.item<double>() * batch.n,
                          logits.argmax(1).eq(y).sum().item<double>(), static_cast<double>(batch.n)};
       const double t1 = seconds_since(origin);
       averager.run();
+      res.buckets_overlapped = static_cast<int>(averager.started_in_backward());
       comm.allreduce_sum(stats, 3);
       const double t2 = seconds_since(origin);
       optim->step();

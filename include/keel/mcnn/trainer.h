@@ -29,6 +29,7 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   int threads = 0;                   // LibTorch threads per rank; 0: cores / local ranks
   int loader_threads = 1, prefetch = 2;
+  bool overlap_allreduce = true;     // start bucket allreduces during backward
   double bucket_mb = 25;             // allreduce fusion bucket
   bool channels_last = true;
   std::string precision = "fp32";  // fp32 | bf16 (mixed: fp32 master weights, loss, optimizer)
@@ -57,6 +58,7 @@ struct TrainResult {
   int ranks = 1, threads = 1, height = 0, width = 0;
   std::size_t train_images = 0, val_images = 0;
   int skipped = 0, buckets = 0;
+  int buckets_overlapped = 0;  // buckets of the last step whose allreduce began during backward
 };
 
 TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm);
