@@ -14,7 +14,8 @@ McnnNetImpl::McnnNetImpl(const ModelShape& shape) : shape_(shape) {
     int in = kInputChannels;
     for (int k = 0; k < 3; ++k) {
       seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, w, 5).stride(1).padding(2)));
-      seq->push_back(torch::nn::ReLU());
+      // In place: the convolution's backward does not need its output, so no copy is kept.
+      seq->push_back(torch::nn::ReLU(torch::nn::ReLUOptions(true)));
       in = w;
     }
     branches_.push_back(register_module("branch" + std::to_string(b), seq));
