@@ -85,22 +85,32 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
   if (!comm.is_root() || r.epochs.empty()) return;
   const auto& e = r.epochs.back();
   if (g.json) {
-    print_out(nlohmann::json{{"epochs", e.epoch}, {"train_loss", e.train_loss},
-                             {"val_loss", e.val_loss}, {"val_acc", e.val_acc},
-                             {"img_per_s", e.img_per_s}, {"ranks", r.ranks},
-                             {"threads", r.threads}, {"train_images", r.train_images},
-                             {"val_images", r.val_images}, {"skipped", r.skipped}}
+    print_out(nlohmann::json{{"epochs", e.epoch},
+                             {"train_loss", e.train_loss},
+                             {"val_loss", e.val_loss},
+                             {"val_acc", e.val_acc},
+                             {"img_per_s", e.img_per_s},
+                             {"ranks", r.ranks},
+                             {"threads", r.threads},
+                             {"precision", o.precision},
+                             {"compute_s", e.compute_s},
+                             {"comm_s", e.comm_s},
+                             {"comm_fraction", e.comm_s / std::max(1e-9, e.compute_s + e.comm_s)},
+                             {"train_images", r.train_images},
+                             {"val_images", r.val_images},
+                             {"skipped", r.skipped}}
                   .dump(2));
   } else {
-    print_out(fmt::format("{} epochs on {} images ({}x{}), {} rank(s) x {} thread(s): val acc "
-                          "{:.1f}%, val loss {:.4f}, {:.1f} img/s",
-                          e.epoch, r.train_images, r.height, r.width, r.ranks, r.threads,
-                          100 * e.val_acc, e.val_loss, e.img_per_s));
+    print_out(
+        fmt::format("{} epochs on {} images ({}x{}, {}), {} rank(s) x {} thread(s): val acc "
+                    "{:.1f}%, val loss {:.4f}, {:.1f} img/s",
+                    e.epoch, r.train_images, r.height, r.width, o.precision, r.ranks, r.threads,
+                    100 * e.val_acc, e.val_loss, e.img_per_s));
   }
 }
 
 struct EvalArgs {
-  std::string data, images, checkpoint, split = "val";
+  std::string data, images, checkpoint, split = "val", precision;
   int threads = 0, batch = 16;
   bool skip_bad = false;
 };
@@ -124,7 +134,7 @@ void run_eval(const EvalArgs& a, const GlobalOptions& g) {
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   }
   int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  auto preds = mcnn::predict_mcnn(ds, idx, a.checkpoint, threads, a.batch);
+  auto preds = mcnn::predict_mcnn(ds, idx, a.checkpoint, threads, a.batch, a.precision);
   auto rep = mcnn::evaluate(ds, preds);
   if (g.json) {
     print_out(nlohmann::json{{"split", a.split}, {"images", rep.images},
@@ -212,6 +222,13 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   tr->add_option("--bucket-mb", to->bucket_mb, "Gradient allreduce fusion bucket (MiB)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--precision", to->precision,
+                 "fp32 | bf16 (mixed precision: bf16 convolutions/FC via oneDNN, fp32 master "
+                 "weights, gradients, loss and optimizer)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  tr->add_flag("!--sequential-allreduce", to->overlap_allreduce,
+               "Reduce gradient buckets after backward instead of during it");
   tr->add_flag("!--nchw", to->channels_last, "Keep NCHW instead of channels_last");
   tr->add_flag("--skip-bad", to->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
   tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");
@@ -235,6 +252,9 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   ev->add_option("--batch", ea->batch, "Images per forward pass")->capture_default_str()
       ->check(CLI::PositiveNumber);
+  ev->add_option("--precision", ea->precision,
+                 "fp32 | bf16 (default: the precision the checkpoint was trained in)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   ev->add_flag("--skip-bad", ea->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
   ev->callback([ea, &global] { run_eval(*ea, global); });
 }

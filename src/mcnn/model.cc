@@ -14,6 +14,17 @@ void check_input_size(int height, int width) {
                            {}, "use e.g. 128x128, 256x384 or 1024x1280");
 }
 
+Precision parse_precision(const std::string& name, const std::string& option) {
+  if (name == "fp32") return Precision::fp32;
+  if (name == "bf16") return Precision::bf16;
+  throw core::InputError(fmt::format("unknown precision '{}'", name), {"", 0, 0, option},
+                         "use fp32 or bf16");
+}
+
+const char* precision_name(Precision p) {
+  return p == Precision::bf16 ? "bf16" : "fp32";
+}
+
 std::int64_t parameter_count(const ModelShape& s) {
   std::int64_t n = 0;
   for (int w : kBranchWidths) n += (kInputChannels * w * 25 + w) + 2 * (w * w * 25 + w);

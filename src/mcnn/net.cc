@@ -1,5 +1,7 @@
 #include "net.h"
 
+#include <ATen/autocast_mode.h>
+
 namespace keel::mcnn {
 
 namespace F = torch::nn::functional;
@@ -12,7 +14,8 @@ McnnNetImpl::McnnNetImpl(const ModelShape& shape) : shape_(shape) {
     int in = kInputChannels;
     for (int k = 0; k < 3; ++k) {
       seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, w, 5).stride(1).padding(2)));
-      seq->push_back(torch::nn::ReLU());
+      // In place: the convolution's backward does not need its output, so no copy is kept.
+      seq->push_back(torch::nn::ReLU(torch::nn::ReLUOptions(true)));
       in = w;
     }
     branches_.push_back(register_module("branch" + std::to_string(b), seq));
@@ -48,6 +51,33 @@ torch::Tensor McnnNetImpl::features(const torch::Tensor& x) {
 }
 
 torch::Tensor McnnNetImpl::forward(const torch::Tensor& x) { return fc2_->forward(features(x)); }
+
+PrecisionScope::PrecisionScope(Precision precision) {
+  if (precision != Precision::bf16) return;
+  active_ = true;
+  prev_enabled_ = at::autocast::is_cpu_enabled();
+  prev_dtype_ = at::autocast::get_autocast_cpu_dtype();
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::increment_nesting();
+}
+
+PrecisionScope::~PrecisionScope() {
+  if (!active_) return;
+  at::autocast::set_cpu_enabled(prev_enabled_);
+  at::autocast::set_autocast_cpu_dtype(prev_dtype_);
+  // As torch.autocast's __exit__: the outermost scope clears the cast-weight cache.
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+}
+
+torch::Tensor model_input(float* data, std::int64_t n, std::int64_t height, std::int64_t width,
+                          bool channels_last, Precision precision) {
+  auto x = torch::from_blob(data, {n, 3, height, width});
+  const auto fmt =
+      channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+  if (precision == Precision::bf16) return x.to(torch::kBFloat16, false, true, fmt);
+  return channels_last ? x.contiguous(fmt) : x;
+}
 
 void init_weights(McnnNetImpl& net) {
   torch::NoGradGuard no_grad;

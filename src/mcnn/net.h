@@ -27,6 +27,29 @@ class McnnNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(McnnNet);
 
+// Runs the forward passes in its scope in `precision`. bf16 enables LibTorch's CPU autocast:
+// convolutions and linear layers get bf16 copies of the fp32 weights and inputs (oneDNN's bf16
+// kernels on AVX512-BF16), pooling/ReLU/concat follow their inputs; the casts are autograd ops,
+// so backward produces fp32 gradients for the fp32 master weights. Autocast caches each weight's
+// bf16 copy for the scope; the destructor drops the cache, which must happen before the optimizer
+// changes the weights (a stale copy would be reused). Only the forward pass belongs in the scope.
+class PrecisionScope {
+ public:
+  explicit PrecisionScope(Precision precision);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  bool active_ = false, prev_enabled_ = false;
+  at::ScalarType prev_dtype_ = at::kBFloat16;
+};
+
+// A batch [n,3,H,W] (NCHW floats at `data`) as the network's input: channels_last when asked, and
+// already bf16 under bf16 (one conversion pass instead of a layout copy plus autocast's cast).
+torch::Tensor model_input(float* data, std::int64_t n, std::int64_t height, std::int64_t width,
+                          bool channels_last, Precision precision);
+
 // Xavier-uniform weights, zero biases, drawn from LibTorch's global generator.
 void init_weights(McnnNetImpl& net);
 // Stores 4-d weights channels_last (oneDNN's preferred layout; measured 1.35x for fp32 training

@@ -44,11 +44,12 @@ int default_threads(const train::Comm& comm) {
 }
 
 json epoch_json(const EpochStats& e) {
-  return {{"epoch", e.epoch},          {"lr", e.lr},
+  return {{"epoch", e.epoch},           {"lr", e.lr},
           {"train_loss", e.train_loss}, {"train_acc", e.train_acc},
           {"val_loss", e.val_loss},     {"val_acc", e.val_acc},
           {"img_per_s", e.img_per_s},   {"seconds", e.seconds},
-          {"param_sum", e.param_sum},   {"param_l2", e.param_l2}};
+          {"param_sum", e.param_sum},   {"param_l2", e.param_l2},
+          {"compute_s", e.compute_s},   {"comm_s", e.comm_s}};
 }
 
 EpochStats epoch_from_json(const json& j) {
@@ -63,28 +64,46 @@ EpochStats epoch_from_json(const json& j) {
   e.seconds = j.at("seconds");
   e.param_sum = j.at("param_sum");
   e.param_l2 = j.at("param_l2");
+  e.compute_s = j.value("compute_s", 0.0);  // absent in checkpoints of older versions
+  e.comm_s = j.value("comm_s", 0.0);
   return e;
 }
 
 void write_log(const std::filesystem::path& file, const TrainOptions& opt, const TrainResult& r) {
   if (file.extension() == ".csv") {
-    std::string s = "epoch,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds,param_sum,param_l2\n";
+    std::string s =
+        "epoch,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds,param_sum,"
+        "param_l2,compute_s,comm_s\n";
     for (const auto& e : r.epochs)
-      s += fmt::format("{},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.3f},{:.3f},{:.12g},{:.12g}\n",
-                       e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc,
-                       e.img_per_s, e.seconds, e.param_sum, e.param_l2);
+      s += fmt::format(
+          "{},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.3f},{:.3f},{:.12g},{:.12g},{:.3f},{:.3f}\n",
+          e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.img_per_s, e.seconds,
+          e.param_sum, e.param_l2, e.compute_s, e.comm_s);
     core::write_file_atomic(file, s);
     return;
   }
   json j = {{"config",
-             {{"data", opt.data.string()}, {"epochs", opt.epochs}, {"batch", opt.batch},
-              {"lr", opt.lr}, {"reference_batch", opt.reference_batch},
-              {"lr_scaling", opt.lr_scaling}, {"warmup_epochs", opt.warmup_epochs},
-              {"lr_decay", opt.lr_decay}, {"momentum", opt.momentum},
-              {"weight_decay", opt.weight_decay}, {"seed", opt.seed}, {"ranks", r.ranks},
-              {"threads", r.threads}, {"height", r.height}, {"width", r.width},
-              {"train_images", r.train_images}, {"val_images", r.val_images},
-              {"skipped", r.skipped}}},
+             {{"data", opt.data.string()},
+              {"epochs", opt.epochs},
+              {"batch", opt.batch},
+              {"lr", opt.lr},
+              {"reference_batch", opt.reference_batch},
+              {"lr_scaling", opt.lr_scaling},
+              {"warmup_epochs", opt.warmup_epochs},
+              {"lr_decay", opt.lr_decay},
+              {"momentum", opt.momentum},
+              {"weight_decay", opt.weight_decay},
+              {"seed", opt.seed},
+              {"ranks", r.ranks},
+              {"precision", opt.precision},
+              {"threads", r.threads},
+              {"height", r.height},
+              {"width", r.width},
+              {"train_images", r.train_images},
+              {"val_images", r.val_images},
+              {"skipped", r.skipped},
+              {"buckets", r.buckets},
+              {"buckets_overlapped", r.buckets_overlapped}}},
             {"epochs", json::array()},
             {"step_losses", r.step_losses}};
   for (const auto& e : r.epochs) j["epochs"].push_back(epoch_json(e));
@@ -104,9 +123,14 @@ std::vector<std::vector<std::size_t>> rank_batches(const std::vector<std::size_t
   return out;
 }
 
-torch::Tensor to_input(Batch& b, bool channels_last) {
-  auto x = torch::from_blob(b.data.data(), {b.n, 3, b.height, b.width});
-  return channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+torch::Tensor to_input(Batch& b, bool channels_last, Precision precision) {
+  return model_input(b.data.data(), b.n, b.height, b.width, channels_last, precision);
+}
+
+// Forward pass in `precision`; the logits come back fp32 so the loss is computed in fp32.
+torch::Tensor forward_logits(McnnNetImpl& net, Batch& b, bool channels_last, Precision precision) {
+  PrecisionScope scope(precision);
+  return net.forward(to_input(b, channels_last, precision)).to(torch::kFloat);
 }
 
 }  // namespace
@@ -118,6 +142,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
                                        comm.size()),
                            {"", 0, 0, "--batch"});
   if (opt.epochs < 1) throw core::InputError("epochs must be >= 1", {"", 0, 0, "--epochs"});
+  const Precision precision = parse_precision(opt.precision);
   if (opt.resume && opt.checkpoint.empty())
     throw core::InputError("--resume needs --checkpoint FILE", {"", 0, 0, "--resume"});
   const double peak = train::scaled_lr(opt.lr, opt.batch, opt.reference_batch, opt.lr_scaling);
@@ -180,11 +205,15 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
         static_cast<int>(extra.at("batch")) != opt.batch)
       throw core::InputError("--seed and --batch must match the checkpoint's to resume",
                              {opt.checkpoint.string(), 0, 0, {}});
+    if (extra.value("precision", std::string("fp32")) != precision_name(precision) &&
+        comm.is_root())
+      core::log_warn("resuming a {} checkpoint in {}: the run will not match an uninterrupted one",
+                     extra.value("precision", std::string("fp32")), precision_name(precision));
   } else {
     train::broadcast_parameters(*net, comm);
   }
-  train::GradientAverager averager(*net, comm,
-                                   static_cast<std::size_t>(opt.bucket_mb * 1024 * 1024));
+  train::GradientAverager averager(
+      *net, comm, static_cast<std::size_t>(opt.bucket_mb * 1024 * 1024), opt.overlap_allreduce);
   res.buckets = static_cast<int>(averager.buckets());
 
   std::vector<core::PhaseRecord> timeline;
@@ -203,28 +232,31 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     PrefetchLoader loader(ds, std::move(batches), H, W, opt.loader_threads, opt.prefetch);
     core::Progress bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs),
                        nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(), "img");
-    double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0;
+    double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0, compute_s = 0, comm_s = 0;
     for (std::size_t b = 0; b < nb; ++b) {
       Batch batch = *loader.next();
       lr = sched.at(epoch + static_cast<double>(b) / static_cast<double>(nb));
       train::set_sgd_lr(*optim, lr);
       const double t0 = seconds_since(origin);
-      torch::Tensor x = to_input(batch, opt.channels_last);
       torch::Tensor y = torch::from_blob(batch.labels.data(), {batch.n}, torch::kLong);
       optim->zero_grad();
-      torch::Tensor logits = net->forward(x);
+      torch::Tensor logits = forward_logits(*net, batch, opt.channels_last, precision);
       torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
+      averager.begin_step();
       loss.backward();
       // [loss * n, correct, n] summed over ranks gives the global-batch mean loss and accuracy.
       double stats[3] = {loss.item<double>() * batch.n,
                          logits.argmax(1).eq(y).sum().item<double>(), static_cast<double>(batch.n)};
       const double t1 = seconds_since(origin);
       averager.run();
+      res.buckets_overlapped = static_cast<int>(averager.started_in_backward());
       comm.allreduce_sum(stats, 3);
       const double t2 = seconds_since(origin);
       optim->step();
       timeline.push_back({comm.rank(), step, core::TimelinePhase::compute, t0, t1});
       timeline.push_back({comm.rank(), step, core::TimelinePhase::comm, t1, t2});
+      compute_s += t1 - t0;
+      comm_s += t2 - t1;
       ++step;
       res.step_losses.push_back(stats[0] / stats[2]);
       loss_sum += stats[0];
@@ -251,7 +283,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
                         mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), i + lb)));
       PrefetchLoader vloader(ds, std::move(vb), H, W, opt.loader_threads, opt.prefetch);
       while (auto batch = vloader.next()) {
-        torch::Tensor logits = net->forward(to_input(*batch, opt.channels_last));
+        torch::Tensor logits = forward_logits(*net, *batch, opt.channels_last, precision);
         torch::Tensor y = torch::from_blob(batch->labels.data(), {batch->n}, torch::kLong);
         val[0] += torch::nn::functional::cross_entropy(
                       logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -274,17 +306,28 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     auto fp = train::fingerprint(*net);
     e.param_sum = fp.sum;
     e.param_l2 = fp.l2;
+    e.compute_s = compute_s;
+    e.comm_s = comm_s;
     res.epochs.push_back(e);
     if (comm.is_root()) {
-      core::log_info("epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  val loss {:.4f} acc "
-                     "{:.1f}%  {:.1f} img/s",
-                     e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc, e.val_loss,
-                     100 * e.val_acc, e.img_per_s);
+      core::log_info(
+          "epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  val loss {:.4f} acc "
+          "{:.1f}%  {:.1f} img/s{}",
+          e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc, e.val_loss, 100 * e.val_acc,
+          e.img_per_s,
+          comm.size() > 1 ? fmt::format("  allreduce {:.1f}% of step time",
+                                        100 * e.comm_s / std::max(1e-9, e.compute_s + e.comm_s))
+                          : std::string());
       if (!opt.checkpoint.empty()) {
-        json extra = {{"epochs", json::array()}, {"step_losses", res.step_losses},
-                      {"seed", opt.seed},        {"batch", opt.batch},
-                      {"height", H},             {"width", W},
-                      {"classes", ds.classes},  {"val_fraction", opt.val_fraction}};
+        json extra = {{"epochs", json::array()},
+                      {"step_losses", res.step_losses},
+                      {"seed", opt.seed},
+                      {"batch", opt.batch},
+                      {"height", H},
+                      {"width", W},
+                      {"classes", ds.classes},
+                      {"val_fraction", opt.val_fraction},
+                      {"precision", precision_name(precision)}};
         for (const auto& s : res.epochs) extra["epochs"].push_back(epoch_json(s));
         train::save_checkpoint(opt.checkpoint, *net, *optim,
                                {epoch + 1, step, opt.seed, extra.dump()});
@@ -314,8 +357,11 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
 
 std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
                                      const std::filesystem::path& checkpoint, int threads,
-                                     int batch) {
+                                     int batch, const std::string& precision_opt) {
   json extra = json::parse(train::read_checkpoint_meta(checkpoint).extra_json);
+  // Default: the precision the checkpoint was trained in (fp32 for checkpoints older than bf16).
+  const Precision precision = parse_precision(
+      precision_opt.empty() ? extra.value("precision", std::string("fp32")) : precision_opt);
   if (extra.at("classes").get<std::vector<std::string>>() != ds.classes)
     throw core::InputError("the checkpoint was trained on other classes than this dataset's",
                            {checkpoint.string(), 0, 0, {}});
@@ -333,8 +379,13 @@ std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::s
   PrefetchLoader loader(ds, std::move(batches), H, W, 1, 2);
   std::vector<Prediction> out;
   while (auto bt = loader.next()) {
-    torch::Tensor f = net->features(to_input(*bt, true));  // [n,512]
-    torch::Tensor pred = net->fc2_logits(f).argmax(1);
+    torch::Tensor f, pred;
+    {
+      PrecisionScope scope(precision);
+      f = net->features(to_input(*bt, true, precision));  // [n,512]
+      pred = net->fc2_logits(f).argmax(1);
+    }
+    f = f.to(torch::kFloat);
     for (int i = 0; i < bt->n; ++i) {
       Prediction p;
       p.index = bt->indices[static_cast<std::size_t>(i)];

@@ -29,7 +29,15 @@ bool launched_under_mpi() {
   return false;
 }
 
-Comm::Comm() {
+struct Comm::Pending {
+  std::vector<MPI_Request> requests;
+};
+
+Comm::~Comm() {
+  finalize();
+}
+
+Comm::Comm() : pending_(std::make_unique<Pending>()) {
   if (!launched_under_mpi()) return;
   int provided = 0;
   check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided), "init");
@@ -49,6 +57,33 @@ void Comm::allreduce_sum(float* data, std::size_t n) const {
     check(MPI_Allreduce(MPI_IN_PLACE, data + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
           "allreduce");
   });
+}
+
+void Comm::iallreduce_sum(float* data, std::size_t n) const {
+  if (size_ == 1) return;
+  chunked(n, [&](std::size_t off, int cnt) {
+    MPI_Request r;
+    check(MPI_Iallreduce(MPI_IN_PLACE, data + off, cnt, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r),
+          "iallreduce");
+    pending_->requests.push_back(r);
+  });
+}
+
+void Comm::progress() const {
+  if (pending_->requests.empty()) return;
+  int done = 0;
+  check(MPI_Testall(static_cast<int>(pending_->requests.size()), pending_->requests.data(), &done,
+                    MPI_STATUSES_IGNORE),
+        "testall");
+  if (done) pending_->requests.clear();
+}
+
+void Comm::wait_all() const {
+  if (pending_->requests.empty()) return;
+  check(MPI_Waitall(static_cast<int>(pending_->requests.size()), pending_->requests.data(),
+                    MPI_STATUSES_IGNORE),
+        "waitall");
+  pending_->requests.clear();
 }
 
 void Comm::allreduce_sum(double* data, std::size_t n) const {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "keel/core/atomic_file.h"
 #include "keel/core/error.h"
@@ -71,11 +72,13 @@ void broadcast_parameters(torch::nn::Module& model, const Comm& comm, int root) 
 
 struct GradientAverager::Params {
   std::vector<torch::Tensor> tensors;  // in bucket order: last parameter first
+  std::vector<unsigned> hooks;         // hook handles (overlap)
+  std::thread::id owner;               // MPI is FUNNELED: only this thread may start reductions
 };
 
 GradientAverager::GradientAverager(torch::nn::Module& model, const Comm& comm,
-                                   std::size_t bucket_bytes)
-    : params_(std::make_unique<Params>()), comm_(comm) {
+                                   std::size_t bucket_bytes, bool overlap)
+    : params_(std::make_unique<Params>()), comm_(comm), overlap_(overlap && comm.size() > 1) {
   auto ps = model.parameters();
   params_->tensors.assign(ps.rbegin(), ps.rend());
   std::size_t bytes = 0, largest = 0, cur = 0;
@@ -90,13 +93,101 @@ GradientAverager::GradientAverager(torch::nn::Module& model, const Comm& comm,
     cur += b / sizeof(float);
   }
   largest = std::max(largest, cur);
-  if (comm.size() > 1) buffer_.resize(largest);
+  if (!overlap_) {
+    if (comm.size() > 1) buffer_.resize(largest);
+    return;
+  }
+  // Overlap: every parameter has its own slot in one buffer, so buckets can be in flight together.
+  const auto& ts = params_->tensors;
+  std::size_t off = 0;
+  for (std::size_t i = 0, b = 0; i < ts.size(); ++i) {
+    if (b + 1 < bucket_first_.size() && i == bucket_first_[b + 1]) ++b;
+    bucket_of_.push_back(b);
+    offset_.push_back(off);
+    off += static_cast<std::size_t>(ts[i].numel());
+  }
+  buffer_.resize(off);
+  copied_.assign(ts.size(), 0);
+  missing_.assign(bucket_first_.size(), 0);
+  params_->owner = std::this_thread::get_id();
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    torch::Tensor p = ts[i];
+    params_->hooks.push_back(p.register_hook([this, i](torch::Tensor g) { on_grad(i, &g); }));
+  }
 }
 
-GradientAverager::~GradientAverager() = default;
+GradientAverager::~GradientAverager() {
+  // Outstanding reductions write into buffer_: finish them before it goes away.
+  if (overlap_) comm_.wait_all();
+  for (std::size_t i = 0; i < params_->hooks.size(); ++i)
+    params_->tensors[i].remove_hook(params_->hooks[i]);
+}
+
+void GradientAverager::begin_step() {
+  if (!overlap_) return;
+  armed_ = true;
+  next_bucket_ = 0;
+  std::fill(copied_.begin(), copied_.end(), 0);
+  for (std::size_t b = 0; b < bucket_first_.size(); ++b) {
+    std::size_t last =
+        b + 1 < bucket_first_.size() ? bucket_first_[b + 1] : params_->tensors.size();
+    missing_[b] = last - bucket_first_[b];
+  }
+}
+
+void GradientAverager::on_grad(std::size_t i, const void* grad) {
+  if (!armed_ || copied_[i]) return;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor& g = *static_cast<const torch::Tensor*>(grad);
+  const torch::Tensor& p = params_->tensors[i];
+  torch::from_blob(buffer_.data() + offset_[i], p.sizes()).copy_(g);
+  copied_[i] = 1;
+  --missing_[bucket_of_[i]];
+  if (std::this_thread::get_id() == params_->owner) start_ready_buckets();
+}
+
+void GradientAverager::start_ready_buckets() {
+  // In bucket order on every rank (MPI matches collectives by order), however the hooks ran.
+  while (next_bucket_ < bucket_first_.size() && missing_[next_bucket_] == 0) {
+    std::size_t b = next_bucket_++;
+    std::size_t first = bucket_first_[b];
+    std::size_t last =
+        b + 1 < bucket_first_.size() ? bucket_first_[b + 1] : params_->tensors.size();
+    std::size_t end = last < offset_.size() ? offset_[last] : buffer_.size();
+    comm_.iallreduce_sum(buffer_.data() + offset_[first], end - offset_[first]);
+  }
+  comm_.progress();
+}
 
 void GradientAverager::run() {
   if (comm_.size() == 1) return;
+  if (overlap_ && armed_) {
+    started_in_backward_ = next_bucket_;
+    torch::NoGradGuard no_grad;
+    auto& ts = params_->tensors;
+    // Parameters backward did not reach (unused in this step) contribute their .grad or zeros.
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      if (copied_[i]) continue;
+      torch::Tensor slot = torch::from_blob(buffer_.data() + offset_[i], ts[i].sizes());
+      if (ts[i].grad().defined())
+        slot.copy_(ts[i].grad());
+      else
+        slot.zero_();
+      copied_[i] = 1;
+      --missing_[bucket_of_[i]];
+    }
+    start_ready_buckets();
+    comm_.wait_all();
+    armed_ = false;
+    const float inv = 1.0f / static_cast<float>(comm_.size());
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      auto& g = ts[i].mutable_grad();
+      torch::Tensor slot = torch::from_blob(buffer_.data() + offset_[i], ts[i].sizes());
+      if (!g.defined()) g = torch::zeros_like(ts[i]);
+      g.copy_(slot).mul_(inv);
+    }
+    return;
+  }
   torch::NoGradGuard no_grad;
   auto& ts = params_->tensors;
   const float inv = 1.0f / static_cast<float>(comm_.size());

@@ -95,6 +95,34 @@ TEST_F(McnnTrain, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
   EXPECT_TRUE(std::isfinite(a["epochs"][1]["train_loss"].get<double>()));
 }
 
+TEST_F(McnnTrain, Bf16ResumeReachesTheSameWeightsAndEvalUsesBf16) {
+  const fs::path d = *dir_;
+  const std::string bf = common() + "--precision bf16 ";
+  auto full = run_keel(bf + "--log " + (d / "bf_full.json").string() + " --checkpoint " +
+                       (d / "bf_full.ckpt").string());
+  ASSERT_EQ(full.rc, 0) << full.err;
+  auto first = run_keel(bf + "--stop-after 1 --checkpoint " + (d / "bf_part.ckpt").string());
+  ASSERT_EQ(first.rc, 0) << first.err;
+  auto rest = run_keel(bf + "--resume --log " + (d / "bf_resumed.json").string() +
+                       " --checkpoint " + (d / "bf_part.ckpt").string());
+  ASSERT_EQ(rest.rc, 0) << rest.err;
+  json a = read_json(d / "bf_full.json"), b = read_json(d / "bf_resumed.json");
+  EXPECT_EQ(a["config"]["precision"], "bf16");
+  ASSERT_EQ(b["epochs"].size(), 2u);
+  for (const char* k : {"train_loss", "val_loss", "param_sum", "param_l2"})
+    EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kResumeTolerance))
+        << k << " " << a["epochs"][1][k] << " vs " << b["epochs"][1][k];
+  EXPECT_TRUE(std::isfinite(a["epochs"][1]["train_loss"].get<double>()));
+  // eval runs the held-out split in the checkpoint's precision (bf16) by default.
+  auto ev = run_keel("mcnn eval --json --threads 1 --data " + d.string() + " --checkpoint " +
+                     (d / "bf_full.ckpt").string());
+  ASSERT_EQ(ev.rc, 0) << ev.err;
+  EXPECT_EQ(json::parse(ev.out)["images"], 13);
+  auto bad = run_keel(common() + "--precision fp16");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+}
+
 TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
   const fs::path d = *dir_;
   auto one = run_keel(common() + "--log " + (d / "r1.json").string());
@@ -119,11 +147,46 @@ TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
         << "step " << i << ": " << a["step_losses"][i] << " vs " << b["step_losses"][i];
   for (const char* k : {"val_loss", "param_sum", "param_l2"})
     EXPECT_TRUE(close(a["epochs"][1][k], b["epochs"][1][k], kRankTolerance)) << k;
+  // Both phases are timed and logged (the allreduce share is what 2 ranks pay per step).
+  EXPECT_GT(b["epochs"][1]["compute_s"].get<double>(), 0.0);
+  EXPECT_GT(b["epochs"][1]["comm_s"].get<double>(), 0.0);
   auto tl = core::read_timeline_csv(d / "tl.csv");
   ASSERT_EQ(tl.size(), 2u * 12u * 2u);  // ranks x steps x {compute, comm}
   int rank1 = 0;
   for (const auto& r : tl) rank1 += r.rank == 1;
   EXPECT_EQ(rank1, 24);
+}
+
+// Overlapped bucket allreduces (started from gradient hooks during backward) sum the same
+// buckets as the sequential ones after backward: with 2 ranks each sum is a + b either way, so the
+// runs must agree exactly. Small buckets (many of them) exercise the ordering.
+TEST_F(McnnTrain, OverlappedAllreduceGivesTheSameResultAsSequential) {
+  const fs::path d = *dir_;
+  const std::string env =
+      "MALLOC_MMAP_THRESHOLD_=1099511627776 MALLOC_TRIM_THRESHOLD_=1099511627776 "
+      "ASAN_OPTIONS=detect_leaks=0";
+  auto mpi = [&](const std::string& extra, const std::string& log) {
+    return run_shell("env " + env +
+                     " " KEEL_MPIEXEC
+                     " --allow-run-as-root --oversubscribe --bind-to none -np 2"
+                     " -x MALLOC_MMAP_THRESHOLD_ -x MALLOC_TRIM_THRESHOLD_ -x ASAN_OPTIONS " +
+                     std::string(KEEL_BINARY) + " " + common(1) + "--bucket-mb 0.05 " + extra +
+                     " --log " + (d / log).string());
+  };
+  auto ov = mpi("", "ov.json");
+  ASSERT_EQ(ov.rc, 0) << ov.err;
+  auto seq = mpi("--sequential-allreduce", "seq.json");
+  ASSERT_EQ(seq.rc, 0) << seq.err;
+  json a = read_json(d / "ov.json"), b = read_json(d / "seq.json");
+  ASSERT_EQ(a["step_losses"].size(), 6u);
+  // Many buckets, and the hooks did start all but the last (the first layer's) during backward.
+  const int buckets = a["config"]["buckets"];
+  EXPECT_GT(buckets, 5);
+  EXPECT_GE(a["config"]["buckets_overlapped"].get<int>(), buckets - 1);
+  EXPECT_EQ(b["config"]["buckets_overlapped"], 0);
+  EXPECT_EQ(a["step_losses"], b["step_losses"]);
+  for (const char* k : {"val_loss", "param_sum", "param_l2"})
+    EXPECT_EQ(a["epochs"][0][k], b["epochs"][0][k]) << k;
 }
 
 TEST_F(McnnTrain, CsvLogHasOneRowPerEpoch) {

@@ -30,9 +30,10 @@ struct EvalReport {
 EvalReport evaluate(const Dataset& ds, const std::vector<Prediction>& preds);
 
 // Runs the checkpoint's model over `indices` (LibTorch; defined in trainer.cc). Throws
-// InputError when the checkpoint does not fit the data (classes, image size).
+// InputError when the checkpoint does not fit the data (classes, image size). `precision`:
+// "fp32" | "bf16", empty for the precision the checkpoint was trained in.
 std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
                                      const std::filesystem::path& checkpoint, int threads,
-                                     int batch);
+                                     int batch, const std::string& precision = {});
 
 }  // namespace keel::mcnn

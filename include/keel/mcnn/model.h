@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 namespace keel::mcnn {
 
@@ -25,6 +26,14 @@ struct ModelShape {
   int height = 1024, width = 1280;
   int classes = 13;
 };
+
+// Arithmetic of the convolutions and FC layers. bf16: mixed precision as LibTorch's CPU autocast
+// does it (bf16 activations and weight copies through oneDNN, fp32 master weights, gradients,
+// loss and optimizer).
+enum class Precision { fp32, bf16 };
+// "fp32" | "bf16"; anything else is an InputError naming `option`.
+Precision parse_precision(const std::string& name, const std::string& option = "--precision");
+const char* precision_name(Precision p);
 
 // Throws InputError unless height and width are positive multiples of 128.
 void check_input_size(int height, int width);

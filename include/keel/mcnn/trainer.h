@@ -29,8 +29,10 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   int threads = 0;                   // LibTorch threads per rank; 0: cores / local ranks
   int loader_threads = 1, prefetch = 2;
+  bool overlap_allreduce = true;     // start bucket allreduces during backward
   double bucket_mb = 25;             // allreduce fusion bucket
   bool channels_last = true;
+  std::string precision = "fp32";  // fp32 | bf16 (mixed: fp32 master weights, loss, optimizer)
   bool skip_bad = false;
   std::filesystem::path log;         // .csv -> per-epoch CSV, otherwise JSON (epochs + steps)
   std::filesystem::path checkpoint;  // written atomically after every epoch
@@ -45,6 +47,9 @@ struct EpochStats {
   double lr = 0, train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0;
   double img_per_s = 0, seconds = 0;
   double param_sum = 0, param_l2 = 0;  // weight fingerprint after the epoch
+  // This rank's seconds in forward + backward and in the gradient/statistics allreduce (rank 0's
+  // on rank 0): comm_s / (compute_s + comm_s) is what data parallelism costs per step.
+  double compute_s = 0, comm_s = 0;
 };
 
 struct TrainResult {
@@ -53,6 +58,7 @@ struct TrainResult {
   int ranks = 1, threads = 1, height = 0, width = 0;
   std::size_t train_images = 0, val_images = 0;
   int skipped = 0, buckets = 0;
+  int buckets_overlapped = 0;  // buckets of the last step whose allreduce began during backward
 };
 
 TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm);

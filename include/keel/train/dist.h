@@ -4,6 +4,7 @@
 // communicator is a single rank and every collective is a no-op.
 
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 namespace keel::train {
@@ -14,7 +15,7 @@ class Comm {
   static Comm& world();
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
-  ~Comm() { finalize(); }
+  ~Comm();
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -24,6 +25,13 @@ class Comm {
   // In-place sum over ranks.
   void allreduce_sum(float* data, std::size_t n) const;
   void allreduce_sum(double* data, std::size_t n) const;
+  // Non-blocking in-place sum: starts it and returns; `data` must stay untouched until
+  // wait_all(). Every rank must start the same reductions in the same order.
+  void iallreduce_sum(float* data, std::size_t n) const;
+  // Lets started reductions advance (MPI progresses them only inside MPI calls).
+  void progress() const;
+  // Waits for every reduction started with iallreduce_sum.
+  void wait_all() const;
   void broadcast(float* data, std::size_t n, int root = 0) const;
   void broadcast(double* data, std::size_t n, int root = 0) const;
   // Concatenation of every rank's `local` on `root` (rank order); empty elsewhere.
@@ -36,6 +44,8 @@ class Comm {
 
  private:
   Comm();
+  struct Pending;  // MPI requests in flight (MPI types stay out of this header)
+  std::unique_ptr<Pending> pending_;
   int rank_ = 0, size_ = 1;
   bool mpi_ = false, finalized_ = false;
 };

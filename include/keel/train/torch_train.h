@@ -57,18 +57,39 @@ void broadcast_parameters(torch::nn::Module& model, const Comm& comm, int root =
 // Averages gradients over ranks: parameters are packed, last first (the order backward produces
 // them), into fused buckets of about `bucket_bytes` (Horovod's fusion threshold) and each bucket is
 // summed with one allreduce, then divided by the number of ranks. No-op on a single rank.
+//
+// Sequential (overlap = false): run() after backward reduces the buckets one after another.
+// Overlapped: call begin_step() before backward; a gradient hook on every parameter copies its
+// gradient into its bucket as backward produces it, and a full bucket starts a non-blocking
+// allreduce at once (in bucket order on every rank), so communication runs while backward still
+// computes the earlier layers; run() then waits and writes the averages back. The hooks assume one
+// backward per step onto zeroed gradients (what they see is the final gradient). Both modes sum
+// the same buckets, so they give the same result.
 class GradientAverager {
  public:
-  GradientAverager(torch::nn::Module& model, const Comm& comm, std::size_t bucket_bytes);
+  GradientAverager(torch::nn::Module& model, const Comm& comm, std::size_t bucket_bytes,
+                   bool overlap = false);
   ~GradientAverager();
+  void begin_step();
   void run();
   std::size_t buckets() const { return bucket_first_.size(); }
+  // Buckets whose allreduce the last run() found already started by the hooks (overlap only).
+  std::size_t started_in_backward() const { return started_in_backward_; }
 
  private:
   struct Params;
+  void on_grad(std::size_t index, const void* grad);  // from the hook of parameter `index`
+  void start_ready_buckets();
   std::unique_ptr<Params> params_;
   const Comm& comm_;
+  bool overlap_ = false, armed_ = false;
   std::vector<std::size_t> bucket_first_;  // index into params of each bucket's first tensor
+  std::vector<std::size_t> bucket_of_;     // bucket of each parameter
+  std::vector<std::size_t> offset_;        // each parameter's offset in buffer_ (overlap)
+  std::vector<std::size_t> missing_;       // per bucket: gradients not yet copied this step
+  std::vector<char> copied_;               // per parameter: copied this step
+  std::size_t next_bucket_ = 0;            // first bucket whose allreduce has not started
+  std::size_t started_in_backward_ = 0;
   std::vector<float> buffer_;
 };
 
