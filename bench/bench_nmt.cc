@@ -24,8 +24,7 @@ namespace {
 
 // Runs the PyTorch reference on the same model file and workload; returns its tok/s (0 when
 // PyTorch is not installed or the run fails).
-double pytorch_tok_per_s(const std::filesystem::path& model, const BenchSettings& s,
-                         int threads) {
+double pytorch_tok_per_s(const std::filesystem::path& model, const BenchSettings& s, int threads) {
   const std::string script = std::string(KEEL_SOURCE_DIR) + "/bench/pytorch_nmt.py";
   if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) return 0;
   const std::string cmd = fmt::format(
@@ -52,26 +51,35 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::stoi(argv[++i]) : 0; };
-    if (a == "--quick") s.sentences = 32;
-    else if (a == "--sentences") s.sentences = next();
-    else if (a == "--batch") s.batch = next();
-    else if (a == "--streams") s.streams = next();
-    else if (a == "--threads-per-stream") s.threads_per_stream = next();
-    else if (a == "--repeat") s.repeat = std::max(1, next());
-    else if (a == "--no-torch") torch = false;
+    if (a == "--quick")
+      s.sentences = 32;
+    else if (a == "--sentences")
+      s.sentences = next();
+    else if (a == "--batch")
+      s.batch = next();
+    else if (a == "--streams")
+      s.streams = next();
+    else if (a == "--threads-per-stream")
+      s.threads_per_stream = next();
+    else if (a == "--repeat")
+      s.repeat = std::max(1, next());
+    else if (a == "--no-torch")
+      torch = false;
     else {
-      std::fprintf(stderr, "bench_nmt: unknown flag '%s' (see the comment at the top)\n", a.c_str());
+      std::fprintf(stderr, "bench_nmt: unknown flag '%s' (see the comment at the top)\n",
+                   a.c_str());
       return 2;
     }
   }
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   if (s.streams <= 0) s.streams = std::max(1, cores / s.threads_per_stream);
   fmt::print("machine: {}\n", bench_machine());
-  fmt::print("settings: random Transformer-base (6+6, d 512, 8 heads, FFN 2048, vocab 32000), "
-             "{} sentences of {}-{} tokens, greedy, {} target tokens each, max batch {}, "
-             "{} streams x {} threads (pinned), median of {} run(s) after a warm-up\n",
-             s.sentences, s.min_len, s.max_len, s.target_len, s.batch, s.streams,
-             s.threads_per_stream, s.repeat);
+  fmt::print(
+      "settings: random Transformer-base (6+6, d 512, 8 heads, FFN 2048, vocab 32000), "
+      "{} sentences of {}-{} tokens, greedy, {} target tokens each, max batch {}, "
+      "{} streams x {} threads (pinned), median of {} run(s) after a warm-up\n",
+      s.sentences, s.min_len, s.max_len, s.target_len, s.batch, s.streams, s.threads_per_stream,
+      s.repeat);
   auto make = [] { return random_model(preset_config(Preset::base), 1); };
   const auto dir = std::filesystem::temp_directory_path();
   const auto fp32_file = dir / fmt::format("bench_nmt_{}.keel", ::getpid());
@@ -80,18 +88,21 @@ int main(int argc, char** argv) {
     save_model(make(), fp32_file);
     return std::string();
   });
-  auto load = [&] { return load_model(fp32_file); };
-  auto [int8_layers, calib_s] = calibrate_to_file(load, {}, CalibOptions{}, s, int8_file);
+  auto load = [&] { return load_model(fp32_file, LoadMode::deferred); };
+  auto [int8_layers, calib_s] =
+      calibrate_to_file([&] { return load_model(fp32_file); }, {}, CalibOptions{}, s, int8_file);
   fmt::print("static int8: KL calibration on 64 random sentences, {:.1f} s, {} layers int8\n\n",
              calib_s, int8_layers);
   std::vector<BenchResult> results;
   results.push_back(bench_forked(load, Compute::fp32, s));
-  results.push_back(bench_forked([&] { return load_model(int8_file); }, Compute::int8_static, s));
+  results.push_back(bench_forked([&] { return load_model(int8_file, LoadMode::deferred); },
+                                 Compute::int8_static, s));
   results.push_back(bench_forked(load, Compute::int8_dynamic, s));
   fmt::print("{}", format_bench(results));
   if (torch) {
-    fmt::print("\nsame model and workload in Debian's PyTorch (one process, {} threads, batch {}):\n",
-               cores, s.batch);
+    fmt::print(
+        "\nsame model and workload in Debian's PyTorch (one process, {} threads, batch {}):\n",
+        cores, s.batch);
     double t = pytorch_tok_per_s(fp32_file, s, cores);
     if (t > 0)
       fmt::print("keel fp32 / PyTorch fp32: {:.2f}x\n", results.front().tok_per_s / t);

@@ -21,7 +21,7 @@ namespace {
 struct BenchArgs {
   std::string model, preset = "base", calib, method = "kl";
   std::vector<std::string> compute{"fp32", "int8", "int8-dynamic"};
-  std::vector<int> batches{64};
+  std::vector<int> batches{32, 64};
   nmt::BenchSettings s;
   bool no_pin = false;
 };
@@ -33,37 +33,59 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
   if (a.s.min_len > a.s.max_len)
     throw core::InputError("--min-source-length exceeds --max-source-length", {},
                            "swap or adjust them");
-  std::function<nmt::Model()> make = [&a] {
-    return a.model.empty() ? nmt::random_model(nmt::preset_config(nmt::parse_preset(a.preset)), 1)
-                           : nmt::load_model(a.model);
+  // Every child loads the model file deferred, layer by layer, as `keel nmt translate` does, so
+  // peak RSS is the product's; a random preset is written to a temporary file first (in a child,
+  // so this process never holds the weights: a forked child starts with its parent's pages).
+  const auto tmp = std::filesystem::temp_directory_path();
+  const auto random_file = tmp / fmt::format("keel_bench_{}.keel", ::getpid());
+  const auto calibrated = tmp / fmt::format("keel_bench_{}.int8.keel", ::getpid());
+  struct Cleanup {
+    std::vector<std::filesystem::path> files;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& f : files) std::filesystem::remove(f, ec);
+    }
+  } cleanup{{random_file, calibrated}};
+  std::filesystem::path model_file = a.model;
+  if (model_file.empty()) {
+    nmt::run_in_child([&] {
+      nmt::save_model(nmt::random_model(nmt::preset_config(nmt::parse_preset(a.preset)), 1),
+                      random_file);
+      return std::string();
+    });
+    model_file = random_file;
+  }
+  const bool file_calibrated =
+      nmt::is_calibrated(nmt::load_model(model_file, nmt::LoadMode::deferred));
+  std::function<nmt::Model()> make = [model_file] {
+    return nmt::load_model(model_file, nmt::LoadMode::deferred);
   };
-  if (!a.model.empty()) (void)nmt::load_model(a.model);  // a bad file fails here, in one line
   std::vector<nmt::Compute> computes;
   for (const auto& c : a.compute) computes.push_back(nmt::parse_compute(c));
 
   // Static int8 needs a calibrated model: use the file's ranges, or calibrate once (in a child).
-  const auto calibrated = std::filesystem::temp_directory_path() /
-                          fmt::format("keel_bench_{}.int8.keel", ::getpid());
   std::function<nmt::Model()> make_static = make;
   std::string calib_note;
   bool needs_calibration = false;
   for (auto c : computes) needs_calibration |= c == nmt::Compute::int8_static;
-  if (needs_calibration &&
-      !(!a.model.empty() && nmt::is_calibrated(nmt::load_model(a.model)))) {
+  if (needs_calibration && !file_calibrated) {
     std::vector<std::string> lines;
     if (!a.calib.empty()) {
       std::ifstream in(a.calib);
-      if (!in) throw core::InputError("cannot read the calibration text", {a.calib, 0, 0, {}}, "check the path");
+      if (!in)
+        throw core::InputError("cannot read the calibration text", {a.calib, 0, 0, {}},
+                               "check the path");
       for (std::string l; std::getline(in, l);)
         if (l.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(l);
     }
     nmt::CalibOptions co;
     co.method = nmt::parse_calib_method(a.method);
-    auto [int8, secs] = nmt::calibrate_to_file(make, lines, co, a.s, calibrated);
-    calib_note = fmt::format("static int8: calibrated ({}, {}) in {:.1f} s, {} layers int8\n",
-                             a.method, a.calib.empty() ? "64 random workload sentences" : a.calib,
-                             secs, int8);
-    make_static = [calibrated] { return nmt::load_model(calibrated); };
+    auto [int8, secs] = nmt::calibrate_to_file([model_file] { return nmt::load_model(model_file); },
+                                               lines, co, a.s, calibrated);
+    calib_note =
+        fmt::format("static int8: calibrated ({}, {}) in {:.1f} s, {} layers int8\n", a.method,
+                    a.calib.empty() ? "64 random workload sentences" : a.calib, secs, int8);
+    make_static = [calibrated] { return nmt::load_model(calibrated, nmt::LoadMode::deferred); };
   }
 
   nlohmann::json runs = nlohmann::json::array();
@@ -79,11 +101,13 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
     std::vector<nmt::BenchResult> results;
     for (auto c : computes) {
       core::log_info("bench: batch {}, {}", batch, nmt::to_string(c));
-      results.push_back(nmt::bench_forked(c == nmt::Compute::int8_static ? make_static : make, c, a.s));
+      results.push_back(
+          nmt::bench_forked(c == nmt::Compute::int8_static ? make_static : make, c, a.s));
     }
-    text += fmt::format("\nmax batch {} sentences{}:\n{}", batch,
-                        a.s.max_batch_tokens > 0 ? fmt::format(", {} tokens", a.s.max_batch_tokens) : "",
-                        nmt::format_bench(results));
+    text += fmt::format(
+        "\nmax batch {} sentences{}:\n{}", batch,
+        a.s.max_batch_tokens > 0 ? fmt::format(", {} tokens", a.s.max_batch_tokens) : "",
+        nmt::format_bench(results));
     for (const auto& r : results)
       runs.push_back({{"batch", batch},
                       {"compute", std::string(nmt::to_string(r.compute))},
@@ -97,7 +121,6 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
                       {"layers", r.layers},
                       {"ratio_to_first", r.tok_per_s / results.front().tok_per_s}});
   }
-  std::filesystem::remove(calibrated);
   if (g.json)
     print_out(nlohmann::json{{"machine", nmt::bench_machine()}, {"runs", runs}}.dump(2));
   else
@@ -129,7 +152,7 @@ void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--target-length", a->s.target_len, "Target tokens per sentence (default 32)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", a->batches, "Max batch sizes to compare, e.g. 16,64 (default 64)")
+  cmd->add_option("--batch", a->batches, "Max batch sizes to compare, e.g. 16,64 (default 32,64)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-batch-tokens", a->s.max_batch_tokens,

@@ -31,8 +31,8 @@ void run_random_model(const RandomModelArgs& a, const GlobalOptions& g) {
   std::size_t params = 0;
   for (const auto& [name, t] : m.tensors) params += static_cast<std::size_t>(t.numel());
   if (g.json)
-    print_out(fmt::format(R"({{"out": "{}", "preset": "{}", "seed": {}, "parameters": {}}})",
-                          a.out, a.preset, a.seed, params));
+    print_out(fmt::format(R"({{"out": "{}", "preset": "{}", "seed": {}, "parameters": {}}})", a.out,
+                          a.preset, a.seed, params));
   else if (!g.quiet)
     print_out(fmt::format("wrote {} ({} preset, {} parameters, seed {})", a.out, a.preset, params,
                           a.seed));
@@ -63,7 +63,8 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<nmt::Translator> translator;
   {
-    nmt::Model model = nmt::load_model(paths.model);  // freed once the weights are prepared
+    // Read layer by layer as the weights are prepared: never the whole file in memory.
+    nmt::Model model = nmt::load_model(paths.model, nmt::LoadMode::deferred);
     codec.check_vocabulary(model.src_vocab, model.tgt_vocab);
     translator = std::make_unique<nmt::Translator>(std::move(model), compute);
   }
@@ -101,7 +102,8 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     bar.finish();
     for (const auto& line : out) {
       std::cout << codec.decode(line) << '\n';
-      if (!line.empty()) tokens += 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
+      if (!line.empty())
+        tokens += 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
     }
     std::cout.flush();
     sentences += lines.size();
@@ -109,10 +111,11 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   auto t2 = std::chrono::steady_clock::now();
   const double load_s = std::chrono::duration<double>(t1 - t0).count();
   const double run_s = std::chrono::duration<double>(t2 - t1).count();
-  core::log_info("translated {} sentences, {} target tokens in {:.2f} s ({:.0f} tok/s, {}, {} "
-                 "streams x {} threads; model load {:.2f} s)",
-                 sentences, tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, a.compute,
-                 opt.streams, opt.threads_per_stream, load_s);
+  core::log_info(
+      "translated {} sentences, {} target tokens in {:.2f} s ({:.0f} tok/s, {}, {} "
+      "streams x {} threads; model load {:.2f} s)",
+      sentences, tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, a.compute, opt.streams,
+      opt.threads_per_stream, load_s);
 }
 
 }  // namespace
@@ -124,9 +127,10 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   auto rm = std::make_shared<RandomModelArgs>();
   auto* random = nmt->add_subcommand(
       "random-model", "Write a model file with random weights (to measure speed before training)");
-  random->add_option("--preset", rm->preset,
-                     "base (6+6 layers, d_model 512, 8 heads, FFN 2048, 32 000 shared vocab) or "
-                     "tiny (2+2 layers, d_model 32; for tests)")
+  random
+      ->add_option("--preset", rm->preset,
+                   "base (6+6 layers, d_model 512, 8 heads, FFN 2048, 32 000 shared vocab) or "
+                   "tiny (2+2 layers, d_model 32; for tests)")
       ->check(CLI::IsMember({"base", "tiny"}));
   random->add_option("--out", rm->out, "Model file to write")->required();
   random->add_option("--seed", rm->seed, "Random seed (same seed, same file)");
@@ -139,7 +143,8 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       "space-separated tokens with a model file");
   tr->add_option("--model", ta->model,
                  "Model file, or directory with model.keel + spm.model (docs/nmt_model_format.md)")
-      ->required()->check(CLI::ExistingPath);
+      ->required()
+      ->check(CLI::ExistingPath);
   tr->add_option("--compute", ta->compute,
                  "fp32, int8 (static scales of a model calibrated by keel nmt quantize) or "
                  "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI")
@@ -149,7 +154,8 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--min-decoding-length", ta->min_length,
                  "Fewest target tokens per sentence (EOS is forbidden before)")
       ->check(CLI::NonNegativeNumber);
-  tr->add_option("--beam-size", ta->beam_size, "Beam size (1 = greedy)")->check(CLI::PositiveNumber);
+  tr->add_option("--beam-size", ta->beam_size, "Beam size (1 = greedy)")
+      ->check(CLI::PositiveNumber);
   tr->add_option("--length-penalty", ta->length_penalty,
                  "Beam search ranks finished hypotheses by logprob / length^this");
   tr->add_option("--max-batch-size", ta->max_batch_size, "Sentences per batch")

@@ -90,19 +90,58 @@ T* scratch(std::vector<T>& v, std::int64_t n) {
 
 constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threading costs more
 
+// Element offsets of indices 0..size-1 along dimension `dim` of a blocked oneDNN memory
+// descriptor, the other indices held at 0. oneDNN 2.6 has no public call for a logical index's
+// offset, so this follows its blocking rules: outer blocks by strides[dim], inner blocks
+// (innermost last) as mixed-radix digits. Every term depends on one dimension only, so
+// offset(k, n) = off_k[k] + off_n[n] − offset0.
+std::vector<std::int64_t> blocked_offsets(const dnnl::memory::desc& desc, int dim,
+                                          std::int64_t size) {
+  const dnnl_memory_desc_t& md = desc.data;
+  if (md.format_kind != dnnl_blocked) throw core::Error("weights are not in a blocked layout");
+  const auto& b = md.format_desc.blocking;
+  std::vector<std::int64_t> off(static_cast<std::size_t>(size));
+  for (std::int64_t i = 0; i < size; ++i) {
+    std::int64_t pos = i, phys = md.offset0, blk_stride = 1;
+    for (int j = b.inner_nblks - 1; j >= 0; --j) {
+      if (b.inner_idxs[j] == dim) {
+        phys += (pos % b.inner_blks[j]) * blk_stride;
+        pos /= b.inner_blks[j];
+      }
+      blk_stride *= b.inner_blks[j];
+    }
+    off[static_cast<std::size_t>(i)] = phys + pos * b.strides[dim];
+  }
+  return off;
+}
+
 }  // namespace
 
 std::string gemm_backend() {
   const dnnl_version_t* v = dnnl_version();
   std::string isa;
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
-    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
-    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
-    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
-    case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
-    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
-    default: isa = "other"; break;
+    case dnnl::cpu_isa::avx512_core_vnni:
+      isa = "avx512_core_vnni";
+      break;
+    case dnnl::cpu_isa::avx512_core_bf16:
+      isa = "avx512_core_bf16";
+      break;
+    case dnnl::cpu_isa::avx512_core_amx:
+      isa = "avx512_core_amx";
+      break;
+    case dnnl::cpu_isa::avx512_core:
+      isa = "avx512_core";
+      break;
+    case dnnl::cpu_isa::avx2_vnni:
+      isa = "avx2_vnni";
+      break;
+    case dnnl::cpu_isa::avx2:
+      isa = "avx2";
+      break;
+    default:
+      isa = "other";
+      break;
   }
   return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
          std::to_string(v->patch) + ", ISA " + isa;
@@ -126,12 +165,13 @@ void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std:
 }
 
 struct Linear::Impl {
-  dnnl::memory weights;            // reordered, opaque blocked layout
+  dnnl::memory weights;  // reordered, opaque blocked layout
   dnnl::memory::desc weights_desc;
-  std::vector<float> bias;         // [N] or empty
-  std::vector<float> w_scales;     // [N] int8: 127 / max|W[n,:]|
-  std::vector<float> w_inv;        // [N] int8: 1 / w_scales
-  std::vector<std::int32_t> comp;  // [N] int8: 128 · Σ_k Wq[n,k], undoes the u8 shift
+  std::vector<float> bias;                 // [N] or empty
+  std::vector<float> w_scales;             // [N] int8: 127 / max|W[n,:]|
+  std::vector<float> w_inv;                // [N] int8: 1 / w_scales
+  std::vector<std::int32_t> comp;          // [N] int8: 128 · Σ_k Wq[n,k], undoes the u8 shift
+  std::vector<std::int64_t> k_off, n_off;  // weight_row: element offsets (blocked_offsets)
 };
 
 Linear::Linear() = default;
@@ -178,9 +218,29 @@ Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64
     dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
   }
   stream.wait();
+  impl_->k_off = blocked_offsets(impl_->weights_desc, 0, K);
+  impl_->n_off = blocked_offsets(impl_->weights_desc, 1, N);
+  for (auto& o : impl_->n_off) o -= impl_->weights_desc.data.offset0;
 }
 
-const std::vector<float>& Linear::weight_scales() const { return impl_->w_scales; }
+const std::vector<float>& Linear::weight_scales() const {
+  return impl_->w_scales;
+}
+
+void Linear::weight_row(std::int64_t n, float* out) const {
+  assert(impl_ && n >= 0 && n < n_);
+  const Impl& im = *impl_;
+  const std::int64_t base = im.n_off[static_cast<std::size_t>(n)];
+  const std::int64_t* k_off = im.k_off.data();
+  if (compute_ == Compute::fp32) {
+    const auto* w = static_cast<const float*>(im.weights.get_data_handle()) + base;
+    for (std::int64_t k = 0; k < k_; ++k) out[k] = w[k_off[k]];
+  } else {
+    const auto* w = static_cast<const std::int8_t*>(im.weights.get_data_handle()) + base;
+    const float inv = im.w_inv[static_cast<std::size_t>(n)];
+    for (std::int64_t k = 0; k < k_; ++k) out[k] = static_cast<float>(w[k_off[k]]) * inv;
+  }
+}
 
 std::string Linear::impl_name(std::int64_t M) const {
   const bool int8 = compute_ != Compute::fp32;
@@ -194,8 +254,8 @@ void Linear::gemm_s32(const std::uint8_t* xq, std::int64_t M, std::int32_t* acc)
   dnnl::memory src({{M, k_}, dt::u8, tag::ab}, eng, const_cast<std::uint8_t*>(xq));
   dnnl::memory dst({{M, n_}, dt::s32, tag::ab}, eng, acc);
   auto& stream = thread_stream();
-  c.prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights},
-                          {DNNL_ARG_DST, dst}});
+  c.prim.execute(stream,
+                 {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, impl_->weights}, {DNNL_ARG_DST, dst}});
   stream.wait();
 }
 
@@ -220,7 +280,8 @@ void dequantize(const std::int32_t* acc, std::int64_t M, std::int64_t N, const f
     if (bias) {
 #pragma omp simd
       for (std::int64_t n = 0; n < N; ++n)
-        store(m, n, std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]));
+        store(m, n,
+              std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]));
     } else {
 #pragma omp simd
       for (std::int64_t n = 0; n < N; ++n)

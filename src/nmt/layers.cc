@@ -1,8 +1,12 @@
 // fp32 building blocks: LayerNorm, attention heads, embeddings, linear loading by scope.
 #include "keel/nmt/layers.h"
 
+#include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <mutex>
 
 #include "keel/core/error.h"
 
@@ -49,8 +53,8 @@ void layer_norm_ref(const float* x, const float* gamma, const float* beta, float
     for (std::int64_t i = 0; i < d; ++i) var += (x[r * d + i] - mean) * (x[r * d + i] - mean);
     var /= static_cast<double>(d);
     for (std::int64_t i = 0; i < d; ++i)
-      y[r * d + i] = static_cast<float>((x[r * d + i] - mean) / std::sqrt(var + eps) * gamma[i] +
-                                        beta[i]);
+      y[r * d + i] =
+          static_cast<float>((x[r * d + i] - mean) / std::sqrt(var + eps) * gamma[i] + beta[i]);
   }
 }
 
@@ -86,19 +90,35 @@ void attention_head(const float* q, std::int64_t q_stride, const float* k, std::
   }
 }
 
-void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
-                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
-                     float* scores) {
+namespace {
+// The row itself for fp32; for binary16, the row converted into `buf` (d floats).
+inline const float* row_f32(const float* row, std::int64_t, float*) {
+  return row;
+}
+inline const float* row_f32(const Half* row, std::int64_t d, float* buf) {
+  half_to_float(row, d, buf);
+  return buf;
+}
+
+template <typename T>
+void attention_query_impl(const float* q, const T* k, const T* v, std::int64_t kv_stride,
+                          std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                          float* scores) {
   const float scale = 1.f / std::sqrt(static_cast<float>(dh));
   const std::int64_t d = heads * dh;
+  thread_local std::vector<float> buf;
+  if (buf.size() < static_cast<std::size_t>(d)) buf.resize(static_cast<std::size_t>(d));
   // Rows are kv_stride apart with the other half ([k | v]) in between, which the hardware
   // prefetcher does not follow well: fetch two rows ahead by hand (the loads were the hot spot).
-  auto prefetch_row = [&](const float* row) {
-    for (std::int64_t c = 0; c < d; c += 16) __builtin_prefetch(row + c);
+  auto prefetch_row = [&](const T* row) {
+    const auto* bytes = reinterpret_cast<const char*>(row);
+    for (std::int64_t c = 0; c < d * static_cast<std::int64_t>(sizeof(T)); c += 64)
+      __builtin_prefetch(bytes + c);
   };
   for (std::int64_t j = 0; j < nk; ++j) {
-    const float* kj = k + j * kv_stride;
-    if (j + 2 < nk) prefetch_row(kj + 2 * kv_stride);
+    const T* kj_raw = k + j * kv_stride;
+    if (j + 2 < nk) prefetch_row(kj_raw + 2 * kv_stride);
+    const float* kj = row_f32(kj_raw, d, buf.data());
     for (std::int64_t h = 0; h < heads; ++h) {
       const float* qh = q + h * dh;
       const float* kh = kj + h * dh;
@@ -121,8 +141,9 @@ void attention_query(const float* q, const float* k, const float* v, std::int64_
   prefetch_row(v);
   if (nk > 1) prefetch_row(v + kv_stride);
   for (std::int64_t j = 0; j < nk; ++j) {
-    const float* vj = v + j * kv_stride;
-    if (j + 2 < nk) prefetch_row(vj + 2 * kv_stride);
+    const T* vj_raw = v + j * kv_stride;
+    if (j + 2 < nk) prefetch_row(vj_raw + 2 * kv_stride);
+    const float* vj = row_f32(vj_raw, d, buf.data());
     for (std::int64_t h = 0; h < heads; ++h) {
       const float p = scores[h * nk + j];
       float* oh = out + h * dh;
@@ -131,6 +152,19 @@ void attention_query(const float* q, const float* k, const float* v, std::int64_
       for (std::int64_t c = 0; c < dh; ++c) oh[c] += p * vh[c];
     }
   }
+}
+}  // namespace
+
+void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
+                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                     float* scores) {
+  attention_query_impl(q, k, v, kv_stride, nk, heads, dh, out, scores);
+}
+
+void attention_query(const float* q, const Half* k, const Half* v, std::int64_t kv_stride,
+                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                     float* scores) {
+  attention_query_impl(q, k, v, kv_stride, nk, heads, dh, out, scores);
 }
 
 void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
@@ -142,7 +176,8 @@ void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
     double mx = -1e300, sum = 0;
     for (std::int64_t j = 0; j < nk; ++j) {
       double dot = 0;
-      for (std::int64_t c = 0; c < dh; ++c) dot += double(q[i * q_stride + c]) * k[j * k_stride + c];
+      for (std::int64_t c = 0; c < dh; ++c)
+        dot += double(q[i * q_stride + c]) * k[j * k_stride + c];
       s[j] = dot / std::sqrt(static_cast<double>(dh));
       mx = std::max(mx, s[j]);
     }
@@ -196,57 +231,77 @@ ActivationQuant input_quant(const Model& model, const std::string& scope) {
   const float lo = r[0], hi = r[1];
   const bool is_unsigned = lo == 0.f;
   if (!(hi > 0.f) || !(is_unsigned || lo == -hi) || !std::isfinite(hi))
-    throw core::InputError("tensor '" + name + "' must be {0, max} or {-max, max} with max > 0",
-                           {}, "recalibrate the model with keel nmt quantize");
+    throw core::InputError("tensor '" + name + "' must be {0, max} or {-max, max} with max > 0", {},
+                           "recalibrate the model with keel nmt quantize");
   return ActivationQuant{(is_unsigned ? 255.f : 127.f) / hi, is_unsigned};
 }
 
 void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out) {
   for (std::int64_t i = 0; i < d; i += 2) {
-    const double angle =
-        static_cast<double>(pos) / std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
+    const double angle = static_cast<double>(pos) /
+                         std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
     out[i] = static_cast<float>(std::sin(angle));
     if (i + 1 < d) out[i + 1] = static_cast<float>(std::cos(angle));
   }
 }
 
 namespace {
-std::shared_ptr<const std::vector<float>> embedding_table(const Model& model,
-                                                          const std::string& name,
-                                                          std::int64_t vocab) {
-  const Tensor& t = model.get(name, {vocab, model.config.d_model});
-  if (t.dtype != DType::f32)
-    throw core::InputError("embedding table '" + name + "' must be f32", {},
-                           "store embeddings unquantized");
-  return std::make_shared<const std::vector<float>>(t.f32);
+// One sinusoid table per width for the whole process (source and target embeddings share it).
+std::shared_ptr<const std::vector<float>> position_table(std::int64_t d) {
+  static std::mutex mu;
+  static std::map<std::int64_t, std::shared_ptr<const std::vector<float>>> tables;
+  std::lock_guard lock(mu);
+  auto& t = tables[d];
+  if (!t) {
+    auto v = std::make_shared<std::vector<float>>(static_cast<std::size_t>(kPositionTable * d));
+    for (std::int64_t p = 0; p < kPositionTable; ++p) sinusoidal_position(p, d, v->data() + p * d);
+    t = std::move(v);
+  }
+  return t;
 }
 }  // namespace
 
-Embeddings::Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab)
-    : Embeddings(embedding_table(model, table_name, vocab), model.config, vocab) {}
+void Embeddings::init(const ModelConfig& config, std::int64_t vocab) {
+  d_ = config.d_model;
+  vocab_ = vocab;
+  scale_ = config.scale_embeddings ? std::sqrt(static_cast<float>(d_)) : 1.f;
+  positions_ = position_table(d_);
+}
 
 Embeddings::Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
                        std::int64_t vocab)
-    : table_(std::move(table)), d_(config.d_model), vocab_(vocab) {
+    : table_(std::move(table)) {
+  init(config, vocab);
   if (static_cast<std::int64_t>(table_->size()) != vocab * d_)
     throw core::Error("embedding table size does not match [vocab, d_model]");
-  scale_ = config.scale_embeddings ? std::sqrt(static_cast<float>(d_)) : 1.f;
-  positions_.resize(static_cast<std::size_t>(kPositionTable * d_));
-  for (std::int64_t p = 0; p < kPositionTable; ++p) sinusoidal_position(p, d_, &positions_[p * d_]);
+}
+
+Embeddings::Embeddings(std::shared_ptr<const Linear> weights, const ModelConfig& config,
+                       std::int64_t vocab)
+    : weights_(std::move(weights)) {
+  init(config, vocab);
+  if (weights_->out_features() != vocab || weights_->in_features() != d_)
+    throw core::Error("tied embedding weights do not match [vocab, d_model]");
 }
 
 void Embeddings::forward(const std::uint32_t* ids, const std::int32_t* positions, std::int64_t n,
                          float* x) const {
   for (std::int64_t i = 0; i < n; ++i) {
+    assert(ids[i] < vocab_);
     float* xi = x + i * d_;
-    const float* e = table_->data() + static_cast<std::int64_t>(ids[i]) * d_;
+    if (weights_)
+      weights_->weight_row(ids[i], xi);
+    else
+      std::copy_n(table_->data() + static_cast<std::int64_t>(ids[i]) * d_, d_, xi);
     if (positions[i] < kPositionTable) {
-      const float* pe = positions_.data() + positions[i] * d_;
+      const float* pe = positions_->data() + positions[i] * d_;
 #pragma omp simd
-      for (std::int64_t c = 0; c < d_; ++c) xi[c] = e[c] * scale_ + pe[c];
+      for (std::int64_t c = 0; c < d_; ++c) xi[c] = xi[c] * scale_ + pe[c];
     } else {
-      sinusoidal_position(positions[i], d_, xi);
-      for (std::int64_t c = 0; c < d_; ++c) xi[c] += e[c] * scale_;
+      thread_local std::vector<float> pe;
+      pe.resize(static_cast<std::size_t>(d_));
+      sinusoidal_position(positions[i], d_, pe.data());
+      for (std::int64_t c = 0; c < d_; ++c) xi[c] = xi[c] * scale_ + pe[c];
     }
   }
 }

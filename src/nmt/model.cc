@@ -34,14 +34,16 @@ void ModelConfig::validate(std::string_view source) const {
   if (d_model == 0 || heads == 0 || d_model % heads != 0)
     fail(fmt::format("d_model {} must be a positive multiple of heads {}", d_model, heads));
   if (ffn == 0 || src_vocab == 0 || tgt_vocab == 0) fail("ffn and vocabulary sizes must be > 0");
-  if (encoder_layers == 0 || decoder_layers == 0) fail("needs at least one encoder and decoder layer");
+  if (encoder_layers == 0 || decoder_layers == 0)
+    fail("needs at least one encoder and decoder layer");
   if (encoder_layers > 256 || decoder_layers > 256 || d_model > 65536 || ffn > 1 << 20)
     fail("layer counts or widths are implausibly large");
   if (shared_embeddings && src_vocab != tgt_vocab)
     fail(fmt::format("shared embeddings need equal vocabularies ({} vs {})", src_vocab, tgt_vocab));
   if (!sinusoidal_positions) fail("only sinusoidal positions are supported");
   for (auto id : {pad_id, bos_id, eos_id, unk_id})
-    if (id >= tgt_vocab || id >= src_vocab) fail(fmt::format("special token id {} >= vocabulary", id));
+    if (id >= tgt_vocab || id >= src_vocab)
+      fail(fmt::format("special token id {} >= vocabulary", id));
   if (!(layer_norm_eps > 0.f)) fail("layer_norm_eps must be > 0");
 }
 
@@ -51,10 +53,12 @@ const Tensor& Model::get(const std::string& name, std::vector<std::int64_t> expe
     throw core::InputError(fmt::format("model has no tensor '{}'", name), {},
                            "see docs/nmt_model_format.md for the names a model must hold");
   if (it->second.shape != expected_shape)
-    throw core::InputError(fmt::format("tensor '{}' has shape [{}], expected [{}]", name,
-                                       fmt::join(it->second.shape, ", "),
-                                       fmt::join(expected_shape, ", ")),
-                           {}, "the tensor does not match the model config");
+    throw core::InputError(
+        fmt::format("tensor '{}' has shape [{}], expected [{}]", name,
+                    fmt::join(it->second.shape, ", "), fmt::join(expected_shape, ", ")),
+        {}, "the tensor does not match the model config");
+  if (it->second.deferred)
+    throw core::Error(fmt::format("tensor '{}' is not fetched from the model file yet", name));
   return it->second;
 }
 
@@ -90,7 +94,8 @@ std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected_tensors(
     out.push_back({p + ".bias", {n_out}});
   };
   auto attention = [&](const std::string& p) {
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"}) linear(p + "." + proj, d, d);
+    for (const char* proj : {"q_proj", "k_proj", "v_proj", "out_proj"})
+      linear(p + "." + proj, d, d);
   };
   auto ffn = [&](const std::string& p) {
     linear(p + ".fc1", f, d);
@@ -155,7 +160,8 @@ class Normal {
 };
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace

@@ -50,7 +50,9 @@ class Sink {
     }
   }
   template <typename T>
-  void pod(T v) { bytes(&v, sizeof v); }
+  void pod(T v) {
+    bytes(&v, sizeof v);
+  }
   void str(std::string_view s) {
     pod(static_cast<std::uint32_t>(s.size()));
     bytes(s.data(), s.size());
@@ -66,13 +68,13 @@ class Sink {
 
 void write_body(const Model& m, Sink& s) {
   const ModelConfig& c = m.config;
-  for (auto v : {c.encoder_layers, c.decoder_layers, c.d_model, c.heads, c.ffn, c.src_vocab,
-                 c.tgt_vocab})
+  for (auto v :
+       {c.encoder_layers, c.decoder_layers, c.d_model, c.heads, c.ffn, c.src_vocab, c.tgt_vocab})
     s.pod(v);
-  std::uint32_t flags = (c.pre_norm ? kPreNorm : 0u) | (c.shared_embeddings ? kSharedEmbeddings : 0u) |
-                        (c.tied_output ? kTiedOutput : 0u) |
-                        (c.sinusoidal_positions ? kSinusoidal : 0u) |
-                        (c.scale_embeddings ? kScaleEmbeddings : 0u);
+  std::uint32_t flags =
+      (c.pre_norm ? kPreNorm : 0u) | (c.shared_embeddings ? kSharedEmbeddings : 0u) |
+      (c.tied_output ? kTiedOutput : 0u) | (c.sinusoidal_positions ? kSinusoidal : 0u) |
+      (c.scale_embeddings ? kScaleEmbeddings : 0u);
   s.pod(flags);
   s.pod(c.layer_norm_eps);
   for (auto v : {c.pad_id, c.bos_id, c.eos_id, c.unk_id}) s.pod(v);
@@ -101,6 +103,7 @@ void write_body(const Model& m, Sink& s) {
 }
 
 void check_tensor_storage(const std::string& name, const Tensor& t) {
+  if (t.deferred) throw core::Error(fmt::format("tensor '{}': data not fetched yet", name));
   auto n = static_cast<std::size_t>(t.numel());
   bool ok = t.dtype == DType::s8 ? t.s8.size() == n && t.scales.size() == std::size_t(t.rows())
                                  : t.f32.size() == n;
@@ -120,9 +123,17 @@ class Reader {
                            hint.empty() ? "re-create or re-export the model file" : hint);
   }
   void bytes(void* p, std::uint64_t n) {
-    if (n > end_ - pos_) fail(fmt::format("needs {} more bytes, the body ends at byte {}", n, end_));
+    if (n > end_ - pos_)
+      fail(fmt::format("needs {} more bytes, the body ends at byte {}", n, end_));
     in_.read(static_cast<char*>(p), static_cast<std::streamsize>(n));
     if (!in_) fail("read failed (truncated file?)");
+    pos_ += n;
+  }
+  void skip(std::uint64_t n) {
+    if (n > end_ - pos_)
+      fail(fmt::format("needs {} more bytes, the body ends at byte {}", n, end_));
+    in_.seekg(static_cast<std::streamoff>(n), std::ios::cur);
+    if (!in_) fail("seek failed (truncated file?)");
     pos_ += n;
   }
   template <typename T>
@@ -148,11 +159,31 @@ class Reader {
   std::string source_;
 };
 
-Model read_body(Reader& r) {
+// Reads one tensor's data (scales then s8 values, or f32 values) into `t`.
+void read_tensor_data(Reader& r, Tensor& t) {
+  const auto numel = static_cast<std::uint64_t>(t.numel());
+  if (t.dtype == DType::s8) {
+    t.scales.resize(static_cast<std::size_t>(t.shape[0]));
+    r.bytes(t.scales.data(), t.scales.size() * sizeof(float));
+    t.s8.resize(numel);
+    r.bytes(t.s8.data(), numel);
+  } else {
+    t.f32.resize(numel);
+    r.bytes(t.f32.data(), numel * sizeof(float));
+  }
+}
+
+std::uint64_t tensor_data_bytes(const Tensor& t) {
+  const auto numel = static_cast<std::uint64_t>(t.numel());
+  return t.dtype == DType::s8 ? static_cast<std::uint64_t>(t.shape[0]) * sizeof(float) + numel
+                              : numel * sizeof(float);
+}
+
+Model read_body(Reader& r, bool deferred) {
   Model m;
   ModelConfig& c = m.config;
-  for (auto* v : {&c.encoder_layers, &c.decoder_layers, &c.d_model, &c.heads, &c.ffn,
-                  &c.src_vocab, &c.tgt_vocab})
+  for (auto* v : {&c.encoder_layers, &c.decoder_layers, &c.d_model, &c.heads, &c.ffn, &c.src_vocab,
+                  &c.tgt_vocab})
     *v = r.pod<std::uint32_t>();
   auto flags = r.pod<std::uint32_t>();
   if (flags & ~std::uint32_t{0x1f}) r.fail(fmt::format("unknown config flags 0x{:x}", flags));
@@ -193,20 +224,21 @@ Model read_body(Reader& r) {
     for (int d = 0; d < rank; ++d) {
       auto dim = r.pod<std::uint64_t>();
       // Bound every product by the bytes left so a corrupt dim cannot request a huge allocation.
-      if (dim != 0 && numel > r.left() / dim) r.fail(fmt::format("tensor '{}': shape too large", name));
+      if (dim != 0 && numel > r.left() / dim)
+        r.fail(fmt::format("tensor '{}': shape too large", name));
       numel *= dim;
       t.shape.push_back(static_cast<std::int64_t>(dim));
     }
-    if (t.dtype == DType::s8) {
-      if (rank == 0) r.fail(fmt::format("tensor '{}': s8 tensors need a row dimension", name));
-      t.scales.resize(static_cast<std::size_t>(t.shape[0]));
-      r.bytes(t.scales.data(), t.scales.size() * sizeof(float));
-      t.s8.resize(numel);
-      r.bytes(t.s8.data(), numel);
+    if (t.dtype == DType::s8 && rank == 0)
+      r.fail(fmt::format("tensor '{}': s8 tensors need a row dimension", name));
+    if (t.dtype == DType::f32 && numel > r.left() / sizeof(float))
+      r.fail(fmt::format("tensor '{}': data truncated", name));
+    if (deferred) {
+      t.deferred = true;
+      t.file_offset = kHeaderBytes + r.pos();
+      r.skip(tensor_data_bytes(t));
     } else {
-      if (numel > r.left() / sizeof(float)) r.fail(fmt::format("tensor '{}': data truncated", name));
-      t.f32.resize(numel);
-      r.bytes(t.f32.data(), numel * sizeof(float));
+      read_tensor_data(r, t);
     }
     if (!m.tensors.emplace(name, std::move(t)).second)
       r.fail(fmt::format("tensor '{}' stored twice", name));
@@ -216,7 +248,8 @@ Model read_body(Reader& r) {
 }
 
 // Checks magic, version and length, then the CRC over the whole file before parsing anything.
-Model read_model(std::istream& in, std::uint64_t file_size, const std::string& source) {
+Model read_model(std::istream& in, std::uint64_t file_size, const std::string& source,
+                 bool deferred) {
   auto bad = [&](const std::string& what, const std::string& hint) {
     return core::InputError(what, core::Location{source, 0, 0, {}}, hint);
   };
@@ -264,13 +297,13 @@ Model read_model(std::istream& in, std::uint64_t file_size, const std::string& s
   in.clear();
   in.seekg(static_cast<std::streamoff>(kHeaderBytes));
   Reader r(in, body, source);
-  Model m = read_body(r);
+  Model m = read_body(r, deferred);
   m.config.validate(source);
   if (m.src_vocab.size() != m.config.src_vocab || m.tgt_vocab.size() != m.config.tgt_vocab)
-    throw bad(fmt::format("vocabulary sizes {}/{} differ from the config's {}/{}",
-                          m.src_vocab.size(), m.tgt_vocab.size(), m.config.src_vocab,
-                          m.config.tgt_vocab),
-              "re-export the model");
+    throw bad(
+        fmt::format("vocabulary sizes {}/{} differ from the config's {}/{}", m.src_vocab.size(),
+                    m.tgt_vocab.size(), m.config.src_vocab, m.config.tgt_vocab),
+        "re-export the model");
   return m;
 }
 
@@ -301,19 +334,42 @@ std::string serialize_model(const Model& model) {
   return std::move(out).str();
 }
 
-Model load_model(const std::filesystem::path& path) {
+Model load_model(const std::filesystem::path& path, LoadMode mode) {
   std::ifstream in(path, std::ios::binary);
   std::error_code ec;
   auto size = std::filesystem::file_size(path, ec);
   if (!in || ec)
     throw core::InputError("cannot read model file", core::Location{path.string(), 0, 0, {}},
                            "check the path (create one with 'keel nmt random-model')");
-  return read_model(in, size, path.string());
+  Model m = read_model(in, size, path.string(), mode == LoadMode::deferred);
+  if (mode == LoadMode::deferred) m.source = path;
+  return m;
+}
+
+void Model::fetch(const std::string& prefix) {
+  std::ifstream in;
+  for (auto it = tensors.lower_bound(prefix); it != tensors.end() && it->first.starts_with(prefix);
+       ++it) {
+    Tensor& t = it->second;
+    if (!t.deferred) continue;
+    if (!in.is_open()) {
+      in.open(source, std::ios::binary);
+      if (!in)
+        throw core::InputError("cannot reopen the model file",
+                               core::Location{source.string(), 0, 0, {}},
+                               "keep the file in place while the model loads");
+    }
+    // The whole file was checksummed at load; a file replaced since then shows as a short read.
+    in.seekg(static_cast<std::streamoff>(t.file_offset));
+    Reader r(in, tensor_data_bytes(t), source.string());
+    read_tensor_data(r, t);
+    t.deferred = false;
+  }
 }
 
 Model parse_model(std::string_view bytes, const std::string& source) {
   std::istringstream in{std::string(bytes)};
-  return read_model(in, bytes.size(), source);
+  return read_model(in, bytes.size(), source, false);
 }
 
 }  // namespace keel::nmt

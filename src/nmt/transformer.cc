@@ -27,8 +27,8 @@ T* sized(std::vector<T>& v, std::int64_t n) {
 
 // out = fc2(ReLU(fc1(in))). When both run static int8, fc1 writes its output already quantized
 // for fc2: the [n, ffn] intermediate never round-trips through fp32 (`big` is then unused).
-void feed_forward(const Linear& fc1, const Linear& fc2, const float* in, std::int64_t n,
-                  float* big, float* out) {
+void feed_forward(const Linear& fc1, const Linear& fc2, const float* in, std::int64_t n, float* big,
+                  float* out) {
   if (fc1.compute() == Compute::int8_static && fc2.compute() == Compute::int8_static) {
     thread_local std::vector<std::uint8_t> q;
     fc1.forward_to_u8(in, n, sized(q, n * fc1.out_features()), fc2.input_quant(), true);
@@ -70,19 +70,62 @@ void Transformer::build(Model& model, bool consume) {
   const ModelConfig& c = config_;
   const std::int64_t d = c.d_model;
   const Compute compute = compute_;
+  // A deferred model (LoadMode::deferred) is read one layer at a time and, when consumed, each
+  // layer's tensors are released once its weights are prepared: peak memory stays near one
+  // copy of the weights.
   auto drop = [&](const std::string& prefix) {
     if (!consume) return;
     for (auto it = model.tensors.lower_bound(prefix);
          it != model.tensors.end() && it->first.rfind(prefix, 0) == 0;)
       it = model.tensors.erase(it);
   };
-  src_embed_ = Embeddings(model, "encoder.embed.weight", c.src_vocab);
-  if (c.shared_embeddings)  // one table, not two copies
-    tgt_embed_ = Embeddings(src_embed_.shared_table(), c, c.tgt_vocab);
-  else
-    tgt_embed_ = Embeddings(model, "decoder.embed.weight", c.tgt_vocab);
+  auto table = [&](const std::string& name, std::int64_t vocab) {
+    const Tensor& t = model.get(name, {vocab, d});
+    if (t.dtype != DType::f32)
+      throw core::InputError("embedding table '" + name + "' must be f32", {},
+                             "store embeddings unquantized");
+    return std::make_shared<const std::vector<float>>(
+        consume ? std::move(const_cast<Tensor&>(t).f32) : t.f32);
+  };
+  for (const char* p : {"encoder.embed.", "decoder.embed.", "decoder.output."}) model.fetch(p);
+  const std::string tgt_table =
+      c.shared_embeddings ? "encoder.embed.weight" : "decoder.embed.weight";
+
+  // The output projection first: when tied, the target embeddings read its rows.
+  std::shared_ptr<const std::vector<float>> out_table;
+  std::span<const float> out_w;
+  if (c.tied_output) {
+    out_table = table(tgt_table, c.tgt_vocab);
+    out_w = *out_table;
+  } else {
+    out_w = model.get("decoder.output.weight", {c.tgt_vocab, d}).f32;
+  }
+  std::span<const float> out_b;
+  if (model.has("decoder.output.bias")) out_b = model.get("decoder.output.bias", {c.tgt_vocab}).f32;
+  ActivationQuant out_q;
+  Compute out_compute = compute;
+  if (compute == Compute::int8_static) {
+    out_q = input_quant(model, "decoder.output");
+    if (!out_q.valid()) out_compute = Compute::fp32;
+  }
+  output_ = std::make_shared<Linear>(out_w, out_b, c.tgt_vocab, d, out_compute, out_q);
+  out_table.reset();  // its rows now live in output_ only
+  if (c.tied_output) {
+    tgt_embed_ = Embeddings(std::shared_ptr<const Linear>(output_), c, c.tgt_vocab);
+    src_embed_ = c.shared_embeddings
+                     ? tgt_embed_
+                     : Embeddings(table("encoder.embed.weight", c.src_vocab), c, c.src_vocab);
+  } else {
+    auto src = table("encoder.embed.weight", c.src_vocab);
+    src_embed_ = Embeddings(src, c, c.src_vocab);
+    tgt_embed_ = c.shared_embeddings
+                     ? src_embed_
+                     : Embeddings(table("decoder.embed.weight", c.tgt_vocab), c, c.tgt_vocab);
+  }
   drop("encoder.embed.");
   drop("decoder.embed.");
+  drop("decoder.output.");
+
   named_.clear();
   auto linear = [&](Linear& dst, std::vector<std::string> scopes, std::int64_t in) {
     dst = load_linear(model, scopes, in, compute);
@@ -93,6 +136,7 @@ void Transformer::build(Model& model, bool consume) {
   };
   for (std::uint32_t i = 0; i < c.encoder_layers; ++i) {
     const std::string p = fmt::format("encoder.layers.{}.", i);
+    model.fetch(p);
     auto l = std::make_unique<EncoderLayer>();
     l->attn_norm = LayerNorm(model, p + "self_attn_norm");
     l->ffn_norm = LayerNorm(model, p + "ffn_norm");
@@ -105,6 +149,7 @@ void Transformer::build(Model& model, bool consume) {
   }
   for (std::uint32_t i = 0; i < c.decoder_layers; ++i) {
     const std::string p = fmt::format("decoder.layers.{}.", i);
+    model.fetch(p);
     auto l = std::make_unique<DecoderLayer>();
     l->attn_norm = LayerNorm(model, p + "self_attn_norm");
     l->cross_norm = LayerNorm(model, p + "cross_attn_norm");
@@ -120,24 +165,13 @@ void Transformer::build(Model& model, bool consume) {
     drop(p);
   }
   if (c.pre_norm) {
+    model.fetch("encoder.final_norm");
+    model.fetch("decoder.final_norm");
     encoder_norm_ = LayerNorm(model, "encoder.final_norm");
     decoder_norm_ = LayerNorm(model, "decoder.final_norm");
   }
-  // Tied output: the target embedding table is the projection's weight.
-  std::span<const float> out_w;
-  if (c.tied_output) out_w = tgt_embed_.table();
-  else out_w = model.get("decoder.output.weight", {c.tgt_vocab, d}).f32;
-  std::span<const float> out_b;
-  if (model.has("decoder.output.bias")) out_b = model.get("decoder.output.bias", {c.tgt_vocab}).f32;
-  ActivationQuant out_q;
-  Compute out_compute = compute;
   if (compute == Compute::int8_static) {
-    out_q = input_quant(model, "decoder.output");
-    if (!out_q.valid()) out_compute = Compute::fp32;
-  }
-  output_ = Linear(out_w, out_b, c.tgt_vocab, d, out_compute, out_q);
-  if (compute == Compute::int8_static) {
-    bool any = output_.compute() == Compute::int8_static;
+    bool any = output_->compute() == Compute::int8_static;
     for (const auto& [scopes, lin] : named_) any = any || lin->compute() == Compute::int8_static;
     if (!any)
       throw core::InputError("the model holds no calibrated layer for --compute int8", {},
@@ -148,7 +182,7 @@ void Transformer::build(Model& model, bool consume) {
 void Transformer::for_each_linear(
     const std::function<void(const std::vector<std::string>&, Linear&)>& f) {
   for (auto& [scopes, lin] : named_) f(scopes, *lin);
-  f({"decoder.output"}, output_);  // a member, so not in named_ (which must survive a move)
+  f({"decoder.output"}, *output_);  // not in named_, which must survive a move
 }
 
 // Multi-head attention for rows of several sentences: for sentence-row group g, queries
@@ -157,8 +191,9 @@ namespace {
 struct AttnGroup {
   std::int64_t q_row, nq, kv_row, nk;
 };
+template <typename T>
 void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64_t q_stride,
-                const float* kv, std::int64_t kv_stride, std::int64_t v_offset, std::int64_t heads,
+                const T* kv, std::int64_t kv_stride, std::int64_t v_offset, std::int64_t heads,
                 std::int64_t dh, float* ctx, std::int64_t ctx_stride) {
   const auto n = static_cast<std::int64_t>(groups.size());
 #pragma omp parallel for schedule(static) if (n > 1)
@@ -167,7 +202,7 @@ void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64
     const AttnGroup& a = groups[g];
     if (scores.size() < static_cast<std::size_t>(heads * a.nk))
       scores.resize(static_cast<std::size_t>(heads * a.nk));
-    const float* k = kv + a.kv_row * kv_stride;
+    const T* k = kv + a.kv_row * kv_stride;
     for (std::int64_t i = 0; i < a.nq; ++i)
       attention_query(q + (a.q_row + i) * q_stride, k, k + v_offset, kv_stride, a.nk, heads, dh,
                       ctx + (a.q_row + i) * ctx_stride, scores.data());
@@ -183,7 +218,8 @@ std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
   std::vector<std::int32_t> pos;
   for (const Ids& s : src) {
     if (s.empty()) throw core::Error("encode: empty source sentence (it needs at least EOS)");
-    groups.push_back({n, static_cast<std::int64_t>(s.size()), n, static_cast<std::int64_t>(s.size())});
+    groups.push_back(
+        {n, static_cast<std::int64_t>(s.size()), n, static_cast<std::int64_t>(s.size())});
     for (std::size_t i = 0; i < s.size(); ++i) {
       if (s[i] >= config_.src_vocab)  // an embedding row past the table: refuse, never read it
         throw core::Error(fmt::format("encode: token id {} outside the source vocabulary ({})",
@@ -229,18 +265,26 @@ Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps
     n += static_cast<std::int64_t>(ids.size());
   }
   std::vector<float> memory = encode(src);
+  s.half = compute_ != Compute::fp32;
+  std::vector<float> kv;  // fp32 cross K/V of one layer before conversion (half caches)
+  if (s.half) kv.resize(static_cast<std::size_t>(n * 2 * d));
   for (const auto& l : decoder_) {
     // Cross-attention K/V of the encoder output, once per batch rather than once per step.
-    s.cross_kv.emplace_back(new float[static_cast<std::size_t>(n * 2 * d)]);
-    l->cross_kv.forward(memory.data(), n, s.cross_kv.back().get());
-    s.self_kv.emplace_back(
-        new float[static_cast<std::size_t>(s.batch * slots_per_sentence * max_steps * 2 * d)]);
+    s.cross_kv.emplace_back(new std::byte[static_cast<std::size_t>(n * 2 * d * s.kv_bytes())]);
+    if (s.half) {
+      l->cross_kv.forward(memory.data(), n, kv.data());
+      float_to_half(kv.data(), n * 2 * d, reinterpret_cast<Half*>(s.cross_kv.back().get()));
+    } else {
+      l->cross_kv.forward(memory.data(), n, reinterpret_cast<float*>(s.cross_kv.back().get()));
+    }
+    s.self_kv.emplace_back(new std::byte[static_cast<std::size_t>(
+        s.batch * slots_per_sentence * max_steps * 2 * d * s.kv_bytes())]);
   }
   return s;
 }
 
-void Transformer::step(State& s, const std::vector<int>& active, const std::uint32_t* tokens,
-                       int t, float* logits) const {
+void Transformer::step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,
+                       float* logits) const {
   assert(t < s.max_steps);
   const std::int64_t d = config_.d_model, heads = config_.heads, dh = d / heads;
   const auto A = static_cast<std::int64_t>(active.size());
@@ -263,14 +307,26 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
   const bool pre = config_.pre_norm;
   for (std::size_t li = 0; li < decoder_.size(); ++li) {
     const DecoderLayer& l = *decoder_[li];
-    float* cache = s.self_kv[li].get();
+    std::byte* cache = s.self_kv[li].get();
+    const std::byte* cross = s.cross_kv[li].get();
     const float* in = x;
     if (pre) l.attn_norm.forward(x, A, (in = h, h));
     l.qkv.forward(in, A, big);
-    for (std::int64_t r = 0; r < A; ++r)  // append this step's k, v to the cache
-      std::memcpy(cache + (active[r] * s.max_steps + t) * 2 * d, big + r * 3 * d + d,
-                  sizeof(float) * static_cast<std::size_t>(2 * d));
-    multi_head(self_groups, big, 3 * d, cache, 2 * d, d, heads, dh, ctx, d);
+    for (std::int64_t r = 0; r < A; ++r) {  // append this step's k, v to the cache
+      const float* kv = big + r * 3 * d + d;
+      const std::int64_t at = (active[r] * s.max_steps + t) * 2 * d;
+      if (s.half)
+        float_to_half(kv, 2 * d, reinterpret_cast<Half*>(cache) + at);
+      else
+        std::memcpy(reinterpret_cast<float*>(cache) + at, kv,
+                    sizeof(float) * static_cast<std::size_t>(2 * d));
+    }
+    if (s.half)
+      multi_head(self_groups, big, 3 * d, reinterpret_cast<const Half*>(cache), 2 * d, d, heads, dh,
+                 ctx, d);
+    else
+      multi_head(self_groups, big, 3 * d, reinterpret_cast<const float*>(cache), 2 * d, d, heads,
+                 dh, ctx, d);
     l.self_out.forward(ctx, A, tmp);
     add_inplace(x, tmp, A * d);
     if (!pre) l.attn_norm.forward(x, A, x);
@@ -278,7 +334,12 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
     in = x;
     if (pre) l.cross_norm.forward(x, A, (in = h, h));
     l.cross_q.forward(in, A, tmp);
-    multi_head(cross_groups, tmp, d, s.cross_kv[li].get(), 2 * d, d, heads, dh, ctx, d);
+    if (s.half)
+      multi_head(cross_groups, tmp, d, reinterpret_cast<const Half*>(cross), 2 * d, d, heads, dh,
+                 ctx, d);
+    else
+      multi_head(cross_groups, tmp, d, reinterpret_cast<const float*>(cross), 2 * d, d, heads, dh,
+                 ctx, d);
     l.cross_out.forward(ctx, A, tmp);
     add_inplace(x, tmp, A * d);
     if (!pre) l.cross_norm.forward(x, A, x);
@@ -291,14 +352,14 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
   }
   const float* in = x;
   if (pre) decoder_norm_.forward(x, A, (in = h, h));
-  output_.forward(in, A, logits);
+  output_->forward(in, A, logits);
 }
 
 void Transformer::copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const {
-  const std::int64_t row = 2 * config_.d_model;
+  const std::int64_t row = 2 * config_.d_model * s.kv_bytes();  // bytes
   for (auto& cache : s.self_kv)
     std::memcpy(cache.get() + to * s.max_steps * row, cache.get() + from * s.max_steps * row,
-                sizeof(float) * static_cast<std::size_t>(steps * row));
+                static_cast<std::size_t>(steps * row));
 }
 
 std::vector<std::vector<float>> Transformer::forced_logits(const std::vector<Ids>& src,
@@ -307,7 +368,8 @@ std::vector<std::vector<float>> Transformer::forced_logits(const std::vector<Ids
   const auto T = static_cast<int>(tgt.empty() ? 0 : tgt[0].size());
   const std::int64_t V = config_.tgt_vocab, B = static_cast<std::int64_t>(src.size());
   for (const Ids& y : tgt)
-    if (static_cast<int>(y.size()) != T) throw core::Error("forced_logits: targets differ in length");
+    if (static_cast<int>(y.size()) != T)
+      throw core::Error("forced_logits: targets differ in length");
   State s = start(src, T + 1);
   std::vector<int> active(static_cast<std::size_t>(B));
   for (int b = 0; b < B; ++b) active[b] = b;

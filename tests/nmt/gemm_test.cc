@@ -25,11 +25,8 @@ struct Shape {
   std::int64_t m, n, k;
 };
 // M = 1 (decoding one sentence), K not a multiple of 4 (VNNI packs 4), N odd, Transformer sizes.
-const Shape kShapes[] = {{1, 1, 1},   {1, 7, 5},    {3, 19, 37},   {1, 513, 512},
+const Shape kShapes[] = {{1, 1, 1},     {1, 7, 5},      {3, 19, 37},    {1, 513, 512},
                          {5, 33, 2047}, {64, 512, 512}, {17, 1001, 13}, {2, 2048, 511}};
-
-
-
 
 }  // namespace
 
@@ -123,4 +120,28 @@ TEST(Gemm, UsesVnniAndAvx512Kernels) {
   // On this project's VNNI machines the brgemm kernels must be chosen, not a reference impl.
   EXPECT_EQ(q.impl_name(64).find("ref"), std::string::npos) << q.impl_name(64);
   EXPECT_EQ(f.impl_name(1).find("ref"), std::string::npos) << f.impl_name(1);
+}
+
+// Tied embeddings read rows back out of oneDNN's blocked layout: exactly W for fp32, exactly the
+// dequantized int8 weights for int8, whatever blocking oneDNN chose for the shape.
+TEST(Linear, WeightRowReadsBackTheWeights) {
+  const Shape shapes[] = {{1, 1, 1}, {1, 7, 5}, {1, 1001, 13}, {1, 32000, 64}, {1, 40, 512}};
+  for (const Shape& s : shapes) {
+    auto w = randn(std::size_t(s.n * s.k), 11);
+    std::vector<std::int8_t> wq(w.size());
+    std::vector<float> scales(std::size_t(s.n)), row(std::size_t(s.k));
+    quantize_rows_ref(w.data(), s.n, s.k, wq.data(), scales.data());
+    for (Compute c : {Compute::fp32, Compute::int8_dynamic}) {
+      Linear lin(w, {}, s.n, s.k, c);
+      for (std::int64_t n = 0; n < s.n; n += std::max<std::int64_t>(1, s.n / 97)) {
+        lin.weight_row(n, row.data());
+        for (std::int64_t k = 0; k < s.k; ++k) {
+          const float want =
+              c == Compute::fp32 ? w[n * s.k + k] : float(wq[n * s.k + k]) * (1.f / scales[n]);
+          ASSERT_EQ(row[k], want) << "N " << s.n << " K " << s.k << " row " << n << " col " << k
+                                  << " " << to_string(c);
+        }
+      }
+    }
+  }
 }

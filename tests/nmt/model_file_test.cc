@@ -14,7 +14,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Model tiny(std::uint64_t seed = 7) { return random_model(preset_config(Preset::tiny), seed); }
+Model tiny(std::uint64_t seed = 7) {
+  return random_model(preset_config(Preset::tiny), seed);
+}
 
 // Rewrites the trailing CRC so a test can corrupt the body and still reach the parser.
 void fix_crc(std::string& bytes) {
@@ -85,6 +87,35 @@ TEST(ModelFile, SavedAtomicallyAndLoadedFromDisk) {
   fs::remove(path);
   EXPECT_THROW(save_model(tiny(), "/nonexistent_dir/x.keelnmt"), keel::core::InputError);
   EXPECT_THROW(load_model("/nonexistent_dir/x.keelnmt"), keel::core::InputError);
+}
+
+TEST(ModelFile, DeferredLoadReadsTensorsOnlyWhenFetched) {
+  auto path = fs::temp_directory_path() / (std::to_string(::getpid()) + "_deferred.keelnmt");
+  const Model whole = tiny();
+  save_model(whole, path);
+  Model m = load_model(path, LoadMode::deferred);
+  EXPECT_EQ(m.tensors.size(), whole.tensors.size());
+  for (const auto& [name, t] : m.tensors) {  // shapes known, no data held
+    EXPECT_TRUE(t.deferred) << name;
+    EXPECT_TRUE(t.f32.empty() && t.s8.empty()) << name;
+    EXPECT_EQ(t.shape, whole.tensors.at(name).shape) << name;
+  }
+  const std::string name = "encoder.layers.0.ffn.fc1.weight";
+  const auto shape = whole.tensors.at(name).shape;
+  EXPECT_THROW(m.get(name, shape), keel::core::Error);  // not fetched yet
+  EXPECT_THROW(serialize_model(m), keel::core::Error);  // would write empty tensors
+  m.fetch("encoder.layers.0.");
+  EXPECT_EQ(m.get(name, shape).f32, whole.tensors.at(name).f32);
+  EXPECT_TRUE(m.tensors.at("encoder.layers.1.ffn.fc1.weight").deferred);
+  m.fetch("");
+  EXPECT_EQ(serialize_model(m), serialize_model(whole));
+
+  // A file cut short after the deferred load is reported, not read past.
+  Model again = load_model(path, LoadMode::deferred);
+  fs::resize_file(path, 100);
+  EXPECT_THROW(again.fetch("encoder."), keel::core::InputError);
+  fs::remove(path);
+  EXPECT_THROW(again.fetch("decoder."), keel::core::InputError);
 }
 
 TEST(ModelFile, EveryTruncationIsRejectedWithAClearError) {

@@ -1,7 +1,10 @@
 // Transformer pieces against references, batching, early-finishing sentences, int8 vs fp32.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <random>
 
 #include "keel/core/error.h"
@@ -26,10 +29,9 @@ constexpr float kBatchLogitTol = 1e-4f;
 constexpr double kInt8EncoderRelRms = 0.03;
 constexpr double kInt8LogitRelRms = 0.03;
 
-
-
-
-Model tiny_model(std::uint64_t seed = 11) { return random_model(preset_config(Preset::tiny), seed); }
+Model tiny_model(std::uint64_t seed = 11) {
+  return random_model(preset_config(Preset::tiny), seed);
+}
 
 // Source sentences of different lengths over the tiny vocabulary, each ending with EOS (2).
 std::vector<Ids> sources() {
@@ -76,9 +78,30 @@ TEST(Layers, AllHeadsAtOnceMatchesPerHeadReference) {
     attention_query(q.data(), kv.data(), kv.data() + d, stride, nk, heads, dh, out.data(),
                     scores.data());
     for (std::int64_t h = 0; h < heads; ++h)
-      attention_head_ref(q.data() + h * dh, d, kv.data() + h * dh, stride,
-                         kv.data() + d + h * dh, stride, 1, nk, dh, ref.data() + h * dh, d);
+      attention_head_ref(q.data() + h * dh, d, kv.data() + h * dh, stride, kv.data() + d + h * dh,
+                         stride, 1, nk, dh, ref.data() + h * dh, d);
     EXPECT_LE(max_diff(out, ref), kAttnTol * 4.f) << nk << "x" << heads << "x" << dh;
+  }
+}
+
+// The int8 modes keep K/V caches in binary16: relative rounding 2^-11 per value.
+constexpr float kHalfCacheAttnTol = 4e-3f;
+
+TEST(Layers, AttentionOverHalfCachesStaysCloseToFp32) {
+  for (auto [nk, heads, dh] : {std::tuple{1, 1, 1}, {7, 8, 64}, {33, 4, 5}, {40, 3, 16}}) {
+    const std::int64_t d = heads * dh, stride = 2 * d + 3;
+    auto q = randn(std::size_t(d), 7), kv = randn(std::size_t(nk * stride), 8);
+    std::vector<Half> kv16(kv.size());
+    float_to_half(kv.data(), static_cast<std::int64_t>(kv.size()), kv16.data());
+    std::vector<float> out(static_cast<std::size_t>(d)), ref(out.size()),
+        scores(static_cast<std::size_t>(heads * nk));
+    attention_query(q.data(), kv16.data(), kv16.data() + d, stride, nk, heads, dh, out.data(),
+                    scores.data());
+    attention_query(q.data(), kv.data(), kv.data() + d, stride, nk, heads, dh, ref.data(),
+                    scores.data());
+    EXPECT_LE(max_diff(out, ref), kHalfCacheAttnTol * max_abs(ref))
+        << nk << "x" << heads << "x" << dh;
+    EXPECT_GT(max_diff(out, ref), 0.f);  // the half path really ran on rounded values
   }
 }
 
@@ -114,7 +137,8 @@ TEST(Transformer, CachedStepsEqualLongerForcedPrefixes) {
   auto b = t.forced_logits({sources()[0]}, {{6, 7, 30, 31}})[0];
   std::vector<float> a3(a.begin(), a.begin() + 3 * V), b3(b.begin(), b.begin() + 3 * V);
   EXPECT_LE(max_diff(a3, b3), 1e-6f);
-  std::vector<float> a4(a.begin() + 3 * V, a.begin() + 4 * V), b4(b.begin() + 3 * V, b.begin() + 4 * V);
+  std::vector<float> a4(a.begin() + 3 * V, a.begin() + 4 * V),
+      b4(b.begin() + 3 * V, b.begin() + 4 * V);
   EXPECT_GT(max_diff(a4, b4), 1e-3f);
 }
 
@@ -123,8 +147,10 @@ TEST(Transformer, GreedyRespectsMinAndMaxLength) {
   // A large EOS bias makes every sentence end at once unless EOS is forbidden.
   m.tensors.at("decoder.output.bias").f32[m.config.eos_id] = 1e4f;
   Transformer t(m, Compute::fp32);
-  for (const Ids& y : t.greedy(sources(), {.max_length = 10, .min_length = 0})) EXPECT_TRUE(y.empty());
-  for (const Ids& y : t.greedy(sources(), {.max_length = 10, .min_length = 3})) EXPECT_EQ(y.size(), 3u);
+  for (const Ids& y : t.greedy(sources(), {.max_length = 10, .min_length = 0}))
+    EXPECT_TRUE(y.empty());
+  for (const Ids& y : t.greedy(sources(), {.max_length = 10, .min_length = 3}))
+    EXPECT_EQ(y.size(), 3u);
   m.tensors.at("decoder.output.bias").f32[m.config.eos_id] = -1e4f;
   Transformer never(m, Compute::fp32);
   for (const Ids& y : never.greedy(sources(), {.max_length = 6, .min_length = 0})) {
@@ -152,13 +178,27 @@ TEST(Transformer, SentencesFinishingEarlyLeaveTheBatchWithoutChangingOthers) {
   EXPECT_TRUE(varied) << "no bias gave sentences of different lengths; the test proves nothing";
 }
 
+TEST(Transformer, DeferredFileLoadGivesTheSameResults) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("keel_deferred_" + std::to_string(::getpid()) + ".keel");
+  save_model(tiny_model(), path);
+  for (Compute c : {Compute::fp32, Compute::int8_dynamic}) {
+    Transformer whole(load_model(path), c);
+    Transformer deferred(load_model(path, LoadMode::deferred), c);
+    EXPECT_EQ(deferred.greedy(sources(), {.max_length = 6}),
+              whole.greedy(sources(), {.max_length = 6}));
+  }
+  std::filesystem::remove(path);
+}
+
 TEST(Transformer, ConsumingTheModelGivesTheSameResultsAndFreesItsTensors) {
   Model m = tiny_model();
   Transformer kept(m, Compute::fp32);
   Model copy = m;
   Transformer consumed(std::move(copy), Compute::fp32);
   EXPECT_TRUE(copy.tensors.empty());  // NOLINT(bugprone-use-after-move): documented behaviour
-  EXPECT_EQ(consumed.greedy(sources(), {.max_length = 6}), kept.greedy(sources(), {.max_length = 6}));
+  EXPECT_EQ(consumed.greedy(sources(), {.max_length = 6}),
+            kept.greedy(sources(), {.max_length = 6}));
 }
 
 TEST(BeamSearch, BeamOneEqualsGreedy) {

@@ -64,8 +64,8 @@ void gemm_ref(const float* x, const float* w, const float* bias, float* y, std::
 // Int8 reference: y = (Σ_k xq[m,k] · wq[n,k]) / (x_scale[m] · w_scale[n]) + bias[n] (+ ReLU);
 // xq: [M,K] s8, wq: [N,K] s8.
 void gemm_s8_ref(const std::int8_t* xq, const float* x_scales, const std::int8_t* wq,
-                 const float* w_scales, const float* bias, float* y, std::int64_t M,
-                 std::int64_t N, std::int64_t K, bool relu);
+                 const float* w_scales, const float* bias, float* y, std::int64_t M, std::int64_t N,
+                 std::int64_t K, bool relu);
 
 // A dense layer with weights prepared once for one compute type: quantized (int8) and reordered
 // into oneDNN's blocked layout. forward() is const and may run from several threads.
@@ -103,6 +103,9 @@ class Linear {
   // Per-output-channel weight scales (int8 only; empty for fp32). The int8 weights themselves
   // are quantize_rows_ref(W) and live only in oneDNN's layout.
   const std::vector<float>& weight_scales() const;
+  // Row n of W read back from oneDNN's layout (int8: Wq[n,k] / w_scale[n]), so an embedding
+  // table tied to this layer needs no copy of its own. out: K floats.
+  void weight_row(std::int64_t n, float* out) const;
   // oneDNN's implementation name for M rows, e.g. "brg:avx512_core_vnni".
   std::string impl_name(std::int64_t M) const;
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "keel/nmt/gemm.h"
+#include "keel/nmt/half.h"
 #include "keel/nmt/model.h"
 
 namespace keel::nmt {
@@ -40,6 +41,10 @@ void attention_head(const float* q, std::int64_t q_stride, const float* k, std::
 void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
                      std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
                      float* scores);
+// Same over binary16 keys and values (the int8 modes' caches), converted row by row to fp32.
+void attention_query(const float* q, const Half* k, const Half* v, std::int64_t kv_stride,
+                     std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
+                     float* scores);
 
 // attention_head in double, plainly, for tests.
 void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
@@ -59,24 +64,27 @@ Linear load_linear(const Model& model, const std::vector<std::string>& scopes, s
 // for unsigned inputs, -max for signed ones), or an invalid one when the model has none.
 ActivationQuant input_quant(const Model& model, const std::string& scope);
 
-// Token embeddings × sqrt(d) (when configured) + sinusoidal positions.
+// Token embeddings × sqrt(d) (when configured) + sinusoidal positions. The rows come from a
+// table of their own or, when the output projection is tied to them, from that layer's weights
+// (fp32 exactly; dequantized int8 in the int8 modes, as CTranslate2 does): one copy, not two.
 class Embeddings {
  public:
   Embeddings() = default;
-  Embeddings(const Model& model, const std::string& table_name, std::int64_t vocab);
   // Shares `table` [vocab, d] (source and target embeddings are one table when shared).
   Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
              std::int64_t vocab);
+  // Rows of `weights` ([vocab, d]: out_features() == vocab, in_features() == d).
+  Embeddings(std::shared_ptr<const Linear> weights, const ModelConfig& config, std::int64_t vocab);
   // x[i,:] = embedding of ids[i] at position positions[i]; x: [n, d].
   void forward(const std::uint32_t* ids, const std::int32_t* positions, std::int64_t n,
                float* x) const;
-  const std::vector<float>& table() const { return *table_; }
-  const std::shared_ptr<const std::vector<float>>& shared_table() const { return table_; }
   std::int64_t dim() const { return d_; }
 
  private:
-  std::shared_ptr<const std::vector<float>> table_;  // [vocab, d]
-  std::vector<float> positions_;  // [1024, d] precomputed sinusoids
+  void init(const ModelConfig& config, std::int64_t vocab);
+  std::shared_ptr<const std::vector<float>> table_;      // [vocab, d], or
+  std::shared_ptr<const Linear> weights_;                // the tied projection's rows
+  std::shared_ptr<const std::vector<float>> positions_;  // [1024, d] sinusoids, shared per d
   std::int64_t d_ = 0, vocab_ = 0;
   float scale_ = 1.f;
 };

@@ -22,7 +22,7 @@ struct ModelConfig {
   bool shared_embeddings = true;  // one table for source, target and (if tied) output
   bool tied_output = true;        // output projection = target embedding table
   bool sinusoidal_positions = true;
-  bool scale_embeddings = true;   // embeddings multiplied by sqrt(d_model)
+  bool scale_embeddings = true;  // embeddings multiplied by sqrt(d_model)
   float layer_norm_eps = 1e-5f;
   std::uint32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
 
@@ -38,6 +38,10 @@ struct Tensor {
   std::vector<float> f32;
   std::vector<std::int8_t> s8;
   std::vector<float> scales;
+  // Deferred loading (LoadMode::deferred): the data still lies in the file at this byte offset
+  // and the vectors above are empty until Model::fetch reads it.
+  bool deferred = false;
+  std::uint64_t file_offset = 0;
 
   std::int64_t numel() const;
   std::int64_t rows() const { return shape.empty() ? 1 : shape[0]; }
@@ -63,17 +67,28 @@ struct Model {
   ModelConfig config;
   Vocabulary src_vocab, tgt_vocab;  // equal when config.shared_embeddings
   std::map<std::string, Tensor> tensors;
+  // The checked file deferred tensors are read from (LoadMode::deferred), else empty.
+  std::filesystem::path source;
 
   bool has(const std::string& name) const { return tensors.count(name) != 0; }
-  // Throws core::InputError naming the tensor when absent or when its shape differs.
+  // Throws core::InputError naming the tensor when absent or when its shape differs, and
+  // core::Error when its data is still deferred (fetch it first).
   const Tensor& get(const std::string& name, std::vector<std::int64_t> expected_shape) const;
+  // Reads the data of every deferred tensor whose name starts with `prefix` from `source`;
+  // nothing to do for a model loaded whole. Throws core::InputError when the file changed.
+  void fetch(const std::string& prefix);
 };
 
 // Writes the model file atomically. Throws core::Error on I/O failure.
 void save_model(const Model& model, const std::filesystem::path& path);
+// whole: every tensor read into memory. deferred: the file is checked the same way (checksum,
+// every header and size) but tensor data is read only by Model::fetch, so a consumer that builds
+// its own weights layer by layer (Transformer(Model&&)) never holds the whole file at once.
+enum class LoadMode { whole, deferred };
+
 // Reads and checks (magic, version, sizes, checksum) a model file. Throws core::InputError for a
 // missing, truncated or corrupt file, with the byte offset where reading stopped.
-Model load_model(const std::filesystem::path& path);
+Model load_model(const std::filesystem::path& path, LoadMode mode = LoadMode::whole);
 // Same, from bytes in memory; `source` names them in errors.
 Model parse_model(std::string_view bytes, const std::string& source);
 std::string serialize_model(const Model& model);

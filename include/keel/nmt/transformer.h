@@ -18,9 +18,9 @@ namespace keel::nmt {
 using Ids = std::vector<std::uint32_t>;
 
 struct DecodeOptions {
-  int max_length = 256;  // target tokens, EOS not counted
-  int min_length = 0;    // EOS is forbidden before this many tokens
-  int beam_size = 1;     // 1 = greedy
+  int max_length = 256;        // target tokens, EOS not counted
+  int min_length = 0;          // EOS is forbidden before this many tokens
+  int beam_size = 1;           // 1 = greedy
   float length_penalty = 1.f;  // beam search ranks finished hypotheses by logprob / length^this
 };
 
@@ -80,7 +80,7 @@ class Transformer {
   std::vector<std::unique_ptr<EncoderLayer>> encoder_;
   std::vector<std::unique_ptr<DecoderLayer>> decoder_;
   LayerNorm encoder_norm_, decoder_norm_;  // pre-norm only
-  Linear output_;                          // [V, d]
+  std::shared_ptr<Linear> output_;         // [V, d]; tied embeddings read its rows
   std::vector<std::pair<std::vector<std::string>, Linear*>> named_;  // for_each_linear
 };
 
