@@ -19,7 +19,7 @@ namespace keel::cli {
 namespace {
 
 struct BenchArgs {
-  std::string model, preset = "base", calib, method = "kl";
+  std::string model, preset = "base", calib, method = "percentile";
   std::vector<std::string> compute{"fp32", "int8", "int8-dynamic"};
   std::vector<int> batches{32, 64};
   nmt::BenchSettings s;

@@ -16,8 +16,8 @@ namespace keel::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, calib, method = "kl", out;
-  double percentile = 99.99, min_sqnr_db = 25;
+  std::string model, calib, method = "percentile", out;
+  double percentile = 99.999, min_sqnr_db = 25;
   std::vector<std::string> fp32;
   int max_sentences = 500, max_length = 256, batch_size = 16, bins = 2048;
 };

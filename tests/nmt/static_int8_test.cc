@@ -164,6 +164,7 @@ std::vector<Ids> sentences(int n, std::uint32_t seed) {
 TEST(Calibration, CalibratedModelStaysCloseToFp32AndSurvivesTheFile) {
   Model m = random_model(preset_config(Preset::tiny), 11);
   CalibOptions o;
+  o.method = CalibMethod::kl;  // the paper's method (the default is a percentile)
   o.bins = 512;  // the KL search is quadratic in bins; 512 keep these tests fast
   o.decode.max_length = 8;
   o.min_sqnr_db = 0;  // everything int8 here; the fallback has its own test
