@@ -37,14 +37,13 @@ std::vector<std::string> bench_input(const BenchSettings& s, const Vocabulary& v
 namespace {
 
 double cpu_seconds() {
-  struct rusage ru{};
+  struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-BenchResult run(const std::function<Model()>& make_model, Compute compute,
-                const BenchSettings& s) {
+BenchResult run(const std::function<Model()>& make_model, Compute compute, const BenchSettings& s) {
   using clock = std::chrono::steady_clock;
   BenchResult res;
   res.compute = compute;
@@ -57,7 +56,7 @@ BenchResult run(const std::function<Model()>& make_model, Compute compute,
     tr = std::make_unique<Translator>(std::move(m), compute);
   }
   res.prepare_s = std::chrono::duration<double>(clock::now() - t0).count();
-  const_cast<Transformer&>(tr->model()).for_each_linear([&](const auto&, Linear& l) {
+  tr->model().for_each_linear([&](const auto&, const Linear& l) {
     ++res.layers;
     res.int8_layers += l.compute() != Compute::fp32;
   });
@@ -116,10 +115,11 @@ std::string run_in_child(const std::function<std::string()>& f, double* peak_rss
   close(fd[1]);
   std::string bytes;
   char buf[4096];
-  for (ssize_t n; (n = read(fd[0], buf, sizeof buf)) > 0;) bytes.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = read(fd[0], buf, sizeof buf)) > 0;)
+    bytes.append(buf, static_cast<std::size_t>(n));
   close(fd[0]);
   int status = 0;
-  struct rusage ru{};
+  struct rusage ru {};
   wait4(pid, &status, 0, &ru);
   if (peak_rss_mb) *peak_rss_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;
   if (!bytes.empty() && bytes[0] == 1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
@@ -161,7 +161,8 @@ std::pair<int, double> calibrate_to_file(const std::function<Model()>& make_mode
     save_model(apply_calibration(std::move(m), cal), out);
     int int8 = 0;
     for (const auto& l : cal.layers) int8 += l.int8;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return fmt::format("{} {}", int8, secs);
   });
   int int8 = 0;
@@ -181,12 +182,12 @@ std::string format_bench(const std::vector<BenchResult>& results) {
                                 "compute", "tok/s", "sent/s", "run s", "tok/CPU-s", "prepare s",
                                 "peak RSS MB", "int8 layers", "ratio");
   for (const auto& r : results)
-    out += fmt::format("{:<13} {:>9.0f} {:>9.1f} {:>8.2f} {:>10.0f} {:>10.2f} {:>12.0f} {:>12} "
-                       "{:>6.2f}x\n",
-                       to_string(r.compute), r.tok_per_s, r.sent_per_s, r.run_s,
-                       double(r.tokens) / r.cpu_s, r.prepare_s, r.peak_rss_mb,
-                       fmt::format("{}/{}", r.int8_layers, r.layers),
-                       r.tok_per_s / results.front().tok_per_s);
+    out += fmt::format(
+        "{:<13} {:>9.0f} {:>9.1f} {:>8.2f} {:>10.0f} {:>10.2f} {:>12.0f} {:>12} "
+        "{:>6.2f}x\n",
+        to_string(r.compute), r.tok_per_s, r.sent_per_s, r.run_s, double(r.tokens) / r.cpu_s,
+        r.prepare_s, r.peak_rss_mb, fmt::format("{}/{}", r.int8_layers, r.layers),
+        r.tok_per_s / results.front().tok_per_s);
   return out;
 }
 

@@ -185,6 +185,12 @@ void Transformer::for_each_linear(
   f({"decoder.output"}, *output_);  // not in named_, which must survive a move
 }
 
+void Transformer::for_each_linear(
+    const std::function<void(const std::vector<std::string>&, const Linear&)>& f) const {
+  for (const auto& [scopes, lin] : named_) f(scopes, *lin);
+  f({"decoder.output"}, *output_);
+}
+
 // Multi-head attention for rows of several sentences: for sentence-row group g, queries
 // q[q_row[g] .. + nq[g]) attend over keys/values k[kv_row[g] .. + nk[g]). Strides are in floats.
 namespace {

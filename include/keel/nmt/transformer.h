@@ -60,6 +60,8 @@ class Transformer {
   // the output projection: "decoder.output"), for calibration observers and reports.
   void for_each_linear(
       const std::function<void(const std::vector<std::string>& scopes, Linear& linear)>& f);
+  void for_each_linear(const std::function<void(const std::vector<std::string>& scopes,
+                                                const Linear& linear)>& f) const;
 
  private:
   struct State;
