@@ -9,6 +9,7 @@
 // Flags: --quick (batch 1, 2 timed steps), --batches 1,2,4,8, --threads N (default 2),
 // --steps N (default 3), --warmup-fp32 N (default 2), --warmup-bf16 N (default 5),
 // --precision fp32|bf16|both, --height H --width W, --no-torch (skip PyTorch),
+// --dense-backward (keel without the sparse max-pool backward of src/mcnn/sparse_pool.h),
 // --mpi: instead, the data-parallel efficiency: img/s of 2 MPI ranks x 1 thread over 1 rank x
 // 2 threads on the same global batch(es) (keel only, both under the allocator settings of
 // shared/MEASURED.md).
@@ -37,7 +38,7 @@ struct Settings {
   std::vector<int> batches = {1, 2, 4, 8};
   int threads = 2, steps = 3, warmup_fp32 = 2, warmup_bf16 = 5, height = 1024, width = 1280;
   std::string precision = "both";
-  bool torch = true, mpi = false;
+  bool torch = true, mpi = false, dense_backward = false;
 };
 
 struct Row {
@@ -106,8 +107,9 @@ Row run_keel(const Settings& s, const std::string& precision, int batch, int ran
   const int warmup = precision == "bf16" ? s.warmup_bf16 : s.warmup_fp32;
   std::string cmd = fmt::format(
       "{} --worker --precision {} --batches {} --threads {} --steps {} "
-      "--warmup-fp32 {} --warmup-bf16 {} --height {} --width {}",
-      self_exe(), precision, batch / ranks, threads, s.steps, warmup, warmup, s.height, s.width);
+      "--warmup-fp32 {} --warmup-bf16 {} --height {} --width {}{}",
+      self_exe(), precision, batch / ranks, threads, s.steps, warmup, warmup, s.height, s.width,
+      s.dense_backward ? " --dense-backward" : "");
   if (ranks > 1)
     cmd = fmt::format(
         "env {} {} --allow-run-as-root --oversubscribe --bind-to none -np {} "
@@ -166,6 +168,7 @@ int worker(const Settings& s) {
   o.threads = s.threads;
   o.steps = s.steps;
   o.precision = parse_precision(s.precision);
+  o.sparse_backward = !s.dense_backward;
   o.warmup = o.precision == Precision::bf16 ? s.warmup_bf16 : s.warmup_fp32;
   StepBenchResult r = bench_train_steps(o, comm);
   if (comm.is_root()) {
@@ -216,6 +219,8 @@ int main(int argc, char** argv) {
       s.torch = false;
     else if (a == "--mpi")
       s.mpi = true;
+    else if (a == "--dense-backward")
+      s.dense_backward = true;
     else if (a == "--worker")
       is_worker = true;
     else {
@@ -243,9 +248,11 @@ int main(int argc, char** argv) {
       "settings: M-CNN 3x{}x{}, 13 classes, training step = forward + fp32 loss + backward "
       "+ Nesterov SGD on a fixed random batch; {} GFLOP per image (3 x forward); "
       "warm-up fp32 {} / bf16 {} steps, then the median of {} timed steps; "
-      "each configuration in its own process, {}\n\n",
+      "each configuration in its own process, {}; keel backward: {}\n\n",
       s.height, s.width, fmt::format("{:.1f}", gflop), s.warmup_fp32, s.warmup_bf16, s.steps,
-      kMallocEnv);
+      kMallocEnv,
+      s.dense_backward ? "dense (--dense-backward)"
+                       : "sparse through the max-pools (GFLOP/s counts the dense work)");
 
   if (s.mpi) {
     fmt::print("{:>6}  {:>5}  {:>16}  {:>9}  {:>7}  {:>9}  {:>10}\n", "batch", "prec", "config",

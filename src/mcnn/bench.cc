@@ -17,6 +17,7 @@ StepBenchResult bench_train_steps(const StepBenchOptions& opt, const train::Comm
   torch::manual_seed(opt.seed);
   McnnNet net(ModelShape{opt.height, opt.width, 13});
   if (opt.channels_last) to_channels_last(*net);
+  net->set_sparse_backward(opt.sparse_backward);
   train::broadcast_parameters(*net, comm);
   train::SgdConfig sc;
   sc.lr = 1e-4;  // small: the timed steps must not diverge into NaN/denormal territory

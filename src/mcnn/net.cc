@@ -2,6 +2,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include "sparse_pool.h"
+
 namespace keel::mcnn {
 
 namespace F = torch::nn::functional;
@@ -20,8 +22,8 @@ McnnNetImpl::McnnNetImpl(const ModelShape& shape) : shape_(shape) {
     }
     branches_.push_back(register_module("branch" + std::to_string(b), seq));
   }
-  fuse_ = register_module("fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(kConcatChannels,
-                                                                            kFuseChannels, 1)));
+  fuse_ = register_module(
+      "fuse", torch::nn::Conv2d(torch::nn::Conv2dOptions(kConcatChannels, kFuseChannels, 1)));
   std::int64_t flat = std::int64_t{kFuseChannels} * (shape.height / 128) * (shape.width / 128);
   fc1_ = register_module("fc1", torch::nn::Linear(flat, kFeatureDim));
   fc2_ = register_module("fc2", torch::nn::Linear(kFeatureDim, shape.classes));
@@ -38,9 +40,26 @@ torch::Tensor McnnNetImpl::features(const torch::Tensor& x) {
   torch::Tensor level = x;
   for (int b = 0; b < kBranches; ++b) {
     if (b > 0) level = F::max_pool2d(level, F::MaxPool2dFuncOptions(2));
-    torch::Tensor y = branches_[static_cast<std::size_t>(b)]->forward(level);
-    int k = 1 << (kBranches - 1 - b);
-    if (k > 1) y = F::max_pool2d(y, F::MaxPool2dFuncOptions(k));
+    auto& seq = branches_[static_cast<std::size_t>(b)];
+    const std::int64_t k = std::int64_t{1} << (kBranches - 1 - b);
+    torch::Tensor y;
+    if (sparse_backward_ && k >= kSparsePoolMin) {
+      // Conv, ReLU, conv, ReLU as modules; the last conv + ReLU + pool with the sparse backward.
+      y = seq->at<torch::nn::Conv2dImpl>(0).forward(level).relu_();
+      y = seq->at<torch::nn::Conv2dImpl>(2).forward(y).relu_();
+      auto& conv = seq->at<torch::nn::Conv2dImpl>(4);
+      torch::Tensor w = conv.weight, bias = conv.bias;
+      if (at::autocast::is_cpu_enabled()) {  // as autocast would for the conv: cached casts
+        const auto dt = at::autocast::get_autocast_cpu_dtype();
+        w = at::autocast::cached_cast(dt, w, c10::DeviceType::CPU);
+        bias = at::autocast::cached_cast(dt, bias, c10::DeviceType::CPU);
+        y = y.to(dt);
+      }
+      y = conv_relu_maxpool(y, w, bias, k);
+    } else {
+      y = seq->forward(level);
+      if (k > 1) y = F::max_pool2d(y, F::MaxPool2dFuncOptions(k));
+    }
     outs.push_back(y);  // [N, w_b, H/64, W/64]
   }
   torch::Tensor z = torch::relu(fuse_->forward(torch::cat(outs, 1)));  // [N,1024,H/64,W/64]
@@ -50,7 +69,9 @@ torch::Tensor McnnNetImpl::features(const torch::Tensor& x) {
   return torch::relu(fc1_->forward(z));  // [N,512]
 }
 
-torch::Tensor McnnNetImpl::forward(const torch::Tensor& x) { return fc2_->forward(features(x)); }
+torch::Tensor McnnNetImpl::forward(const torch::Tensor& x) {
+  return fc2_->forward(features(x));
+}
 
 PrecisionScope::PrecisionScope(Precision precision) {
   if (precision != Precision::bf16) return;
@@ -82,8 +103,10 @@ torch::Tensor model_input(float* data, std::int64_t n, std::int64_t height, std:
 void init_weights(McnnNetImpl& net) {
   torch::NoGradGuard no_grad;
   for (auto& p : net.named_parameters()) {
-    if (p.key().ends_with("bias")) torch::nn::init::zeros_(p.value());
-    else torch::nn::init::xavier_uniform_(p.value());
+    if (p.key().ends_with("bias"))
+      torch::nn::init::zeros_(p.value());
+    else
+      torch::nn::init::xavier_uniform_(p.value());
   }
 }
 

@@ -8,6 +8,10 @@
 
 namespace keel::mcnn {
 
+// Pool factors from which the sparse backward is used: at 2 a quarter of the pixels get gradients,
+// and the branch pooled by 2 is 1/1024 of the convolution work (docs/mcnn.md).
+constexpr std::int64_t kSparsePoolMin = 4;
+
 class McnnNetImpl : public torch::nn::Module {
  public:
   explicit McnnNetImpl(const ModelShape& shape);
@@ -18,9 +22,14 @@ class McnnNetImpl : public torch::nn::Module {
   // features [N,512] -> logits [N,classes] (the last layer alone).
   torch::Tensor fc2_logits(const torch::Tensor& f) { return fc2_->forward(f); }
   const ModelShape& shape() const { return shape_; }
+  // Branches pooled by kSparsePoolMin or more end in conv_relu_maxpool (sparse_pool.h), whose
+  // backward only touches the pooled argmax pixels; off: LibTorch's dense backward throughout
+  // (the same gradients; for comparisons).
+  void set_sparse_backward(bool on) { sparse_backward_ = on; }
 
  private:
   ModelShape shape_;
+  bool sparse_backward_ = true;
   std::vector<torch::nn::Sequential> branches_;
   torch::nn::Conv2d fuse_{nullptr};
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};

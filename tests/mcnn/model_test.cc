@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "../../src/mcnn/net.h"
+#include "../../src/mcnn/sparse_pool.h"
 #include "keel/core/error.h"
 
 namespace keel::mcnn {
@@ -162,3 +163,74 @@ TEST(McnnPrecision, Bf16TrainingStepsReduceTheLossWithFp32MasterWeights) {
 
 }  // namespace
 }  // namespace keel::mcnn
+
+// The sparse backward of conv → ReLU → max-pool against LibTorch's dense autograd.
+namespace {
+// fp32: the same sums in another order.
+constexpr double kSparsePoolFp32RelTol = 1e-5;
+// bf16: both paths round their bf16 outputs once; 2^-8 relative per element.
+constexpr double kSparsePoolBf16RelTol = 2e-2;
+
+double rel_max_err(const torch::Tensor& a, const torch::Tensor& b) {
+  const auto fa = a.to(torch::kFloat), fb = b.to(torch::kFloat);
+  return (fa - fb).abs().max().item<double>() / std::max(1e-12, fb.abs().max().item<double>());
+}
+}  // namespace
+
+TEST(SparsePool, GradientsEqualTheDenseBackward) {
+  torch::manual_seed(3);
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (auto [cin, cout, k] : {std::tuple{3, 4, 4}, {5, 8, 8}, {16, 16, 16}}) {
+      const double tol = dtype == torch::kFloat ? kSparsePoolFp32RelTol : kSparsePoolBf16RelTol;
+      auto x0 = torch::randn({2, cin, 32, 48}).contiguous(torch::MemoryFormat::ChannelsLast);
+      auto w0 =
+          (0.3 * torch::randn({cout, cin, 5, 5})).contiguous(torch::MemoryFormat::ChannelsLast);
+      auto b0 = 0.1 * torch::randn({cout});
+      auto leaf = [&](const torch::Tensor& t) { return t.to(dtype).detach().requires_grad_(true); };
+      auto xs = leaf(x0), ws = leaf(w0), bs = leaf(b0), xr = leaf(x0), wr = leaf(w0), br = leaf(b0);
+      auto ys = keel::mcnn::conv_relu_maxpool(xs, ws, bs, k);
+      auto yr = keel::mcnn::conv_relu_maxpool_ref(xr, wr, br, k);
+      ASSERT_EQ(ys.sizes(), yr.sizes());
+      EXPECT_TRUE(torch::equal(ys, yr)) << "forward runs the same kernels";
+      auto g = torch::randn(ys.sizes()).to(dtype);
+      (ys * g).sum().backward();
+      (yr * g).sum().backward();
+      const std::string what = std::string(dtype == torch::kFloat ? "fp32" : "bf16") + " cin " +
+                               std::to_string(cin) + " k " + std::to_string(k);
+      EXPECT_LE(rel_max_err(ws.grad(), wr.grad()), tol) << what;
+      EXPECT_LE(rel_max_err(bs.grad(), br.grad()), tol) << what;
+      EXPECT_LE(rel_max_err(xs.grad(), xr.grad()), tol) << what;
+      EXPECT_GT(wr.grad().abs().max().item<double>(), 0.0);
+    }
+  }
+}
+
+TEST(SparsePool, NoInputGradientWhenTheInputNeedsNone) {
+  auto x = torch::randn({1, 3, 16, 16});
+  auto w = torch::randn({4, 3, 5, 5}).requires_grad_(true);
+  auto b = torch::zeros({4}).requires_grad_(true);
+  keel::mcnn::conv_relu_maxpool(x, w, b, 8).sum().backward();
+  EXPECT_TRUE(w.grad().defined());
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(SparsePool, WholeNetworkGradientsEqualTheDenseBackward) {
+  torch::manual_seed(5);
+  keel::mcnn::McnnNet sparse(keel::mcnn::ModelShape{128, 256, 13}),
+      dense(keel::mcnn::ModelShape{128, 256, 13});
+  dense->set_sparse_backward(false);
+  {
+    torch::NoGradGuard no_grad;
+    auto ps = sparse->parameters(), pd = dense->parameters();
+    for (std::size_t i = 0; i < ps.size(); ++i) pd[i].copy_(ps[i]);
+  }
+  auto x = torch::randn({2, 3, 128, 256});
+  auto y = torch::tensor({1, 7});
+  torch::nn::functional::cross_entropy(sparse->forward(x), y).backward();
+  torch::nn::functional::cross_entropy(dense->forward(x), y).backward();
+  auto ps = sparse->named_parameters(), pd = dense->named_parameters();
+  for (const auto& p : ps) {
+    const auto& q = pd[p.key()];
+    EXPECT_LE(rel_max_err(p.value().grad(), q.grad()), kSparsePoolFp32RelTol) << p.key();
+  }
+}

@@ -21,6 +21,7 @@ struct StepBenchOptions {
   int warmup = 5, steps = 5;
   Precision precision = Precision::fp32;
   bool channels_last = true;
+  bool sparse_backward = true;  // McnnNetImpl::set_sparse_backward
   double bucket_mb = 25;
   std::uint64_t seed = 1;
 };
