@@ -37,10 +37,8 @@ double seconds_since(Clock::time_point origin) {
 }
 
 int default_threads(const train::Comm& comm) {
-  int local = comm.size();
-  if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(v));
   int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, hw / local);
+  return std::max(1, hw / comm.local_size());
 }
 
 json epoch_json(const EpochStats& e) {
@@ -138,9 +136,9 @@ torch::Tensor forward_logits(McnnNetImpl& net, Batch& b, bool channels_last, Pre
 TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   // --- configuration checks (every rank sees the same input, so all fail alike) -----------
   if (opt.batch < comm.size() || opt.batch % comm.size() != 0)
-    throw core::InputError(fmt::format("global batch {} is not divisible by {} ranks", opt.batch,
-                                       comm.size()),
-                           {"", 0, 0, "--batch"});
+    throw core::InputError(
+        fmt::format("global batch {} is not divisible by {} ranks", opt.batch, comm.size()),
+        {"", 0, 0, "--batch"});
   if (opt.epochs < 1) throw core::InputError("epochs must be >= 1", {"", 0, 0, "--epochs"});
   const Precision precision = parse_precision(opt.precision);
   if (opt.resume && opt.checkpoint.empty())
@@ -157,7 +155,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   lo.image_root = opt.image_root;
   Dataset ds = load_bbbc021(opt.data, lo);
   if (ds.samples.empty())
-    throw core::InputError("no labeled images (no image row joins an MOA)", {opt.data.string(), 0, 0, {}});
+    throw core::InputError("no labeled images (no image row joins an MOA)",
+                           {opt.data.string(), 0, 0, {}});
   if (ds.skipped > 0 && comm.is_root()) {
     core::log_warn("skipped {} image rows with bad or missing files (--skip-bad)", ds.skipped);
     for (const auto& why : ds.skip_reasons) core::log_warn("  {}", why);
@@ -219,8 +218,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   std::vector<core::PhaseRecord> timeline;
   comm.barrier();  // a common time origin (same clock on one node; barrier-aligned across nodes)
   const auto origin = Clock::now();
-  const int last_epoch = opt.stop_after > 0 ? std::min(opt.epochs, start_epoch + opt.stop_after)
-                                            : opt.epochs;
+  const int last_epoch =
+      opt.stop_after > 0 ? std::min(opt.epochs, start_epoch + opt.stop_after) : opt.epochs;
 
   for (int epoch = start_epoch; epoch < last_epoch; ++epoch) {
     const auto t_epoch = Clock::now();
@@ -231,7 +230,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     const std::size_t nb = batches.size();
     PrefetchLoader loader(ds, std::move(batches), H, W, opt.loader_threads, opt.prefetch);
     core::Progress bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs),
-                       nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(), "img");
+                       nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(),
+                       "img");
     double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0, compute_s = 0, comm_s = 0;
     for (std::size_t b = 0; b < nb; ++b) {
       Batch batch = *loader.next();
@@ -245,8 +245,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       averager.begin_step();
       loss.backward();
       // [loss * n, correct, n] summed over ranks gives the global-batch mean loss and accuracy.
-      double stats[3] = {loss.item<double>() * batch.n,
-                         logits.argmax(1).eq(y).sum().item<double>(), static_cast<double>(batch.n)};
+      double stats[3] = {loss.item<double>() * batch.n, logits.argmax(1).eq(y).sum().item<double>(),
+                         static_cast<double>(batch.n)};
       const double t1 = seconds_since(origin);
       averager.run();
       res.buckets_overlapped = static_cast<int>(averager.started_in_backward());
@@ -285,9 +285,10 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       while (auto batch = vloader.next()) {
         torch::Tensor logits = forward_logits(*net, *batch, opt.channels_last, precision);
         torch::Tensor y = torch::from_blob(batch->labels.data(), {batch->n}, torch::kLong);
-        val[0] += torch::nn::functional::cross_entropy(
-                      logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                      .item<double>();
+        val[0] +=
+            torch::nn::functional::cross_entropy(
+                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .item<double>();
         val[1] += logits.argmax(1).eq(y).sum().item<double>();
         val[2] += batch->n;
       }
@@ -339,8 +340,9 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   if (!opt.timeline.empty()) {
     std::vector<double> packed;
     for (const auto& r : timeline)
-      packed.insert(packed.end(), {static_cast<double>(r.rank), static_cast<double>(r.iteration),
-                                   r.phase == core::TimelinePhase::comm ? 1.0 : 0.0, r.start_s, r.end_s});
+      packed.insert(packed.end(),
+                    {static_cast<double>(r.rank), static_cast<double>(r.iteration),
+                     r.phase == core::TimelinePhase::comm ? 1.0 : 0.0, r.start_s, r.end_s});
     auto all = comm.gather(packed);
     if (comm.is_root()) {
       std::vector<core::PhaseRecord> recs;
@@ -374,8 +376,9 @@ std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::s
   std::vector<std::vector<std::size_t>> batches;
   const std::size_t b = static_cast<std::size_t>(std::max(1, batch));
   for (std::size_t i = 0; i < indices.size(); i += b)
-    batches.emplace_back(indices.begin() + static_cast<std::ptrdiff_t>(i),
-                         indices.begin() + static_cast<std::ptrdiff_t>(std::min(indices.size(), i + b)));
+    batches.emplace_back(
+        indices.begin() + static_cast<std::ptrdiff_t>(i),
+        indices.begin() + static_cast<std::ptrdiff_t>(std::min(indices.size(), i + b)));
   PrefetchLoader loader(ds, std::move(batches), H, W, 1, 2);
   std::vector<Prediction> out;
   while (auto bt = loader.next()) {

@@ -26,6 +26,11 @@ bool launched_under_mpi() {
   if (const char* v = std::getenv("KEEL_MPI"); v && std::string(v) == "0") return false;
   for (const char* k : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
     if (std::getenv(k)) return true;
+  if (const char* n = std::getenv("SLURM_STEP_NUM_TASKS"); n && std::atoi(n) > 1)
+    throw core::InputError(
+        std::string("srun started ") + n +
+            " tasks but no MPI process manager is visible (no PMIx/PMI variables)",
+        {}, "launch with srun --mpi=pmix (Debian's OpenMPI reaches Slurm through PMIx) or mpirun");
   return false;
 }
 
@@ -44,6 +49,11 @@ Comm::Comm() : pending_(std::make_unique<Pending>()) {
   mpi_ = true;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm node;
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node),
+        "comm_split_type");
+  MPI_Comm_size(node, &local_size_);
+  MPI_Comm_free(&node);
 }
 
 Comm& Comm::world() {

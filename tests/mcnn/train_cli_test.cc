@@ -26,10 +26,13 @@ constexpr double kResumeTolerance = 1e-9;
 class McnnTrain : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(fs::temp_directory_path() / ("keel_mcnn_train_" + std::to_string(::getpid())));
+    dir_ =
+        new fs::path(fs::temp_directory_path() / ("keel_mcnn_train_" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
-    auto r = run_keel("mcnn synth --quiet --height 128 --width 128 --images-per-class 3 --seed 5"
-                      " --metadata " KEEL_SHARED_DIR "/data/bbbc021 --out " + dir_->string());
+    auto r = run_keel(
+        "mcnn synth --quiet --height 128 --width 128 --images-per-class 3 --seed 5"
+        " --metadata " KEEL_SHARED_DIR "/data/bbbc021 --out " +
+        dir_->string());
     ASSERT_EQ(r.rc, 0) << r.err;
   }
   static void TearDownTestSuite() {
@@ -60,7 +63,9 @@ RunResult run_shell(const std::string& cmd) {
   return r;
 }
 
-bool close(double a, double b, double rel) { return std::abs(a - b) <= rel * std::max(1.0, std::abs(a)); }
+bool close(double a, double b, double rel) {
+  return std::abs(a - b) <= rel * std::max(1.0, std::abs(a));
+}
 
 TEST_F(McnnTrain, ResumeReachesTheSameWeightsAsAnUninterruptedRun) {
   const fs::path d = *dir_;
@@ -132,7 +137,8 @@ TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
   const std::string env =
       "MALLOC_MMAP_THRESHOLD_=1099511627776 MALLOC_TRIM_THRESHOLD_=1099511627776 "
       "ASAN_OPTIONS=detect_leaks=0";
-  auto two = run_shell("env " + env + " " KEEL_MPIEXEC
+  auto two = run_shell("env " + env +
+                       " " KEEL_MPIEXEC
                        " --allow-run-as-root --oversubscribe --bind-to none -np 2"
                        " -x MALLOC_MMAP_THRESHOLD_ -x MALLOC_TRIM_THRESHOLD_ -x ASAN_OPTIONS " +
                        std::string(KEEL_BINARY) + " " + common() + "--log " +
@@ -212,9 +218,24 @@ TEST_F(McnnTrain, BadInputIsOneLineAndExit2) {
   auto bad_ckpt = run_keel(common() + "--resume --checkpoint " + junk.string());
   EXPECT_EQ(bad_ckpt.rc, 2) << bad_ckpt.err;
   EXPECT_NE(bad_ckpt.err.find("checkpoint"), std::string::npos) << bad_ckpt.err;
-  auto synth = run_keel("mcnn synth --quiet --metadata /nonexistent --out " + (*dir_ / "s").string());
+  auto synth =
+      run_keel("mcnn synth --quiet --metadata /nonexistent --out " + (*dir_ / "s").string());
   EXPECT_EQ(synth.rc, 2);
   EXPECT_NE(synth.err.find("metadata"), std::string::npos) << synth.err;
+}
+
+// srun without an MPI plugin starts N plain processes: each would train alone and write the same
+// files. keel refuses and says how to launch (checked under a real single-node Slurm with
+// tools/slurm_single_node.sh: with --mpi=pmix, 2 tasks follow mpirun -np 2 exactly).
+TEST_F(McnnTrain, SrunWithoutAnMpiPluginIsRefused) {
+  auto r =
+      run_shell("env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK SLURM_STEP_NUM_TASKS=2 " +
+                std::string(KEEL_BINARY) + " " + common(1));
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("srun --mpi=pmix"), std::string::npos) << r.err;
+  auto one = run_shell("env SLURM_STEP_NUM_TASKS=1 " + std::string(KEEL_BINARY) + " " + common(1));
+  EXPECT_EQ(one.rc, 0) << one.err;
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ class Comm {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // Ranks on this node (MPI_COMM_TYPE_SHARED), whatever launched them: mpirun, srun, several
+  // nodes; 1 without MPI. Threads per rank = cores / local_size().
+  int local_size() const { return local_size_; }
   bool is_root() const { return rank_ == 0; }
   bool mpi() const { return mpi_; }
 
@@ -46,12 +49,14 @@ class Comm {
   Comm();
   struct Pending;  // MPI requests in flight (MPI types stay out of this header)
   std::unique_ptr<Pending> pending_;
-  int rank_ = 0, size_ = 1;
+  int rank_ = 0, size_ = 1, local_size_ = 1;
   bool mpi_ = false, finalized_ = false;
 };
 
 // True when the environment shows an MPI launcher (OMPI_COMM_WORLD_SIZE, PMIX_RANK, PMI_RANK),
-// unless KEEL_MPI=0.
+// unless KEEL_MPI=0. Throws core::InputError for a Slurm job step of several tasks without any
+// of them (srun without an MPI plugin would run that many independent trainings writing the
+// same files): Debian's OpenMPI needs `srun --mpi=pmix`.
 bool launched_under_mpi();
 
 }  // namespace keel::train
