@@ -135,9 +135,12 @@ class ConvReluMaxPool : public torch::autograd::Function<ConvReluMaxPool> {
                                const torch::Tensor& w, const torch::Tensor& b, std::int64_t k) {
     NoAutocast no_autocast;
     const std::int64_t K = w.size(2);
+    // max(ReLU(y)) = ReLU(max(y)): pooling first leaves ReLU to the small pooled tensor instead
+    // of a pass over the full-resolution output. Where max(y) > 0 the argmax is the same pixel;
+    // elsewhere the pooled value is 0 and no gradient flows (the mask below), as in the dense path.
     torch::Tensor y = torch::conv2d(x, w, b, 1, K / 2);
-    y.relu_();
     auto [pooled, indices] = torch::max_pool2d_with_indices(y, {k, k}, {k, k});
+    pooled.relu_();
     ctx->save_for_backward({x, w, pooled, indices});
     return pooled;
   }
