@@ -10,6 +10,9 @@
 // --steps N (default 3), --warmup-fp32 N (default 2), --warmup-bf16 N (default 5),
 // --precision fp32|bf16|both, --height H --width W, --no-torch (skip PyTorch),
 // --dense-backward (keel without the sparse max-pool backward of src/mcnn/sparse_pool.h),
+// --rounds N: run keel and PyTorch alternately N times per configuration (each a fresh process)
+// and report the median over rounds and the median of the paired keel/PyTorch ratios (the VM's
+// speed drifts by 10-20 % between minutes; pairing cancels most of it),
 // --mpi: instead, the data-parallel efficiency: img/s of 2 MPI ranks x 1 thread over 1 rank x
 // 2 threads on the same global batch(es) (keel only, both under the allocator settings of
 // shared/MEASURED.md).
@@ -39,6 +42,7 @@ struct Settings {
   int threads = 2, steps = 3, warmup_fp32 = 2, warmup_bf16 = 5, height = 1024, width = 1280;
   std::string precision = "both";
   bool torch = true, mpi = false, dense_backward = false;
+  int rounds = 1;
 };
 
 struct Row {
@@ -181,6 +185,30 @@ int worker(const Settings& s) {
   return 0;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Rounds of one configuration as one row: the median of the per-round medians, the largest
+// peak RSS, and the per-round medians in place of the single run's step times.
+Row combine_rounds(const std::vector<Row>& rounds) {
+  if (rounds.size() == 1) return rounds.front();
+  Row out = rounds.front();
+  std::vector<double> m;
+  out.steps.clear();
+  for (const Row& r : rounds) {
+    if (!r.ok) continue;
+    m.push_back(r.median_s);
+    out.peak_rss_mb = std::max(out.peak_rss_mb, r.peak_rss_mb);
+    out.steps += fmt::format("{}{:.4f}", out.steps.empty() ? "rounds " : ",", r.median_s);
+  }
+  out.ok = !m.empty();
+  out.median_s = median(m);
+  return out;
+}
+
 std::vector<int> parse_list(const std::string& v) {
   std::vector<int> out;
   std::istringstream in(v);
@@ -221,6 +249,8 @@ int main(int argc, char** argv) {
       s.mpi = true;
     else if (a == "--dense-backward")
       s.dense_backward = true;
+    else if (a == "--rounds")
+      s.rounds = std::max(1, std::stoi(next()));
     else if (a == "--worker")
       is_worker = true;
     else {
@@ -248,11 +278,15 @@ int main(int argc, char** argv) {
       "settings: M-CNN 3x{}x{}, 13 classes, training step = forward + fp32 loss + backward "
       "+ Nesterov SGD on a fixed random batch; {} GFLOP per image (3 x forward); "
       "warm-up fp32 {} / bf16 {} steps, then the median of {} timed steps; "
-      "each configuration in its own process, {}; keel backward: {}\n\n",
+      "each configuration in its own process, {}; keel backward: {}{}\n\n",
       s.height, s.width, fmt::format("{:.1f}", gflop), s.warmup_fp32, s.warmup_bf16, s.steps,
       kMallocEnv,
       s.dense_backward ? "dense (--dense-backward)"
-                       : "sparse through the max-pools (GFLOP/s counts the dense work)");
+                       : "sparse through the max-pools (GFLOP/s counts the dense work)",
+      s.rounds > 1 ? fmt::format("; {} rounds alternating keel and PyTorch: median over rounds, "
+                                 "keel/PyTorch = median of the paired per-round ratios",
+                                 s.rounds)
+                   : "");
 
   if (s.mpi) {
     fmt::print("{:>6}  {:>5}  {:>16}  {:>9}  {:>7}  {:>9}  {:>10}\n", "batch", "prec", "config",
@@ -288,10 +322,18 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   for (int b : s.batches) {
     std::map<std::string, Row> torch_rows;
+    std::map<std::string, std::vector<double>> paired;  // per-round PyTorch / keel step time
     std::vector<Row> keel_rows;
     for (const auto& p : precisions) {
-      keel_rows.push_back(run_keel(s, p, b, 1, s.threads));
-      if (s.torch) torch_rows[p] = run_torch(s, p, b);
+      std::vector<Row> ks, ts;
+      for (int r = 0; r < s.rounds; ++r) {
+        ks.push_back(run_keel(s, p, b, 1, s.threads));
+        if (s.torch) ts.push_back(run_torch(s, p, b));
+        if (s.torch && ks.back().ok && ts.back().ok)
+          paired[p].push_back(ts.back().median_s / ks.back().median_s);
+      }
+      keel_rows.push_back(combine_rounds(ks));
+      if (s.torch) torch_rows[p] = combine_rounds(ts);
     }
     auto print = [&](const Row& r, const std::string& ratio) {
       if (!r.ok) {
@@ -307,7 +349,9 @@ int main(int argc, char** argv) {
     for (const auto& k : keel_rows) {
       std::string ratio = "-";
       auto t = torch_rows.find(k.precision);
-      if (t != torch_rows.end() && t->second.ok && k.ok)
+      if (s.rounds > 1 && !paired[k.precision].empty())
+        ratio = fmt::format("{:.2f}x", median(paired[k.precision]));
+      else if (t != torch_rows.end() && t->second.ok && k.ok)
         ratio = fmt::format("{:.2f}x", t->second.median_s / k.median_s);
       print(k, ratio);
     }
