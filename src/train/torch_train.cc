@@ -22,12 +22,115 @@ void set_torch_threads(int threads) {
   std::call_once(once, [] { torch::set_num_interop_threads(1); });
 }
 
+namespace {
+
+// torch::optim::SGD with its update fused into one pass per parameter: LibTorch's step runs four
+// tensor ops per parameter (weight decay, momentum, Nesterov, update), each a full pass over the
+// 170 MB of M-CNN's parameters and one of them into a fresh temporary (slow first touches on this
+// VM); this reads p, grad and the momentum buffer once and writes p and the buffer once. Same
+// state (SGDParamState's momentum_buffer), so checkpoints are LibTorch's; the same operations in
+// the same order (fused multiply-adds as ATen's alpha-scaled adds); parameters it cannot fuse
+// (not fp32, or gradient strides unlike the parameter's) take LibTorch's step.
+class FusedSgd : public torch::optim::SGD {
+ public:
+  using torch::optim::SGD::SGD;
+
+  torch::Tensor step(LossClosure closure = nullptr) override {
+    torch::NoGradGuard no_grad;
+    torch::Tensor loss;
+    if (closure) {
+      at::AutoGradMode enable_grad(true);
+      loss = closure();
+    }
+    fallbacks_ = 0;
+    for (auto& group : param_groups_) {
+      const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+      for (auto& p : group.params()) {
+        if (!p.grad().defined()) continue;
+        const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+        auto it = state_.find(key);
+        const torch::Tensor& g = p.grad();
+        const bool fusable =
+            p.scalar_type() == torch::kFloat && g.scalar_type() == torch::kFloat &&
+            p.is_non_overlapping_and_dense() && g.strides() == p.strides() && o.momentum() != 0 &&
+            o.dampening() == 0 &&
+            (it == state_.end() ||
+             static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer().strides() ==
+                 p.strides());
+        if (!fusable) {
+          ++fallbacks_;
+          reference_update(p, o);
+          continue;
+        }
+        const bool first = it == state_.end();
+        if (first) {
+          auto st = std::make_unique<torch::optim::SGDParamState>();
+          st->momentum_buffer(torch::empty_like(p));
+          it = state_.emplace(key, std::move(st)).first;
+        }
+        torch::Tensor buf =
+            static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
+        fused_update(p.data_ptr<float>(), g.data_ptr<float>(), buf.data_ptr<float>(), p.numel(),
+                     static_cast<float>(o.lr()), static_cast<float>(o.momentum()),
+                     static_cast<float>(o.weight_decay()), o.nesterov(), first);
+      }
+    }
+    return loss;
+  }
+  std::int64_t fallbacks() const { return fallbacks_; }
+
+ private:
+  std::int64_t fallbacks_ = 0;
+  static void fused_update(float* p, const float* g, float* b, std::int64_t n, float lr, float m,
+                           float wd, bool nesterov, bool first) {
+    at::parallel_for(0, n, 1 << 16, [&](std::int64_t i0, std::int64_t i1) {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        const float d = wd != 0.f ? std::fma(wd, p[i], g[i]) : g[i];  // grad.add(p, wd)
+        const float bi = first ? d : b[i] * m + d;                    // buf.mul_(m).add_(d)
+        b[i] = bi;
+        const float step = nesterov ? std::fma(m, bi, d) : bi;  // d.add(buf, m)
+        p[i] = std::fma(-lr, step, p[i]);                       // p.add_(step, -lr)
+      }
+    });
+  }
+
+  // LibTorch's SGD update for one parameter (torch/csrc/api/src/optim/sgd.cpp, 1.13).
+  void reference_update(torch::Tensor& p, const torch::optim::SGDOptions& o) {
+    auto d_p = p.grad().data();
+    if (o.weight_decay() != 0) d_p = d_p.add(p, o.weight_decay());
+    if (o.momentum() != 0) {
+      torch::Tensor buf;
+      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
+      auto it = state_.find(key);
+      if (it == state_.end()) {
+        buf = torch::clone(d_p).detach();
+        auto st = std::make_unique<torch::optim::SGDParamState>();
+        st->momentum_buffer(buf);
+        state_[key] = std::move(st);
+      } else {
+        buf = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
+        buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
+      }
+      d_p = o.nesterov() ? d_p.add(buf, o.momentum()) : buf;
+    }
+    p.data().add_(d_p, -o.lr());
+  }
+};
+
+}  // namespace
+
 std::unique_ptr<torch::optim::Optimizer> make_sgd(torch::nn::Module& model, const SgdConfig& cfg) {
   auto opts = torch::optim::SGDOptions(cfg.lr)
                   .momentum(cfg.momentum)
                   .weight_decay(cfg.weight_decay)
                   .nesterov(cfg.nesterov);
+  if (cfg.fused) return std::make_unique<FusedSgd>(model.parameters(), opts);
   return std::make_unique<torch::optim::SGD>(model.parameters(), opts);
+}
+
+std::int64_t sgd_fallbacks(const torch::optim::Optimizer& opt) {
+  const auto* f = dynamic_cast<const FusedSgd*>(&opt);
+  return f ? f->fallbacks() : -1;
 }
 
 void set_sgd_lr(torch::optim::Optimizer& opt, double lr) {
@@ -35,7 +138,8 @@ void set_sgd_lr(torch::optim::Optimizer& opt, double lr) {
     static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_adam(torch::nn::Module& model, const AdamConfig& cfg) {
+std::unique_ptr<torch::optim::Optimizer> make_adam(torch::nn::Module& model,
+                                                   const AdamConfig& cfg) {
   auto opts = torch::optim::AdamOptions(cfg.lr)
                   .betas({cfg.beta1, cfg.beta2})
                   .eps(cfg.eps)
@@ -194,7 +298,8 @@ void GradientAverager::run() {
   for (std::size_t b = 0; b < bucket_first_.size(); ++b) {
     std::size_t first = bucket_first_[b];
     std::size_t last = b + 1 < bucket_first_.size() ? bucket_first_[b + 1] : ts.size();
-    torch::Tensor flat = torch::from_blob(buffer_.data(), {static_cast<std::int64_t>(buffer_.size())});
+    torch::Tensor flat =
+        torch::from_blob(buffer_.data(), {static_cast<std::int64_t>(buffer_.size())});
     std::int64_t off = 0;
     for (std::size_t i = first; i < last; ++i) {
       auto& g = ts[i].mutable_grad();

@@ -6,6 +6,9 @@
 #include "../../src/mcnn/net.h"
 #include "../../src/mcnn/sparse_pool.h"
 #include "keel/core/error.h"
+#include "keel/train/torch_train.h"
+
+#include <sstream>
 
 namespace keel::mcnn {
 namespace {
@@ -233,4 +236,61 @@ TEST(SparsePool, WholeNetworkGradientsEqualTheDenseBackward) {
     const auto& q = pd[p.key()];
     EXPECT_LE(rel_max_err(p.value().grad(), q.grad()), kSparsePoolFp32RelTol) << p.key();
   }
+}
+
+// The fused SGD step against LibTorch's own torch::optim::SGD: same updates, same state.
+TEST(FusedSgd, FollowsLibTorchSgdAndSharesItsState) {
+  // fp32 rounding of the same fused multiply-adds in another grouping, over a few steps.
+  constexpr double kFusedSgdRelTol = 1e-6;
+  torch::manual_seed(9);
+  keel::mcnn::McnnNet a(keel::mcnn::ModelShape{128, 128, 13}),
+      b(keel::mcnn::ModelShape{128, 128, 13});
+  keel::mcnn::to_channels_last(*a);
+  keel::mcnn::to_channels_last(*b);
+  {
+    torch::NoGradGuard no_grad;
+    auto pa = a->parameters(), pb = b->parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
+  }
+  keel::train::SgdConfig cfg;
+  cfg.lr = 0.05;
+  auto fused = keel::train::make_sgd(*a, cfg);
+  cfg.fused = false;
+  auto plain = keel::train::make_sgd(*b, cfg);
+  auto step = [&](int seed) {
+    torch::manual_seed(seed);
+    auto x = torch::randn({2, 3, 128, 128});
+    auto y = torch::tensor({3, 11});
+    for (auto* net : {&a, &b}) {
+      (*net)->zero_grad();
+      torch::nn::functional::cross_entropy((*net)->forward(x), y).backward();
+    }
+    fused->step();
+    plain->step();
+  };
+  auto compare = [&](const std::string& when) {
+    auto pa = a->named_parameters(), pb = b->named_parameters();
+    for (const auto& p : pa)
+      EXPECT_LE(rel_max_err(p.value(), pb[p.key()]), kFusedSgdRelTol) << when << " " << p.key();
+  };
+  for (int s = 0; s < 4; ++s) step(100 + s);
+  compare("after 4 steps");
+  EXPECT_EQ(keel::train::sgd_fallbacks(*fused), 0) << "every parameter takes the fused pass";
+  EXPECT_EQ(keel::train::sgd_fallbacks(*plain), -1);
+  // The momentum buffers are LibTorch's: the fused optimizer's state loads into a plain SGD.
+  torch::serialize::OutputArchive out;
+  fused->save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  plain->load(in);
+  {
+    torch::NoGradGuard no_grad;
+    auto pa = a->parameters(), pb = b->parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i) pb[i].copy_(pa[i]);
+  }
+  step(200);
+  compare("after loading the fused state into LibTorch's SGD");
+  EXPECT_GT(a->parameters()[0].abs().sum().item<double>(), 0.0);
 }

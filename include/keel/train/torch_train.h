@@ -31,8 +31,14 @@ struct SgdConfig {
   double momentum = 0.9;
   double weight_decay = 5e-4;
   bool nesterov = true;
+  // One pass per parameter instead of LibTorch's four tensor ops (same state and checkpoints;
+  // false: torch::optim::SGD itself, the reference the tests compare with).
+  bool fused = true;
 };
 std::unique_ptr<torch::optim::Optimizer> make_sgd(torch::nn::Module& model, const SgdConfig& cfg);
+// Parameters the last step of a fused SGD updated with LibTorch's ops instead of the fused pass
+// (tests assert 0 for M-CNN); -1 for any other optimizer.
+std::int64_t sgd_fallbacks(const torch::optim::Optimizer& opt);
 // Sets the learning rate of every parameter group of an SGD optimizer.
 void set_sgd_lr(torch::optim::Optimizer& opt, double lr);
 
@@ -95,14 +101,14 @@ class GradientAverager {
 
 // Everything a resumed run needs to continue as if never stopped.
 struct CheckpointMeta {
-  std::int64_t epoch = 0;        // epochs completed
-  std::int64_t step = 0;         // optimizer steps taken
-  std::uint64_t seed = 0;        // run seed (data order is a function of seed and epoch)
-  std::string extra_json;        // caller's metadata (model shape, classes), stored verbatim
+  std::int64_t epoch = 0;  // epochs completed
+  std::int64_t step = 0;   // optimizer steps taken
+  std::uint64_t seed = 0;  // run seed (data order is a function of seed and epoch)
+  std::string extra_json;  // caller's metadata (model shape, classes), stored verbatim
 };
 
-// Writes model parameters/buffers, optimizer state (momentum or Adam moments), `meta` and LibTorch's CPU
-// RNG state to `file` atomically.
+// Writes model parameters/buffers, optimizer state (momentum or Adam moments), `meta` and
+// LibTorch's CPU RNG state to `file` atomically.
 void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
                      torch::optim::Optimizer& opt, const CheckpointMeta& meta);
 // Restores what save_checkpoint wrote; throws InputError when the file is missing, unreadable or
