@@ -30,38 +30,31 @@ namespace {
 // VM); this reads p, grad and the momentum buffer once and writes p and the buffer once. Same
 // state (SGDParamState's momentum_buffer), so checkpoints are LibTorch's; the same operations in
 // the same order (fused multiply-adds as ATen's alpha-scaled adds); parameters it cannot fuse
-// (not fp32, or gradient strides unlike the parameter's) take LibTorch's step.
+// (not fp32, or gradient strides unlike the parameter's) make the whole step LibTorch's.
 class FusedSgd : public torch::optim::SGD {
  public:
   using torch::optim::SGD::SGD;
 
   torch::Tensor step(LossClosure closure = nullptr) override {
+    // All or nothing: one parameter the fused pass cannot take hands the whole step to
+    // LibTorch's SGD, so there is no second copy of its update rule here.
+    fallbacks_ = 0;
+    for (auto& group : param_groups_)
+      for (auto& p : group.params())
+        if (p.grad().defined() && !fusable(p, group)) ++fallbacks_;
+    if (fallbacks_ > 0) return torch::optim::SGD::step(std::move(closure));
     torch::NoGradGuard no_grad;
     torch::Tensor loss;
     if (closure) {
       at::AutoGradMode enable_grad(true);
       loss = closure();
     }
-    fallbacks_ = 0;
     for (auto& group : param_groups_) {
       const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
       for (auto& p : group.params()) {
         if (!p.grad().defined()) continue;
         const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
         auto it = state_.find(key);
-        const torch::Tensor& g = p.grad();
-        const bool fusable =
-            p.scalar_type() == torch::kFloat && g.scalar_type() == torch::kFloat &&
-            p.is_non_overlapping_and_dense() && g.strides() == p.strides() && o.momentum() != 0 &&
-            o.dampening() == 0 &&
-            (it == state_.end() ||
-             static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer().strides() ==
-                 p.strides());
-        if (!fusable) {
-          ++fallbacks_;
-          reference_update(p, o);
-          continue;
-        }
         const bool first = it == state_.end();
         if (first) {
           auto st = std::make_unique<torch::optim::SGDParamState>();
@@ -70,8 +63,8 @@ class FusedSgd : public torch::optim::SGD {
         }
         torch::Tensor buf =
             static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
-        fused_update(p.data_ptr<float>(), g.data_ptr<float>(), buf.data_ptr<float>(), p.numel(),
-                     static_cast<float>(o.lr()), static_cast<float>(o.momentum()),
+        fused_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), buf.data_ptr<float>(),
+                     p.numel(), static_cast<float>(o.lr()), static_cast<float>(o.momentum()),
                      static_cast<float>(o.weight_decay()), o.nesterov(), first);
       }
     }
@@ -81,6 +74,20 @@ class FusedSgd : public torch::optim::SGD {
 
  private:
   std::int64_t fallbacks_ = 0;
+
+  bool fusable(const torch::Tensor& p, const torch::optim::OptimizerParamGroup& group) const {
+    const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+    const torch::Tensor& g = p.grad();
+    if (p.scalar_type() != torch::kFloat || g.scalar_type() != torch::kFloat ||
+        !p.is_non_overlapping_and_dense() || g.strides() != p.strides() || o.momentum() == 0 ||
+        o.dampening() != 0)
+      return false;
+    auto it = state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+    return it == state_.end() || static_cast<const torch::optim::SGDParamState&>(*it->second)
+                                         .momentum_buffer()
+                                         .strides() == p.strides();
+  }
+
   static void fused_update(float* p, const float* g, float* b, std::int64_t n, float lr, float m,
                            float wd, bool nesterov, bool first) {
     at::parallel_for(0, n, 1 << 16, [&](std::int64_t i0, std::int64_t i1) {
@@ -92,28 +99,6 @@ class FusedSgd : public torch::optim::SGD {
         p[i] = std::fma(-lr, step, p[i]);                       // p.add_(step, -lr)
       }
     });
-  }
-
-  // LibTorch's SGD update for one parameter (torch/csrc/api/src/optim/sgd.cpp, 1.13).
-  void reference_update(torch::Tensor& p, const torch::optim::SGDOptions& o) {
-    auto d_p = p.grad().data();
-    if (o.weight_decay() != 0) d_p = d_p.add(p, o.weight_decay());
-    if (o.momentum() != 0) {
-      torch::Tensor buf;
-      const auto key = c10::guts::to_string(p.unsafeGetTensorImpl());
-      auto it = state_.find(key);
-      if (it == state_.end()) {
-        buf = torch::clone(d_p).detach();
-        auto st = std::make_unique<torch::optim::SGDParamState>();
-        st->momentum_buffer(buf);
-        state_[key] = std::move(st);
-      } else {
-        buf = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
-        buf.mul_(o.momentum()).add_(d_p, 1 - o.dampening());
-      }
-      d_p = o.nesterov() ? d_p.add(buf, o.momentum()) : buf;
-    }
-    p.data().add_(d_p, -o.lr());
   }
 };
 

@@ -294,3 +294,26 @@ TEST(FusedSgd, FollowsLibTorchSgdAndSharesItsState) {
   compare("after loading the fused state into LibTorch's SGD");
   EXPECT_GT(a->parameters()[0].abs().sum().item<double>(), 0.0);
 }
+
+TEST(FusedSgd, ParametersItCannotFuseGetLibTorchsStep) {
+  // A channels_last weight whose gradient is contiguous: strides differ, no fused pass.
+  auto w1 =
+      torch::randn({4, 3, 5, 5}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(true);
+  auto w2 = w1.detach().clone().requires_grad_(true);
+  torch::nn::Module m1, m2;
+  m1.register_parameter("w", w1);
+  m2.register_parameter("w", w2);
+  keel::train::SgdConfig cfg;
+  auto fused = keel::train::make_sgd(m1, cfg);
+  cfg.fused = false;
+  auto plain = keel::train::make_sgd(m2, cfg);
+  for (int s = 0; s < 3; ++s) {
+    auto g = torch::randn({4, 3, 5, 5});  // contiguous (NCHW)
+    w1.mutable_grad() = g.clone();
+    w2.mutable_grad() = g.clone();
+    fused->step();
+    plain->step();
+  }
+  EXPECT_EQ(keel::train::sgd_fallbacks(*fused), 1);
+  EXPECT_TRUE(torch::equal(w1, w2)) << "the whole step was LibTorch's";
+}

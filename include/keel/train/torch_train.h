@@ -36,8 +36,8 @@ struct SgdConfig {
   bool fused = true;
 };
 std::unique_ptr<torch::optim::Optimizer> make_sgd(torch::nn::Module& model, const SgdConfig& cfg);
-// Parameters the last step of a fused SGD updated with LibTorch's ops instead of the fused pass
-// (tests assert 0 for M-CNN); -1 for any other optimizer.
+// Parameters the fused pass could not take in the last step of a fused SGD (then LibTorch's SGD
+// ran that step; tests assert 0 for M-CNN); -1 for any other optimizer.
 std::int64_t sgd_fallbacks(const torch::optim::Optimizer& opt);
 // Sets the learning rate of every parameter group of an SGD optimizer.
 void set_sgd_lr(torch::optim::Optimizer& opt, double lr);
