@@ -361,7 +361,8 @@ void Model::fetch(const std::string& prefix) {
     }
     // The whole file was checksummed at load; a file replaced since then shows as a short read.
     in.seekg(static_cast<std::streamoff>(t.file_offset));
-    Reader r(in, tensor_data_bytes(t), source.string());
+    Reader r(in, t.file_offset + tensor_data_bytes(t), source.string());
+    r.seek_to(t.file_offset);  // errors name the file's own byte offset
     read_tensor_data(r, t);
     t.deferred = false;
   }
