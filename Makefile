@@ -5,7 +5,7 @@ BUILD := build/$(PRESET)
 KEEL := $(BUILD)/apps/keel/keel
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build demo test test-slow test-asan bench corpus model quant-table format clean
+.PHONY: deps configure build demo test test-slow test-asan bench install package corpus model quant-table format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -33,6 +33,15 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/bench/bench_power
+
+# Install into PREFIX (bin/keel, libexec/keel/keel-train, share/keel/, man pages, completion).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package keel_<version>_amd64.deb in $(BUILD) (CPack; install it with apt install ./...).
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 # The en-es training corpus (fortunes + WordNet through Apertium, SentencePiece 8000, seed 1).
 corpus: build

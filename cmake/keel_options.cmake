@@ -26,3 +26,8 @@ function(keel_link_allocator target)
     target_link_options(${target} PRIVATE -Wl,--no-as-needed)
   endif()
 endfunction()
+
+# No build-machine paths in the binaries (__FILE__ in asserts and logging, debug info): source and
+# build directories are written relative. GCC applies the last matching map, so the build tree
+# (often inside the source tree) comes second.
+add_compile_options(-ffile-prefix-map=${PROJECT_SOURCE_DIR}/= -ffile-prefix-map=${PROJECT_BINARY_DIR}/=)

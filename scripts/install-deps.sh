@@ -20,6 +20,9 @@ PKGS=(
   apertium apertium-eng-spa fortunes wordnet-base trans-de-en
   # HTML reports: headless browser for their tests and screenshots
   chromium
+  # install and package: man pages from --help, the .deb (CPack uses file and dpkg-shlibdeps),
+  # and its check
+  help2man file dpkg-dev lintian
 )
 # The build embeds uPlot from npm (web/). Any Node.js with npm will do; Debian's only when none
 # is installed (a Node.js from elsewhere usually bundles npm and conflicts with Debian's).

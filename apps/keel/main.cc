@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "cli.h"
+#include "completion.h"
+#include "version.h"
+#include "install_paths.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 
@@ -59,14 +62,13 @@ bool wants_train_binary(int argc, char** argv) {
 }
 
 int exec_train_binary(char** argv) {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  auto train = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "keel-train";
-  ::execv(train.c_str(), argv);
+  std::string tried;
+  auto train = keel::cli::find_train_binary(&tried);
+  if (train) ::execv(train->c_str(), argv);
   std::cerr << fmt::format(
-      "keel: error: cannot start {} for this command ({}; build keel with LibTorch, "
-      "KEEL_BUILD_MCNN=ON, and keep keel-train next to keel)\n",
-      train.string(), std::strerror(errno));
+      "keel: error: cannot start keel-train for this command ({}: {}; install keel whole, or set "
+      "KEEL_TRAIN to the keel-train executable)\n",
+      tried.empty() ? train->string() : tried, train ? std::strerror(errno) : "not found");
   return 1;
 }
 #endif
@@ -78,7 +80,11 @@ int main(int argc, char** argv) {
   if (wants_train_binary(argc, argv)) return exec_train_binary(argv);
 #endif
   CLI::App app{"keel: power-aware AI training and inference toolkit", "keel"};
-  app.set_version_flag("--version", std::string("keel ") + KEEL_VERSION);
+  app.set_version_flag("--version", [] {
+    std::string v = keel::cli::version_text();
+    if (!v.empty() && v.back() == '\n') v.pop_back();
+    return v;
+  });
   app.require_subcommand(1);
   app.fallthrough();  // global flags are accepted after any subcommand
 
@@ -102,12 +108,18 @@ int main(int argc, char** argv) {
 #else
   keel::cli::register_power(app, global);
   keel::cli::register_nmt(app, global);
+  keel::cli::register_completion(app);
 #ifdef KEEL_HAVE_TRAIN
   // Listed for --help; the command itself runs in keel-train (exec_train_binary).
   app.add_subcommand("mcnn", "M-CNN trainer for full-resolution microscopy images (LibTorch)");
 #endif
 #endif
 
+  // The command tree for `keel completion bash` (undocumented; keel asks keel-train for it).
+  if (argc == 2 && std::string_view(argv[1]) == "--completion-tree") {
+    std::cout << keel::cli::completion_tree(app);
+    return 0;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "install_paths.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
@@ -57,7 +58,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   if (a.chunk_lines < 1)
     throw core::InputError("--chunk-lines must be at least 1", {}, "use e.g. 20000");
   // A model directory brings SentencePiece: raw text in and out (else pre-tokenized lines).
-  const nmt::ModelPaths paths = nmt::resolve_model_paths(a.model);
+  const nmt::ModelPaths paths = nmt::resolve_model_paths(find_model(a.model));
   const nmt::TextCodec codec(paths);
 
   auto t0 = std::chrono::steady_clock::now();
@@ -142,9 +143,9 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       "Translate lines from stdin to stdout: raw text with a model directory (SentencePiece), "
       "space-separated tokens with a model file");
   tr->add_option("--model", ta->model,
-                 "Model file, or directory with model.keel + spm.model (docs/nmt_model_format.md)")
-      ->required()
-      ->check(CLI::ExistingPath);
+                 "Model file, directory with model.keel + spm.model (docs/nmt_model_format.md), "
+                 "or the name of an installed model (en-es)")
+      ->required();
   tr->add_option("--compute", ta->compute,
                  "fp32, int8 (static scales of a model calibrated by keel nmt quantize) or "
                  "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI")

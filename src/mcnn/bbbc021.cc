@@ -227,10 +227,13 @@ std::optional<std::string> find_moa(const std::vector<MoaRow>& moa, const std::s
 }
 
 Dataset load_bbbc021(const std::filesystem::path& dir, const LoadOptions& opt) {
+  return join_bbbc021(read_image_csv(dir / kImageCsv), read_moa_csv(dir / kMoaCsv), dir, opt);
+}
+
+Dataset join_bbbc021(std::vector<ImageRow> images, const std::vector<MoaRow>& moa,
+                     const std::filesystem::path& dir, const LoadOptions& opt) {
   Dataset ds;
   ds.dir = dir;
-  auto images = read_image_csv(dir / kImageCsv);
-  auto moa = read_moa_csv(dir / kMoaCsv);
   std::set<std::string> labels;
   for (const auto& m : moa) labels.insert(m.moa);
   ds.classes.assign(labels.begin(), labels.end());

@@ -139,16 +139,23 @@ SynthSummary synthesize(const SynthOptions& opt,
   check_input_size(opt.height, opt.width);
   if (opt.images_per_class < 1)
     throw core::InputError("images per class must be >= 1", {"", 0, 0, "--images-per-class"});
-  if (!std::filesystem::is_regular_file(opt.metadata / kImageCsv))
-    throw core::InputError("real BBBC021 metadata not found", {(opt.metadata / kImageCsv).string(), 0, 0, {}},
-                           "pass --metadata DIR holding BBBC021_v1_image.csv and BBBC021_v1_moa.csv");
-  // The real rows and labels; images are drawn in the class of each row's MOA.
+  // The rows to draw: the built-in table, or a real metadata directory's (joined as loading does).
+  Bbbc021Table table;
+  if (opt.metadata.empty()) {
+    table = builtin_table(opt.images_per_class);
+  } else {
+    if (!std::filesystem::is_regular_file(opt.metadata / kImageCsv))
+      throw core::InputError("BBBC021 metadata not found", {(opt.metadata / kImageCsv).string(), 0, 0, {}},
+                             "pass --metadata DIR holding BBBC021_v1_image.csv and "
+                             "BBBC021_v1_moa.csv, or leave it out for the built-in table");
+    table = {read_image_csv(opt.metadata / kImageCsv), read_moa_csv(opt.metadata / kMoaCsv)};
+  }
   LoadOptions lo;
   lo.check_files = false;
-  Dataset real = load_bbbc021(opt.metadata, lo);
+  Dataset joined = join_bbbc021(table.images, table.moa, opt.out, lo);
   std::map<int, std::map<std::string, std::vector<std::size_t>>> by_class;  // label -> compound -> rows
-  for (std::size_t i = 0; i < real.samples.size(); ++i)
-    by_class[real.samples[i].label][real.samples[i].row.compound].push_back(i);
+  for (std::size_t i = 0; i < joined.samples.size(); ++i)
+    by_class[joined.samples[i].label][joined.samples[i].row.compound].push_back(i);
   std::mt19937_64 rng(opt.seed);
   std::vector<std::size_t> chosen;
   for (auto& [label, compounds] : by_class) {
@@ -178,7 +185,7 @@ SynthSummary synthesize(const SynthOptions& opt,
   std::set<std::string> compounds, plates;
   std::vector<ImageRow> rows;
   for (auto i : chosen) {
-    const auto& s = real.samples[i];
+    const auto& s = joined.samples[i];
     rows.push_back(s.row);
     compounds.insert(s.row.compound);
     plates.insert(s.row.plate);
@@ -194,7 +201,7 @@ SynthSummary synthesize(const SynthOptions& opt,
     for (auto& im : img) im = {opt.width, opt.height, std::vector<std::uint16_t>(npix)};
     for (int k; (k = next++) < total;) {
       try {
-        const Sample& s = real.samples[chosen[static_cast<std::size_t>(k)]];
+        const Sample& s = joined.samples[chosen[static_cast<std::size_t>(k)]];
         std::uint64_t seed = opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(k) * 0xBF58476D1CE4E5B9ull;
         draw_synthetic(s.label, opt.height, opt.width, seed, img[0].pixels.data(),
                        img[1].pixels.data(), img[2].pixels.data());
@@ -221,7 +228,7 @@ SynthSummary synthesize(const SynthOptions& opt,
   if (err) std::rethrow_exception(err);
   if (progress) progress(total, total);
   core::write_file_atomic(opt.out / kImageCsv, format_image_csv(rows));
-  core::write_file_atomic(opt.out / kMoaCsv, format_moa_csv(read_moa_csv(opt.metadata / kMoaCsv)));
+  core::write_file_atomic(opt.out / kMoaCsv, format_moa_csv(table.moa));
   return {total, static_cast<int>(by_class.size()), static_cast<int>(compounds.size()),
           static_cast<int>(plates.size())};
 }

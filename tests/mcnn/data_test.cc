@@ -7,7 +7,9 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 
+#include "../support/shared_data.h"
 #include "keel/core/error.h"
 #include "keel/mcnn/bbbc021.h"
 #include "keel/mcnn/loader.h"
@@ -18,7 +20,7 @@ namespace keel::mcnn {
 namespace {
 
 namespace fs = std::filesystem;
-const fs::path kReal = fs::path(KEEL_SHARED_DIR) / "data" / "bbbc021";
+const fs::path kReal = keel::testing::shared_dir() / "data" / "bbbc021";
 
 fs::path temp_dir(const std::string& name) {
   auto d = fs::temp_directory_path() / ("keel_mcnn_" + name + "_" + std::to_string(::getpid()));
@@ -39,7 +41,7 @@ void write(const fs::path& p, const std::string& text) {
 }
 
 TEST(Bbbc021Real, RowCountsAndJoinAsPublished) {
-  ASSERT_TRUE(fs::exists(kReal / kImageCsv)) << "configure with -DKEEL_SHARED_DIR=...";
+  KEEL_NEED_SHARED_FILE(kReal / kImageCsv);
   auto images = read_image_csv(kReal / kImageCsv);
   auto moa = read_moa_csv(kReal / kMoaCsv);
   EXPECT_EQ(images.size(), 13200u);
@@ -61,6 +63,7 @@ TEST(Bbbc021Real, RowCountsAndJoinAsPublished) {
 }
 
 TEST(Bbbc021Real, MissingFilesAreAClearErrorUnlessSkipped) {
+  KEEL_NEED_SHARED_FILE(kReal / kImageCsv);
   try {
     load_bbbc021(kReal);  // the real CSVs without the 30 GB of images
     FAIL() << "expected InputError";
@@ -106,7 +109,6 @@ class SynthRoundTrip : public ::testing::Test {
     dir_ = new fs::path(temp_dir("synth"));
     SynthOptions o;
     o.out = *dir_;
-    o.metadata = kReal;
     o.height = 128;
     o.width = 256;
     o.images_per_class = 3;
@@ -123,17 +125,82 @@ class SynthRoundTrip : public ::testing::Test {
 fs::path* SynthRoundTrip::dir_ = nullptr;
 SynthSummary SynthRoundTrip::summary_;
 
-TEST_F(SynthRoundTrip, LayoutLoadsBackWithLabelsFromTheRealCsvs) {
+TEST_F(SynthRoundTrip, LayoutLoadsBackWithLabelsFromTheBuiltInTable) {
   EXPECT_EQ(summary_.images, 39);
   EXPECT_EQ(summary_.classes, 13);
-  EXPECT_GT(summary_.compounds, 13);  // several compounds per class where the data has them
+  EXPECT_EQ(summary_.compounds, 1 + 12 * 3);  // DMSO + 3 per treated class
   Dataset ds = load_bbbc021(*dir_);
   ASSERT_EQ(ds.samples.size(), 39u);
+  EXPECT_EQ(ds.unlabeled, 0);
   std::map<int, int> per;
-  for (const auto& s : ds.samples) ++per[s.label];
-  EXPECT_EQ(per.size(), 13u);
+  std::map<int, std::set<std::string>> compounds;
+  for (const auto& s : ds.samples) {
+    ++per[s.label];
+    compounds[s.label].insert(s.row.compound);
+  }
+  ASSERT_EQ(per.size(), 13u);
   for (auto [label, n] : per) EXPECT_EQ(n, 3) << label;
-  // The CSV is in the Broad's style and the rows are real ones.
+  // Every treated class spans several compounds (what NSC needs); DMSO is one.
+  for (auto& [label, names] : compounds)
+    EXPECT_EQ(names.size(), ds.classes[static_cast<std::size_t>(label)] == "DMSO" ? 1u : 3u);
+  EXPECT_EQ(ds.classes.front(), "Actin disruptors");
+  EXPECT_TRUE(std::binary_search(ds.classes.begin(), ds.classes.end(), "DMSO"));
+  // Files sit under PathName in the published naming: WELL_sSITE_wN<UUID>.tif, w1/w2/w4.
+  const auto& r = ds.samples[0].row;
+  EXPECT_TRUE(r.path_name[0].starts_with("Week")) << r.path_name[0];
+  EXPECT_TRUE(r.file_name[0].starts_with(r.well + "_s")) << r.file_name[0];
+  EXPECT_NE(r.file_name[1].find("_w2"), std::string::npos);
+  EXPECT_NE(r.file_name[2].find("_w4"), std::string::npos);
+  EXPECT_TRUE(fs::is_regular_file(*dir_ / r.path_name[2] / r.file_name[2]));
+  // Both CSVs carry the published header.
+  auto head = [](const fs::path& f) {
+    std::ifstream in(f);
+    std::string line;
+    std::getline(in, line);
+    return line;
+  };
+  auto real_like = head(*dir_ / kImageCsv);
+  for (const char* col : {"TableNumber", "ImageNumber", "Image_FileName_DAPI", "Image_PathName_DAPI",
+                          "Image_FileName_Tubulin", "Image_FileName_Actin", "Image_Metadata_Plate_DAPI",
+                          "Image_Metadata_Well_DAPI", "Replicate", "Image_Metadata_Compound",
+                          "Image_Metadata_Concentration"})
+    EXPECT_NE(real_like.find(col), std::string::npos) << col;
+  EXPECT_EQ(head(*dir_ / kMoaCsv), "\"compound\",concentration,\"moa\"");
+}
+
+TEST(SynthBuiltInTable, ExactRowsPerClassAndUniqueFiles) {
+  for (int n : {1, 5, 30}) {
+    auto t = builtin_table(n);
+    EXPECT_EQ(t.images.size(), static_cast<std::size_t>(13 * n));
+    std::set<std::string> files;
+    for (const auto& r : t.images)
+      for (std::size_t c = 0; c < 3; ++c) files.insert(r.path_name[c] + "/" + r.file_name[c]);
+    EXPECT_EQ(files.size(), 3 * t.images.size());
+    // A (plate, well) holds one treatment.
+    std::map<std::string, std::string> treat;
+    for (const auto& r : t.images) {
+      auto it = treat.emplace(r.plate + "/" + r.well, r.compound + std::to_string(r.concentration));
+      EXPECT_EQ(it.first->second, r.compound + std::to_string(r.concentration));
+    }
+  }
+  EXPECT_THROW(builtin_table(0), core::InputError);
+}
+
+TEST(SynthRealMetadata, RowsComeFromTheRealCsvs) {
+  KEEL_NEED_SHARED_FILE(kReal / kImageCsv);
+  auto d = temp_dir("synth_real");
+  SynthOptions o;
+  o.out = d;
+  o.metadata = kReal;
+  o.height = 128;
+  o.width = 128;
+  o.images_per_class = 2;
+  o.seed = 7;
+  auto sum = synthesize(o);
+  EXPECT_EQ(sum.images, 26);
+  EXPECT_EQ(sum.classes, 13);
+  Dataset ds = load_bbbc021(d);
+  ASSERT_EQ(ds.samples.size(), 26u);
   auto real = read_image_csv(kReal / kImageCsv);
   const auto& r = ds.samples[0].row;
   auto it = std::find_if(real.begin(), real.end(), [&](const ImageRow& x) {
@@ -142,6 +209,7 @@ TEST_F(SynthRoundTrip, LayoutLoadsBackWithLabelsFromTheRealCsvs) {
   ASSERT_NE(it, real.end());
   EXPECT_EQ(it->file_name, r.file_name);
   EXPECT_EQ(it->well, r.well);
+  fs::remove_all(d);
 }
 
 TEST_F(SynthRoundTrip, ImagesAre16BitLike12BitCameraData) {

@@ -30,8 +30,7 @@ class McnnTrain : public ::testing::Test {
         new fs::path(fs::temp_directory_path() / ("keel_mcnn_train_" + std::to_string(::getpid())));
     fs::remove_all(*dir_);
     auto r = run_keel(
-        "mcnn synth --quiet --height 128 --width 128 --images-per-class 3 --seed 5"
-        " --metadata " KEEL_SHARED_DIR "/data/bbbc021 --out " +
+        "mcnn synth --quiet --height 128 --width 128 --images-per-class 3 --seed 5 --out " +
         dir_->string());
     ASSERT_EQ(r.rc, 0) << r.err;
   }
@@ -39,10 +38,10 @@ class McnnTrain : public ::testing::Test {
     fs::remove_all(*dir_);
     delete dir_;
   }
-  static std::string common(int epochs = 2, int batch = 4) {
+  static std::string common(int epochs = 2, int batch = 4, const char* lr = "0.01") {
     return "mcnn train --quiet --data " + dir_->string() + " --epochs " + std::to_string(epochs) +
-           " --batch " + std::to_string(batch) +
-           " --lr 0.01 --reference-batch 4 --warmup-epochs 1 --threads 1 ";
+           " --batch " + std::to_string(batch) + " --lr " + lr +
+           " --reference-batch 4 --warmup-epochs 1 --threads 1 ";
   }
   static json read_json(const fs::path& p) { return json::parse(read_all(p)); }
   static fs::path* dir_;
@@ -130,7 +129,11 @@ TEST_F(McnnTrain, Bf16ResumeReachesTheSameWeightsAndEvalUsesBf16) {
 
 TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
   const fs::path d = *dir_;
-  auto one = run_keel(common() + "--log " + (d / "r1.json").string());
+  // At LR 0.01 the first full-LR step (epoch 2) amplifies the summation-order differences from
+  // 1e-7 to 1e-4 on this tiny set (the loss rises: the run is unstable); 0.003 trains stably and
+  // keeps 1 and 2 ranks within 1e-7.
+  const std::string args = common(2, 4, "0.003");
+  auto one = run_keel(args + "--log " + (d / "r1.json").string());
   ASSERT_EQ(one.rc, 0) << one.err;
   // MALLOC_ variables: glibc would otherwise unmap and re-fault MPI buffers (MEASURED.md);
   // no leak check: OpenMPI's own allocations would fail an ASan build.
@@ -141,7 +144,7 @@ TEST_F(McnnTrain, TwoMpiRanksFollowOneProcessAndWriteATimeline) {
                        " " KEEL_MPIEXEC
                        " --allow-run-as-root --oversubscribe --bind-to none -np 2"
                        " -x MALLOC_MMAP_THRESHOLD_ -x MALLOC_TRIM_THRESHOLD_ -x ASAN_OPTIONS " +
-                       std::string(KEEL_BINARY) + " " + common() + "--log " +
+                       std::string(KEEL_BINARY) + " " + args + "--log " +
                        (d / "r2.json").string() + " --timeline " + (d / "tl.csv").string());
   ASSERT_EQ(two.rc, 0) << two.err;
   json a = read_json(d / "r1.json"), b = read_json(d / "r2.json");

@@ -71,6 +71,10 @@ struct LoadOptions {
 
 // Reads DIR/BBBC021_v1_image.csv and DIR/BBBC021_v1_moa.csv and joins them.
 Dataset load_bbbc021(const std::filesystem::path& dir, const LoadOptions& opt = {});
+// The join itself, on rows already read (DIR is where the image CSV lives, for messages and as
+// the default image root).
+Dataset join_bbbc021(std::vector<ImageRow> images, const std::vector<MoaRow>& moa,
+                     const std::filesystem::path& dir, const LoadOptions& opt = {});
 
 // Deterministic stratified split: per class, a seeded shuffle puts round(n * val_fraction)
 // images (at least one when the class has two or more) into validation. Sorted indices.

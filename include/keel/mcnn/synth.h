@@ -1,7 +1,8 @@
 #pragma once
-// A synthetic BBBC021: the real CSVs' rows (plates, wells, compounds, concentrations, MOAs, file
-// and folder names) with procedurally drawn cells whose morphology depends on the MOA, written in
-// exactly the published layout (DIR/PathName/FileName TIFFs + both CSVs).
+// A synthetic BBBC021: rows of a plate/compound/MoA table (built in, or a real BBBC021 metadata
+// directory's: plates, wells, compounds, concentrations, MOAs, file and folder names) with
+// procedurally drawn cells whose morphology depends on the MOA, written in exactly the published
+// layout (DIR/PathName/FileName TIFFs + both CSVs).
 //
 // Per class: nucleus size (3 levels) and elongation, cell density, fragmented nuclei, tubulin
 // pattern (diffuse / radial filaments / perinuclear bundle), actin (cortical ring / stress
@@ -12,12 +13,16 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <vector>
+
+#include "keel/mcnn/bbbc021.h"
 
 namespace keel::mcnn {
 
 struct SynthOptions {
   std::filesystem::path out;
-  std::filesystem::path metadata;  // directory with the real BBBC021_v1_{image,moa}.csv
+  // Directory with the real BBBC021_v1_{image,moa}.csv; empty: the built-in table.
+  std::filesystem::path metadata;
   int height = 1024, width = 1280;
   int images_per_class = 8;
   std::uint64_t seed = 1;
@@ -27,6 +32,15 @@ struct SynthOptions {
 struct SynthSummary {
   int images = 0, classes = 0, compounds = 0, plates = 0;
 };
+
+// The built-in table: BBBC021's 13 MoA labels (DMSO included), three synthetic compounds per
+// treated class at two concentrations, four sites per well on 96-well plates; exactly
+// `images_per_class` image rows per class, in the published columns and file-name style.
+struct Bbbc021Table {
+  std::vector<ImageRow> images;
+  std::vector<MoaRow> moa;
+};
+Bbbc021Table builtin_table(int images_per_class);
 
 // Throws InputError for a bad size, missing metadata or an unwritable output directory.
 SynthSummary synthesize(const SynthOptions& opt,

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace keel::train {
@@ -58,5 +59,9 @@ class Comm {
 // of them (srun without an MPI plugin would run that many independent trainings writing the
 // same files): Debian's OpenMPI needs `srun --mpi=pmix`.
 bool launched_under_mpi();
+
+// The MPI library's own version line ("Open MPI v4.1.4"), and LibTorch's version ("1.13.1").
+std::string mpi_library_version();
+std::string libtorch_version();
 
 }  // namespace keel::train
