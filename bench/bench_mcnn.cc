@@ -1,4 +1,4 @@
-// keel mcnn benchmark (issue 7): M-CNN training steps at full resolution (3x1024x1280), keel fp32
+// keel mcnn benchmark: M-CNN training steps at full resolution (3x1024x1280), keel fp32
 // and bf16 mixed precision side by side with the same model in Debian's PyTorch
 // (bench/pytorch_mcnn.py under /usr/bin/python3, channels_last, tcmalloc preloaded, bf16 through
 // torch.autocast) in the same run. Every configuration runs in its own process (this program

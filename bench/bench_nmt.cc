@@ -1,4 +1,4 @@
-// keel nmt benchmark (issue 6 workload): random Transformer-base, 256 source sentences of 10-40
+// keel nmt benchmark (the speed workload): random Transformer-base, 256 source sentences of 10-40
 // tokens, greedy, exactly 32 target tokens each (min = max decoding length); fp32, int8 (static,
 // calibrated (99.999th percentile) on 64 other random sentences) and int8-dynamic side by side, each in a
 // forked child so its peak RSS is its own; then the same model in Debian's PyTorch

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The issue-6 quantization table for a trained model directory: test BLEU and speed of fp32,
+# The quantization table for a trained model directory: test BLEU and speed of fp32,
 # int8 static (KL, percentile 99.999, min-max; calibrated on the dev source) and int8-dynamic,
 # BLEU on the dev and the test set (1 000 sentences each: differences of ~0.3 are noise).
 #   tools/nmt_quant_table.sh MODEL_DIR CORPUS_DIR [KEEL]

@@ -1,8 +1,28 @@
 #include "cli.h"
 
+#include <cstdlib>
 #include <iostream>
 
 namespace keel::cli {
+
+namespace {
+
+CLI::Validator number_at_least(double low, bool strict, const char* name) {
+  return CLI::Validator(
+      [low, strict](std::string& v) -> std::string {
+        char* end = nullptr;
+        const double x = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() || *end != '\0') return "'" + v + "' is not a number";
+        if (strict ? x > low : x >= low) return {};
+        return std::string(strict ? "must be greater than 0" : "must be 0 or more") + ", got " + v;
+      },
+      name, name);
+}
+
+}  // namespace
+
+const CLI::Validator Positive = number_at_least(0, true, "POSITIVE");
+const CLI::Validator NonNegative = number_at_least(0, false, "NONNEGATIVE");
 
 void print_out(const std::string& text) {
   std::cout << text;

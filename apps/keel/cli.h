@@ -34,6 +34,11 @@ void register_nmt_corpus(CLI::App& nmt, const GlobalOptions& global);
 void register_nmt_train(CLI::App& nmt, const GlobalOptions& global);
 void register_mcnn(CLI::App& app, const GlobalOptions& global);
 
+// Number checks for options with a message a user can act on ("must be at least 1, got 0");
+// CLI11's own PositiveNumber prints the range up to 1.8e308.
+extern const CLI::Validator Positive;     // > 0
+extern const CLI::Validator NonNegative;  // >= 0
+
 // Prints `text` to stdout, followed by a newline when it lacks one.
 void print_out(const std::string& text);
 

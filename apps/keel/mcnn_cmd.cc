@@ -84,12 +84,15 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
   comm.finalize();
   if (!comm.is_root() || r.epochs.empty()) return;
   const auto& e = r.epochs.back();
+  // The run's speed (this process's epochs), not the last epoch's.
+  const double img_per_s = r.run_train_s > 0 ? static_cast<double>(r.run_images) / r.run_train_s : 0;
+  const bool has_val = r.val_images > 0;
   if (g.json) {
     print_out(nlohmann::json{{"epochs", e.epoch},
                              {"train_loss", e.train_loss},
-                             {"val_loss", e.val_loss},
-                             {"val_acc", e.val_acc},
-                             {"img_per_s", e.img_per_s},
+                             {"val_loss", has_val ? nlohmann::json(e.val_loss) : nlohmann::json()},
+                             {"val_acc", has_val ? nlohmann::json(e.val_acc) : nlohmann::json()},
+                             {"img_per_s", img_per_s},
                              {"ranks", r.ranks},
                              {"threads", r.threads},
                              {"precision", o.precision},
@@ -101,11 +104,16 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
                              {"skipped", r.skipped}}
                   .dump(2));
   } else {
-    print_out(
-        fmt::format("{} epochs on {} images ({}x{}, {}), {} rank(s) x {} thread(s): val acc "
-                    "{:.1f}%, val loss {:.4f}, {:.1f} img/s",
-                    e.epoch, r.train_images, r.height, r.width, o.precision, r.ranks, r.threads,
-                    100 * e.val_acc, e.val_loss, e.img_per_s));
+    print_out(fmt::format(
+        "{} epochs on {} images ({}x{}, {}), {} rank(s) x {} thread(s): {}, {:.1f} img/s",
+        e.epoch, r.train_images, r.height, r.width, o.precision, r.ranks, r.threads,
+        has_val ? fmt::format("val acc {:.1f}%, val loss {:.4f}", 100 * e.val_acc, e.val_loss)
+                : std::string("no validation split (--val-fraction 0)"),
+        img_per_s));
+    if (!o.checkpoint.empty() && e.epoch < o.epochs)
+      print_out(fmt::format("stopped after epoch {} of {}: continue with the same command and "
+                            "--resume",
+                            e.epoch, o.epochs));
   }
 }
 
@@ -133,6 +141,14 @@ void run_eval(const EvalArgs& a, const GlobalOptions& g) {
     idx.resize(ds.samples.size());
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   }
+  if (idx.empty())
+    throw core::InputError(
+        ds.samples.empty() ? "no labelled images to evaluate (no image row joins an MOA)"
+                           : "the checkpoint's run held out no validation images (--val-fraction 0)",
+        core::Location{a.data, 0, 0, ds.samples.empty() ? "" : "--split"},
+        ds.samples.empty() ? "check that BBBC021_v1_moa.csv lists the images' compounds and "
+                             "concentrations"
+                           : "evaluate with --split all");
   int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto preds = mcnn::predict_mcnn(ds, idx, a.checkpoint, threads, a.batch, a.precision);
   auto rep = mcnn::evaluate(ds, preds);
@@ -171,7 +187,7 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   info->add_option("--width", info_args->width, "Input width (multiple of 128)")
       ->capture_default_str();
   info->add_option("--classes", info_args->classes, "Output classes")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   info->callback([info_args, &global] { run_info(*info_args, global); });
 
   auto so = std::make_shared<mcnn::SynthOptions>();
@@ -185,10 +201,10 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   synth->add_option("--height", so->height, "Image height (multiple of 128)")->capture_default_str();
   synth->add_option("--width", so->width, "Image width (multiple of 128)")->capture_default_str();
   synth->add_option("--images-per-class", so->images_per_class, "Images per MOA class")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   synth->add_option("--seed", so->seed, "Random seed")->capture_default_str();
   synth->add_option("--threads", so->threads, "Drawing threads (0: all cores)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   synth->callback([so, &global] { run_synth(*so, global); });
 
   auto to = std::make_shared<mcnn::TrainOptions>();
@@ -196,17 +212,17 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       "train", "Train M-CNN (data-parallel under mpirun/srun: one shard of every batch per rank)");
   tr->add_option("--data", to->data, "BBBC021-layout directory (the two CSVs)")->required();
   tr->add_option("--images", to->image_root, "Root of the PathName folders (default: --data)");
-  tr->add_option("--epochs", to->epochs, "Epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  tr->add_option("--epochs", to->epochs, "Epochs")->capture_default_str()->check(Positive);
   tr->add_option("--batch", to->batch, "Global batch (divided evenly over ranks)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   tr->add_option("--lr", to->lr, "Base learning rate at --reference-batch")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--reference-batch", to->reference_batch, "Batch the base LR is given for")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   tr->add_option("--lr-scaling", to->lr_scaling, "linear (LR x batch / reference batch) | none")
       ->capture_default_str();
   tr->add_option("--warmup-epochs", to->warmup_epochs, "Linear LR warmup from LR/10")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   tr->add_option("--lr-decay", to->lr_decay, "cosine | step (x0.1 every 30 epochs) | none")
       ->capture_default_str();
   tr->add_option("--momentum", to->momentum, "Nesterov momentum")->capture_default_str();
@@ -215,13 +231,13 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()->check(CLI::Range(0.0, 0.9));
   tr->add_option("--seed", to->seed, "Seed (weights, split, data order)")->capture_default_str();
   tr->add_option("--threads", to->threads, "LibTorch threads per rank (0: cores / local ranks)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   tr->add_option("--loader-threads", to->loader_threads, "TIFF decoding threads per rank")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   tr->add_option("--prefetch", to->prefetch, "Batches decoded ahead")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--bucket-mb", to->bucket_mb, "Gradient allreduce fusion bucket (MiB)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()->check(Positive);
   tr->add_option("--precision", to->precision,
                  "fp32 | bf16 (mixed precision: bf16 convolutions/FC via oneDNN, fp32 master "
                  "weights, gradients, loss and optimizer)")
@@ -234,9 +250,11 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");
   tr->add_option("--checkpoint", to->checkpoint, "Checkpoint written atomically after each epoch");
   tr->add_flag("--resume", to->resume, "Continue from --checkpoint");
+  tr->add_flag("--overwrite", to->overwrite,
+               "Start over even if --checkpoint exists (it is replaced after the first epoch)");
   tr->add_option("--stop-after", to->stop_after,
                  "Stop after N epochs of this run (time-limited jobs; continue with --resume)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)");
   tr->callback([to, &global] { run_train(*to, global); });
 
@@ -249,9 +267,9 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   ev->add_option("--split", ea->split, "val (the run's held-out images) | all")
       ->capture_default_str();
   ev->add_option("--threads", ea->threads, "LibTorch threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   ev->add_option("--batch", ea->batch, "Images per forward pass")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   ev->add_option("--precision", ea->precision,
                  "fp32 | bf16 (default: the precision the checkpoint was trained in)")
       ->check(CLI::IsMember({"fp32", "bf16"}));

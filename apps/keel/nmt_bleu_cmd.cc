@@ -177,7 +177,7 @@ void register_nmt_bleu(CLI::App& nmt, const GlobalOptions& global) {
       ->check(CLI::IsMember({"exp", "floor", "add-k", "none"}));
   cmd->add_option("--smooth-value", a->smooth_value,
                   "Value for floor (default 0.1) and add-k (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   cmd->add_option("--max-ngram-order", a->max_order, "Largest n-gram order (default 4)")
       ->check(CLI::Range(1, 100));
   cmd->add_flag("--sentence-level", a->sentence_level,

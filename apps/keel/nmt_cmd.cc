@@ -5,6 +5,8 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "cli.h"
@@ -12,7 +14,9 @@
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
+#include "keel/nmt/bench.h"
 #include "keel/nmt/model.h"
+#include "keel/nmt/segment.h"
 #include "keel/nmt/sentencepiece.h"
 #include "keel/nmt/translator.h"
 
@@ -40,35 +44,48 @@ void run_random_model(const RandomModelArgs& a, const GlobalOptions& g) {
 }
 
 struct TranslateArgs {
-  std::string model, compute = "fp32";
+  std::string model;
+  std::string compute;  // empty: int8 for a model calibrated by keel nmt quantize, else fp32
   int max_length = 256, min_length = 0, max_batch_size = 32, streams = 0, threads_per_stream = 1;
   int beam_size = 1;
   float length_penalty = 1.f;
   std::int64_t max_batch_tokens = 0;
   int chunk_lines = 20000;
   bool no_pin = false;
+  bool split = false, no_split = false;  // neither: split raw text (a model directory) only
+  int max_input_length = 200;
+  std::string long_input = "split";
+};
+
+// Tokens of pre-tokenized input the model does not know, counted to catch raw text fed to a
+// model file (every word becomes <unk> and the output is noise).
+struct UnknownCount {
+  std::size_t tokens = 0, unknown = 0;
+  bool warned = false;
 };
 
 void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
-  const nmt::Compute compute = nmt::parse_compute(a.compute);
   if (a.min_length > a.max_length)
     throw core::InputError(fmt::format("--min-decoding-length {} exceeds --max-decoding-length {}",
                                        a.min_length, a.max_length),
                            {}, "lower the minimum or raise the maximum");
-  if (a.chunk_lines < 1)
-    throw core::InputError("--chunk-lines must be at least 1", {}, "use e.g. 20000");
+  const nmt::LengthPolicy policy = nmt::parse_length_policy(a.long_input);
   // A model directory brings SentencePiece: raw text in and out (else pre-tokenized lines).
   const nmt::ModelPaths paths = nmt::resolve_model_paths(find_model(a.model));
   const nmt::TextCodec codec(paths);
+  const bool split = a.split || (!a.no_split && codec.active());
 
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<nmt::Translator> translator;
+  std::string compute_name = a.compute;
   {
     // Read layer by layer as the weights are prepared: never the whole file in memory.
     nmt::Model model = nmt::load_model(paths.model, nmt::LoadMode::deferred);
     codec.check_vocabulary(model.src_vocab, model.tgt_vocab);
-    translator = std::make_unique<nmt::Translator>(std::move(model), compute);
+    if (compute_name.empty()) compute_name = nmt::is_calibrated(model) ? "int8" : "fp32";
+    translator = std::make_unique<nmt::Translator>(std::move(model), nmt::parse_compute(compute_name));
   }
+  const std::uint32_t unk = translator->model().config().unk_id;
   auto t1 = std::chrono::steady_clock::now();
   nmt::TranslateOptions opt;
   opt.decode.max_length = a.max_length;
@@ -83,40 +100,97 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
                               : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) /
                                                 a.threads_per_stream);
   // Input is read and translated in chunks of --chunk-lines, each written before the next is
-  // read: memory stays bounded however long stdin is, and output order is input order.
-  std::size_t sentences = 0, tokens = 0, chunk_no = 0;
-  std::vector<std::string> lines;
+  // read: memory stays bounded however long stdin is, and output order is input order. Each
+  // line becomes one or more segments (sentences, then pieces capped at --max-input-length),
+  // translated together and joined back into one output line.
+  std::size_t sentences = 0, tokens = 0, chunk_no = 0, line_no = 0, capped = 0;
+  UnknownCount unknown;
+  std::vector<std::string> raw, segs;
+  std::vector<std::size_t> per_line;  // segments of each input line
   for (bool eof = false; !eof;) {
-    lines.clear();
-    for (std::string line; static_cast<int>(lines.size()) < a.chunk_lines;) {
+    raw.clear();
+    segs.clear();
+    per_line.clear();
+    for (std::string line; static_cast<int>(raw.size()) < a.chunk_lines;) {
       if (!std::getline(std::cin, line)) {
         eof = true;
         break;
       }
-      lines.push_back(codec.encode(line));
+      ++line_no;
+      std::vector<std::string> parts = split ? nmt::split_sentences(line) : std::vector{line};
+      if (parts.empty()) parts.emplace_back();
+      std::size_t n = 0;
+      for (const auto& part : parts) {
+        const std::string enc = codec.encode(part);
+        if (!codec.active()) {
+          const nmt::Ids ids = translator->source_ids(enc);
+          for (const auto id : ids) unknown.unknown += id == unk;
+          unknown.tokens += ids.size() - 1;  // EOS not counted
+        }
+        auto capped_parts =
+            nmt::cap_length(enc, static_cast<std::size_t>(a.max_input_length), policy,
+                            fmt::format("stdin:{}", line_no));
+        capped += capped_parts.size() > 1 || capped_parts[0].size() < enc.size();
+        for (auto& c : capped_parts) segs.push_back(std::move(c));
+        n += capped_parts.size();
+      }
+      per_line.push_back(n);
+      raw.push_back(std::move(line));
     }
-    if (lines.empty()) break;
+    if (raw.empty()) break;
+    if (!unknown.warned && unknown.tokens >= 5 && 2 * unknown.unknown > unknown.tokens) {
+      unknown.warned = true;
+      core::log_warn(
+          "{} of {} input tokens are not in the model's vocabulary: a model file takes "
+          "space-separated vocabulary tokens (pre-tokenized); for raw text pass a model directory "
+          "(model.keel + its SentencePiece model)",
+          unknown.unknown, unknown.tokens);
+    }
     ++chunk_no;
-    core::Progress bar("translate", lines.size(), core::progress_enabled(g.quiet), "sent");
+    core::Progress bar("translate", segs.size(), core::progress_enabled(g.quiet), "seg");
     if (chunk_no > 1 || !eof) bar.set_note(fmt::format("chunk {}", chunk_no));
-    auto out = translator->translate(lines, opt, [&](std::size_t done) { bar.update(done); });
+    auto out = translator->translate(segs, opt, [&](std::size_t done) { bar.update(done); });
     bar.finish();
-    for (const auto& line : out) {
-      std::cout << codec.decode(line) << '\n';
-      if (!line.empty())
-        tokens += 1 + static_cast<std::size_t>(std::count(line.begin(), line.end(), ' '));
+    std::vector<double> scores;
+    if (g.json) scores = translator->score(segs, out);
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      std::string text, pieces;
+      double score = 0;
+      for (std::size_t j = 0; j < per_line[i]; ++j, ++k) {
+        const std::string dec = codec.decode(out[k]);
+        if (!dec.empty()) text += (text.empty() ? "" : " ") + dec;
+        if (!out[k].empty()) {
+          pieces += (pieces.empty() ? "" : " ") + out[k];
+          tokens += 1 + static_cast<std::size_t>(std::count(out[k].begin(), out[k].end(), ' '));
+        }
+        if (g.json) score += scores[k];
+      }
+      if (g.json) {
+        nlohmann::json j = {{"translation", text}, {"segments", per_line[i]}};
+        j["tokens"] = nlohmann::json::array();
+        std::istringstream ps(pieces);
+        for (std::string p; ps >> p;) j["tokens"].push_back(p);
+        j["score"] = score;  // natural-log probability of the tokens (and EOS) per segment, summed
+        std::cout << j.dump() << '\n';
+      } else {
+        std::cout << text << '\n';
+      }
     }
     std::cout.flush();
-    sentences += lines.size();
+    sentences += segs.size();
   }
+  if (capped)
+    core::log_warn("{} sentence(s) longer than --max-input-length {} were {}", capped,
+                   a.max_input_length, policy == nmt::LengthPolicy::split ? "split" : "truncated");
   auto t2 = std::chrono::steady_clock::now();
   const double load_s = std::chrono::duration<double>(t1 - t0).count();
   const double run_s = std::chrono::duration<double>(t2 - t1).count();
   core::log_info(
-      "translated {} sentences, {} target tokens in {:.2f} s ({:.0f} tok/s, {}, {} "
+      "translated {} lines ({} segments), {} target tokens in {:.2f} s ({:.0f} tok/s, {}, {} "
       "streams x {} threads; model load {:.2f} s)",
-      sentences, tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, a.compute, opt.streams,
-      opt.threads_per_stream, load_s);
+      line_no, sentences, tokens, run_s, run_s > 0 ? double(tokens) / run_s : 0.0, compute_name,
+      opt.streams, opt.threads_per_stream, load_s);
 }
 
 }  // namespace
@@ -148,30 +222,53 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
       ->required();
   tr->add_option("--compute", ta->compute,
                  "fp32, int8 (static scales of a model calibrated by keel nmt quantize) or "
-                 "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI")
+                 "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI (default: "
+                 "int8 for a calibrated model, else fp32)")
       ->check(CLI::IsMember({"fp32", "int8", "int8-dynamic"}));
-  tr->add_option("--max-decoding-length", ta->max_length, "Most target tokens per sentence")
-      ->check(CLI::NonNegativeNumber);
+  tr->add_option("--max-decoding-length", ta->max_length, "Most target tokens per segment")
+      ->capture_default_str()
+      ->check(Positive);
   tr->add_option("--min-decoding-length", ta->min_length,
-                 "Fewest target tokens per sentence (EOS is forbidden before)")
-      ->check(CLI::NonNegativeNumber);
+                 "Fewest target tokens per segment (EOS is forbidden before)")
+      ->capture_default_str()
+      ->check(NonNegative);
   tr->add_option("--beam-size", ta->beam_size, "Beam size (1 = greedy)")
-      ->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(Positive);
   tr->add_option("--length-penalty", ta->length_penalty,
-                 "Beam search ranks finished hypotheses by logprob / length^this");
-  tr->add_option("--max-batch-size", ta->max_batch_size, "Sentences per batch")
-      ->check(CLI::PositiveNumber);
+                 "Beam search ranks finished hypotheses by logprob / length^this")
+      ->capture_default_str();
+  tr->add_option("--max-batch-size", ta->max_batch_size, "Segments per batch")
+      ->capture_default_str()
+      ->check(Positive);
   tr->add_option("--max-batch-tokens", ta->max_batch_tokens,
-                 "Token budget per batch, padding counted (sentences x longest source); 0 = off")
-      ->check(CLI::NonNegativeNumber);
+                 "Token budget per batch, padding counted (segments x longest source); 0 = off")
+      ->capture_default_str()
+      ->check(NonNegative);
   tr->add_option("--streams", ta->streams,
                  "Batches translated in parallel (default: cores / threads-per-stream)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   tr->add_option("--threads-per-stream", ta->threads_per_stream, "Threads inside each stream")
-      ->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(Positive);
   tr->add_option("--chunk-lines", ta->chunk_lines,
-                 "Lines read, translated and written at a time (bounded memory; default 20000)")
-      ->check(CLI::PositiveNumber);
+                 "Lines read, translated and written at a time (bounded memory)")
+      ->capture_default_str()
+      ->check(Positive);
+  auto* split = tr->add_flag("--split-sentences", ta->split,
+                             "Split each line into sentences, translate them, join them back "
+                             "(default for raw text, i.e. a model directory)");
+  tr->add_flag("--no-split-sentences", ta->no_split, "Translate each line as one segment")
+      ->excludes(split);
+  tr->add_option("--max-input-length", ta->max_input_length,
+                 "Most source pieces per segment (0 = no limit): longer ones follow --long-input")
+      ->capture_default_str()
+      ->check(NonNegative);
+  tr->add_option("--long-input", ta->long_input,
+                 "Segments over --max-input-length: split (at punctuation where possible), "
+                 "truncate, or refuse (exit 2)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"split", "truncate", "refuse"}));
   tr->add_flag("--no-pin", ta->no_pin, "Do not pin streams to cores");
   tr->callback([ta, &global] { run_translate(*ta, global); });
 

@@ -50,7 +50,7 @@ void register_nmt_corpus(CLI::App& nmt, const GlobalOptions& global) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Directory to write (created if needed)")->required();
   cmd->add_option("--vocab-size", o->vocab_size, "SentencePiece vocabulary size")
-      ->check(CLI::PositiveNumber)
+      ->check(Positive)
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Seed of the split and of SentencePiece")
       ->capture_default_str();
@@ -59,11 +59,11 @@ void register_nmt_corpus(CLI::App& nmt, const GlobalOptions& global) {
   cmd->add_option("--dev", o->dev, "Sentence pairs held out for dev")->capture_default_str();
   cmd->add_option("--test", o->test, "Sentence pairs held out for test")->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Apertium processes at once (en-es)")
-      ->check(CLI::PositiveNumber)
+      ->check(Positive)
       ->capture_default_str();
   cmd->add_option("--max-unknown", o->max_unknown,
                   "en-es: drop a translation with more words Apertium did not know")
-      ->check(CLI::NonNegativeNumber)
+      ->check(NonNegative)
       ->capture_default_str();
   cmd->add_option("--share", o->share, "Where Debian's data lives")->capture_default_str();
   cmd->callback([o, &global] { run_corpus(*o, global); });

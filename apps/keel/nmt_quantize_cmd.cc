@@ -1,14 +1,17 @@
 // `keel nmt quantize`: static int8 calibration of a model (keel::nmt::calibrate).
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "install_paths.h"
 #include "keel/core/error.h"
 #include "keel/core/table.h"
 #include "keel/nmt/calibrate.h"
+#include "keel/nmt/sentencepiece.h"
 #include "keel/nmt/translator.h"
 
 namespace keel::cli {
@@ -44,26 +47,59 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
   if (!(a.percentile > 0 && a.percentile <= 100))
     throw core::InputError(fmt::format("--percentile {} is outside (0, 100]", a.percentile), {},
                            "use e.g. 99.99");
-  nmt::Model model = nmt::load_model(a.model);
+  // A model directory: raw calibration text through its SentencePiece model, and a complete
+  // directory written (model.keel plus the SentencePiece files). A model file: pre-tokenized.
+  const nmt::ModelPaths paths = nmt::resolve_model_paths(find_model(a.model));
+  const nmt::TextCodec codec(paths);
+  nmt::Model model = nmt::load_model(paths.model);
+  codec.check_vocabulary(model.src_vocab, model.tgt_vocab);
   std::vector<nmt::Ids> sentences;
   std::ifstream in(a.calib);
   if (!in)
     throw core::InputError("cannot read the calibration text", {a.calib, 0, 0, {}},
                            "check the path");
+  std::size_t tokens = 0, unknown = 0;
   for (std::string line; std::getline(in, line) &&
                          static_cast<int>(sentences.size()) < a.max_sentences;)
-    if (line.find_first_not_of(" \t\r") != std::string::npos)
-      sentences.push_back(nmt::tokens_to_ids(model.src_vocab, model.config, line));
+    if (line.find_first_not_of(" \t\r") != std::string::npos) {
+      sentences.push_back(nmt::tokens_to_ids(model.src_vocab, model.config, codec.encode(line)));
+      tokens += sentences.back().size() - 1;  // EOS not counted
+      for (auto id : sentences.back()) unknown += id == model.config.unk_id;
+    }
   if (sentences.empty())
     throw core::InputError("the calibration text has no non-empty line", {a.calib, 0, 0, {}},
                            "give source sentences, one per line, tokenized like the input");
+  // Ranges measured on <unk> soup would calibrate nothing real.
+  if (2 * unknown > tokens)
+    throw core::InputError(
+        fmt::format("{} of {} calibration tokens are not in the model's vocabulary", unknown,
+                    tokens),
+        {a.calib, 0, 0, {}},
+        codec.active() ? "give source-language text"
+                       : "a model file takes pre-tokenized text (its vocabulary's tokens); for raw "
+                         "text pass the model directory (model.keel + SentencePiece model)");
   const nmt::Calibration cal = nmt::calibrate(model, sentences, o);
-  nmt::save_model(nmt::apply_calibration(std::move(model), cal), a.out);
+  nmt::Model calibrated = nmt::apply_calibration(std::move(model), cal);
+  std::string written = a.out;
+  if (codec.active()) {
+    const std::filesystem::path dir = a.out;
+    std::filesystem::create_directories(dir);
+    for (const auto& spm : {paths.source_spm, paths.target_spm}) {
+      // Copied under a temporary name and renamed: the directory never holds half a file.
+      const auto dst = dir / spm.filename(), tmp = dir / (spm.filename().string() + ".tmp");
+      std::filesystem::copy_file(spm, tmp, std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::rename(tmp, dst);
+    }
+    nmt::save_model(calibrated, dir / "model.keel");
+    written = (dir / "").string();
+  } else {
+    nmt::save_model(calibrated, a.out);
+  }
 
   int int8 = 0;
   for (const auto& l : cal.layers) int8 += l.int8;
   if (g.json) {
-    nlohmann::json j = {{"out", a.out},
+    nlohmann::json j = {{"out", written},
                         {"method", std::string(nmt::to_string(cal.method))},
                         {"sentences", cal.sentences},
                         {"int8_layers", int8},
@@ -96,7 +132,7 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
       header = true;
       out += fmt::format("  {}: {}\n", layer_name(l.scopes), l.reason);
     }
-  out += fmt::format("\nwrote {} (translate it with --compute int8)\n", a.out);
+  out += fmt::format("\nwrote {} (keel nmt translate uses int8 for it by default)\n", written);
   print_out(out);
 }
 
@@ -106,27 +142,34 @@ void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global) {
   auto a = std::make_shared<QuantizeArgs>();
   auto* cmd = nmt.add_subcommand(
       "quantize", "Calibrate static int8 activation scales on a text and write the int8 model");
-  cmd->add_option("--model", a->model, "Model file (fp32)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--model", a->model,
+                  "fp32 model: a directory (model.keel + SentencePiece), an installed model's "
+                  "name, or a model file")
+      ->required();
   cmd->add_option("--calib", a->calib,
-                  "Calibration text: source sentences, one per line, tokenized like the input")
+                  "Calibration text, one source sentence per line: raw text for a model "
+                  "directory, pre-tokenized for a model file")
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--method", a->method, "Threshold per layer: kl (entropy), percentile, minmax")
       ->check(CLI::IsMember({"kl", "percentile", "minmax"}));
-  cmd->add_option("--out", a->out, "Output model file")->required();
+  cmd->add_option("--out", a->out,
+                  "Output: a model directory (with the SentencePiece model) for a directory "
+                  "--model, else a model file")
+      ->required();
   cmd->add_option("--percentile", a->percentile, "Percentile of |x| for --method percentile");
   cmd->add_option("--min-sqnr-db", a->min_sqnr_db,
                   "Keep a layer in fp32 when its estimated SQNR is below this (default 25)");
   cmd->add_option("--fp32", a->fp32, "Keep layers whose scope starts with this in fp32 "
                                      "(repeatable), e.g. decoder.output");
   cmd->add_option("--max-sentences", a->max_sentences, "Calibration sentences used (default 500)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--max-decoding-length", a->max_length, "Target tokens per sentence")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--bins", a->bins, "Histogram bins of |x| per layer (default 2048)")
       ->check(CLI::Range(256, 1 << 16));
   cmd->add_option("--batch-size", a->batch_size, "Sentences per calibration batch")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->callback([a, &global] { run_quantize(*a, global); });
 }
 

@@ -99,57 +99,57 @@ void register_nmt_train(CLI::App& nmt, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::IsMember({"tiny", "small", "base"}));
   tr->add_option("--layers", a->layers, "Encoder and decoder layers (overrides the preset)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--d-model", a->d_model, "Model width (overrides the preset)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--heads", a->heads, "Attention heads (overrides the preset)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--ffn", a->ffn, "Feed-forward width (overrides the preset)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_flag("--post-norm", a->post_norm, "Post-norm layers (default: pre-norm)");
   tr->add_option("--max-tokens", o.max_tokens, "Tokens per batch, padding counted")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--max-length", o.max_length, "Leave out training pairs with a longer side")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--lr-peak", o.lr_peak, "Adam learning rate at the end of warmup")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--warmup-steps", o.warmup_steps,
                  "Linear warmup steps, then the rate decays as 1/sqrt(step)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   tr->add_option("--label-smoothing", o.label_smoothing, "Label smoothing of the cross entropy")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   tr->add_option("--clip-norm", o.clip_norm, "Clip the gradient's L2 norm to this (0: off)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   tr->add_option("--dropout", o.dropout, "Dropout on embeddings and residual branches")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.99));
   a->epochs =
       tr->add_option("--epochs", o.epochs, "Epochs (with --max-steps: whichever ends first)")
           ->capture_default_str()
-          ->check(CLI::PositiveNumber);
+          ->check(Positive);
   a->max_steps = tr->add_option("--max-steps", o.max_steps, "Optimizer steps in all")
-                     ->check(CLI::PositiveNumber);
+                     ->check(Positive);
   tr->add_option("--threads", o.threads, "LibTorch threads (0: all cores)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   tr->add_option("--seed", o.seed, "Seed (weights, batch order, dropout)")->capture_default_str();
   tr->add_flag("--resume", o.resume, "Continue from OUT/checkpoint.pt exactly where it stopped");
   tr->add_option("--checkpoint-every", o.checkpoint_every,
                  "Steps between checkpoints (one also ends every epoch; 0: epochs only)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   tr->add_option("--log-every", o.log_every, "Steps per row of OUT/steps.csv")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->add_option("--stop-after", o.stop_after_steps,
                  "End this run after N steps with a checkpoint (time-limited jobs; then --resume)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   tr->callback([a, &global] { run_train(*a, global); });
 }
 

@@ -72,18 +72,18 @@ void register_power_analyze(CLI::App& power, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--scale-gpus", args->scale_gpus,
                   "Scale the file's summed power to N GPUs (assumes synchronous GPUs)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--format", args->format, "auto|nvidia-smi|dcgm (default auto)")
       ->check(CLI::IsMember({"auto", "nvidia-smi", "dcgm"}));
   cmd->add_option("--resample-ms", args->resample_ms,
                   "Uniform grid step in ms (default: the median sampling interval)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--columns", args->columns,
                   "For nvidia-smi logs written with noheader: the --query-gpu list, e.g. "
                   "timestamp,index,power.draw.instant");
   cmd->add_option("--dmon-delay-ms", args->dmon_delay_ms,
                   "For dcgmi dmon logs (no time column): the -d delay it ran with")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--report", args->report,
                   "Write a self-contained HTML report with interactive plots to this file");
   cmd->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");

@@ -123,7 +123,7 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   sim->add_option("--trace", args->trace, "Write the power time series to this CSV file");
   sim->add_option("--trace-racks", args->trace_racks, "Also trace the first N racks (AC kW)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   sim->add_option("--report", args->report,
                   "Write a self-contained HTML report with interactive plots to this file");
   sim->add_flag("--reference", args->reference,
@@ -137,7 +137,7 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
       ->required()->check(CLI::ExistingFile);
   cmp->add_option("--spec", args->spec, "Utility spec TOML")->check(CLI::ExistingFile);
   cmp->add_option("--threads", args->threads, "Variants simulated in parallel (default: cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmp->add_option("--report", args->report,
                   "Write a self-contained HTML report with every variant's plots to this file");
   cmp->callback([args, &global] { run_compare(*args, global); });

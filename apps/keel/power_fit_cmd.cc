@@ -121,7 +121,7 @@ void register_power_fit(CLI::App& power, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--gpu", args->gpu, "GPU id in the log (default: the first)");
   cmd->add_option("--rank", args->rank, "Timeline rank that ran on that GPU (default 0)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NonNegative);
   cmd->add_option("--format", args->format, "auto|nvidia-smi|dcgm (default auto)")
       ->check(CLI::IsMember({"auto", "nvidia-smi", "dcgm"}));
   cmd->add_option("--offset-s", args->offset_s,

@@ -101,15 +101,15 @@ void register_power_optimize(CLI::App& power, const GlobalOptions& global) {
       ->check(CLI::Range(8, 100000));
   cmd->add_option("--seed", a->opt.seed, "Search seed")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Parallel simulations (default: cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(Positive);
   cmd->add_option("--weight-energy", a->opt.weights.energy_pct, "Cost per % of energy overhead")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   cmd->add_option("--weight-slowdown", a->opt.weights.slowdown_pct, "Cost per % of slowdown")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   cmd->add_option("--weight-storage-mwh", a->opt.weights.storage_mwh, "Cost per MWh of storage")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   cmd->add_option("--weight-storage-mw", a->opt.weights.storage_mw, "Cost per MW of storage")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(NonNegative);
   cmd->add_option("--show", a->show, "Rows of the Pareto front to print")->capture_default_str();
   cmd->callback([a, &global] { run_optimize(*a, global); });
 }

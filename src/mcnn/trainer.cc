@@ -143,6 +143,12 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   const Precision precision = parse_precision(opt.precision);
   if (opt.resume && opt.checkpoint.empty())
     throw core::InputError("--resume needs --checkpoint FILE", {"", 0, 0, "--resume"});
+  // A fresh run would silently replace an earlier run's checkpoint after its first epoch.
+  if (!opt.resume && !opt.overwrite && !opt.checkpoint.empty() &&
+      std::filesystem::exists(opt.checkpoint))
+    throw core::InputError("checkpoint exists from an earlier run",
+                           {opt.checkpoint.string(), 0, 0, "--checkpoint"},
+                           "continue that run with --resume, or pass --overwrite to start over");
   const double peak = train::scaled_lr(opt.lr, opt.batch, opt.reference_batch, opt.lr_scaling);
   train::LrSchedule sched;
   sched.peak_lr = peak;
@@ -204,6 +210,12 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
         static_cast<int>(extra.at("batch")) != opt.batch)
       throw core::InputError("--seed and --batch must match the checkpoint's to resume",
                              {opt.checkpoint.string(), 0, 0, {}});
+    if (const int planned = extra.value("schedule_epochs", opt.epochs);
+        planned != opt.epochs && comm.is_root())
+      core::log_warn(
+          "--epochs {} differs from the checkpoint's {}: the learning-rate schedule now ends at "
+          "epoch {}, so the rates from epoch {} on differ from the original plan",
+          opt.epochs, planned, opt.epochs, start_epoch + 1);
     if (extra.value("precision", std::string("fp32")) != precision_name(precision) &&
         comm.is_root())
       core::log_warn("resuming a {} checkpoint in {}: the run will not match an uninterrupted one",
@@ -304,6 +316,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     e.val_acc = val[2] > 0 ? val[1] / val[2] : 0;
     e.seconds = seconds_since(t_epoch);
     e.img_per_s = train_s > 0 ? seen / train_s : 0;
+    res.run_images += static_cast<std::size_t>(seen);
+    res.run_train_s += train_s;
     auto fp = train::fingerprint(*net);
     e.param_sum = fp.sum;
     e.param_l2 = fp.l2;
@@ -312,9 +326,10 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     res.epochs.push_back(e);
     if (comm.is_root()) {
       core::log_info(
-          "epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  val loss {:.4f} acc "
-          "{:.1f}%  {:.1f} img/s{}",
-          e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc, e.val_loss, 100 * e.val_acc,
+          "epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.1f}%  {}  {:.1f} img/s{}",
+          e.epoch, opt.epochs, e.lr, e.train_loss, 100 * e.train_acc,
+          split.val.empty() ? std::string("no validation split")
+                            : fmt::format("val loss {:.4f} acc {:.1f}%", e.val_loss, 100 * e.val_acc),
           e.img_per_s,
           comm.size() > 1 ? fmt::format("  allreduce {:.1f}% of step time",
                                         100 * e.comm_s / std::max(1e-9, e.compute_s + e.comm_s))
@@ -328,6 +343,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
                       {"width", W},
                       {"classes", ds.classes},
                       {"val_fraction", opt.val_fraction},
+                      {"schedule_epochs", opt.epochs},
                       {"precision", precision_name(precision)}};
         for (const auto& s : res.epochs) extra["epochs"].push_back(epoch_json(s));
         train::save_checkpoint(opt.checkpoint, *net, *optim,

@@ -1,4 +1,4 @@
-// The translation speed workload of issue 6, run in forked children (bench.h).
+// The translation speed workload (bench.h), run in forked children.
 #include "keel/nmt/bench.h"
 
 #include <fmt/format.h>

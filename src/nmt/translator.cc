@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -137,6 +138,29 @@ std::vector<std::string> Translator::translate(
   if (pin) pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);  // the caller's back
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+  return out;
+}
+
+std::vector<double> Translator::score(const std::vector<std::string>& lines,
+                                      const std::vector<std::string>& targets) const {
+  if (lines.size() != targets.size())
+    throw core::Error("Translator::score: lines and targets differ in count");
+  std::vector<double> out(lines.size());
+  const auto v = static_cast<std::size_t>(tgt_vocab_.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const Ids tgt = tokens_to_ids(tgt_vocab_, transformer_.config(), targets[i]);  // ends in EOS
+    const Ids fed(tgt.begin(), tgt.end() - 1);
+    const auto logits = transformer_.forced_logits({source_ids(lines[i])}, {fed})[0];
+    double total = 0;
+    for (std::size_t t = 0; t < tgt.size(); ++t) {
+      const float* row = logits.data() + t * v;
+      const float mx = *std::max_element(row, row + v);
+      double sum = 0;
+      for (std::size_t k = 0; k < v; ++k) sum += std::exp(static_cast<double>(row[k] - mx));
+      total += static_cast<double>(row[tgt[t]] - mx) - std::log(sum);
+    }
+    out[i] = total;
+  }
   return out;
 }
 

@@ -87,7 +87,11 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
   k_ramp_begin_ = std::max<std::int64_t>(0, k_start_ - ramp_up_steps_);
   k_stop_ = j.stop_s ? to_steps(*j.stop_s * 1000.0, dt) : kNever;
   k_fail_ = j.fail_s ? to_steps(*j.fail_s * 1000.0, dt) : kNever;
-  double comm_ms = j.comm_ms * (software ? 1.0 + sw.comm_slowdown_pct / 100.0 : 1.0);
+  sw_floor_w_ = software ? sw.floor_fraction_of_tdp * sc.gpu.tdp_w : 0.0;
+  // The filler stretches the communication phase only where it runs: a floor above the
+  // communication power, reached before the phase ends (else no slowdown is charged).
+  const bool filler_runs = sw_floor_w_ > sc.gpu.comm_w && sw.startup_delay_ms < j.comm_ms;
+  double comm_ms = j.comm_ms * (filler_runs ? 1.0 + sw.comm_slowdown_pct / 100.0 : 1.0);
   comm_steps_ = to_steps(comm_ms, dt);
   ckpt_steps_ = to_steps(j.checkpoint_ms, dt);
   ckpt_every_ = j.checkpoint_every_iters;
@@ -95,7 +99,6 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
   compute_ms_ = j.compute_ms;
   jitter_ = j.jitter_pct / 100.0;
   ramp_level_w_ = j.mean_iteration_power_w(sc.gpu);
-  sw_floor_w_ = software ? sw.floor_fraction_of_tdp * sc.gpu.tdp_w : 0.0;
   step_s_ = dt / 1000.0;
   stats_.name = j.name;
 }
@@ -200,8 +203,13 @@ double JobRunner::step(std::int64_t k) {
     replay_last_t_ = t_replay;
   }
   const bool floor = smooth && iterating;
+  // The software start/stop ramps draw above idle where the job would otherwise idle: that
+  // energy is the software mitigation's.
+  double sw_extra = phase_ == Phase::start_ramp || phase_ == Phase::stop_ramp
+                        ? total_gpus_ * std::max(0.0, common - gpu_.idle_w)
+                        : 0.0;
   const double low_w = phase_ == Phase::checkpoint ? gpu_.checkpoint_w : gpu_.comm_w;
-  double total = 0, sw_extra = 0, smooth_extra = 0, throttled = 0;
+  double total = 0, smooth_extra = 0, throttled = 0;
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const double w = static_cast<double>(units_[u].gpus);
     bool computing = phase_ == Phase::replay

@@ -227,6 +227,60 @@ TEST_F(McnnTrain, BadInputIsOneLineAndExit2) {
   EXPECT_NE(synth.err.find("metadata"), std::string::npos) << synth.err;
 }
 
+// First-day defects: a fresh run does not silently replace an earlier run's checkpoint; an
+// empty evaluation is an input error; no validation split is said, not printed as 0 %; a resume
+// with another --epochs says the schedule changed.
+TEST_F(McnnTrain, CheckpointsAreNotReplacedSilentlyAndEmptyEvaluationsAreErrors) {
+  const fs::path d = *dir_;
+  const auto ckpt = d / "keep.ckpt";
+  auto first = run_keel(common(1) + "--checkpoint " + ckpt.string());
+  ASSERT_EQ(first.rc, 0) << first.err;
+  const std::string before = read_all(ckpt);
+  auto again = run_keel(common(1) + "--checkpoint " + ckpt.string());
+  EXPECT_EQ(again.rc, 2);
+  EXPECT_EQ(count_lines(again.err), 1) << again.err;
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  EXPECT_NE(again.err.find("--overwrite"), std::string::npos) << again.err;
+  EXPECT_EQ(read_all(ckpt), before);
+  auto over = run_keel(common(1) + "--seed 9 --overwrite --checkpoint " + ckpt.string());
+  ASSERT_EQ(over.rc, 0) << over.err;
+  EXPECT_NE(read_all(ckpt), before);
+
+  // --val-fraction 0: the summary says there is no validation split; eval of its held-out
+  // split is an input error, eval of all images works.
+  const auto noval = d / "noval.ckpt";
+  auto nv = run_keel(common(1) + "--val-fraction 0 --checkpoint " + noval.string());
+  ASSERT_EQ(nv.rc, 0) << nv.err;
+  EXPECT_NE(nv.out.find("no validation split"), std::string::npos) << nv.out;
+  EXPECT_EQ(nv.out.find("val acc"), std::string::npos) << nv.out;
+  auto ev = run_keel("mcnn eval --threads 1 --data " + d.string() + " --checkpoint " + noval.string());
+  EXPECT_EQ(ev.rc, 2) << ev.out;
+  EXPECT_NE(ev.err.find("--split all"), std::string::npos) << ev.err;
+  auto all = run_keel("mcnn eval --json --threads 1 --split all --data " + d.string() +
+                      " --checkpoint " + noval.string());
+  ASSERT_EQ(all.rc, 0) << all.err;
+  EXPECT_EQ(json::parse(all.out)["images"], 39);
+
+  // No image row joins an MOA: nothing to evaluate.
+  const auto empty = d / "unlabelled";
+  fs::create_directories(empty);
+  fs::copy_file(d / "BBBC021_v1_image.csv", empty / "BBBC021_v1_image.csv");
+  std::ofstream(empty / "BBBC021_v1_moa.csv") << "\"compound\",concentration,\"moa\"\n";
+  auto none = run_keel("mcnn eval --threads 1 --data " + empty.string() + " --checkpoint " +
+                       noval.string());
+  EXPECT_EQ(none.rc, 2) << none.out;
+  EXPECT_EQ(count_lines(none.err), 1) << none.err;
+  EXPECT_NE(none.err.find("no labelled images"), std::string::npos) << none.err;
+
+  // Resuming with another --epochs warns that the learning-rate schedule changed.
+  const auto part = d / "sched.ckpt";
+  ASSERT_EQ(run_keel(common(2) + "--stop-after 1 --checkpoint " + part.string()).rc, 0);
+  auto longer = run_keel(common(3) + "--resume --json --checkpoint " + part.string());
+  ASSERT_EQ(longer.rc, 0) << longer.err;
+  EXPECT_NE(longer.err.find("differs from the checkpoint's 2"), std::string::npos) << longer.err;
+  EXPECT_GT(json::parse(longer.out)["img_per_s"].get<double>(), 0.0);
+}
+
 // srun without an MPI plugin starts N plain processes: each would train alone and write the same
 // files. keel refuses and says how to launch (checked under a real single-node Slurm with
 // tools/slurm_single_node.sh: with --mpi=pmix, 2 tasks follow mpirun -np 2 exactly).

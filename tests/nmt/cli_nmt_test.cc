@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "../support/run_keel.h"
 #include "keel/nmt/model.h"
@@ -133,6 +136,97 @@ TEST(CliNmt, ChunkedStdinGivesTheSameOutputInOrder) {
   EXPECT_EQ(std::count(whole.out.begin(), whole.out.end(), '\n'), 23);
   EXPECT_EQ(chunked.out, whole.out);
   EXPECT_EQ(run_keel_stdin(base + " --chunk-lines 0", in).rc, 2);
+  fs::remove(m);
+  fs::remove(in);
+}
+
+// First-day defects of `keel nmt translate` on the shipped model directory: paragraphs are
+// split into sentences and joined back, --json gives JSON lines, the calibrated model runs int8
+// by default, and bad numbers get a plain message.
+namespace {
+const std::string kShipped = std::string(KEEL_SOURCE_DIR) + "/models/en-es-int8";
+
+std::vector<std::string> out_lines(const std::string& text) {
+  std::vector<std::string> v;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) v.push_back(l);
+  return v;
+}
+}  // namespace
+
+TEST(CliNmtText, ParagraphsAreTranslatedSentenceBySentenceAndJoinedBack) {
+  auto para = temp("para.txt"), sents = temp("sents.txt");
+  std::ofstream(para) << "The cat sleeps on the table. The dog eats the bread.\n\nThe house is big.\n";
+  std::ofstream(sents) << "The cat sleeps on the table.\nThe dog eats the bread.\n";
+  const std::string base = "nmt translate --quiet --model " + kShipped;
+  auto split = run_keel_stdin(base, para);
+  auto alone = run_keel_stdin(base + " --no-split-sentences", sents);
+  ASSERT_EQ(split.rc, 0) << split.err;
+  ASSERT_EQ(alone.rc, 0) << alone.err;
+  auto s = out_lines(split.out), a = out_lines(alone.out);
+  ASSERT_EQ(s.size(), 3u) << split.out;  // one output line per input line, the blank one kept
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(s[0], a[0] + " " + a[1]);
+  EXPECT_TRUE(s[1].empty());
+  EXPECT_FALSE(s[2].empty());
+
+  // --json: one object per input line with the same translation, its pieces and a log-prob.
+  auto j = run_keel_stdin(base + " --json", para);
+  ASSERT_EQ(j.rc, 0) << j.err;
+  auto jl = out_lines(j.out);
+  ASSERT_EQ(jl.size(), 3u);
+  auto first = nlohmann::json::parse(jl[0]);
+  EXPECT_EQ(first["translation"], s[0]);
+  EXPECT_EQ(first["segments"], 2);
+  EXPECT_GT(first["tokens"].size(), 4u);
+  EXPECT_LT(first["score"].get<double>(), 0.0);
+  EXPECT_GT(first["score"].get<double>(), -1e4);
+
+  // The model is calibrated: int8 by default (the log line names the compute type).
+  auto verbose = run_keel_stdin("nmt translate --model " + kShipped, sents);
+  ASSERT_EQ(verbose.rc, 0) << verbose.err;
+  EXPECT_NE(verbose.err.find(", int8,"), std::string::npos) << verbose.err;
+  fs::remove(para);
+  fs::remove(sents);
+}
+
+TEST(CliNmtText, LongSegmentsFollowThePolicyAndNumbersAreChecked) {
+  auto in = temp("long.txt");
+  std::ofstream(in) << "the cat and the dog and the cow and the horse and the bird sleep\n";
+  const std::string base = "nmt translate --quiet --model " + kShipped + " --max-input-length 5";
+  auto refuse = run_keel_stdin(base + " --long-input refuse", in);
+  EXPECT_EQ(refuse.rc, 2);
+  EXPECT_NE(refuse.err.find("stdin:1"), std::string::npos) << refuse.err;
+  auto split = run_keel_stdin(base, in);  // default policy: split
+  ASSERT_EQ(split.rc, 0) << split.err;
+  EXPECT_EQ(out_lines(split.out).size(), 1u);
+  EXPECT_NE(split.err.find("were split"), std::string::npos) << split.err;
+  auto trunc = run_keel_stdin(base + " --long-input truncate --json", in);
+  ASSERT_EQ(trunc.rc, 0) << trunc.err;
+  EXPECT_LT(nlohmann::json::parse(out_lines(trunc.out)[0])["tokens"].size(),
+            nlohmann::json::parse(out_lines(run_keel_stdin(base + " --json", in).out)[0])["tokens"].size());
+  for (const char* bad : {"--beam-size 0", "--max-decoding-length 0", "--max-batch-size -1"}) {
+    auto r = run_keel_stdin("nmt translate --model " + kShipped + " " + bad, in);
+    EXPECT_EQ(r.rc, 2) << bad;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.err.find("1.79"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("179769"), std::string::npos) << r.err;
+  }
+  fs::remove(in);
+}
+
+TEST(CliNmtText, RawTextToAModelFileWarnsAndQuantizeRefusesIt) {
+  auto m = temp("raw_tiny.keelnmt"), in = temp("raw.txt");
+  ASSERT_EQ(run_keel("nmt random-model --preset tiny --out " + m.string()).rc, 0);
+  std::ofstream(in) << "This is plain English text, not vocabulary tokens.\n";
+  auto r = run_keel_stdin("nmt translate --quiet --max-decoding-length 3 --model " + m.string(), in);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("not in the model's vocabulary"), std::string::npos) << r.err;
+  auto q = run_keel("nmt quantize --model " + m.string() + " --calib " + in.string() + " --out " +
+                    temp("raw_q.keelnmt").string());
+  EXPECT_EQ(q.rc, 2);
+  EXPECT_NE(q.err.find("not in the model's vocabulary"), std::string::npos) << q.err;
+  EXPECT_FALSE(fs::exists(temp("raw_q.keelnmt")));
   fs::remove(m);
   fs::remove(in);
 }

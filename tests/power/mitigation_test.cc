@@ -71,6 +71,41 @@ TEST(Mitigation, SoftwareStartupDelayAndSlowdown) {
   EXPECT_NEAR(r.software_energy_j, 3500.0 * (4 * 0.9 + 0.4), kExactJ);
 }
 
+// Attribution: ramps alone are the software mitigation's energy; a slowdown is charged only
+// when the filler runs.
+TEST(Mitigation, StartStopRampEnergyIsSoftwareEnergy) {
+  // Job from 2 s to 8 s (stop); 1 s ramps: idle 150 W -> 700 W mean iteration power before the
+  // start, 700 W -> 150 W after the stop. Each ramp's 1000 steps move linearly: extra energy above
+  // idle = 10 GPUs x 550 W x (mean of k/1000, k = 1..1000) x 1 s = 5 500 x 0.5005 J (up), and
+  // 5 500 x (1 - 0.5005) J (down).
+  auto sc = scenario_from(golden("start_s = 2\nstop_s = 8\n[mitigation.software]\n"
+                                 "start_ramp_s = 1\nstop_ramp_s = 1\n"));
+  auto r = simulate(sc);
+  auto base = simulate(without_mitigations(sc));
+  const double up = 5500.0 * 0.5005, down = 5500.0 * (1.0 - 0.5005);
+  EXPECT_NEAR(r.software_energy_j, up + down, 1e-6);
+  EXPECT_NEAR(r.grid_energy_j() - base.grid_energy_j(), r.software_energy_j, 1e-6);
+  auto rep = make_report("software", r, base, Spec{}, 1.0);
+  EXPECT_GT(rep.costs.software_energy_mwh, 0.0);
+  EXPECT_DOUBLE_EQ(rep.costs.slowdown_pct, 0.0);
+}
+
+TEST(Mitigation, NoSlowdownIsChargedWhenTheFillerNeverRuns) {
+  for (const char* floor : {"0", "0.2"}) {  // 0 and 240 W: neither is above comm's 250 W
+    auto sc = scenario_from(golden(std::string("[mitigation.software]\nfloor_fraction_of_tdp = ") +
+                                   floor + "\ncomm_slowdown_pct = 10\n"));
+    auto r = simulate(sc);
+    auto base = simulate(without_mitigations(sc));
+    auto rep = make_report("software", r, base, Spec{}, 1.0);
+    EXPECT_DOUBLE_EQ(rep.costs.slowdown_pct, 0.0) << floor;
+    EXPECT_DOUBLE_EQ(r.software_energy_j, 0.0) << floor;
+  }
+  // A delay as long as the comm phase: the filler never starts either.
+  auto late = scenario_from(golden("[mitigation.software]\nfloor_fraction_of_tdp = 0.5\n"
+                                   "startup_delay_ms = 1000\ncomm_slowdown_pct = 10\n"));
+  EXPECT_DOUBLE_EQ(simulate(late).jobs[0].mean_iteration_s(1.0), 2.0);
+}
+
 TEST(Mitigation, SmoothingRampLimitsCapDpDtAndSlowCompute) {
   // Per GPU +2 W/ms, -1 W/ms; 10 GPUs: the grid may rise 20 W and fall 10 W per step at most.
   auto sc = scenario_from(golden(

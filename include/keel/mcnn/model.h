@@ -1,5 +1,5 @@
 #pragma once
-// M-CNN (Godinez et al. 2017) as specified in issue 7, described without LibTorch: the shape
+// M-CNN (Godinez et al. 2017) as the paper specifies it, described without LibTorch: the shape
 // arithmetic, parameter count and FLOP count. The LibTorch module is private to src/mcnn/.
 //
 //   input [N,3,H,W], H and W divisible by 128 (1024x1280 in the paper)

@@ -37,6 +37,7 @@ struct TrainOptions {
   std::filesystem::path log;         // .csv -> per-epoch CSV, otherwise JSON (epochs + steps)
   std::filesystem::path checkpoint;  // written atomically after every epoch
   bool resume = false;               // continue from `checkpoint`
+  bool overwrite = false;            // a fresh run may replace an existing `checkpoint`
   int stop_after = 0;                // stop after this many epochs of this run (0: never)
   std::filesystem::path timeline;    // compute/comm phases per rank and iteration
   bool progress = false;             // progress bar on rank 0
@@ -59,6 +60,9 @@ struct TrainResult {
   std::size_t train_images = 0, val_images = 0;
   int skipped = 0, buckets = 0;
   int buckets_overlapped = 0;  // buckets of the last step whose allreduce began during backward
+  // This process's epochs only (not those before a resume): images trained on and seconds.
+  std::size_t run_images = 0;
+  double run_train_s = 0;
 };
 
 TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm);

@@ -1,5 +1,5 @@
 #pragma once
-// Translation speed measured the way issue 6 defines it: source sentences of 10–40 random tokens,
+// Translation speed measured on a fixed workload (the one CTranslate2 comparisons use here): source sentences of 10–40 random tokens,
 // greedy, exactly N target tokens each (min = max decoding length), several compute types side
 // by side in one run, each in a forked child so that its peak RSS is its own. Shared by
 // `keel nmt bench` and bench/bench_nmt.

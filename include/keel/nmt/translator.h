@@ -53,6 +53,12 @@ class Translator {
                                      const TranslateOptions& options,
                                      const std::function<void(std::size_t)>& progress = {}) const;
 
+  // Log-probability (natural log, EOS included) of each `targets[i]` (pre-tokenized, as
+  // translate() returns it) given `lines[i]`: one teacher-forced decoder pass per sentence.
+  std::vector<double> score(const std::vector<std::string>& lines,
+                            const std::vector<std::string>& targets) const;
+
+  const Vocabulary& source_vocabulary() const { return src_vocab_; }
   const Transformer& model() const { return transformer_; }
 
  private:
