@@ -5,7 +5,9 @@
 #include <memory>
 
 #include "cli.h"
+#include "power_window.h"
 #include "keel/core/error.h"
+#include "keel/power/scenario.h"
 #include "keel/power/spec.h"
 #include "keel/power/trace_html.h"
 #include "keel/power/trace_in.h"
@@ -16,10 +18,11 @@ namespace keel::cli {
 namespace {
 
 struct AnalyzeArgs {
-  std::string trace, spec, format = "auto", columns, report;
+  std::string trace, spec, format = "auto", columns, report, facility;
   int scale_gpus = 0;
   double resample_ms = 0, dmon_delay_ms = 0;
   bool strict = false;
+  WindowArgs window;
 };
 
 std::vector<std::string> split_columns(const std::string& s) {
@@ -39,6 +42,7 @@ std::vector<std::string> split_columns(const std::string& s) {
 
 void run_analyze(const AnalyzeArgs& a, const GlobalOptions& g) {
   power::Spec spec = a.spec.empty() ? power::Spec{} : power::load_spec(a.spec);
+  apply_window(spec, a.window);
   power::TraceReadOptions ro;
   ro.format = a.format == "nvidia-smi" ? power::TraceFormat::nvidia_smi
               : a.format == "dcgm"     ? power::TraceFormat::dcgm
@@ -47,6 +51,7 @@ void run_analyze(const AnalyzeArgs& a, const GlobalOptions& g) {
   if (a.dmon_delay_ms > 0) ro.dmon_delay_ms = a.dmon_delay_ms;
   power::AnalyzeOptions ao;
   if (a.scale_gpus > 0) ao.scale_gpus = a.scale_gpus;
+  if (!a.facility.empty()) ao.facility = power::load_facility(a.facility);
   if (a.resample_ms > 0) ao.resample.step_s = a.resample_ms * 1e-3;
   power::TraceAnalysis res = power::analyze_trace(power::read_trace(a.trace, ro), spec, ao);
   if (!a.report.empty())
@@ -64,15 +69,22 @@ void run_analyze(const AnalyzeArgs& a, const GlobalOptions& g) {
 void register_power_analyze(CLI::App& power, const GlobalOptions& global) {
   auto args = std::make_shared<AnalyzeArgs>();
   auto* cmd = power.add_subcommand(
-      "analyze", "Judge a measured GPU power log (nvidia-smi CSV, dcgmi dmon, DCGM CSV)");
+      "analyze",
+      "Judge a measured GPU power log (nvidia-smi CSV, dcgmi dmon, DCGM CSV) or a keel trace");
   cmd->add_option("trace", args->trace, "Power log: nvidia-smi --query-gpu CSV, dcgmi dmon text, "
-                                        "or CSV with DCGM_FI_DEV_POWER_USAGE[_INSTANT] columns")
+                                        "CSV with DCGM_FI_DEV_POWER_USAGE[_INSTANT] columns, or keel's own --trace "
+                                        "CSV")
       ->required()->check(CLI::ExistingFile);
   cmd->add_option("--spec", args->spec, "Utility spec TOML to judge the power against")
       ->check(CLI::ExistingFile);
+  add_window_options(*cmd, args->window);
   cmd->add_option("--scale-gpus", args->scale_gpus,
                   "Scale the file's summed power to N GPUs (assumes synchronous GPUs)")
       ->check(Positive);
+  cmd->add_option("--facility", args->facility,
+                  "Add a facility's overheads to the GPU power: the [facility] table of this "
+                  "scenario TOML (servers' base power, PSU losses, cooling, fixed overhead)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--format", args->format, "auto|nvidia-smi|dcgm (default auto)")
       ->check(CLI::IsMember({"auto", "nvidia-smi", "dcgm"}));
   cmd->add_option("--resample-ms", args->resample_ms,
@@ -80,7 +92,8 @@ void register_power_analyze(CLI::App& power, const GlobalOptions& global) {
       ->check(Positive);
   cmd->add_option("--columns", args->columns,
                   "For nvidia-smi logs written with noheader: the --query-gpu list, e.g. "
-                  "timestamp,index,power.draw.instant");
+                  "timestamp,index,power.draw.instant; for a keel compare trace: the column, "
+                  "e.g. storage_grid_mw");
   cmd->add_option("--dmon-delay-ms", args->dmon_delay_ms,
                   "For dcgmi dmon logs (no time column): the -d delay it ran with")
       ->check(Positive);

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "power_window.h"
 #include "keel/core/error.h"
 #include "keel/core/progress.h"
 #include "keel/power/analysis.h"
@@ -22,6 +23,8 @@ namespace {
 struct PowerArgs {
   std::string scenario, spec, trace, report;
   int trace_racks = 0;
+  double trace_step_ms = 0;
+  WindowArgs window;
   int threads = 0;
   bool reference = false;
   bool strict = false;
@@ -45,6 +48,7 @@ std::string enabled_mitigations(const power::Scenario& sc) {
 void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = spec_or_default(a.spec);
+  apply_window(spec, a.window);
   const std::string variant = enabled_mitigations(sc);
   const bool mitigated = variant != "none";
   core::Progress bar("simulate", static_cast<std::uint64_t>(sc.steps()) * (mitigated ? 2 : 1),
@@ -65,7 +69,7 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   bar.finish();
   power::RunReport rep = power::make_report(variant, run, base ? *base : run, spec, sc.sim.step_ms);
   if (base) rep.per_mitigation = power::costs_of_each(sc, *base, spec, rep);
-  if (!a.trace.empty()) power::write_trace_csv(a.trace, run);
+  if (!a.trace.empty()) power::write_trace_csv(a.trace, run, a.trace_step_ms);
   if (!a.report.empty())
     power::write_html_report(
         a.report, power::simulate_report_input(sc, spec, rep, run, base.get(), a.scenario));
@@ -84,18 +88,28 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
 void run_compare(const PowerArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = spec_or_default(a.spec);
+  apply_window(spec, a.window);
   int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // The report keeps a bounded copy of each variant's series (report_series.h).
   std::vector<power::RunSeries> series;
+  // --trace keeps each variant's grid power (8 variants x 300 000 steps: 19 MB).
+  std::vector<std::vector<double>> grid(a.trace.empty() ? 0 : power::variants(sc).size());
+  double step_s = 0;
   power::RunObserver observe;
-  if (!a.report.empty()) {
-    series.resize(power::variants(sc).size());
-    observe = [&series, w = power::choose_report_window(sc), &spec](std::size_t i,
-                                                                    const power::SimResult& r) {
-      series[i] = power::capture_run(r, spec, w);
+  if (!a.report.empty()) series.resize(power::variants(sc).size());
+  if (!a.report.empty() || !a.trace.empty()) {
+    observe = [&, w = power::choose_report_window(sc)](std::size_t i, const power::SimResult& r) {
+      if (!series.empty()) series[i] = power::capture_run(r, spec, w);
+      if (!grid.empty()) grid[i] = r.grid_w;
+      step_s = r.step_s;
     };
   }
   auto rows = power::compare(sc, spec, threads, observe);
+  if (!a.trace.empty()) {
+    std::vector<std::string> names;
+    for (const auto& r : rows) names.push_back(r.variant);
+    power::write_compare_trace_csv(a.trace, names, grid, step_s, a.trace_step_ms);
+  }
   if (!a.report.empty())
     power::write_html_report(a.report,
                              power::compare_report_input(sc, spec, rows, series, a.scenario));
@@ -124,6 +138,10 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   sim->add_option("--trace", args->trace, "Write the power time series to this CSV file");
   sim->add_option("--trace-racks", args->trace_racks, "Also trace the first N racks (AC kW)")
       ->check(NonNegative);
+  sim->add_option("--trace-step-ms", args->trace_step_ms,
+                  "One trace row per this many ms (the mean over it; default: every step)")
+      ->check(Positive);
+  add_window_options(*sim, args->window);
   sim->add_option("--report", args->report,
                   "Write a self-contained HTML report with interactive plots to this file");
   sim->add_flag("--reference", args->reference,
@@ -136,6 +154,12 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   cmp->add_option("scenario", args->scenario, "Scenario TOML (see examples/power/)")
       ->required()->check(CLI::ExistingFile);
   cmp->add_option("--spec", args->spec, "Utility spec TOML")->check(CLI::ExistingFile);
+  cmp->add_option("--trace", args->trace,
+                  "Write every variant's grid power to this CSV file (time_s, <variant>_grid_mw...)");
+  cmp->add_option("--trace-step-ms", args->trace_step_ms,
+                  "One trace row per this many ms (the mean over it; default: every step)")
+      ->check(Positive);
+  add_window_options(*cmp, args->window);
   cmp->add_option("--threads", args->threads, "Variants simulated in parallel (default: cores)")
       ->check(Positive);
   cmp->add_option("--report", args->report,

@@ -15,6 +15,7 @@ struct ConfigState {
   std::string file;
   std::set<const toml::node*> used;
   std::map<std::string, std::set<std::string>> asked;  // section path -> keys asked for
+  std::set<std::string> tables;  // key paths asked for as tables or arrays of tables
 };
 }  // namespace detail
 
@@ -165,6 +166,7 @@ std::string ConfigSection::string(std::string_view key) const {
 }
 
 std::optional<ConfigSection> ConfigSection::table(std::string_view key) const {
+  state_->tables.insert(key_path(key));
   auto n = static_cast<const toml::node*>(lookup(key));
   if (!n) return std::nullopt;
   auto t = n->as_table();
@@ -174,6 +176,7 @@ std::optional<ConfigSection> ConfigSection::table(std::string_view key) const {
 
 std::vector<ConfigSection> ConfigSection::table_array(std::string_view key) const {
   std::vector<ConfigSection> out;
+  state_->tables.insert(key_path(key));
   auto n = static_cast<const toml::node*>(lookup(key));
   if (!n) return out;
   auto arr = n->as_array();
@@ -232,18 +235,28 @@ void walk_unknown(const detail::ConfigState& st, const toml::table& t, const std
     if (!st.used.count(v)) {
       std::string hint;
       auto it = st.asked.find(path);
+      // Suggest only what exists here and is of the same kind: a table for a table, a value
+      // for a value ([job.gpu] is not a misspelt `gpus`).
+      const bool is_table = v->is_table() || v->is_array_of_tables();
+      auto is_section = [&](const std::string& cand) {
+        return st.tables.count(path.empty() ? cand : path + "." + cand) != 0;
+      };
       if (it != st.asked.end()) {
         std::size_t best = 3;  // suggest only close matches
         for (const auto& cand : it->second) {
+          if (is_section(cand) != is_table) continue;
           std::size_t d = edit_distance(k->str(), cand);
           if (d < best) best = d, hint = "did you mean '" + cand + "'?";
         }
       }
-      if (hint.empty()) hint = "remove it or check the documented keys in examples/";
+      if (hint.empty())
+        hint = is_table ? "this table is not part of the format here; see the documented tables "
+                          "in examples/"
+                        : "remove it or check the documented keys in examples/";
       Location loc{st.file, static_cast<int>(k->source().begin.line),
                    static_cast<int>(k->source().begin.column), kp};
       if (loc.line == 0) loc = node_location(st, v, kp);
-      throw InputError("unknown key", loc, hint);
+      throw InputError(is_table ? "unknown table" : "unknown key", loc, hint);
     }
     if (auto sub = v->as_table()) walk_unknown(st, *sub, kp);
     if (auto arr = v->as_array()) {

@@ -6,6 +6,9 @@
 #include <numeric>
 #include <thread>
 
+#include <fmt/format.h>
+
+#include "keel/core/error.h"
 #include "keel/power/metrics.h"
 
 namespace keel::power {
@@ -15,10 +18,36 @@ constexpr double kMw = 1e6;
 constexpr double kJPerMwh = 3.6e9;
 }  // namespace
 
-Metrics measure(const std::vector<double>& w, double step_s, const Spec& spec,
+std::vector<double> evaluation_window(const std::vector<double>& w, double step_s,
+                                      const Spec& spec) {
+  if (!spec.windowed()) return w;
+  const double n = static_cast<double>(w.size());
+  const double from = std::max(spec.exclude_start_s, spec.from_s.value_or(0.0));
+  const double to = spec.to_s.value_or(n * step_s);
+  const auto i0 = static_cast<std::size_t>(std::clamp(std::ceil(from / step_s - 1e-9), 0.0, n));
+  const auto i1 = static_cast<std::size_t>(std::clamp(std::floor(to / step_s + 1e-9), 0.0, n));
+  if (i1 < i0 + 2)
+    throw core::InputError(
+        fmt::format("evaluation window {} leaves no data of the {:g} s series", spec.window_text(),
+                    n * step_s),
+        {"", 0, 0, spec.from_s || spec.to_s ? "--from-s/--to-s" : "exclude_start_s"},
+        "choose a window inside the run");
+  return {w.begin() + static_cast<std::ptrdiff_t>(i0), w.begin() + static_cast<std::ptrdiff_t>(i1)};
+}
+
+std::string verdict(const std::vector<Clause>& clauses) {
+  if (clauses.empty()) return "-";
+  std::string failed;
+  for (const auto& c : clauses)
+    if (!c.pass) failed += (failed.empty() ? "" : ", ") + c.name;
+  return failed.empty() ? "PASS" : "FAIL: " + failed;
+}
+
+Metrics measure(const std::vector<double>& full, double step_s, const Spec& spec,
                 Spectrum* spectrum_out) {
   Metrics m;
-  if (w.empty()) return m;
+  if (full.empty()) return m;
+  const std::vector<double> w = evaluation_window(full, step_s, spec);
   auto [lo, hi] = std::minmax_element(w.begin(), w.end());
   m.peak_mw = *hi / kMw;
   m.min_mw = *lo / kMw;
@@ -57,6 +86,7 @@ std::vector<Clause> evaluate(const Metrics& m, const Spec& s) {
   add("ramp up", m.ramp_up_mw_per_s, s.max_ramp_up_mw_per_s, "MW/s");
   add("ramp down", m.ramp_down_mw_per_s, s.max_ramp_down_mw_per_s, "MW/s");
   add("swing", m.swing_mw, s.max_swing_mw, "MW");
+  add("swing % of peak", m.swing_pct_of_peak, s.max_swing_pct, "%");
   add("band amplitude", m.band_amplitude_mw, s.max_band_amplitude_mw, "MW");
   add("band energy", m.band_energy_fraction, s.max_band_energy_fraction, "fraction");
   return out;

@@ -2,17 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "keel/core/atomic_file.h"
+#include "keel/core/error.h"
 #include "keel/core/table.h"
 
 namespace keel::power {
-
-namespace {
-std::string verdict(const std::vector<Clause>& c) {
-  if (c.empty()) return "-";
-  return all_pass(c) ? "PASS" : "FAIL";
-}
-}  // namespace
 
 std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport& r) {
   const Metrics& m = r.metrics;
@@ -53,8 +50,10 @@ std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport
   if (r.clauses.empty()) {
     out += "spec      none given (use --spec SPEC.toml)\n";
   } else {
-    out += fmt::format("spec      {}{}: {}\n", spec.name,
-                       spec.illustrative ? " (illustrative)" : "", verdict(r.clauses));
+    out += fmt::format("spec      {}{}{}: {}\n", spec.name,
+                       spec.illustrative ? " (illustrative)" : "",
+                       spec.windowed() ? ", judged on " + spec.window_text() : "",
+                       verdict(r.clauses));
     for (const auto& c : r.clauses)
       out += fmt::format("  {:<15} {:>9.3f} {:<8} limit {:>9.3f}  {}\n", c.name, c.value, c.unit,
                          c.limit, c.pass ? "PASS" : "FAIL");
@@ -66,6 +65,7 @@ std::string format_comparison(const Scenario& sc, const Spec& spec,
                               const std::vector<RunReport>& rows) {
   core::Table t({"mitigation", "min MW", "peak MW", "swing MW", "up MW/s", "down MW/s",
                  "dom Hz", "band MW", "band %", "energy +%", "slow +%", "SoC %", "spec"});
+  t.set_align(12, core::Table::Align::left);  // "FAIL: swing, band energy"
   for (const auto& r : rows) {
     const Metrics& m = r.metrics;
     t.add_row({r.variant, fmt::format("{:.2f}", m.min_mw), fmt::format("{:.2f}", m.peak_mw),
@@ -80,10 +80,11 @@ std::string format_comparison(const Scenario& sc, const Spec& spec,
   }
   std::string head = fmt::format(
       "scenario {} ({} GPUs, {:g} s at {:g} ms); spec {}{}; swing within {:g} s, ramps over "
-      "{:g} s, band {:g}-{:g} Hz\n\n",
+      "{:g} s, band {:g}-{:g} Hz{}\n\n",
       sc.name, sc.total_gpus(), sc.sim.duration_s, sc.sim.step_ms, spec.name,
       spec.illustrative ? " (illustrative)" : "", spec.swing_window_s, spec.ramp_window_s,
-      spec.f_lo_hz, spec.f_hi_hz);
+      spec.f_lo_hz, spec.f_hi_hz,
+      spec.windowed() ? "; metrics and spec judged on " + spec.window_text() : "");
   return head + t.render();
 }
 
@@ -131,10 +132,43 @@ nlohmann::json to_json(const RunReport& r) {
 nlohmann::json spec_json(const Spec& s) {
   return {{"name", s.name}, {"illustrative", s.illustrative}, {"ramp_window_s", s.ramp_window_s},
           {"swing_window_s", s.swing_window_s}, {"f_lo_hz", s.f_lo_hz}, {"f_hi_hz", s.f_hi_hz},
-          {"segment_s", s.segment_s}};
+          {"segment_s", s.segment_s},
+          {"window", s.windowed() ? nlohmann::json{{"from_s", std::max(s.exclude_start_s,
+                                                                       s.from_s.value_or(0.0))},
+                                                   {"to_s", s.to_s ? nlohmann::json(*s.to_s)
+                                                                   : nlohmann::json()}}
+                                  : nlohmann::json()}};
 }
 
-void write_trace_csv(const std::filesystem::path& path, const SimResult& r) {
+int time_decimals(double step_s) {
+  if (!(step_s > 0)) return 3;
+  return std::max(3, static_cast<int>(std::ceil(-std::log10(step_s) - 1e-9)));
+}
+
+namespace {
+
+// Samples per output row for a requested trace step (1: every step).
+std::size_t block_of(double sim_step_s, double step_ms) {
+  if (step_ms <= 0) return 1;
+  const double m = step_ms / 1000.0 / sim_step_s;
+  if (m < 1.0 - 1e-9)
+    throw core::InputError(fmt::format("--trace-step-ms {:g} is below the simulation step {:g} ms",
+                                       step_ms, sim_step_s * 1000.0),
+                           {"", 0, 0, "--trace-step-ms"}, "use a multiple of the step");
+  return static_cast<std::size_t>(std::max(1.0, std::round(m)));
+}
+
+double block_mean(const std::vector<double>& v, std::size_t k0, std::size_t k1) {
+  double s = 0;
+  for (std::size_t k = k0; k < k1; ++k) s += v[k];
+  return s / static_cast<double>(k1 - k0);
+}
+
+}  // namespace
+
+void write_trace_csv(const std::filesystem::path& path, const SimResult& r, double step_ms) {
+  const std::size_t m = block_of(r.step_s, step_ms);
+  const int digits = time_decimals(r.step_s * static_cast<double>(m));
   core::AtomicFile f(path);
   auto& out = f.stream();
   out << "time_s,facility_mw,grid_mw";
@@ -142,11 +176,35 @@ void write_trace_csv(const std::filesystem::path& path, const SimResult& r) {
   for (std::size_t i = 0; i < r.rack_w.size(); ++i) out << ",rack_" << i << "_kw";
   out << "\n";
   std::string line;
-  for (std::size_t k = 0; k < r.grid_w.size(); ++k) {
-    line = fmt::format("{:.3f},{:.6f},{:.6f}", static_cast<double>(k) * r.step_s,
-                       r.facility_w[k] / 1e6, r.grid_w[k] / 1e6);
-    if (r.has_storage) line += fmt::format(",{:.5f}", r.soc[k]);
-    for (const auto& rack : r.rack_w) line += fmt::format(",{:.3f}", rack[k] / 1e3);
+  const std::size_t n = r.grid_w.size();
+  for (std::size_t k = 0; k < n; k += m) {
+    const std::size_t e = std::min(n, k + m);
+    line = fmt::format("{:.{}f},{:.6f},{:.6f}", static_cast<double>(k) * r.step_s, digits,
+                       block_mean(r.facility_w, k, e) / 1e6, block_mean(r.grid_w, k, e) / 1e6);
+    if (r.has_storage) line += fmt::format(",{:.5f}", block_mean(r.soc, k, e));
+    for (const auto& rack : r.rack_w) line += fmt::format(",{:.3f}", block_mean(rack, k, e) / 1e3);
+    out << line << '\n';
+  }
+  f.commit();
+}
+
+void write_compare_trace_csv(const std::filesystem::path& path,
+                             const std::vector<std::string>& variants,
+                             const std::vector<std::vector<double>>& grid_w, double step_s,
+                             double step_ms) {
+  const std::size_t m = block_of(step_s, step_ms);
+  const int digits = time_decimals(step_s * static_cast<double>(m));
+  core::AtomicFile f(path);
+  auto& out = f.stream();
+  out << "time_s";
+  for (const auto& v : variants) out << ',' << v << "_grid_mw";
+  out << '\n';
+  const std::size_t n = grid_w.empty() ? 0 : grid_w[0].size();
+  std::string line;
+  for (std::size_t k = 0; k < n; k += m) {
+    const std::size_t e = std::min(n, k + m);
+    line = fmt::format("{:.{}f}", static_cast<double>(k) * step_s, digits);
+    for (const auto& g : grid_w) line += fmt::format(",{:.6f}", block_mean(g, k, e) / 1e6);
     out << line << '\n';
   }
   f.commit();

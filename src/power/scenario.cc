@@ -181,4 +181,14 @@ Scenario load_scenario(const std::filesystem::path& file) {
   return core::load_config(file, parse_scenario);
 }
 
+FacilityParams load_facility(const std::filesystem::path& file) {
+  const auto doc = core::ConfigDoc::load_file(file);
+  if (doc.root().has("job")) return core::parse_config(doc, parse_scenario).facility;
+  return core::parse_config(doc, [](const ConfigSection& root) {
+    FacilityParams f;
+    if (auto s = root.table("facility")) parse_facility(*s, f);
+    return f;
+  });
+}
+
 }  // namespace keel::power

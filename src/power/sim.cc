@@ -3,6 +3,7 @@
 #include <cmath>
 #include <memory>
 
+#include "keel/power/facility.h"
 #include "keel/power/gpu.h"
 
 namespace keel::power {
@@ -19,27 +20,18 @@ namespace {
 // follows heat with a lag, fixed overhead) -> storage -> grid.
 class Facility {
  public:
-  Facility(const Scenario& sc, std::int64_t steps) : sc_(sc) {
+  Facility(const Scenario& sc, std::int64_t steps)
+      : sc_(sc), power_(sc.facility, sc.sim.step_ms / 1000.0, jobs_base_w(sc)) {
     ac_.resize(static_cast<std::size_t>(steps));
     facility_.resize(static_cast<std::size_t>(steps));
-    a_cool_ = sc.facility.cooling_time_constant_s > 0
-                  ? 1.0 - std::exp(-sc.sim.step_ms / 1000.0 / sc.facility.cooling_time_constant_s)
-                  : 1.0;
-    for (std::size_t j = 0; j < sc.jobs.size(); ++j) {
-      auto servers = (sc.jobs[j].gpus + sc.facility.gpus_per_server - 1) /
-                     sc.facility.gpus_per_server;
-      base_w_ += static_cast<double>(servers) * sc.facility.server_base_w;
-    }
+    base_w_ = jobs_base_w(sc);
   }
   double server_base_w() const { return base_w_; }
 
   void record(std::int64_t k, double gpu_w) {
-    double ac = (gpu_w + base_w_) / sc_.facility.psu_efficiency;
-    double heat = ac * sc_.facility.cooling_overhead_fraction;
-    if (k == 0) cooling_ = heat;  // start in thermal steady state
-    cooling_ += (heat - cooling_) * a_cool_;
-    ac_[static_cast<std::size_t>(k)] = ac;
-    facility_[static_cast<std::size_t>(k)] = ac + cooling_ + sc_.facility.fixed_overhead_mw * 1e6;
+    const auto p = power_.step(gpu_w);
+    ac_[static_cast<std::size_t>(k)] = p.ac_w;
+    facility_[static_cast<std::size_t>(k)] = p.facility_w;
   }
 
   // Collects the jobs' statistics and mitigation energies, then applies storage.
@@ -71,20 +63,23 @@ class Facility {
   }
 
  private:
+  static double jobs_base_w(const Scenario& sc) {
+    double w = 0;
+    for (const auto& j : sc.jobs) w += servers_base_w(sc.facility, j.gpus);
+    return w;
+  }
   const Scenario& sc_;
+  FacilityPower power_;
   std::vector<double> ac_, facility_;
-  double base_w_ = 0, cooling_ = 0, a_cool_ = 1;
+  double base_w_ = 0;
 };
 
 std::int64_t gpus_per_rack(const Scenario& sc) {
   return std::int64_t{sc.facility.gpus_per_server} * sc.facility.servers_per_rack;
 }
 
-// Base (non-GPU) AC power of one rack holding `gpus` GPUs.
-double rack_base_w(const Scenario& sc, std::int64_t gpus) {
-  auto servers = (gpus + sc.facility.gpus_per_server - 1) / sc.facility.gpus_per_server;
-  return static_cast<double>(servers) * sc.facility.server_base_w;
-}
+// Base (non-GPU) power of one rack holding `gpus` GPUs.
+double rack_base_w(const Scenario& sc, std::int64_t gpus) { return servers_base_w(sc.facility, gpus); }
 
 void report_progress(const SimOptions& opt, std::int64_t k, std::int64_t n) {
   if (opt.progress && (k % 65536 == 0 || k + 1 == n)) opt.progress(k + 1, n);

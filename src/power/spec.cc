@@ -1,5 +1,9 @@
 #include "keel/power/spec.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "keel/core/config.h"
 
 namespace keel::power {
@@ -7,8 +11,13 @@ namespace keel::power {
 using core::Range;
 
 bool Spec::has_limits() const {
-  return max_ramp_up_mw_per_s || max_ramp_down_mw_per_s || max_swing_mw || max_band_amplitude_mw ||
-         max_band_energy_fraction;
+  return max_ramp_up_mw_per_s || max_ramp_down_mw_per_s || max_swing_mw || max_swing_pct ||
+         max_band_amplitude_mw || max_band_energy_fraction;
+}
+
+std::string Spec::window_text() const {
+  const double from = std::max(exclude_start_s, from_s.value_or(0.0));
+  return to_s ? fmt::format("{:g}-{:g} s", from, *to_s) : fmt::format("{:g} s to the end", from);
 }
 
 Spec parse_spec(const core::ConfigSection& root) {
@@ -16,12 +25,14 @@ Spec parse_spec(const core::ConfigSection& root) {
   Spec s;
   s.name = root.string_or("name", "spec");
   s.illustrative = root.boolean_or("illustrative", false);
+  s.exclude_start_s = root.number_in("exclude_start_s", 0.0, non_neg);
   if (auto t = root.table("time_domain")) {
     s.ramp_window_s = t->number_in("ramp_window_s", s.ramp_window_s, positive);
     s.max_ramp_up_mw_per_s = t->optional_number_in("max_ramp_up_mw_per_s", non_neg);
     s.max_ramp_down_mw_per_s = t->optional_number_in("max_ramp_down_mw_per_s", non_neg);
     s.swing_window_s = t->number_in("swing_window_s", s.swing_window_s, positive);
     s.max_swing_mw = t->optional_number_in("max_swing_mw", non_neg);
+    s.max_swing_pct = t->optional_number_in("max_swing_pct", {0, 100});
   }
   if (auto f = root.table("frequency_domain")) {
     s.f_lo_hz = f->number_in("f_lo_hz", s.f_lo_hz, non_neg);

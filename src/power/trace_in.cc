@@ -18,6 +18,8 @@ ParsedTrace parse_trace(std::string_view text, const std::string& file,
       first = std::string(tt::trim(l.text));
       break;
     }
+  if (opt.format == TraceFormat::automatic && is_keel_trace_header(first))
+    return parse_keel_trace(text, file, opt);
   const bool dmon = first.rfind("#Entity", 0) == 0;
   const bool dcgm_csv = tt::lower(first).find("dcgm_fi_dev_power_usage") != std::string::npos;
   TraceFormat f = opt.format;

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "keel/core/error.h"
+#include "keel/power/facility.h"
 #include "keel/power/report.h"
 
 namespace keel::power {
@@ -25,10 +27,6 @@ Unit unit_for(double peak_mw) {
   return {"W", 1e6};
 }
 
-std::string verdict(const std::vector<Clause>& c) {
-  if (c.empty()) return "-";
-  return all_pass(c) ? "PASS" : "FAIL";
-}
 
 }  // namespace
 
@@ -95,10 +93,21 @@ TraceAnalysis analyze_trace(ParsedTrace trace, const Spec& spec, const AnalyzeOp
   a.grid = resample(trace, opt.resample);
   a.gpus_in_file = static_cast<int>(trace.gpus.size());
   a.scale_gpus = opt.scale_gpus;
+  const bool facility_level = trace.format == "keel trace csv";
+  if (facility_level && (opt.scale_gpus || opt.facility))
+    throw core::InputError("a keel trace is already facility power",
+                           core::Location{trace.file, 0, 0, opt.scale_gpus ? "--scale-gpus" : "--facility"},
+                           "--scale-gpus and --facility apply to GPU power logs");
   if (opt.scale_gpus) {
     // Synchronous training: every GPU swings with the ones measured, so the fleet is a multiple.
     a.scale = static_cast<double>(*opt.scale_gpus) / a.gpus_in_file;
     for (double& x : a.grid.total_w) x *= a.scale;
+  }
+  if (opt.facility) {
+    const std::int64_t gpus = opt.scale_gpus.value_or(a.gpus_in_file);
+    FacilityPower fp(*opt.facility, a.grid.step_s, servers_base_w(*opt.facility, gpus));
+    for (double& x : a.grid.total_w) x = fp.step(x).facility_w;
+    a.facility = true;
   }
   a.metrics = measure(a.grid.total_w, a.grid.step_s, spec);
   a.clauses = evaluate(a.metrics, spec);
@@ -140,6 +149,10 @@ std::string format_trace_summary(const TraceAnalysis& a, const Spec& spec) {
                        "(all swing in phase with the measured ones; real offsets would lower "
                        "swings and ramps)\n",
                        a.scale, *a.scale_gpus, a.gpus_in_file);
+  if (a.facility)
+    out += "facility  servers' base power, PSU losses, cooling and fixed overhead added "
+           "(--facility)\n";
+  if (spec.windowed()) out += "window    metrics and spec judged on " + spec.window_text() + "\n";
   out += fmt::format("power     peak {:.2f} {u}  min {:.2f} {u}  mean {:.2f} {u}  energy {:.4g} {u}h\n",
                      p(m.peak_mw), p(m.min_mw), p(m.mean_mw), p(m.energy_mwh), fmt::arg("u", u.name));
   out += fmt::format("swing     {:.2f} {} ({:.1f} % of peak) within {:g} s\n", p(m.swing_mw),

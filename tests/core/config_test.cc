@@ -64,6 +64,25 @@ TEST(Config, UnknownTableAndArrayEntriesAreRejected) {
   EXPECT_NE(msg.find(":5:"), std::string::npos) << msg;
 }
 
+TEST(Config, SuggestionsAreOfTheSameKindAsTheUnknownEntry) {
+  // [job.gpu] is a table: 'gpus' (a value) is no suggestion for it.
+  auto doc = ConfigDoc::parse("[[job]]\ngpus = 8\n[job.gpu]\ntdp_w = 1\n", "s.toml");
+  for (auto& j : doc.root().table_array("job")) {
+    j.integer("gpus");
+    (void)j.table("storage");
+  }
+  auto msg = error_of([&] { doc.reject_unknown_keys(); });
+  EXPECT_NE(msg.find("key 'job[0].gpu': unknown table"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("did you mean"), std::string::npos) << msg;
+  // A misspelt table is matched to a table asked for there, present in the file or not.
+  auto doc2 = ConfigDoc::parse("[mitigation.smothing]\nx = 1\n", "s.toml");
+  auto mit = doc2.root().table("mitigation");
+  (void)mit->table("smoothing");
+  (void)mit->number_or("smothing_level", 1.0);
+  msg = error_of([&] { doc2.reject_unknown_keys(); });
+  EXPECT_NE(msg.find("did you mean 'smoothing'?"), std::string::npos) << msg;
+}
+
 TEST(Config, WrongTypeAndMissingRequiredNameTheKey) {
   auto doc = ConfigDoc::parse("[sim]\nduration_s = \"long\"\n", "s.toml");
   auto sim = *doc.root().table("sim");

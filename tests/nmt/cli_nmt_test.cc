@@ -230,3 +230,22 @@ TEST(CliNmtText, RawTextToAModelFileWarnsAndQuantizeRefusesIt) {
   fs::remove(m);
   fs::remove(in);
 }
+
+TEST(CliNmtText, QuantizeAndBenchTakeModelDirectories) {
+  auto calib = temp("dir_calib.txt"), out = temp("dir_q");
+  std::ofstream(calib) << "The cat sleeps on the table.\nThe dog eats the bread.\nIt is late.\n";
+  auto q = run_keel("nmt quantize --quiet --model " + kShipped + " --calib " + calib.string() +
+                    " --out " + out.string() + " --method minmax");
+  ASSERT_EQ(q.rc, 0) << q.err;
+  EXPECT_TRUE(fs::is_regular_file(out / "model.keel"));
+  EXPECT_TRUE(fs::is_regular_file(out / "spm.model"));  // a complete directory
+  auto t = run_keel_stdin("nmt translate --model " + out.string(), calib);
+  ASSERT_EQ(t.rc, 0) << t.err;
+  EXPECT_EQ(out_lines(t.out).size(), 3u);
+  EXPECT_NE(t.err.find(", int8,"), std::string::npos) << t.err;
+  auto b = run_keel("nmt bench --quiet --json --model " + out.string() +
+                    " --compute fp32 --sentences 4 --target-length 4 --streams 1");
+  EXPECT_EQ(b.rc, 0) << b.err;
+  fs::remove_all(out);
+  fs::remove(calib);
+}

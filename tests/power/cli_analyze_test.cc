@@ -62,3 +62,19 @@ TEST(CliAnalyze, ResampleStepAndColumnsFlags) {
   EXPECT_EQ(j["sampling"]["points"], 3);
   EXPECT_NEAR(j["result"]["power"]["peak_mw"].get<double>(), 420e-6, 1e-12);
 }
+
+TEST(CliAnalyze, FacilityOverheadsTurnGpuPowerIntoFacilityPower) {
+  // 3 GPUs scaled to 3000 with the default facility (4 GPUs per server, 1500 W each, PSU 0.94,
+  // cooling 15 %, 1 MW fixed): the mean becomes (P + 750 x 1500 W) / 0.94 x 1.15 + 1 MW.
+  const std::string base = "power analyze --json " + kData + "nvsmi_noindex.csv --scale-gpus 3000";
+  auto gpu = run_keel(base);
+  auto fac = run_keel(base + " --facility " + kExamples + "default.toml");
+  ASSERT_EQ(gpu.rc, 0) << gpu.err;
+  ASSERT_EQ(fac.rc, 0) << fac.err;
+  const double p = nlohmann::json::parse(gpu.out)["result"]["power"]["mean_mw"].get<double>();
+  const double f = nlohmann::json::parse(fac.out)["result"]["power"]["mean_mw"].get<double>();
+  // Cooling lags heat (60 s): on a short log it stays near its start, so compare loosely.
+  EXPECT_NEAR(f, (p + 750 * 1500e-6) / 0.94 * 1.15 + 1.0, 0.01 * f);
+  auto bad = run_keel(base + " --facility " + kData + "nvsmi_noindex.csv");
+  EXPECT_EQ(bad.rc, 2);
+}

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "../support/run_keel.h"
 
@@ -110,4 +111,95 @@ TEST(CliPower, UnwritableTraceFailsCleanly) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/x.csv"), std::string::npos) << r.err;
+}
+
+// Evaluation windows, the failing clauses named in tables, traces at any step and decimated,
+// compare traces, and keel's own traces read back by analyze (with facility overheads for GPU
+// logs).
+TEST(CliPower, WindowsNameFailedClausesAndTracesRoundTrip) {
+  auto sc = write_temp("win.toml", kSmall);
+  auto spec = write_temp("win_spec.toml",
+                         "exclude_start_s = 4\n[time_domain]\nmax_swing_mw = 1000\n"
+                         "max_swing_pct = 1\n");
+  // The start-up is excluded: the windowed minimum is the iteration's, above the idle start.
+  auto all = run_keel("power simulate --json " + sc.string());
+  auto win = run_keel("power simulate --json " + sc.string() + " --spec " + spec.string());
+  ASSERT_EQ(all.rc, 0) << all.err;
+  ASSERT_EQ(win.rc, 0) << win.err;
+  auto ja = nlohmann::json::parse(all.out), jw = nlohmann::json::parse(win.out);
+  EXPECT_GT(jw["result"]["power"]["min_mw"].get<double>(), ja["result"]["power"]["min_mw"].get<double>());
+  EXPECT_EQ(jw["spec"]["window"]["from_s"], 4.0);
+  // The swing clause relative to peak fails (the iterations swing by far more than 1 %) and the
+  // table says which clause failed.
+  auto cmp = run_keel("power compare --quiet " + sc.string() + " --spec " + spec.string());
+  ASSERT_EQ(cmp.rc, 0) << cmp.err;
+  EXPECT_NE(cmp.out.find("FAIL: swing % of peak"), std::string::npos) << cmp.out;
+  EXPECT_NE(cmp.out.find("judged on 4 s to the end"), std::string::npos) << cmp.out;
+  // --from-s/--to-s narrow it further; an empty window is refused.
+  auto narrow = run_keel("power simulate --json " + sc.string() + " --spec " + spec.string() +
+                         " --from-s 10 --to-s 12");
+  ASSERT_EQ(narrow.rc, 0) << narrow.err;
+  EXPECT_EQ(nlohmann::json::parse(narrow.out)["spec"]["window"]["to_s"], 12.0);
+  auto empty = run_keel("power simulate " + sc.string() + " --from-s 12 --to-s 10");
+  EXPECT_EQ(empty.rc, 2);
+  EXPECT_EQ(count_lines(empty.err), 1) << empty.err;
+
+  // A 0.5 ms step: time_s keeps 4 decimals, so no two rows share a timestamp.
+  std::string half = kSmall;
+  half.replace(half.find("duration_s = 20"), 15, "duration_s = 2\nstep_ms = 0.5");
+  auto sc_half = write_temp("half.toml", half);
+  auto trace = write_temp("half_trace.csv", "");
+  ASSERT_EQ(run_keel("power simulate --quiet " + sc_half.string() + " --trace " + trace.string()).rc, 0);
+  auto lines = read_all(trace);
+  EXPECT_NE(lines.find("\n0.0005,"), std::string::npos);
+  EXPECT_EQ(count_lines(lines), 4001);
+  // --trace-step-ms 100: one row per 100 ms, each the mean: the energy is kept.
+  auto dec = write_temp("dec_trace.csv", "");
+  ASSERT_EQ(run_keel("power simulate --quiet " + sc.string() + " --trace " + trace.string()).rc, 0);
+  ASSERT_EQ(run_keel("power simulate --quiet " + sc.string() + " --trace " + dec.string() +
+                     " --trace-step-ms 100").rc, 0);
+  auto sum_grid = [](const std::string& csv, double dt) {
+    double e = 0;
+    std::istringstream in(csv);
+    std::string line;
+    std::getline(in, line);
+    while (std::getline(in, line)) {
+      auto c1 = line.find(','), c2 = line.find(',', c1 + 1);
+      e += std::stod(line.substr(c2 + 1)) * dt;
+    }
+    return e;
+  };
+  const std::string full_csv = read_all(trace), dec_csv = read_all(dec);
+  EXPECT_EQ(count_lines(dec_csv), 201);
+  EXPECT_NEAR(sum_grid(dec_csv, 0.1), sum_grid(full_csv, 0.001), 1e-4);
+  // analyze reads keel's own trace back: the same peak as the simulation's.
+  auto an = run_keel("power analyze --json " + trace.string());
+  ASSERT_EQ(an.rc, 0) << an.err;
+  EXPECT_NEAR(nlohmann::json::parse(an.out)["result"]["power"]["peak_mw"].get<double>(),
+              ja["result"]["power"]["peak_mw"].get<double>(), 1e-5);
+  EXPECT_EQ(run_keel("power analyze " + trace.string() + " --scale-gpus 10").rc, 2);
+
+  // compare --trace: one column per variant; analyze takes one of them by name.
+  auto ctrace = write_temp("cmp_trace.csv", "");
+  ASSERT_EQ(run_keel("power compare --quiet " + sc.string() + " --trace " + ctrace.string() +
+                     " --trace-step-ms 10").rc, 0);
+  auto ccsv = read_all(ctrace);
+  EXPECT_EQ(ccsv.substr(0, ccsv.find('\n')),
+            "time_s,none_grid_mw,software_grid_mw,smoothing_grid_mw,software+smoothing_grid_mw");
+  EXPECT_EQ(count_lines(ccsv), 2001);
+  auto several = run_keel("power analyze " + ctrace.string());
+  EXPECT_EQ(several.rc, 2);
+  EXPECT_NE(several.err.find("--columns"), std::string::npos) << several.err;
+  EXPECT_EQ(run_keel("power analyze " + ctrace.string() + " --columns smoothing_grid_mw").rc, 0);
+  for (const auto& p : {sc, spec, sc_half, trace, dec, ctrace}) fs::remove(p);
+}
+
+TEST(CliPower, UnknownTablesGetNoSuggestionOfAValueKey) {
+  auto sc = write_temp("jobgpu.toml", "[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = 50\n"
+                                      "[job.gpu]\ntdp_w = 1000\n");
+  auto r = run_keel("power simulate " + sc.string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("unknown table"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("did you mean 'gpus'"), std::string::npos) << r.err;
+  fs::remove(sc);
 }

@@ -1,6 +1,11 @@
 // Bad scenarios and specs: one clear error naming file:line:col and the key.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <vector>
+
 #include "keel/core/config.h"
 #include "keel/core/error.h"
 #include "keel/power/spec.h"
@@ -88,4 +93,46 @@ TEST(SpecInput, UnknownSpecKey) {
                      "'max_ramp_up_mw_per_s'?)"),
             std::string::npos)
       << msg;
+}
+
+// The shipped examples document each key's default as "[default: X]": every literal X must be
+// what the parser takes when the key is left out (the file with the line removed parses to the
+// same scenario/spec as the file with the value replaced by X).
+template <typename Parse>
+int check_documented_defaults(const std::string& file, Parse parse) {
+  std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/examples/power/" + file);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  const std::regex key_line(R"(^([a-z_]+)\s*=\s*(\S+)\s*#.*\[default: ([^\]]+)\]\s*$)");
+  const std::regex literal(R"(^(-?[0-9][0-9.]*|"[^"]*"|true|false)$)");
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& l : v) s += l + "\n";
+    return s;
+  };
+  int checked = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    std::smatch m;
+    if (!std::regex_match(lines[i], m, key_line)) continue;
+    const std::string def = m[3];
+    if (!std::regex_match(def, literal)) continue;  // "idle_w", "none", expressions: prose
+    auto removed = lines, replaced = lines;
+    removed.erase(removed.begin() + static_cast<std::ptrdiff_t>(i));
+    replaced[i] = std::string(m[1]) + " = " + def;
+    auto a = parse(join(removed)), b = parse(join(replaced));
+    EXPECT_TRUE(a == b) << file << ":" << i + 1 << ": " << m[1] << " is documented as defaulting to "
+                        << def;
+    ++checked;
+  }
+  return checked;
+}
+
+TEST(ShippedExamples, EveryDocumentedDefaultIsTheParsersDefault) {
+  EXPECT_GE(check_documented_defaults("default.toml", [](const std::string& t) { return scenario_from(t); }),
+            35);
+  EXPECT_GE(check_documented_defaults("illustrative_spec.toml", [](const std::string& t) {
+              return keel::core::parse_config(keel::core::ConfigDoc::parse(t, "spec.toml"),
+                                              keel::power::parse_spec);
+            }),
+            6);
 }

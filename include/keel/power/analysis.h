@@ -26,8 +26,12 @@ struct Metrics {
   double energy_mwh = 0;
 };
 
+// Metrics of `power_w` inside the spec's evaluation window (all of it when none is set).
 Metrics measure(const std::vector<double>& power_w, double step_s, const Spec& spec,
                 Spectrum* spectrum_out = nullptr);
+// The samples inside the spec's window; throws core::InputError when it holds fewer than 2.
+std::vector<double> evaluation_window(const std::vector<double>& power_w, double step_s,
+                                      const Spec& spec);
 
 struct Clause {
   std::string name;
@@ -38,6 +42,8 @@ struct Clause {
 
 std::vector<Clause> evaluate(const Metrics& m, const Spec& spec);
 bool all_pass(const std::vector<Clause>& clauses);
+// "PASS", "-" (no clause) or "FAIL: swing, band energy": which clauses failed, for every table.
+std::string verdict(const std::vector<Clause>& clauses);
 
 // Costs of the mitigations relative to the same scenario with none.
 struct Costs {

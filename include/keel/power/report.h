@@ -19,7 +19,16 @@ std::string format_comparison(const Scenario& sc, const Spec& spec,
 nlohmann::json to_json(const RunReport& r);
 nlohmann::json spec_json(const Spec& spec);
 
-// CSV: time_s, facility_mw, grid_mw[, soc][, rack_<i>_kw ...]; written atomically.
-void write_trace_csv(const std::filesystem::path& path, const SimResult& r);
+// CSV: time_s, facility_mw, grid_mw[, soc][, rack_<i>_kw ...]; written atomically. With
+// step_ms above the simulation's step, each row is the mean of the steps in its interval (energy
+// kept; rows start at multiples of step_ms). time_s has enough decimals to tell steps apart.
+void write_trace_csv(const std::filesystem::path& path, const SimResult& r, double step_ms = 0);
+// `compare --trace`: time_s, then <variant>_grid_mw per variant, the same decimation.
+void write_compare_trace_csv(const std::filesystem::path& path,
+                             const std::vector<std::string>& variants,
+                             const std::vector<std::vector<double>>& grid_w, double step_s,
+                             double step_ms = 0);
+// Decimals of time_s that keep rows `step_s` apart distinct (at least 3).
+int time_decimals(double step_s);
 
 }  // namespace keel::power

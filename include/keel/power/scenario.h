@@ -21,6 +21,8 @@ struct SimulationParams {
   double duration_s = 120;
   double step_ms = 1;
   std::uint64_t seed = 1;
+
+  bool operator==(const SimulationParams&) const = default;
 };
 
 // Power levels and first-order response of one GPU.
@@ -31,6 +33,8 @@ struct GpuParams {
   double compute_w = 1150; // compute phase
   double checkpoint_w = 150;
   double time_constant_ms = 15;
+
+  bool operator==(const GpuParams&) const = default;
 };
 
 struct FacilityParams {
@@ -41,6 +45,8 @@ struct FacilityParams {
   double cooling_overhead_fraction = 0.15; // cooling power per unit of IT power (PUE - 1)
   double cooling_time_constant_s = 60;     // cooling follows heat slowly
   double fixed_overhead_mw = 1.0;          // lighting, offices, base loads
+
+  bool operator==(const FacilityParams&) const = default;
 };
 
 struct JobParams {
@@ -65,6 +71,8 @@ struct JobParams {
 
   // Mean GPU power over one nominal iteration.
   double mean_iteration_power_w(const GpuParams& gpu) const;
+
+  bool operator==(const JobParams&) const = default;
 };
 
 // Software mitigation: a secondary workload fills low-power phases up to a floor, and the job's
@@ -77,6 +85,8 @@ struct SoftwareParams {
   double comm_slowdown_pct = 0;    // how much the filler stretches the communication phase
   double start_ramp_s = 0;
   double stop_ramp_s = 0;
+
+  bool operator==(const SoftwareParams&) const = default;
 };
 
 // GPU power smoothing with NVML's parameters (GB200).
@@ -87,6 +97,8 @@ struct SmoothingParams {
   double ramp_up_rate_w_per_s = 0;
   double ramp_down_rate_w_per_s = 0;
   double ramp_down_hysteresis_ms = 0;
+
+  bool operator==(const SmoothingParams&) const = default;
 };
 
 enum class StorageLevel { rack, facility };
@@ -101,6 +113,8 @@ struct StorageParams {
   double soc_min = 0.1, soc_max = 0.9, soc_initial = 0.5;
   double filter_time_constant_s = 10;  // the grid sees a low-pass of the load
   double soc_restore_time_s = 300;     // slow pull back to soc_initial
+
+  bool operator==(const StorageParams&) const = default;
 };
 
 struct Scenario {
@@ -118,10 +132,14 @@ struct Scenario {
   // Racks of job j (jobs do not share racks).
   std::int64_t racks_of_job(std::size_t j) const;
   std::int64_t total_racks() const;
+
+  bool operator==(const Scenario&) const = default;
 };
 
 // Parses and validates; throws core::InputError naming file:line:col and key.
 Scenario parse_scenario(const core::ConfigSection& root);
 Scenario load_scenario(const std::filesystem::path& file);
+// The [facility] table of a scenario file (checked whole), or of a file holding only that table.
+FacilityParams load_facility(const std::filesystem::path& file);
 
 }  // namespace keel::power

@@ -1,6 +1,6 @@
 #pragma once
 // Measured GPU power as users already have it: nvidia-smi CSV logs, `dcgmi dmon` text and CSV
-// exports with DCGM field-name columns. Parsed as they are (quirks included), then resampled to a
+// exports with DCGM field-name columns (and keel's own trace CSV, facility-level). Parsed as they are (quirks included), then resampled to a
 // uniform grid so the same metrics as `simulate` apply. Problems in the data (gaps, duplicated
 // timestamps, a killed logger's garbage tail) are reported, never silently fixed.
 
@@ -66,6 +66,11 @@ ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
 ParsedTrace parse_dcgm_dmon(std::string_view text, const std::string& file,
                             const TraceReadOptions& opt);
 ParsedTrace parse_dcgm_csv(std::string_view text, const std::string& file);
+// keel's own `simulate --trace` / `compare --trace` CSV: one facility-level series (grid_mw, or
+// the column opt.columns names).
+bool is_keel_trace_header(std::string_view first_line);
+ParsedTrace parse_keel_trace(std::string_view text, const std::string& file,
+                             const TraceReadOptions& opt);
 
 // An interval between two samples of one GPU longer than gap_factor × the median interval.
 struct Gap {

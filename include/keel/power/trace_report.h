@@ -10,12 +10,16 @@
 
 #include "keel/power/analysis.h"
 #include "keel/power/spec.h"
+#include "keel/power/scenario.h"
 #include "keel/power/trace_in.h"
 
 namespace keel::power {
 
 struct AnalyzeOptions {
   std::optional<int> scale_gpus;  // sum of the file's GPUs × scale_gpus / gpus in the file
+  // Turns the (scaled) GPU power into facility power as the simulator does: servers' base power,
+  // PSU losses, lagged cooling, fixed overhead (facility.h).
+  std::optional<FacilityParams> facility;
   ResampleOptions resample;
 };
 
@@ -25,6 +29,7 @@ struct TraceAnalysis {
   int gpus_in_file = 0;
   double scale = 1.0;
   std::optional<int> scale_gpus;
+  bool facility = false;  // overheads added (AnalyzeOptions::facility)
   Metrics metrics;
   std::vector<Clause> clauses;
   std::vector<std::string> warnings;  // what the numbers cannot show, and why
