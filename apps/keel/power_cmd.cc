@@ -25,6 +25,8 @@ struct PowerArgs {
   int trace_racks = 0;
   double trace_step_ms = 0;
   WindowArgs window;
+  std::vector<std::string> report_variants;
+  bool report_bare = false;
   int threads = 0;
   bool reference = false;
   bool strict = false;
@@ -34,22 +36,11 @@ power::Spec spec_or_default(const std::string& path) {
   return path.empty() ? power::Spec{} : power::load_spec(path);
 }
 
-std::string enabled_mitigations(const power::Scenario& sc) {
-  std::string s;
-  auto add = [&](bool on, const char* n) {
-    if (on) s += (s.empty() ? "" : "+") + std::string(n);
-  };
-  add(sc.software.enabled, "software");
-  add(sc.smoothing.enabled, "smoothing");
-  add(sc.storage.enabled, "storage");
-  return s.empty() ? "none" : s;
-}
-
 void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = spec_or_default(a.spec);
   apply_window(spec, a.window);
-  const std::string variant = enabled_mitigations(sc);
+  const std::string variant = power::mix_name(sc);
   const bool mitigated = variant != "none";
   core::Progress bar("simulate", static_cast<std::uint64_t>(sc.steps()) * (mitigated ? 2 : 1),
                      core::progress_enabled(g.quiet), "step");
@@ -70,9 +61,11 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   power::RunReport rep = power::make_report(variant, run, base ? *base : run, spec, sc.sim.step_ms);
   if (base) rep.per_mitigation = power::costs_of_each(sc, *base, spec, rep);
   if (!a.trace.empty()) power::write_trace_csv(a.trace, run, a.trace_step_ms);
-  if (!a.report.empty())
-    power::write_html_report(
-        a.report, power::simulate_report_input(sc, spec, rep, run, base.get(), a.scenario));
+  if (!a.report.empty()) {
+    auto in = power::simulate_report_input(sc, spec, rep, run, base.get(), a.scenario);
+    if (a.report_bare) in.config_text = power::strip_toml_comments(in.config_text);
+    power::write_html_report(a.report, in);
+  }
   if (g.json) {
     nlohmann::json j = {{"scenario", sc.name}, {"gpus", sc.total_gpus()},
                         {"duration_s", sc.sim.duration_s}, {"step_ms", sc.sim.step_ms},
@@ -110,9 +103,11 @@ void run_compare(const PowerArgs& a, const GlobalOptions& g) {
     for (const auto& r : rows) names.push_back(r.variant);
     power::write_compare_trace_csv(a.trace, names, grid, step_s, a.trace_step_ms);
   }
-  if (!a.report.empty())
-    power::write_html_report(a.report,
-                             power::compare_report_input(sc, spec, rows, series, a.scenario));
+  if (!a.report.empty()) {
+    auto in = power::compare_report_input(sc, spec, rows, series, a.scenario, a.report_variants);
+    if (a.report_bare) in.config_text = power::strip_toml_comments(in.config_text);
+    power::write_html_report(a.report, in);
+  }
   if (g.json) {
     nlohmann::json j = {{"scenario", sc.name}, {"gpus", sc.total_gpus()},
                         {"spec", power::spec_json(spec)}, {"variants", nlohmann::json::array()}};
@@ -144,6 +139,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   add_window_options(*sim, args->window);
   sim->add_option("--report", args->report,
                   "Write a self-contained HTML report with interactive plots to this file");
+  sim->add_flag("--report-strip-comments", args->report_bare,
+                "Echo the scenario in the report without its comments");
   sim->add_flag("--reference", args->reference,
                 "Use the dense reference simulator (every GPU every step; slow)");
   sim->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");
@@ -162,6 +159,12 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   add_window_options(*cmp, args->window);
   cmp->add_option("--threads", args->threads, "Variants simulated in parallel (default: cores)")
       ->check(Positive);
+  cmp->add_option("--report-variants", args->report_variants,
+                  "Variants drawn at first in the report, comma-separated (default: none, the "
+                  "cheapest passing mix and the scenario's own; the rest are a legend click away)")
+      ->delimiter(',');
+  cmp->add_flag("--report-strip-comments", args->report_bare,
+                "Echo the scenario in the report without its comments");
   cmp->add_option("--report", args->report,
                   "Write a self-contained HTML report with every variant's plots to this file");
   cmp->callback([args, &global] { run_compare(*args, global); });

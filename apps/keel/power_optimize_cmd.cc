@@ -9,14 +9,17 @@
 #include "keel/core/progress.h"
 #include "keel/core/table.h"
 #include "keel/power/optimize.h"
+#include "keel/power/html_report.h"
 #include "keel/power/report.h"
+#include "keel/power/report_series.h"
+#include "keel/power/sim.h"
 
 namespace keel::cli {
 
 namespace {
 
 struct OptimizeArgs {
-  std::string scenario, spec;
+  std::string scenario, spec, report;
   power::OptimizeOptions opt;
   int threads = 0;
   int show = 12;
@@ -24,7 +27,8 @@ struct OptimizeArgs {
 
 nlohmann::json candidate_json(const power::Candidate& c) {
   nlohmann::json j = power::to_json(c.report);
-  j["settings"] = power::describe_mitigations(c.scenario);
+  j["settings"] = power::mitigations_json(c.scenario);
+  j["settings_text"] = power::describe_mitigations(c.scenario);
   j["cost"]["total"] = c.cost;
   j["cost"]["storage_mwh"] = c.storage_mwh;
   j["cost"]["storage_mw"] = c.storage_mw;
@@ -54,37 +58,57 @@ void run_optimize(OptimizeArgs& a, const GlobalOptions& g) {
   a.opt.progress = [&](int done, int) { bar.update(static_cast<std::uint64_t>(done)); };
   power::OptimizeResult r = power::optimize(sc, spec, a.opt);
   bar.finish();
+  const power::Candidate* best = r.best >= 0 ? &r.explored[static_cast<std::size_t>(r.best)] : nullptr;
+  if (best && !a.report.empty()) {
+    // The chosen mix beside the unmitigated job, as `simulate --report` draws it.
+    const power::SimResult run = power::simulate(best->scenario);
+    const power::SimResult base = power::simulate(power::without_mitigations(sc));
+    power::write_html_report(a.report, power::simulate_report_input(best->scenario, spec, best->report,
+                                                                    run, &base, a.scenario));
+  }
   if (g.json) {
     nlohmann::json j = {{"scenario", sc.name}, {"spec", power::spec_json(spec)},
                         {"evaluated", r.explored.size()}, {"seed", a.opt.seed},
+                        {"budget", a.opt.budget}, {"margin_pct", a.opt.margin_pct},
+                        {"converged", r.converged}, {"convergence", r.convergence},
                         {"weights", {{"energy_pct", a.opt.weights.energy_pct},
                                      {"slowdown_pct", a.opt.weights.slowdown_pct},
                                      {"storage_mwh", a.opt.weights.storage_mwh},
                                      {"storage_mw", a.opt.weights.storage_mw}}}};
-    j["best"] = r.best >= 0 ? candidate_json(r.explored[static_cast<std::size_t>(r.best)]) : nlohmann::json();
+    j["best"] = best ? candidate_json(*best) : nlohmann::json();
+    if (best) j["best"]["toml"] = power::mitigations_toml(best->scenario);
     j["pareto"] = nlohmann::json::array();
     for (int i : r.pareto) j["pareto"].push_back(candidate_json(r.explored[static_cast<std::size_t>(i)]));
     print_out(j.dump(2));
   } else {
-    std::string out = fmt::format("scenario {}; spec {}{}; {} simulations, seed {}\n", sc.name,
-                                  spec.name, spec.illustrative ? " (illustrative)" : "",
-                                  r.explored.size(), a.opt.seed);
-    if (r.best < 0) {
+    std::string out = fmt::format("scenario {}; spec {}{}{}; {} simulations (budget {}), seed {}\n",
+                                  sc.name, spec.name, spec.illustrative ? " (illustrative)" : "",
+                                  a.opt.margin_pct > 0
+                                      ? fmt::format(", every clause within {:g} % of its limit",
+                                                    100 - a.opt.margin_pct)
+                                      : "",
+                                  r.explored.size(), a.opt.budget, a.opt.seed);
+    out += "search    " + r.convergence + "\n";
+    if (!best) {
       out += "no explored mix passes every clause (raise --budget or widen the mitigations)\n";
     } else {
-      const auto& b = r.explored[static_cast<std::size_t>(r.best)];
-      out += fmt::format("cheapest compliant: {} (cost {:.2f})\n  {}\n", b.mix, b.cost,
-                         power::describe_mitigations(b.scenario));
-      out += fmt::format("  energy overhead {:+.2f} %, slowdown {:+.2f} %, storage {:.2f} MWh / {:.1f} MW\n\n",
-                         b.report.costs.energy_overhead_pct, b.report.costs.slowdown_pct,
-                         b.storage_mwh, b.storage_mw);
+      out += fmt::format("cheapest compliant: {} (cost {:.2f})\n  {}\n", best->mix, best->cost,
+                         power::describe_mitigations(best->scenario));
+      out += fmt::format("  energy overhead {:+.2f} %, slowdown {:+.2f} %, storage {:.2f} MWh / {:.1f} MW\n",
+                         best->report.costs.energy_overhead_pct, best->report.costs.slowdown_pct,
+                         best->storage_mwh, best->storage_mw);
+      for (const auto& c : best->report.clauses)
+        out += fmt::format("  {:<16} {:>9.3f} {:<8} limit {:>9.3f} ({:.0f} % of it)\n", c.name,
+                           c.value, c.unit, c.limit, c.limit > 0 ? 100 * c.value / c.limit : 0.0);
+      out += "\nTo use it, put these tables in the scenario:\n\n" +
+             power::mitigations_toml(best->scenario) + "\n";
       out += fmt::format("Pareto front (compliant, non-dominated in energy, slowdown, storage; {} "
                          "of {}):\n", std::min<std::size_t>(r.pareto.size(), static_cast<std::size_t>(a.show)), r.pareto.size());
       out += front_table(r, a.show);
     }
     print_out(out);
   }
-  if (r.best < 0) throw core::Error("no compliant mitigation found", core::Location{a.spec, 0, 0, {}});
+  if (!best) throw core::Error("no compliant mitigation found", core::Location{a.spec, 0, 0, {}});
 }
 
 }  // namespace
@@ -97,8 +121,17 @@ void register_power_optimize(CLI::App& power, const GlobalOptions& global) {
       ->required()->check(CLI::ExistingFile);
   cmd->add_option("--spec", a->spec, "Utility spec TOML to comply with")
       ->required()->check(CLI::ExistingFile);
-  cmd->add_option("--budget", a->opt.budget, "Simulations in all")->capture_default_str()
+  cmd->add_option("--budget", a->opt.budget,
+                  "Most simulations in all (the search stops earlier once it has converged)")
+      ->capture_default_str()
       ->check(CLI::Range(8, 100000));
+  cmd->add_option("--margin-pct", a->opt.margin_pct,
+                  "Safety margin: a mix complies only with every clause at most (100 - this) % "
+                  "of its limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 99.0));
+  cmd->add_option("--report", a->report,
+                  "Write an HTML report of the chosen mix beside the unmitigated job");
   cmd->add_option("--seed", a->opt.seed, "Search seed")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Parallel simulations (default: cores)")
       ->check(Positive);

@@ -152,25 +152,32 @@ std::vector<MitigationCost> costs_of_each(const Scenario& sc, const SimResult& b
   return out;
 }
 
+std::string mix_name(int mask) {
+  const char* names[3] = {"software", "smoothing", "storage"};
+  std::string name;
+  for (int b = 0; b < 3; ++b)
+    if (mask >> b & 1) name += (name.empty() ? "" : "+") + std::string(names[b]);
+  return name.empty() ? "none" : name;
+}
+
+std::string mix_name(const Scenario& sc) {
+  return mix_name((sc.software.enabled ? 1 : 0) | (sc.smoothing.enabled ? 2 : 0) |
+                  (sc.storage.enabled ? 4 : 0));
+}
+
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc) {
   const bool conf[3] = {sc.software.configured, sc.smoothing.configured, sc.storage.configured};
-  const char* names[3] = {"software", "smoothing", "storage"};
   std::vector<std::pair<int, std::pair<std::string, Scenario>>> out;
   for (int mask = 0; mask < 8; ++mask) {
     bool ok = true;
     for (int b = 0; b < 3; ++b) ok = ok && (!(mask >> b & 1) || conf[b]);
     if (!ok) continue;
     Scenario v = without_mitigations(sc);
-    std::string name;
-    for (int b = 0; b < 3; ++b) {
-      if (!(mask >> b & 1)) continue;
-      name += (name.empty() ? "" : "+") + std::string(names[b]);
-    }
     v.software.enabled = mask & 1;
     v.smoothing.enabled = mask & 2;
     v.storage.enabled = mask & 4;
     out.push_back({__builtin_popcount(static_cast<unsigned>(mask)) * 8 + mask,
-                   {name.empty() ? "none" : name, std::move(v)}});
+                   {mix_name(mask), std::move(v)}});
   }
   // Fewest mitigations first: none, each alone, pairs, all.
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first < b.first; });

@@ -70,8 +70,23 @@ std::string data_json(const ReportInput& in) {
   nlohmann::json spec = {{"f_lo_hz", in.spec.f_lo_hz}, {"f_hi_hz", in.spec.f_hi_hz},
                          {"max_band_amplitude_mw", nullptr}};
   if (in.spec.max_band_amplitude_mw) spec["max_band_amplitude_mw"] = *in.spec.max_band_amplitude_mw;
-  out += ",\"spec\":" + spec.dump() + "}";
+  out += ",\"spec\":" + spec.dump() + ",\"hidden\":" + nlohmann::json(in.hidden).dump() + "}";
   return out;
+}
+
+std::string summary_table(const ReportInput& in) {
+  using core::html_escape;
+  if (in.summary_rows.empty()) return {};
+  std::string t = "<table class=\"clauses\"><thead><tr>";
+  for (const auto& h : in.summary_header) t += "<th>" + html_escape(h) + "</th>";
+  t += "</tr></thead><tbody>\n";
+  for (const auto& row : in.summary_rows) {
+    t += "<tr>";
+    for (std::size_t i = 0; i < row.size(); ++i)
+      t += (i == 0 ? "<th>" : "<td>") + html_escape(row[i]) + (i == 0 ? "</th>" : "</td>");
+    t += "</tr>\n";
+  }
+  return t + "</tbody></table>";
 }
 
 std::string clause_table(const ReportInput& in) {
@@ -130,6 +145,7 @@ std::string render_html_report(const ReportInput& in) {
                               {"UPLOT_JS", js},
                               {"DATA", data},
                               {"CLAUSES", table},
+                              {"SUMMARY", summary_table(in)},
                               {"CONFIG_NAME", config_name},
                               {"CONFIG", config}});
 }

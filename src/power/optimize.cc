@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -74,12 +75,25 @@ Point point_of(const Scenario& sc, const Ranges& r) {
   return p;
 }
 
-std::string mix_name(int mask) {
-  std::string s;
-  const char* names[3] = {"software", "smoothing", "storage"};
-  for (int b = 0; b < 3; ++b)
-    if (mask >> b & 1) s += (s.empty() ? "" : "+") + std::string(names[b]);
-  return s.empty() ? "none" : s;
+// The knobs of Point each mitigation owns.
+std::vector<int> dims_of(int mask) {
+  // Knob k belongs to mitigation bit kOwner[k] (software 0-1, smoothing 2-4, storage 5-7).
+  static constexpr int kOwner[kDims] = {1, 1, 2, 2, 2, 4, 4, 4};
+  std::vector<int> d;
+  for (int k = 0; k < kDims; ++k)
+    if (mask & kOwner[k]) d.push_back(k);
+  return d;
+}
+
+int mask_of(const Scenario& sc) {
+  return (sc.software.enabled ? 1 : 0) | (sc.smoothing.enabled ? 2 : 0) |
+         (sc.storage.enabled ? 4 : 0);
+}
+
+// Compliant beats non-compliant; then the cheaper, or the less violating.
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.pass != b.pass) return a.pass;
+  return a.pass ? a.cost < b.cost : a.violation < b.violation;
 }
 
 struct Task {
@@ -88,33 +102,24 @@ struct Task {
   bool own;  // the scenario's own settings, unmodified
 };
 
-}  // namespace
+// One pattern search inside one combination: compass steps of `step` along each knob.
+struct LocalSearch {
+  int mask = 0;
+  std::vector<int> dims;
+  Point x{};
+  int center = -1;  // index of x's candidate in explored
+  double step = 0.25;
+  bool done = false;
+};
 
-std::string describe_mitigations(const Scenario& sc) {
-  std::vector<std::string> parts;
-  if (sc.software.enabled)
-    parts.push_back(fmt::format("software floor {:.0f} % TDP, ramps {:.0f} s",
-                                100 * sc.software.floor_fraction_of_tdp, sc.software.start_ramp_s));
-  if (sc.smoothing.enabled)
-    parts.push_back(fmt::format("smoothing floor {:.0f} %, up {:.0f} W/s, down {:.0f} W/s",
-                                sc.smoothing.percent_tmp_floor, sc.smoothing.ramp_up_rate_w_per_s,
-                                sc.smoothing.ramp_down_rate_w_per_s));
-  if (sc.storage.enabled) {
-    double units = sc.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;
-    parts.push_back(fmt::format("storage {:.1f} MW / {:.2f} MWh, filter {:.0f} s",
-                                sc.storage.power_kw * units / 1e3,
-                                sc.storage.energy_kwh * units / 1e3,
-                                sc.storage.filter_time_constant_s));
-  }
-  std::string out;
-  for (const auto& s : parts) out += (out.empty() ? "" : "; ") + s;
-  return out.empty() ? "none" : out;
-}
+}  // namespace
 
 OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOptions& opt) {
   if (!spec.has_limits())
     throw core::InputError("the spec sets no limits: nothing to optimize for",
                            core::Location{spec.name, 0, 0, {}}, "pass --spec with at least one limit");
+  if (!(opt.margin_pct >= 0 && opt.margin_pct < 100))
+    throw core::InputError("the safety margin must be in [0, 100) %", {"", 0, 0, "--margin-pct"});
   const SimResult base = simulate(without_mitigations(sc));
   const RunReport base_rep = make_report("none", base, base, spec, sc.sim.step_ms);
   Ranges rg;
@@ -122,6 +127,7 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
   double swing_kw = std::max(1.0, base_rep.metrics.swing_mw * 1e3);
   rg.kw_lo = 0.02 * swing_kw;
   rg.kw_hi = 1.5 * swing_kw;
+  const double keep = 1.0 - opt.margin_pct / 100.0;  // share of each limit a compliant mix may use
 
   OptimizeResult res;
   const CostWeights& w = opt.weights;
@@ -146,16 +152,42 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
     c.cost = w.energy_pct * std::max(0.0, c.report.costs.energy_overhead_pct) +
              w.slowdown_pct * std::max(0.0, c.report.costs.slowdown_pct) +
              w.storage_mwh * c.storage_mwh + w.storage_mw * c.storage_mw;
-    for (const auto& cl : c.report.clauses)
-      if (!cl.pass) c.violation += cl.limit > 0 ? cl.value / cl.limit - 1.0 : cl.value;
-    c.pass = all_pass(c.report.clauses);
+    c.pass = true;
+    for (const auto& cl : c.report.clauses) {
+      const double limit = cl.limit * keep;
+      if (cl.value <= limit) continue;
+      c.pass = false;
+      c.violation += limit > 0 ? cl.value / limit - 1.0 : cl.value;
+    }
     return c;
   };
+  // Points already simulated (pattern searches revisit them): key -> index in explored.
+  std::map<std::string, int> seen;
+  auto key_of = [](const Task& t) {
+    std::string k = std::to_string(t.mask) + (t.own ? "own" : "");
+    if (!t.own)
+      for (int d : dims_of(t.mask)) k += fmt::format(",{:.6f}", t.p[static_cast<std::size_t>(d)]);
+    return k;
+  };
+  // Index in explored of each task (-1: not run, the budget is spent). New points run in
+  // parallel; the order of explored is the order of the tasks, whatever the threads.
   auto run_batch = [&](const std::vector<Task>& tasks) {
-    std::vector<Candidate> out(tasks.size());
+    std::vector<int> index(tasks.size(), -1);
+    std::vector<std::size_t> fresh;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      const auto k = key_of(tasks[i]);
+      if (auto it = seen.find(k); it != seen.end()) {
+        index[i] = it->second;
+      } else if (static_cast<int>(res.explored.size() + fresh.size()) < opt.budget) {
+        seen[k] = static_cast<int>(res.explored.size() + fresh.size());
+        index[i] = seen[k];
+        fresh.push_back(i);
+      }
+    }
+    std::vector<Candidate> out(fresh.size());
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-      for (std::size_t i; (i = next++) < tasks.size();) out[i] = evaluate_task(tasks[i]);
+      for (std::size_t i; (i = next++) < fresh.size();) out[i] = evaluate_task(tasks[fresh[i]]);
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < std::max(1, opt.threads); ++t) pool.emplace_back(worker);
@@ -163,62 +195,107 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
     for (auto& t : pool) t.join();
     for (auto& c : out) res.explored.push_back(std::move(c));
     if (opt.progress) opt.progress(static_cast<int>(res.explored.size()), opt.budget);
+    return index;
   };
+  auto cand = [&](int i) -> const Candidate& { return res.explored[static_cast<std::size_t>(i)]; };
 
   const bool conf[3] = {sc.software.configured, sc.smoothing.configured, sc.storage.configured};
-  std::vector<int> masks;
-  for (int m = 1; m < 8; ++m) masks.push_back(m);
   std::mt19937_64 rng(opt.seed);
   std::uniform_real_distribution<double> u01(0.0, 1.0);
-  const Point own = point_of(sc, rg);
-
-  // Stage 1: the scenario's own settings, in every combination it configures.
-  std::vector<Task> tasks;
-  for (int m : masks) {
-    bool ok = true;
-    for (int b = 0; b < 3; ++b) ok = ok && (!(m >> b & 1) || conf[b]);
-    if (ok) tasks.push_back({own, m, true});
-  }
-  // Stage 2: seeded random samples of every combination (about half the budget).
-  int sample_budget = std::max(0, opt.budget / 2 - static_cast<int>(tasks.size()));
-  for (int i = 0; i < sample_budget; ++i) {
+  auto random_point = [&] {
     Point p;
     for (auto& x : p) x = u01(rng);
-    tasks.push_back({p, masks[static_cast<std::size_t>(i) % masks.size()], false});
+    return p;
+  };
+
+  // Stage 1: the scenario's own settings, in every combination it configures; stage 2: seeded
+  // random samples of every combination.
+  std::vector<Task> tasks;
+  for (int m = 1; m < 8; ++m) {
+    bool ok = true;
+    for (int b = 0; b < 3; ++b) ok = ok && (!(m >> b & 1) || conf[b]);
+    if (ok) tasks.push_back({point_of(sc, rg), m, true});
   }
+  for (int i = 0; i < opt.samples_per_mix; ++i)
+    for (int m = 1; m < 8; ++m) tasks.push_back({random_point(), m, false});
   run_batch(tasks);
 
-  // Stage 3: refine around the cheapest compliant (or least violating) candidates.
-  double step = 0.25;
-  auto better = [](const Candidate& a, const Candidate& b) {
-    if (a.pass != b.pass) return a.pass;
-    return a.pass ? a.cost < b.cost : a.violation < b.violation;
+  // Stage 3: a pattern search in every combination from its best point; then more searches,
+  // from distinct points, in the combinations that came out best (the convergence test needs
+  // independent searches to agree).
+  std::vector<std::vector<int>> by_mask(8);
+  for (std::size_t i = 0; i < res.explored.size(); ++i)
+    by_mask[static_cast<std::size_t>(mask_of(res.explored[i].scenario))].push_back(static_cast<int>(i));
+  for (auto& v : by_mask)
+    std::stable_sort(v.begin(), v.end(), [&](int a, int b) { return better(cand(a), cand(b)); });
+  std::vector<LocalSearch> searches;
+  auto start_search = [&](int mask, int from) {
+    LocalSearch ls;
+    ls.mask = mask;
+    ls.dims = dims_of(mask);
+    ls.center = from;
+    ls.x = point_of(cand(from).scenario, rg);
+    searches.push_back(ls);
   };
-  while (static_cast<int>(res.explored.size()) < opt.budget) {
-    std::vector<int> order(res.explored.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-      return better(res.explored[static_cast<std::size_t>(a)], res.explored[static_cast<std::size_t>(b)]);
-    });
-    int left = opt.budget - static_cast<int>(res.explored.size());
-    int per_seed = 8;
-    int seeds = std::min<int>(4, static_cast<int>(order.size()));
-    tasks.clear();
-    for (int s = 0; s < seeds && static_cast<int>(tasks.size()) < left; ++s) {
-      const Candidate& c = res.explored[static_cast<std::size_t>(order[static_cast<std::size_t>(s)])];
-      int mask = (c.scenario.software.enabled ? 1 : 0) | (c.scenario.smoothing.enabled ? 2 : 0) |
-                 (c.scenario.storage.enabled ? 4 : 0);
-      Point p = point_of(c.scenario, rg);
-      for (int k = 0; k < per_seed && static_cast<int>(tasks.size()) < left; ++k) {
-        Point q = p;
-        for (auto& x : q) x = std::clamp(x + step * (2 * u01(rng) - 1), 0.0, 1.0);
-        tasks.push_back({q, mask, false});
+  bool budget_spent = false;
+  auto run_searches = [&] {
+    while (!budget_spent) {
+      tasks.clear();
+      std::vector<std::pair<std::size_t, std::size_t>> owner;  // (search, its first task)
+      for (std::size_t s = 0; s < searches.size(); ++s) {
+        LocalSearch& ls = searches[s];
+        if (ls.done) continue;
+        owner.emplace_back(s, tasks.size());
+        for (int d : ls.dims)
+          for (double sign : {-1.0, 1.0}) {
+            Point q = ls.x;
+            auto& v = q[static_cast<std::size_t>(d)];
+            v = std::clamp(v + sign * ls.step, 0.0, 1.0);
+            if (v != ls.x[static_cast<std::size_t>(d)]) tasks.push_back({q, ls.mask, false});
+          }
+      }
+      if (owner.empty()) return;
+      const auto index = run_batch(tasks);
+      for (std::size_t o = 0; o < owner.size(); ++o) {
+        LocalSearch& ls = searches[owner[o].first];
+        const std::size_t t0 = owner[o].second;
+        const std::size_t t1 = o + 1 < owner.size() ? owner[o + 1].second : tasks.size();
+        int best = -1;
+        bool complete = true;
+        for (std::size_t t = t0; t < t1; ++t) {
+          if (index[t] < 0) {
+            complete = false;
+            continue;
+          }
+          if (best < 0 || better(cand(index[t]), cand(best))) best = index[t];
+        }
+        budget_spent = budget_spent || !complete;
+        if (best >= 0 && better(cand(best), cand(ls.center))) {
+          ls.center = best;
+          ls.x = point_of(cand(best).scenario, rg);
+        } else if (complete) {
+          ls.step /= 2;
+          ls.done = ls.step < opt.min_step;
+        }
       }
     }
-    if (tasks.empty()) break;
-    run_batch(tasks);
-    step = std::max(0.02, step * 0.6);
+  };
+  for (int m = 1; m < 8; ++m)
+    if (!by_mask[static_cast<std::size_t>(m)].empty()) start_search(m, by_mask[static_cast<std::size_t>(m)][0]);
+  run_searches();
+  std::vector<std::size_t> order(searches.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return better(cand(searches[a].center), cand(searches[b].center));
+  });
+  for (std::size_t k = 0; k < order.size() && k < static_cast<std::size_t>(std::max(1, opt.mixes_refined)); ++k) {
+    const int m = searches[order[k]].mask;
+    const auto& ranked = by_mask[static_cast<std::size_t>(m)];
+    for (int s = 1; s < opt.starts && s < static_cast<int>(ranked.size()); ++s)
+      start_search(m, ranked[static_cast<std::size_t>(s)]);
   }
+  run_searches();
+  res.searches = static_cast<int>(searches.size());
 
   // The cheapest compliant candidate and the Pareto front of compliant ones.
   for (std::size_t i = 0; i < res.explored.size(); ++i) {
@@ -241,6 +318,38 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
   std::sort(res.pareto.begin(), res.pareto.end(), [&](int a, int b) {
     return res.explored[static_cast<std::size_t>(a)].cost < res.explored[static_cast<std::size_t>(b)].cost;
   });
+
+  // Convergence: independent searches of the winning mix, run to their resolution, agree.
+  for (const auto& ls : searches) res.searches_finished += ls.done;
+  if (res.best < 0) {
+    res.convergence = budget_spent ? "no compliant mix found before the budget was spent"
+                                   : "no compliant mix found";
+    return res;
+  }
+  const Candidate& b = cand(res.best);
+  const int win = mask_of(b.scenario);
+  int agree = 0, finished = 0, in_mix = 0;
+  for (const auto& ls : searches) {
+    if (ls.mask != win) continue;
+    ++in_mix;
+    finished += ls.done;
+    const Candidate& c = cand(ls.center);
+    agree += ls.done && c.pass && c.cost <= b.cost * (1.0 + opt.agree_pct / 100.0) + 1e-12;
+  }
+  res.converged = agree >= 2 && finished == in_mix;
+  if (res.converged)
+    res.convergence = fmt::format("converged: {} of {} independent searches of {} end within {:g} % "
+                                  "of the best cost",
+                                  agree, in_mix, b.mix, opt.agree_pct);
+  else if (in_mix == 0)
+    res.convergence = fmt::format("NOT converged: the best point ({}) was not refined by a local "
+                                  "search; raise --budget",
+                                  b.mix);
+  else
+    res.convergence = fmt::format(
+        "NOT converged: {} of {} searches of {} finished, {} end within {:g} % of the best cost{}: "
+        "the answer may move with --seed",
+        finished, in_mix, b.mix, agree, opt.agree_pct, budget_spent ? " (budget spent; raise --budget)" : "");
   return res;
 }
 

@@ -174,6 +174,62 @@ RunSeries capture_run(const SimResult& run, const Spec& spec, const ReportWindow
   return r;
 }
 
+namespace {
+
+void add_summary_row(ReportInput& in, const RunReport& r) {
+  if (in.summary_header.empty())
+    in.summary_header = {"variant",   "peak MW",   "mean MW",     "min MW",    "energy MWh",
+                         "energy +%", "slowdown +%", "storage loss MWh", "spec"};
+  const Metrics& m = r.metrics;
+  in.summary_rows.push_back({r.variant, fmt::format("{:.2f}", m.peak_mw),
+                             fmt::format("{:.2f}", m.mean_mw), fmt::format("{:.2f}", m.min_mw),
+                             fmt::format("{:.3f}", m.energy_mwh),
+                             fmt::format("{:+.2f}", r.costs.energy_overhead_pct),
+                             fmt::format("{:+.2f}", r.costs.slowdown_pct),
+                             r.has_storage ? fmt::format("{:.3f}", r.costs.storage_loss_mwh) : "-",
+                             verdict(r.clauses)});
+}
+
+}  // namespace
+
+std::string strip_toml_comments(std::string_view text) {
+  std::string out;
+  bool blank_run = false;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    char quote = 0;
+    std::size_t cut = line.size();
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quote) {
+        if (c == '\\' && quote == '"') ++i;
+        else if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '#') {
+        cut = i;
+        break;
+      }
+    }
+    std::string kept(line.substr(0, cut));
+    while (!kept.empty() && (kept.back() == ' ' || kept.back() == '\t' || kept.back() == '\r'))
+      kept.pop_back();
+    if (kept.empty()) {
+      if (!blank_run && !out.empty()) out += '\n';
+      blank_run = true;
+    } else {
+      out += kept + '\n';
+      blank_run = false;
+    }
+    pos = end + 1;
+  }
+  while (out.size() >= 2 && out.ends_with("\n\n")) out.pop_back();
+  return out;
+}
+
 ReportInput simulate_report_input(const Scenario& sc, const Spec& spec, const RunReport& rep,
                                   const SimResult& run, const SimResult* base,
                                   const std::string& config_path) {
@@ -182,6 +238,7 @@ ReportInput simulate_report_input(const Scenario& sc, const Spec& spec, const Ru
   ReportInput in = base_input(sc, spec, r, config_path);
   in.title = fmt::format("{}: simulated with mitigation {}", sc.name, rep.variant);
   if (base) {
+    add_summary_row(in, make_report("none", *base, *base, spec, sc.sim.step_ms));
     const RunSeries b = capture_run(*base, spec, w);
     in.power.add("unmitigated", b.grid_mw);
     in.zoom.add("unmitigated", b.zoom_grid_mw);
@@ -198,13 +255,15 @@ ReportInput simulate_report_input(const Scenario& sc, const Spec& spec, const Ru
   in.zoom.add(grid, r.zoom_grid_mw);
   in.spectrum.add(grid, r.spectrum.amplitude);
   in.clauses.push_back({rep.variant, rep.clauses});
+  add_summary_row(in, rep);
   return in;
 }
 
 ReportInput compare_report_input(const Scenario& sc, const Spec& spec,
                                  const std::vector<RunReport>& rows,
                                  const std::vector<RunSeries>& series,
-                                 const std::string& config_path) {
+                                 const std::string& config_path,
+                                 const std::vector<std::string>& visible) {
   if (rows.empty() || rows.size() != series.size())
     throw core::Error(fmt::format("compare report: {} variants but {} series", rows.size(), series.size()));
   ReportInput in = base_input(sc, spec, series[0], config_path);
@@ -219,7 +278,31 @@ ReportInput compare_report_input(const Scenario& sc, const Spec& spec,
       in.soc.add(rows[i].variant, s.soc);
     }
     in.clauses.push_back({rows[i].variant, rows[i].clauses});
+    add_summary_row(in, rows[i]);
   }
+  std::vector<std::string> shown = visible;
+  for (const auto& v : visible) {
+    bool known = false;
+    for (const auto& r : rows) known = known || r.variant == v;
+    if (!known) {
+      std::string names;
+      for (const auto& r : rows) names += (names.empty() ? "" : ", ") + r.variant;
+      throw core::InputError("no variant '" + v + "' in this comparison",
+                             {"", 0, 0, "--report-variants"}, "choose from " + names);
+    }
+  }
+  if (shown.empty()) {
+    shown.push_back("none");
+    const RunReport* cheapest = nullptr;
+    for (const auto& r : rows)
+      if (!r.clauses.empty() && all_pass(r.clauses) &&
+          (!cheapest || r.costs.energy_overhead_pct < cheapest->costs.energy_overhead_pct))
+        cheapest = &r;
+    if (cheapest) shown.push_back(cheapest->variant);
+    shown.push_back(mix_name(sc));
+  }
+  for (const auto& r : rows)
+    if (std::find(shown.begin(), shown.end(), r.variant) == shown.end()) in.hidden.push_back(r.variant);
   return in;
 }
 

@@ -12,6 +12,7 @@
 #include "../support/run_keel.h"
 #include "keel/core/error.h"
 #include "keel/power/html_report.h"
+#include "keel/power/report_series.h"
 
 using keel::testing::read_all;
 using keel::testing::run_keel;
@@ -206,4 +207,55 @@ TEST(HtmlReport, AnalyzeReportRendersInChromium) {
   PageState s = open_in_chromium(out);
   EXPECT_EQ(s.status, "ok") << s.errors;
   EXPECT_GE(s.canvases, 3);  // power, zoom, spectrum
+}
+
+// Eight variants overplot: by default only the unmitigated job, the cheapest passing mix and the
+// scenario's own are drawn (the rest one legend click away); the user can choose; the numbers sit
+// beside the plots; the scenario can be echoed without comments; optimize reports its choice.
+TEST(HtmlReport, CompareShowsChosenVariantsNumbersAndBareScenario) {
+  TempDir d;
+  const fs::path out = d.path / "c.html";
+  const std::string base = "power compare --quiet " + kExamples + "default.toml --spec " +
+                           kExamples + "illustrative_spec.toml --report " + out.string();
+  ASSERT_EQ(run_keel(base).rc, 0);
+  std::string html = read_all(out);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(html, m, std::regex(R"re("hidden":\[([^\]]*)\])re"))) << "no hidden list";
+  const std::string hidden = m[1];
+  // none and the scenario's own mix (all three) are drawn; so is the cheapest passing one.
+  EXPECT_EQ(hidden.find("\"none\""), std::string::npos) << hidden;
+  EXPECT_EQ(hidden.find("\"software+smoothing+storage\""), std::string::npos) << hidden;
+  EXPECT_NE(hidden.find("\"software\""), std::string::npos) << hidden;
+  EXPECT_NE(hidden.find("\"smoothing+storage\""), std::string::npos) << hidden;
+  EXPECT_NE(html.find("<th>peak MW</th>"), std::string::npos);
+  EXPECT_NE(html.find("<th>energy +%</th>"), std::string::npos);
+  EXPECT_NE(html.find("# keel power: the default scenario"), std::string::npos);
+
+  ASSERT_EQ(run_keel(base + " --report-variants storage,software --report-strip-comments").rc, 0);
+  html = read_all(out);
+  ASSERT_TRUE(std::regex_search(html, m, std::regex(R"re("hidden":\[([^\]]*)\])re")));
+  EXPECT_NE(std::string(m[1]).find("\"none\""), std::string::npos);
+  EXPECT_EQ(std::string(m[1]).find("\"storage\""), std::string::npos);
+  EXPECT_EQ(html.find("# keel power: the default scenario"), std::string::npos);
+  EXPECT_NE(html.find("duration_s = 300"), std::string::npos);
+  auto bad = run_keel(base + " --report-variants sotrage");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("sotrage"), std::string::npos) << bad.err;
+
+  const fs::path opt = d.path / "o.html";
+  auto o = run_keel("power optimize --quiet " + kExamples + "default.toml --spec " + kExamples +
+                    "illustrative_spec.toml --budget 20 --report " + opt.string());
+  ASSERT_EQ(o.rc, 0) << o.err;
+  EXPECT_NE(o.out.find("[mitigation."), std::string::npos) << o.out;  // the TOML snippet
+  EXPECT_NE(o.out.find("NOT converged"), std::string::npos) << o.out;
+  const std::string oh = read_all(opt);
+  EXPECT_NE(oh.find("simulated with mitigation"), std::string::npos);
+  PageState s = open_in_chromium(opt);
+  EXPECT_EQ(s.status, "ok") << s.errors;
+}
+
+TEST(HtmlReport, StripTomlCommentsKeepsStringsAndValues) {
+  EXPECT_EQ(kp::strip_toml_comments("# head\n\nname = \"a # b\"  # c\n# x\n\n\nk = 1\n"),
+            "name = \"a # b\"\n\nk = 1\n");
+  EXPECT_EQ(kp::strip_toml_comments("s = 'x#y' # z"), "s = 'x#y'\n");
 }

@@ -81,6 +81,10 @@ std::vector<MitigationCost> costs_of_each(const Scenario& sc, const SimResult& b
 
 // Every combination of the mitigations the scenario configures ("none" first, all of them last).
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc);
+// "none", "software", "smoothing+storage", ...: the name of a set of mitigations (mask bits:
+// 1 software, 2 smoothing, 4 storage), or of a scenario's enabled ones.
+std::string mix_name(int mask);
+std::string mix_name(const Scenario& sc);
 // Sees each variant's full result (index in variants() order) before compare() drops it; called
 // from the worker threads, at most once per index, so it may write slot i of a presized vector.
 using RunObserver = std::function<void(std::size_t variant, const SimResult& run)>;

@@ -40,6 +40,12 @@ struct ReportInput {
   Spec spec;             // band and amplitude limit drawn on the spectrum
   std::vector<ClauseRow> clauses;
   std::string config_name, config_text;  // the scenario file echoed (escaped)
+  // Traces drawn unticked at first (a click on the legend shows them): many variants at once
+  // overplot into one colour.
+  std::vector<std::string> hidden;
+  // The numbers beside the plots: one row per variant (peak, mean, energy, costs, verdict).
+  std::vector<std::string> summary_header;
+  std::vector<std::vector<std::string>> summary_rows;
 };
 
 // The page. Throws Error when a plot's traces do not match its x axis.

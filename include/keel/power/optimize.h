@@ -4,14 +4,20 @@
 // passes every spec clause at the least cost, and keeps the Pareto front of what it explored.
 //
 // Search: every combination of the scenario's own settings first (so a configured mix that passes
-// is always found), then seeded random samples of each combination over documented ranges, then
-// rounds of local refinement around the cheapest candidates with shrinking steps. Deterministic
-// for a seed whatever the thread count: candidates are drawn before they are evaluated.
+// is always found); seeded random samples of every combination over documented ranges; then a
+// pattern search (compass steps along each knob, halved when no neighbour improves, until below
+// the resolution) in every combination from its best point, and more from distinct points in the
+// combinations that came out best. The search has converged when at least two independent searches of the winning mix
+// end within `agree_pct` of its cost; otherwise the result says it has not (and why). The budget
+// is a cap: searches stop early once converged. Deterministic for a seed whatever the thread
+// count: candidates are drawn before they are evaluated.
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "keel/power/analysis.h"
 #include "keel/power/scenario.h"
@@ -30,9 +36,16 @@ struct CostWeights {
 
 struct OptimizeOptions {
   CostWeights weights;
-  int budget = 240;  // simulations in all
+  int budget = 2000;  // most simulations in all (the search stops earlier once converged)
   int threads = 1;
   std::uint64_t seed = 1;
+  // A candidate complies only with every clause at most (100 - margin_pct) % of its limit.
+  double margin_pct = 0;
+  int samples_per_mix = 12;  // random samples of each combination before the local searches
+  int mixes_refined = 2;     // combinations that get more local searches (the best ones)
+  int starts = 3;            // independent local searches in each of those (one in the others)
+  double min_step = 1.0 / 32;  // pattern-search resolution in the unit cube of the knobs
+  double agree_pct = 5.0;      // convergence: independent searches agree within this
   // Called after each batch with (evaluated, budget).
   std::function<void(int, int)> progress;
 };
@@ -52,6 +65,9 @@ struct OptimizeResult {
   std::vector<Candidate> explored;  // in evaluation order
   int best = -1;                    // index of the cheapest compliant candidate, -1 if none
   std::vector<int> pareto;          // compliant, non-dominated in (energy %, slowdown %, storage MWh)
+  bool converged = false;
+  std::string convergence;          // what the convergence test found, in a sentence
+  int searches = 0, searches_finished = 0;  // local searches started / run to their resolution
 };
 
 // Throws core::InputError when the spec has no limits (nothing to comply with).
@@ -59,5 +75,9 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
 
 // One line per setting of the candidate's enabled mitigations, e.g. "smoothing floor 70 %, ...".
 std::string describe_mitigations(const Scenario& sc);
+// The chosen settings as [mitigation.*] TOML tables to paste into the scenario (enabled = false
+// for the scenario's other mitigation tables), and as structured JSON.
+std::string mitigations_toml(const Scenario& sc);
+nlohmann::json mitigations_json(const Scenario& sc);
 
 }  // namespace keel::power

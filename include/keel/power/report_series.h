@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "keel/power/analysis.h"
@@ -62,10 +63,17 @@ ReportInput simulate_report_input(const Scenario& sc, const Spec& spec, const Ru
                                   const std::string& config_path);
 // (config_path is read and echoed; its name titles the scenario section.)
 // The report of `keel power compare`: every variant's grid power, rows and series in the same order.
-// `series` comes from capture_run with one ReportWindow for all.
+// `series` comes from capture_run with one ReportWindow for all. Drawn at first: `visible` (variant
+// names; throws core::InputError naming an unknown one), or by default the unmitigated job, the
+// cheapest passing mix (least energy overhead) and the scenario's own mix (`sc`'s enabled
+// mitigations); the others are one legend click away.
 ReportInput compare_report_input(const Scenario& sc, const Spec& spec,
                                  const std::vector<RunReport>& rows,
                                  const std::vector<RunSeries>& series,
-                                 const std::string& config_path);
+                                 const std::string& config_path,
+                                 const std::vector<std::string>& visible = {});
+
+// A TOML text without its comments (full-line and trailing, strings respected) or blank runs.
+std::string strip_toml_comments(std::string_view text);
 
 }  // namespace keel::power
