@@ -15,6 +15,7 @@
 #include "completion.h"
 #include "version.h"
 #include "install_paths.h"
+#include "omp_policy.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 
@@ -76,6 +77,9 @@ int exec_train_binary(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifndef KEEL_TRAIN_BINARY
+  keel::cli::choose_openmp_wait_policy(argc, argv);
+#endif
 #if defined(KEEL_HAVE_TRAIN) && !defined(KEEL_TRAIN_BINARY)
   if (wants_train_binary(argc, argv)) return exec_train_binary(argv);
 #endif
@@ -98,6 +102,7 @@ int main(int argc, char** argv) {
     if (!global.log_level.empty()) lvl = keel::core::parse_log_level(global.log_level);
     else if (global.quiet) lvl = keel::core::LogLevel::warn;
     keel::core::init_logging(lvl);
+    keel::cli::report_openmp_wait_policy();
   });
 
 #ifdef KEEL_TRAIN_BINARY

@@ -249,3 +249,22 @@ TEST(CliNmtText, QuantizeAndBenchTakeModelDirectories) {
   fs::remove_all(out);
   fs::remove(calib);
 }
+
+// Busy cores: OpenMP teams wait passively instead of spinning (unless the user chose a policy).
+TEST(CliNmtText, BusyCoresMakeOpenMpWaitPassivelyUnlessTheUserChose) {
+  auto in = temp("omp.txt");
+  std::ofstream(in) << "The cat sleeps.\n";
+  const std::string cmd = std::string(KEEL_BINARY) + " nmt translate --model " + kShipped +
+                          " --threads-per-stream 2 --streams 1 <" + in.string();
+  auto busy = keel::testing::run_shell("(env -u OMP_WAIT_POLICY KEEL_ASSUME_BUSY=1 " + cmd + ")");
+  ASSERT_EQ(busy.rc, 0) << busy.err;
+  EXPECT_NE(busy.err.find("wait passively"), std::string::npos) << busy.err;
+  auto idle = keel::testing::run_shell("(env -u OMP_WAIT_POLICY KEEL_ASSUME_BUSY=0 " + cmd + ")");
+  ASSERT_EQ(idle.rc, 0) << idle.err;
+  EXPECT_EQ(idle.err.find("wait passively"), std::string::npos) << idle.err;
+  EXPECT_EQ(idle.out, busy.out);
+  auto chosen = keel::testing::run_shell("(env OMP_WAIT_POLICY=ACTIVE KEEL_ASSUME_BUSY=1 " + cmd + ")");
+  ASSERT_EQ(chosen.rc, 0) << chosen.err;
+  EXPECT_EQ(chosen.err.find("wait passively"), std::string::npos) << chosen.err;
+  fs::remove(in);
+}
