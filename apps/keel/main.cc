@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "install_paths.h"
 #include "omp_policy.h"
 #include "keel/core/error.h"
+#include "keel/core/interrupt.h"
 #include "keel/core/log.h"
 
 namespace {
@@ -77,6 +79,9 @@ int exec_train_binary(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Over a file-size limit (ulimit -f) a write fails with EFBIG and keel reports it, instead of
+  // the process being killed by SIGXFSZ halfway through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
 #ifndef KEEL_TRAIN_BINARY
   keel::cli::choose_openmp_wait_policy(argc, argv);
 #endif
@@ -140,6 +145,9 @@ int main(int argc, char** argv) {
       msg = "unrecognized argument '" + rest.front() + "'";
     std::cerr << fmt::format("keel: error: {} (see '{} --help')\n", msg, command_path(app));
     return 2;
+  } catch (const keel::core::Interrupted& e) {
+    std::cerr << "keel: " << one_line(e.what()) << "\n";
+    return e.exit_code();
   } catch (const keel::core::Error& e) {
     std::cerr << "keel: error: " << one_line(e.what()) << "\n";
     return e.exit_code();

@@ -3,12 +3,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <thread>
 
 #include "cli.h"
 #include "keel/core/error.h"
+#include "keel/core/interrupt.h"
 #include "keel/core/progress.h"
 #include "keel/core/table.h"
 #include "keel/mcnn/model.h"
@@ -73,6 +75,11 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
   mcnn::TrainResult r;
   try {
     r = mcnn::train_mcnn(o, comm);
+  } catch (const core::Interrupted& e) {
+    // Every rank stopped after the same step; rank 0 wrote the checkpoint and says so.
+    comm.finalize();
+    if (!comm.is_root()) std::exit(e.exit_code());
+    throw;
   } catch (const core::Error& e) {
     if (comm.size() == 1) throw;
     // One rank failing would leave the others blocked in a collective: end the whole job.
@@ -256,6 +263,11 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
                  "Stop after N epochs of this run (time-limited jobs; continue with --resume)")
       ->check(NonNegative);
   tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)");
+  // Test hooks (not in --help): act as if Ctrl-C arrived N times after optimizer step S.
+  tr->add_option("--test-stop-at-step", to->test_stop_at_step)->group("");
+  tr->add_option("--test-stop-signals", to->test_stop_signals)->group("");
+  tr->add_option("--test-kill-at-step", to->test_kill_at_step)->group("");
+  tr->add_option("--test-kill-rank", to->test_kill_rank)->group("");
   tr->callback([to, &global] { run_train(*to, global); });
 
   auto ea = std::make_shared<EvalArgs>();

@@ -150,6 +150,8 @@ void register_nmt_train(CLI::App& nmt, const GlobalOptions& global) {
   tr->add_option("--stop-after", o.stop_after_steps,
                  "End this run after N steps with a checkpoint (time-limited jobs; then --resume)")
       ->check(Positive);
+  tr->add_option("--test-stop-at-step", o.test_stop_at_step)->group("");  // test hooks
+  tr->add_option("--test-stop-signals", o.test_stop_signals)->group("");
   tr->callback([a, &global] { run_train(*a, global); });
 }
 

@@ -40,11 +40,12 @@ bool is_openmp_command(int argc, char** argv, bool* in_keel) {
     }
     if (!a.starts_with("-")) w[k++] = a;
   }
-  if (w[0] == "mcnn" || (w[0] == "nmt" && w[1] == "train")) {
+  if ((w[0] == "mcnn" && (w[1] == "train" || w[1] == "eval")) || (w[0] == "nmt" && w[1] == "train")) {
     *in_keel = false;  // keel-train: the environment travels with the exec
     return true;
   }
   *in_keel = true;
+  if (w[0] == "mcnn") return false;
   return w[0] == "nmt" && (w[1] == "translate" || w[1] == "bench" || w[1] == "quantize");
 }
 
@@ -65,7 +66,7 @@ void choose_openmp_wait_policy(int argc, char** argv) {
 
 void report_openmp_wait_policy() {
   if (const char* m = std::getenv(kMarker); m && std::string_view(m) == "passive")
-    core::log_info(
+    core::log_debug(
         "other processes share the cores: OpenMP threads wait passively (OMP_WAIT_POLICY=PASSIVE; "
         "set OMP_WAIT_POLICY=ACTIVE to spin)");
 }

@@ -10,7 +10,8 @@ namespace keel::cli {
 // Call first in main(). May replace the process (execv) for keel's own OpenMP commands.
 void choose_openmp_wait_policy(int argc, char** argv);
 
-// Logs what choose_openmp_wait_policy decided (after logging is initialised).
+// Logs what choose_openmp_wait_policy decided (after logging is initialised; debug level, so
+// stderr stays one line per error).
 void report_openmp_wait_policy();
 
 }  // namespace keel::cli

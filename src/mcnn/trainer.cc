@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cstdlib>
 #include <numeric>
@@ -13,6 +14,7 @@
 
 #include "keel/core/atomic_file.h"
 #include "keel/core/error.h"
+#include "keel/core/interrupt.h"
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
 #include "keel/core/timeline.h"
@@ -24,6 +26,7 @@
 #include "keel/train/schedule.h"
 #include "keel/train/torch_train.h"
 #include "net.h"
+#include "train_log.h"
 
 namespace keel::mcnn {
 
@@ -39,73 +42,6 @@ double seconds_since(Clock::time_point origin) {
 int default_threads(const train::Comm& comm) {
   int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::max(1, hw / comm.local_size());
-}
-
-json epoch_json(const EpochStats& e) {
-  return {{"epoch", e.epoch},           {"lr", e.lr},
-          {"train_loss", e.train_loss}, {"train_acc", e.train_acc},
-          {"val_loss", e.val_loss},     {"val_acc", e.val_acc},
-          {"img_per_s", e.img_per_s},   {"seconds", e.seconds},
-          {"param_sum", e.param_sum},   {"param_l2", e.param_l2},
-          {"compute_s", e.compute_s},   {"comm_s", e.comm_s}};
-}
-
-EpochStats epoch_from_json(const json& j) {
-  EpochStats e;
-  e.epoch = j.at("epoch");
-  e.lr = j.at("lr");
-  e.train_loss = j.at("train_loss");
-  e.train_acc = j.at("train_acc");
-  e.val_loss = j.at("val_loss");
-  e.val_acc = j.at("val_acc");
-  e.img_per_s = j.at("img_per_s");
-  e.seconds = j.at("seconds");
-  e.param_sum = j.at("param_sum");
-  e.param_l2 = j.at("param_l2");
-  e.compute_s = j.value("compute_s", 0.0);  // absent in checkpoints of older versions
-  e.comm_s = j.value("comm_s", 0.0);
-  return e;
-}
-
-void write_log(const std::filesystem::path& file, const TrainOptions& opt, const TrainResult& r) {
-  if (file.extension() == ".csv") {
-    std::string s =
-        "epoch,lr,train_loss,train_acc,val_loss,val_acc,img_per_s,seconds,param_sum,"
-        "param_l2,compute_s,comm_s\n";
-    for (const auto& e : r.epochs)
-      s += fmt::format(
-          "{},{:.9g},{:.9g},{:.6f},{:.9g},{:.6f},{:.3f},{:.3f},{:.12g},{:.12g},{:.3f},{:.3f}\n",
-          e.epoch, e.lr, e.train_loss, e.train_acc, e.val_loss, e.val_acc, e.img_per_s, e.seconds,
-          e.param_sum, e.param_l2, e.compute_s, e.comm_s);
-    core::write_file_atomic(file, s);
-    return;
-  }
-  json j = {{"config",
-             {{"data", opt.data.string()},
-              {"epochs", opt.epochs},
-              {"batch", opt.batch},
-              {"lr", opt.lr},
-              {"reference_batch", opt.reference_batch},
-              {"lr_scaling", opt.lr_scaling},
-              {"warmup_epochs", opt.warmup_epochs},
-              {"lr_decay", opt.lr_decay},
-              {"momentum", opt.momentum},
-              {"weight_decay", opt.weight_decay},
-              {"seed", opt.seed},
-              {"ranks", r.ranks},
-              {"precision", opt.precision},
-              {"threads", r.threads},
-              {"height", r.height},
-              {"width", r.width},
-              {"train_images", r.train_images},
-              {"val_images", r.val_images},
-              {"skipped", r.skipped},
-              {"buckets", r.buckets},
-              {"buckets_overlapped", r.buckets_overlapped}}},
-            {"epochs", json::array()},
-            {"step_losses", r.step_losses}};
-  for (const auto& e : r.epochs) j["epochs"].push_back(epoch_json(e));
-  core::write_file_atomic(file, j.dump(1) + "\n");
 }
 
 // Global batch b of the epoch's permutation, this rank's slice.
@@ -197,6 +133,10 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   auto optim = train::make_sgd(*net, sc);
   int start_epoch = 0;
   std::int64_t step = 0;
+  // A checkpoint written on a stop request holds a partly trained epoch: the batches done and
+  // their sums, so the resumed epoch reports what an uninterrupted one would.
+  std::size_t start_batch = 0;
+  json partial;
   if (opt.resume) {
     // Every rank reads the same file (it must be on a shared path), so no state is sent.
     auto meta = train::load_checkpoint(opt.checkpoint, *net, optim.get());
@@ -206,6 +146,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     json extra = json::parse(meta.extra_json);
     for (const auto& e : extra.at("epochs")) res.epochs.push_back(epoch_from_json(e));
     res.step_losses = extra.at("step_losses").get<std::vector<double>>();
+    start_batch = extra.value("next_batch", std::size_t{0});
+    if (start_batch > 0) partial = extra.at("partial");
     if (static_cast<std::uint64_t>(extra.at("seed")) != opt.seed ||
         static_cast<int>(extra.at("batch")) != opt.batch)
       throw core::InputError("--seed and --batch must match the checkpoint's to resume",
@@ -227,6 +169,27 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       *net, comm, static_cast<std::size_t>(opt.bucket_mb * 1024 * 1024), opt.overlap_allreduce);
   res.buckets = static_cast<int>(averager.buckets());
 
+  // Checkpoint after `epochs_done` whole epochs and, on a stop request, `next_batch` batches of
+  // the next one (with their sums in `part`). Rank 0 writes; every rank reads it on resume.
+  auto save = [&](int epochs_done, std::size_t next_batch, const json& part) {
+    if (opt.checkpoint.empty() || !comm.is_root()) return;
+    json extra = {{"epochs", json::array()},
+                  {"step_losses", res.step_losses},
+                  {"seed", opt.seed},
+                  {"batch", opt.batch},
+                  {"height", H},
+                  {"width", W},
+                  {"classes", ds.classes},
+                  {"val_fraction", opt.val_fraction},
+                  {"schedule_epochs", opt.epochs},
+                  {"precision", precision_name(precision)},
+                  {"next_batch", next_batch},
+                  {"partial", part}};
+    for (const auto& s : res.epochs) extra["epochs"].push_back(epoch_json(s));
+    train::save_checkpoint(opt.checkpoint, *net, *optim, {epochs_done, step, opt.seed, extra.dump()});
+  };
+  core::install_stop_handlers();
+
   std::vector<core::PhaseRecord> timeline;
   comm.barrier();  // a common time origin (same clock on one node; barrier-aligned across nodes)
   const auto origin = Clock::now();
@@ -240,12 +203,21 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     std::shuffle(perm.begin(), perm.end(), rng);
     auto batches = rank_batches(perm, opt.batch, comm);
     const std::size_t nb = batches.size();
+    const std::size_t done = epoch == start_epoch ? std::min(start_batch, nb) : 0;
+    batches.erase(batches.begin(), batches.begin() + static_cast<std::ptrdiff_t>(done));
     PrefetchLoader loader(ds, std::move(batches), H, W, opt.loader_threads, opt.prefetch);
     core::Progress bar(fmt::format("epoch {}/{}", epoch + 1, opt.epochs),
                        nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(),
                        "img");
     double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0, compute_s = 0, comm_s = 0;
-    for (std::size_t b = 0; b < nb; ++b) {
+    if (done > 0) {
+      loss_sum = partial.at("loss_sum");
+      correct_sum = partial.at("correct_sum");
+      seen = partial.at("seen");
+      compute_s = partial.at("compute_s");
+      comm_s = partial.at("comm_s");
+    }
+    for (std::size_t b = done; b < nb; ++b) {
       Batch batch = *loader.next();
       lr = sched.at(epoch + static_cast<double>(b) / static_cast<double>(nb));
       train::set_sgd_lr(*optim, lr);
@@ -276,6 +248,29 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       seen += stats[2];
       bar.set_note(fmt::format("loss {:.4f}", stats[0] / stats[2]));
       bar.update(static_cast<std::uint64_t>(seen));
+      if (opt.test_kill_at_step > 0 && step == opt.test_kill_at_step &&
+          comm.rank() == opt.test_kill_rank)
+        std::raise(SIGKILL);  // test hook: this rank dies as if killed -9
+      if (opt.test_stop_at_step > 0 && step == opt.test_stop_at_step)
+        for (int k = 0; k < opt.test_stop_signals; ++k) core::raise_stop(SIGINT);
+      // A stop request (Ctrl-C, SIGTERM) on any rank stops every rank after the same step.
+      double stop[1] = {static_cast<double>(core::stop_signal())};
+      if (comm.size() > 1) comm.allreduce_sum(stop, 1);
+      if (stop[0] > 0 && b + 1 < nb) {
+        bar.finish();
+        const int sig = core::stop_signal() ? core::stop_signal() : SIGTERM;
+        save(epoch, b + 1,
+             {{"loss_sum", loss_sum}, {"correct_sum", correct_sum}, {"seen", seen},
+              {"compute_s", compute_s}, {"comm_s", comm_s}});
+        throw core::Interrupted(
+            sig, opt.checkpoint.empty()
+                     ? fmt::format("stopped by {} after step {} (no --checkpoint: nothing saved)",
+                                   sig == SIGINT ? "Ctrl-C" : "SIGTERM", step)
+                     : fmt::format("stopped by {} after step {}; checkpoint {} written: continue "
+                                   "with the same command and --resume",
+                                   sig == SIGINT ? "Ctrl-C" : "SIGTERM", step,
+                                   opt.checkpoint.string()));
+      }
     }
     bar.finish();
     const double train_s = seconds_since(t_epoch);
@@ -334,22 +329,20 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
           comm.size() > 1 ? fmt::format("  allreduce {:.1f}% of step time",
                                         100 * e.comm_s / std::max(1e-9, e.compute_s + e.comm_s))
                           : std::string());
-      if (!opt.checkpoint.empty()) {
-        json extra = {{"epochs", json::array()},
-                      {"step_losses", res.step_losses},
-                      {"seed", opt.seed},
-                      {"batch", opt.batch},
-                      {"height", H},
-                      {"width", W},
-                      {"classes", ds.classes},
-                      {"val_fraction", opt.val_fraction},
-                      {"schedule_epochs", opt.epochs},
-                      {"precision", precision_name(precision)}};
-        for (const auto& s : res.epochs) extra["epochs"].push_back(epoch_json(s));
-        train::save_checkpoint(opt.checkpoint, *net, *optim,
-                               {epoch + 1, step, opt.seed, extra.dump()});
-      }
       if (!opt.log.empty()) write_log(opt.log, opt, res);
+    }
+    save(epoch + 1, 0, json());
+    // A stop request during the epoch's last step or validation: the epoch is saved whole.
+    double stop[1] = {static_cast<double>(core::stop_signal())};
+    if (comm.size() > 1) comm.allreduce_sum(stop, 1);
+    if (stop[0] > 0 && epoch + 1 < last_epoch) {
+      const int sig = core::stop_signal() ? core::stop_signal() : SIGTERM;
+      throw core::Interrupted(sig, fmt::format("stopped by {} after epoch {}{}",
+                                               sig == SIGINT ? "Ctrl-C" : "SIGTERM", epoch + 1,
+                                               opt.checkpoint.empty()
+                                                   ? std::string(" (no --checkpoint: nothing saved)")
+                                                   : "; checkpoint " + opt.checkpoint.string() +
+                                                         " written: continue with --resume"));
     }
   }
 

@@ -6,11 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <thread>
 
 #include "keel/core/error.h"
+#include "keel/core/interrupt.h"
 #include "keel/core/log.h"
 #include "keel/core/progress.h"
 #include "keel/nmt/bleu.h"
@@ -287,6 +289,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
   };
 
   // --- training loop ---------------------------------------------------------------------
+  core::install_stop_handlers();
   std::int64_t run_steps = 0;
   double lr = sched.at(res.steps + 1);
   auto steps_left = [&] { return o.max_steps == 0 || res.steps < o.max_steps; };
@@ -330,6 +333,19 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
       bar.set_note(
           fmt::format("loss {:.3f}  lr {:.2e}  step {}", res.step_losses.back(), lr, res.steps));
       bar.update(static_cast<std::uint64_t>(bar_tokens));
+      if (o.test_stop_at_step > 0 && res.steps == o.test_stop_at_step)
+        for (int k = 0; k < o.test_stop_signals; ++k) core::raise_stop(SIGINT);
+      if (const int sig = core::stop_signal()) {
+        // Ctrl-C / SIGTERM: this step is done; save it (as "after this batch") and say how to go on.
+        bar.finish();
+        ++next_batch;
+        save();
+        write_logs(o.out, o, c, res);
+        throw core::Interrupted(
+            sig, fmt::format("stopped by {} after step {}; checkpoint {} written: continue with "
+                             "the same command and --resume",
+                             sig == SIGINT ? "Ctrl-C" : "SIGTERM", res.steps, ckpt.string()));
+      }
       if (o.checkpoint_every > 0 && res.steps % o.checkpoint_every == 0) {
         // Saved as "after this batch": a resume starts at the next one.
         ++next_batch;

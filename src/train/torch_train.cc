@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "keel/core/atomic_file.h"
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/train/dist.h"
 
@@ -329,9 +330,11 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& ar) {
 torch::serialize::InputArchive open_archive(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file))
     throw core::InputError("checkpoint not found", {file.string(), 0, 0, {}});
+  // The checksum first: a damaged file is refused before LibTorch parses any of it.
+  std::istringstream payload(core::read_sealed_file(file, "checkpoint"));
   torch::serialize::InputArchive ar;
   try {
-    ar.load_from(file.string());
+    ar.load_from(payload);
   } catch (const c10::Error& e) {
     throw core::InputError("not a keel checkpoint (unreadable archive)", {file.string(), 0, 0, {}});
   }
@@ -355,7 +358,7 @@ void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model
   }
   std::ostringstream bytes;
   ar.save_to(bytes);
-  core::write_file_atomic(file, bytes.str());
+  core::write_sealed_file(file, bytes.str());
 }
 
 CheckpointMeta load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,

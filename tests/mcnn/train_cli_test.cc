@@ -281,6 +281,35 @@ TEST_F(McnnTrain, CheckpointsAreNotReplacedSilentlyAndEmptyEvaluationsAreErrors)
   EXPECT_GT(json::parse(longer.out)["img_per_s"].get<double>(), 0.0);
 }
 
+// Ctrl-C mid-epoch: the step finishes, a checkpoint holding the partial epoch is written, exit
+// 130 with how to continue; the resumed run reaches the uninterrupted run's weights. A second
+// Ctrl-C quits at once, writing nothing.
+TEST_F(McnnTrain, CtrlCMidEpochSavesAndResumesToTheSameWeights) {
+  const fs::path d = *dir_;
+  auto whole = run_keel(common() + "--log " + (d / "sig_whole.json").string());
+  ASSERT_EQ(whole.rc, 0) << whole.err;
+  const auto ckpt = d / "sig.ckpt";
+  auto stopped = run_keel(common() + "--test-stop-at-step 3 --checkpoint " + ckpt.string());
+  EXPECT_EQ(stopped.rc, 130) << stopped.err;
+  EXPECT_NE(stopped.err.find("after step 3"), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("--resume"), std::string::npos) << stopped.err;
+  auto resumed = run_keel(common() + "--resume --log " + (d / "sig_resumed.json").string() +
+                          " --checkpoint " + ckpt.string());
+  ASSERT_EQ(resumed.rc, 0) << resumed.err;
+  json a = read_json(d / "sig_whole.json"), b = read_json(d / "sig_resumed.json");
+  ASSERT_EQ(b["epochs"].size(), 2u);
+  for (const char* k : {"train_loss", "val_loss", "param_sum", "param_l2"})
+    for (int e : {0, 1})
+      EXPECT_TRUE(close(a["epochs"][e][k], b["epochs"][e][k], kResumeTolerance))
+          << k << " epoch " << e << ": " << a["epochs"][e][k] << " vs " << b["epochs"][e][k];
+  EXPECT_EQ(a["step_losses"], b["step_losses"]);
+  const auto quit = d / "quit.ckpt";
+  auto twice = run_keel(common() + "--test-stop-at-step 2 --test-stop-signals 2 --checkpoint " +
+                        quit.string());
+  EXPECT_EQ(twice.rc, 130);
+  EXPECT_FALSE(fs::exists(quit));
+}
+
 // srun without an MPI plugin starts N plain processes: each would train alone and write the same
 // files. keel refuses and says how to launch (checked under a real single-node Slurm with
 // tools/slurm_single_node.sh: with --mpi=pmix, 2 tasks follow mpirun -np 2 exactly).

@@ -254,8 +254,8 @@ TEST(CliNmtText, QuantizeAndBenchTakeModelDirectories) {
 TEST(CliNmtText, BusyCoresMakeOpenMpWaitPassivelyUnlessTheUserChose) {
   auto in = temp("omp.txt");
   std::ofstream(in) << "The cat sleeps.\n";
-  const std::string cmd = std::string(KEEL_BINARY) + " nmt translate --model " + kShipped +
-                          " --threads-per-stream 2 --streams 1 <" + in.string();
+  const std::string cmd = std::string(KEEL_BINARY) + " nmt translate --log-level debug --model " +
+                          kShipped + " --threads-per-stream 2 --streams 1 <" + in.string();
   auto busy = keel::testing::run_shell("(env -u OMP_WAIT_POLICY KEEL_ASSUME_BUSY=1 " + cmd + ")");
   ASSERT_EQ(busy.rc, 0) << busy.err;
   EXPECT_NE(busy.err.find("wait passively"), std::string::npos) << busy.err;

@@ -126,3 +126,30 @@ TEST(CliNmtTrain, BadInputIsOneErrorLine) {
   EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
   fs::remove_all(d);
 }
+
+// Ctrl-C (SIGINT) during training: the step finishes, a checkpoint is written, the message says
+// how to continue, exit 130; the resumed run ends where an uninterrupted one does. A second
+// Ctrl-C quits at once without writing.
+TEST(CliNmtTrain, CtrlCSavesAndResumesExactly) {
+  auto d = keel::testing::nmt_temp("cli_sigint");
+  write_toy_spm_task(d, 200, 5, 4);
+  const std::string base = "nmt train" + files(d) +
+                           " --preset tiny --max-steps 8 --threads 1 --max-tokens 300 --json --out ";
+  auto whole = run_keel(base + (d / "whole").string());
+  ASSERT_EQ(whole.rc, 0) << whole.err;
+  auto stopped = run_keel(base + (d / "cut").string() + " --test-stop-at-step 3");
+  EXPECT_EQ(stopped.rc, 130) << stopped.err;
+  EXPECT_NE(stopped.err.find("after step 3"), std::string::npos) << stopped.err;
+  EXPECT_NE(stopped.err.find("--resume"), std::string::npos) << stopped.err;
+  EXPECT_TRUE(fs::exists(d / "cut" / "checkpoint.pt"));
+  auto resumed = run_keel(base + (d / "cut").string() + " --resume");
+  ASSERT_EQ(resumed.rc, 0) << resumed.err;
+  // Bit-identical weights: every tensor of the exported models is equal.
+  auto a = keel::nmt::load_model(d / "whole" / "model.keel"),
+       b = keel::nmt::load_model(d / "cut" / "model.keel");
+  for (const auto& [name, t] : a.tensors) EXPECT_EQ(t.f32, b.tensors.at(name).f32) << name;
+  auto twice = run_keel(base + (d / "quit").string() + " --test-stop-at-step 2 --test-stop-signals 2");
+  EXPECT_EQ(twice.rc, 130);
+  EXPECT_FALSE(fs::exists(d / "quit" / "checkpoint.pt"));
+  fs::remove_all(d);
+}

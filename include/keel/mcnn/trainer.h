@@ -38,6 +38,13 @@ struct TrainOptions {
   std::filesystem::path checkpoint;  // written atomically after every epoch
   bool resume = false;               // continue from `checkpoint`
   bool overwrite = false;            // a fresh run may replace an existing `checkpoint`
+  // Test hook: after optimizer step N, act as if Ctrl-C arrived this many times (1: stop with a
+  // checkpoint; 2: the second exits at once).
+  std::int64_t test_stop_at_step = 0;
+  int test_stop_signals = 1;
+  // Test hook: rank `test_kill_rank` kills itself (SIGKILL) after optimizer step N.
+  std::int64_t test_kill_at_step = 0;
+  int test_kill_rank = 0;
   int stop_after = 0;                // stop after this many epochs of this run (0: never)
   std::filesystem::path timeline;    // compute/comm phases per rank and iteration
   bool progress = false;             // progress bar on rank 0

@@ -40,6 +40,8 @@ struct NmtTrainOptions {
   bool resume = false;                   // continue from out/checkpoint.pt
   std::int64_t checkpoint_every = 1000;  // steps; a checkpoint also ends every epoch
   std::int64_t stop_after_steps = 0;     // end this run after N steps (then --resume); 0: never
+  std::int64_t test_stop_at_step = 0;    // test hook: act as if Ctrl-C arrived after step N
+  int test_stop_signals = 1;             // ... this many times (2: the second quits at once)
   std::int64_t log_every = 100;          // steps per row of steps.csv
   bool progress = false;                 // progress bar on stderr
   bool verbose = true;                   // a log line per epoch

@@ -108,11 +108,12 @@ struct CheckpointMeta {
 };
 
 // Writes model parameters/buffers, optimizer state (momentum or Adam moments), `meta` and
-// LibTorch's CPU RNG state to `file` atomically.
+// LibTorch's CPU RNG state to `file` atomically, sealed with a CRC-32 (core/checksum.h).
 void save_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
                      torch::optim::Optimizer& opt, const CheckpointMeta& meta);
-// Restores what save_checkpoint wrote; throws InputError when the file is missing, unreadable or
-// does not fit `model`. `opt` may be null (evaluation).
+// Restores what save_checkpoint wrote; throws InputError when the file is missing, damaged
+// (checksum or size: "corrupt (checksum mismatch)", "truncated or corrupt"), unreadable or does
+// not fit `model`. `opt` may be null (evaluation).
 CheckpointMeta load_checkpoint(const std::filesystem::path& file, torch::nn::Module& model,
                                torch::optim::Optimizer* opt);
 // Reads only the metadata of a checkpoint.

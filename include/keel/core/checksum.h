@@ -1,0 +1,31 @@
+#pragma once
+// Integrity of the files keel writes and later reads back (checkpoints, ...): the payload is
+// followed by a 20-byte trailer — "KEELSUM1", the payload size (u64, little-endian) and the
+// payload's CRC-32 (zlib) — written atomically with it. Reading verifies all three, so a flipped
+// byte or a truncated file is refused with one line instead of yielding garbage.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace keel::core {
+
+inline constexpr std::size_t kSealSize = 20;
+
+// zlib's CRC-32 of `data`.
+std::uint32_t crc32_of(std::string_view data);
+
+// `payload` with its trailer appended.
+std::string seal(std::string payload);
+
+// The payload of sealed `bytes`; throws InputError naming `file`: "corrupt (checksum mismatch)"
+// when the CRC differs, "truncated or corrupt" when the trailer or the size does not match.
+std::string_view unseal(std::string_view bytes, const std::string& file);
+
+// Writes seal(payload) atomically / reads a whole file and unseals it (`what` names the kind of
+// file in messages, e.g. "checkpoint").
+void write_sealed_file(const std::filesystem::path& path, std::string payload);
+std::string read_sealed_file(const std::filesystem::path& path, const std::string& what);
+
+}  // namespace keel::core
