@@ -12,6 +12,12 @@ namespace keel::cli {
 
 namespace fs = std::filesystem;
 
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 fs::path self_dir() {
   std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);

@@ -9,6 +9,9 @@
 
 namespace keel::cli {
 
+// `s` as one single-quoted shell word (for popen of keel-train).
+std::string shell_quote(const std::string& s);
+
 // The directory of the running executable.
 std::filesystem::path self_dir();
 

@@ -257,6 +257,8 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");
   tr->add_option("--checkpoint", to->checkpoint, "Checkpoint written atomically after each epoch");
   tr->add_flag("--resume", to->resume, "Continue from --checkpoint");
+  tr->add_flag("--ignore-memory-check", to->ignore_memory_check,
+               "Start even when the batch looks too big for the available memory");
   tr->add_flag("--overwrite", to->overwrite,
                "Start over even if --checkpoint exists (it is replaced after the first epoch)");
   tr->add_option("--stop-after", to->stop_after,

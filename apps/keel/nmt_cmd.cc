@@ -152,7 +152,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     auto out = translator->translate(segs, opt, [&](std::size_t done) { bar.update(done); });
     bar.finish();
     std::vector<double> scores;
-    if (g.json) scores = translator->score(segs, out);
+    if (g.json) scores = translator->score(segs, out, a.max_length);
     std::size_t k = 0;
     for (std::size_t i = 0; i < raw.size(); ++i) {
       std::string text, pieces;

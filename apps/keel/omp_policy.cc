@@ -40,7 +40,8 @@ bool is_openmp_command(int argc, char** argv, bool* in_keel) {
     }
     if (!a.starts_with("-")) w[k++] = a;
   }
-  if ((w[0] == "mcnn" && (w[1] == "train" || w[1] == "eval")) || (w[0] == "nmt" && w[1] == "train")) {
+  if ((w[0] == "mcnn" && (w[1] == "train" || w[1] == "eval")) ||
+      (w[0] == "nmt" && w[1] == "train")) {
     *in_keel = false;  // keel-train: the environment travels with the exec
     return true;
   }

@@ -40,6 +40,7 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = spec_or_default(a.spec);
   apply_window(spec, a.window);
+  power::check_trace_step(sc.sim.step_ms, a.trace_step_ms);  // before minutes of simulation
   const std::string variant = power::mix_name(sc);
   const bool mitigated = variant != "none";
   core::Progress bar("simulate", static_cast<std::uint64_t>(sc.steps()) * (mitigated ? 2 : 1),
@@ -82,6 +83,7 @@ void run_compare(const PowerArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = spec_or_default(a.spec);
   apply_window(spec, a.window);
+  power::check_trace_step(sc.sim.step_ms, a.trace_step_ms);
   int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // The report keeps a bounded copy of each variant's series (report_series.h).
   std::vector<power::RunSeries> series;

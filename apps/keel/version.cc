@@ -28,7 +28,7 @@ std::string train_lines() {
   std::string tried;
   auto train = find_train_binary(&tried);
   if (!train) return "LibTorch: not available (no keel-train at " + tried + ")\n";
-  std::string cmd = "'" + train->string() + "' --version 2>/dev/null";
+  std::string cmd = shell_quote(train->string()) + " --version 2>/dev/null";
   std::string out, lines;
   if (FILE* p = ::popen(cmd.c_str(), "r")) {
     char buf[512];

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -14,19 +15,32 @@ namespace keel::core {
 
 namespace {
 
-// Temporaries of this target left by a process that died before committing (kill -9, power
-// loss): removed, so they neither accumulate nor get mistaken for data.
+// This host's name: temporaries carry it, so a writer on another node sharing the directory is
+// never mistaken for a dead one.
+std::string host_name() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "host";
+  std::string h(buf);
+  for (char& c : h)
+    if (c == '.' || c == '/') c = '_';
+  return h;
+}
+
+// Temporaries of this target left by a process of this host that died before committing
+// (kill -9, power loss): removed, so they neither accumulate nor get mistaken for data.
 void remove_stale_temporaries(const std::filesystem::path& target) {
   std::error_code ec;
   const auto dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  const std::string prefix = target.filename().string() + ".tmp.";
+  const std::string prefix = target.filename().string() + ".tmp." + host_name() + ".";
   for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
     if (!name.starts_with(prefix)) continue;
-    const std::string pid_text = name.substr(prefix.size());
-    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto pid = static_cast<pid_t>(std::stol(pid_text));
-    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive: leave it
+    const char* first = name.data() + prefix.size();
+    const char* last = name.data() + name.size();
+    long pid = 0;
+    auto [end, err] = std::from_chars(first, last, pid);
+    if (err != std::errc() || end != last || pid <= 0) continue;
+    if (pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
     std::filesystem::remove(e.path(), ec);
   }
 }
@@ -35,7 +49,7 @@ void remove_stale_temporaries(const std::filesystem::path& target) {
 
 AtomicFile::AtomicFile(std::filesystem::path path)
     : path_(std::move(path)),
-      tmp_(path_.string() + ".tmp." + std::to_string(::getpid())) {
+      tmp_(path_.string() + ".tmp." + host_name() + "." + std::to_string(::getpid())) {
   remove_stale_temporaries(path_);
   out_.open(tmp_, std::ios::binary | std::ios::trunc);
   if (!out_) {

@@ -23,8 +23,9 @@ void put_le(std::string& out, std::uint64_t v, int bytes) {
 std::uint64_t get_le(std::string_view in, std::size_t at, int bytes) {
   std::uint64_t v = 0;
   for (int i = 0; i < bytes; ++i)
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]))
-         << (8 * i);
+    v |=
+        static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]))
+        << (8 * i);
   return v;
 }
 }  // namespace
@@ -33,7 +34,8 @@ std::uint32_t crc32_of(std::string_view data) {
   uLong crc = ::crc32(0L, Z_NULL, 0);
   // zlib takes uInt lengths: feed large buffers in pieces.
   for (std::size_t off = 0; off < data.size();) {
-    const std::size_t n = std::min<std::size_t>(data.size() - off, std::numeric_limits<uInt>::max());
+    const std::size_t n =
+        std::min<std::size_t>(data.size() - off, std::numeric_limits<uInt>::max());
     crc = ::crc32(crc, reinterpret_cast<const Bytef*>(data.data() + off), static_cast<uInt>(n));
     off += n;
   }
@@ -50,18 +52,21 @@ std::string seal(std::string payload) {
 }
 
 std::string_view unseal(std::string_view bytes, const std::string& file) {
-  const std::string hint = "the file was damaged or cut short: use a good copy (or an earlier "
-                           "checkpoint); keel never reads a file that fails its check";
-  if (bytes.size() < kSealSize || std::memcmp(bytes.data() + bytes.size() - kSealSize, kMagic, 8) != 0)
+  const std::string hint =
+      "the file was damaged or cut short: use a good copy (or an earlier "
+      "checkpoint); keel never reads a file that fails its check";
+  if (bytes.size() < kSealSize ||
+      std::memcmp(bytes.data() + bytes.size() - kSealSize, kMagic, 8) != 0)
     throw InputError("truncated or corrupt (no keel checksum trailer at the end)",
                      Location{file, 0, 0, {}}, hint);
   const std::size_t at = bytes.size() - kSealSize + 8;
   const std::uint64_t size = get_le(bytes, at, 8);
   const auto crc = static_cast<std::uint32_t>(get_le(bytes, at + 8, 4));
   if (size != bytes.size() - kSealSize)
-    throw InputError(fmt::format("truncated or corrupt (holds {} bytes of data, its trailer says {})",
-                                 bytes.size() - kSealSize, size),
-                     Location{file, 0, 0, {}}, hint);
+    throw InputError(
+        fmt::format("truncated or corrupt (holds {} bytes of data, its trailer says {})",
+                    bytes.size() - kSealSize, size),
+        Location{file, 0, 0, {}}, hint);
   const std::string_view payload = bytes.substr(0, bytes.size() - kSealSize);
   if (crc32_of(payload) != crc)
     throw InputError("corrupt (checksum mismatch)", Location{file, 0, 0, {}}, hint);
@@ -72,12 +77,26 @@ void write_sealed_file(const std::filesystem::path& path, std::string payload) {
   write_file_atomic(path, seal(std::move(payload)));
 }
 
-std::string read_sealed_file(const std::filesystem::path& path, const std::string& what) {
+std::string read_sealed_file(const std::filesystem::path& path, const std::string& what,
+                             bool* legacy_zip) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(what + " path is a directory", Location{path.string(), 0, 0, {}},
+                     "pass the " + what + " file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(what + " not found or unreadable", Location{path.string(), 0, 0, {}});
   std::ostringstream ss;
   ss << in.rdbuf();
   std::string bytes = ss.str();
+  if (legacy_zip) {
+    // Written before keel sealed its files: a zip archive ending in its intact end-of-central-
+    // directory record (a sealed file never ends so, whatever byte of its trailer is damaged).
+    *legacy_zip = bytes.size() >= 22 &&
+                  (bytes.size() < kSealSize ||
+                   std::memcmp(bytes.data() + bytes.size() - kSealSize, kMagic, 8) != 0) &&
+                  bytes.compare(bytes.size() - 22, 4, "PK\x05\x06") == 0;
+    if (*legacy_zip) return bytes;
+  }
   const auto payload = unseal(bytes, path.string());
   bytes.resize(payload.size());
   return bytes;

@@ -72,7 +72,13 @@ TiffPtr open_checked(const std::filesystem::path& f, Image16& img) {
     fail(f, "expected 16-bit unsigned samples, found " + std::to_string(bits) + "-bit" +
                 (fmt == SAMPLEFORMAT_UINT ? "" : " non-integer"));
   if (spp != 1) fail(f, "expected one channel per file, found " + std::to_string(spp));
-  if (w == 0 || h == 0 || w > 65536 || h > 65536) fail(f, "implausible image size");
+  // Checked before any pixel buffer is allocated: a damaged or hostile header cannot ask for
+  // gigabytes (BBBC021 fields are 1280 x 1024).
+  constexpr std::uint64_t kMaxSide = 65536, kMaxPixels = std::uint64_t{1} << 28;
+  if (w == 0 || h == 0 || w > kMaxSide || h > kMaxSide ||
+      std::uint64_t{w} * h > kMaxPixels)
+    fail(f, "image of " + std::to_string(w) + " x " + std::to_string(h) +
+                " pixels exceeds keel's limit (at most 65536 per side and 268 M pixels)");
   img.width = static_cast<int>(w);
   img.height = static_cast<int>(h);
   return t;

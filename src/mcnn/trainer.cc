@@ -1,12 +1,15 @@
 // The M-CNN training loop (LibTorch translation unit).
 #include "keel/mcnn/trainer.h"
 
+#include <sys/resource.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <csignal>
 #include <chrono>
+#include <fstream>
 #include <cstdlib>
 #include <numeric>
 #include <random>
@@ -42,6 +45,55 @@ double seconds_since(Clock::time_point origin) {
 int default_threads(const train::Comm& comm) {
   int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::max(1, hw / comm.local_size());
+}
+
+// Refuses a batch that cannot fit before anything is allocated (no std::bad_alloc or OOM killer
+// halfway through an epoch). Peak per rank measured by bench_mcnn at 1024 x 1280 (fp32: 1.09 GiB
+// at batch 1, 3.85 GiB at batch 8): ~0.7 GiB of weights and workspace plus ~300 bytes per input
+// pixel of the local batch. Compared with MemAvailable and the address-space limit (ulimit -v).
+void check_training_memory(int height, int width, int local_batch, int local_ranks, bool skip) {
+  if (skip) return;
+  constexpr double kGiB = 1024.0 * 1024 * 1024;
+  const double per_rank = 0.7 * kGiB + 300.0 * height * width * local_batch;
+  double avail = 0;  // the node's MemAvailable, shared by its ranks
+  {
+    std::ifstream in("/proc/meminfo");
+    std::string key, unit;
+    double kb = 0;
+    while (in >> key >> kb >> unit)
+      if (key == "MemAvailable:") avail = kb * 1024;
+  }
+  // A cgroup limit (Slurm --mem, containers) binds before MemAvailable: v2, then v1.
+  for (const char* f : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream in(f);
+    double limit = 0;
+    if (in >> limit && limit > 0 && limit < 1e18) avail = avail > 0 ? std::min(avail, limit) : limit;
+  }
+  struct rlimit rl {};
+  const bool limited = ::getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+  const double as_limit = limited ? static_cast<double>(rl.rlim_cur) : 0;  // per process
+  std::string why;
+  if (limited && per_rank > as_limit)
+    why = fmt::format("{:.1f} GiB allowed by the address-space limit (ulimit -v)", as_limit / kGiB);
+  else if (avail > 0 && per_rank * local_ranks > avail)
+    why = fmt::format("{:.1f} GiB available{}", avail / kGiB,
+                      local_ranks > 1 ? fmt::format(" for {} ranks on this node", local_ranks)
+                                      : std::string());
+  if (why.empty()) return;
+  throw core::InputError(
+      fmt::format("a batch of {} images of {} x {} per rank needs about {:.1f} GiB, {}",
+                  local_batch, height, width, per_rank / kGiB, why),
+      {"", 0, 0, "--batch"},
+      "lower --batch, spread the ranks over more nodes, or pass --ignore-memory-check");
+}
+
+// The stop request every rank acts on: any rank's Ctrl-C (SIGINT) or SIGTERM, the same on all
+// ranks (SIGINT when any rank saw one), so all stop after the same step; 0 when none.
+int agreed_stop_signal(const train::Comm& comm) {
+  const int mine = core::stop_signal();
+  double seen[2] = {mine == SIGINT ? 1.0 : 0.0, mine != 0 && mine != SIGINT ? 1.0 : 0.0};
+  if (comm.size() > 1) comm.allreduce_sum(seen, 2);
+  return seen[0] > 0 ? SIGINT : seen[1] > 0 ? SIGTERM : 0;
 }
 
 // Global batch b of the epoch's permutation, this rank's slice.
@@ -106,6 +158,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   Image16 first = check_tiff16(ds.samples[0].files[0]);
   check_input_size(first.height, first.width);
   const int H = first.height, W = first.width;
+  check_training_memory(H, W, opt.batch / comm.size(), comm.local_size(), opt.ignore_memory_check);
   Split split = split_train_val(ds, opt.val_fraction, opt.seed);
   if (split.train.size() < static_cast<std::size_t>(opt.batch))
     throw core::InputError(fmt::format("{} training images are fewer than one batch of {}",
@@ -210,12 +263,14 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
                        nb * static_cast<std::size_t>(opt.batch), opt.progress && comm.is_root(),
                        "img");
     double loss_sum = 0, correct_sum = 0, seen = 0, lr = 0, compute_s = 0, comm_s = 0;
+    double seconds_before = 0, seen_before = 0;  // of this epoch, in the run that was stopped
     if (done > 0) {
       loss_sum = partial.at("loss_sum");
       correct_sum = partial.at("correct_sum");
-      seen = partial.at("seen");
+      seen_before = seen = partial.at("seen");
       compute_s = partial.at("compute_s");
       comm_s = partial.at("comm_s");
+      seconds_before = partial.value("train_s", 0.0);
     }
     for (std::size_t b = done; b < nb; ++b) {
       Batch batch = *loader.next();
@@ -254,14 +309,14 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       if (opt.test_stop_at_step > 0 && step == opt.test_stop_at_step)
         for (int k = 0; k < opt.test_stop_signals; ++k) core::raise_stop(SIGINT);
       // A stop request (Ctrl-C, SIGTERM) on any rank stops every rank after the same step.
-      double stop[1] = {static_cast<double>(core::stop_signal())};
-      if (comm.size() > 1) comm.allreduce_sum(stop, 1);
-      if (stop[0] > 0 && b + 1 < nb) {
+      const int sig = agreed_stop_signal(comm);
+      if (sig && b + 1 < nb) {
         bar.finish();
-        const int sig = core::stop_signal() ? core::stop_signal() : SIGTERM;
         save(epoch, b + 1,
              {{"loss_sum", loss_sum}, {"correct_sum", correct_sum}, {"seen", seen},
-              {"compute_s", compute_s}, {"comm_s", comm_s}});
+              {"compute_s", compute_s}, {"comm_s", comm_s},
+              {"train_s", seconds_before + seconds_since(t_epoch)}});
+        comm.barrier();  // no rank leaves (and ends the job) before rank 0 has written
         throw core::Interrupted(
             sig, opt.checkpoint.empty()
                      ? fmt::format("stopped by {} after step {} (no --checkpoint: nothing saved)",
@@ -273,7 +328,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
       }
     }
     bar.finish();
-    const double train_s = seconds_since(t_epoch);
+    const double run_train_s = seconds_since(t_epoch);  // this process's part of the epoch
+    const double train_s = seconds_before + run_train_s;
 
     // Validation: rank r takes every R-th image; sums are reduced.
     double val[3] = {0, 0, 0};
@@ -309,10 +365,10 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     e.train_acc = seen > 0 ? correct_sum / seen : 0;
     e.val_loss = val[2] > 0 ? val[0] / val[2] : 0;
     e.val_acc = val[2] > 0 ? val[1] / val[2] : 0;
-    e.seconds = seconds_since(t_epoch);
+    e.seconds = seconds_before + seconds_since(t_epoch);
     e.img_per_s = train_s > 0 ? seen / train_s : 0;
-    res.run_images += static_cast<std::size_t>(seen);
-    res.run_train_s += train_s;
+    res.run_images += static_cast<std::size_t>(seen - seen_before);
+    res.run_train_s += run_train_s;
     auto fp = train::fingerprint(*net);
     e.param_sum = fp.sum;
     e.param_l2 = fp.l2;
@@ -333,10 +389,8 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
     }
     save(epoch + 1, 0, json());
     // A stop request during the epoch's last step or validation: the epoch is saved whole.
-    double stop[1] = {static_cast<double>(core::stop_signal())};
-    if (comm.size() > 1) comm.allreduce_sum(stop, 1);
-    if (stop[0] > 0 && epoch + 1 < last_epoch) {
-      const int sig = core::stop_signal() ? core::stop_signal() : SIGTERM;
+    if (const int sig = agreed_stop_signal(comm); sig && epoch + 1 < last_epoch) {
+      comm.barrier();
       throw core::Interrupted(sig, fmt::format("stopped by {} after epoch {}{}",
                                                sig == SIGINT ? "Ctrl-C" : "SIGTERM", epoch + 1,
                                                opt.checkpoint.empty()

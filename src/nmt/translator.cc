@@ -142,7 +142,8 @@ std::vector<std::string> Translator::translate(
 }
 
 std::vector<double> Translator::score(const std::vector<std::string>& lines,
-                                      const std::vector<std::string>& targets) const {
+                                      const std::vector<std::string>& targets,
+                                      int max_length) const {
   if (lines.size() != targets.size())
     throw core::Error("Translator::score: lines and targets differ in count");
   std::vector<double> out(lines.size());
@@ -152,7 +153,10 @@ std::vector<double> Translator::score(const std::vector<std::string>& lines,
     const Ids fed(tgt.begin(), tgt.end() - 1);
     const auto logits = transformer_.forced_logits({source_ids(lines[i])}, {fed})[0];
     double total = 0;
-    for (std::size_t t = 0; t < tgt.size(); ++t) {
+    // Without EOS when decoding stopped at the length limit rather than choosing to end.
+    const std::size_t scored =
+        static_cast<int>(fed.size()) >= max_length ? fed.size() : tgt.size();
+    for (std::size_t t = 0; t < scored; ++t) {
       const float* row = logits.data() + t * v;
       const float mx = *std::max_element(row, row + v);
       double sum = 0;

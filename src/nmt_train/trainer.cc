@@ -215,6 +215,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
   res.parameters = net.parameter_count();
 
   int epoch = 0;               // 0-based epoch in progress
+  double lr_now = 0;           // the last step's learning rate (kept in checkpoints)
   std::size_t next_batch = 0;  // within it
   Sums epoch_sums, window;
   if (o.resume) {
@@ -235,6 +236,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
     epoch = static_cast<int>(meta.epoch);
     res.steps = meta.step;
     next_batch = extra.at("next_batch");
+    lr_now = extra.value("lr", 0.0);
     epoch_sums = Sums::from_json(extra.at("epoch_sums"));
     window = Sums::from_json(extra.at("window"));
     res.step_losses = extra.at("step_losses").get<std::vector<double>>();
@@ -244,6 +246,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
   auto save = [&] {
     json extra = {{"identity", identity},
                   {"next_batch", next_batch},
+                  {"lr", lr_now},
                   {"epoch_sums", epoch_sums.to_json()},
                   {"window", window.to_json()},
                   {"step_losses", res.step_losses},
@@ -291,7 +294,8 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
   // --- training loop ---------------------------------------------------------------------
   core::install_stop_handlers();
   std::int64_t run_steps = 0;
-  double lr = sched.at(res.steps + 1);
+  // A run resumed after its epoch's last step ends that epoch with the rate of that step.
+  double lr = res.steps > 0 && lr_now > 0 ? lr_now : sched.at(res.steps + 1);
   auto steps_left = [&] { return o.max_steps == 0 || res.steps < o.max_steps; };
   while ((o.epochs == 0 || epoch < o.epochs) && steps_left()) {
     const auto batches = token_batches(train, o.max_tokens, o.seed, epoch);
@@ -314,6 +318,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
       }
       const auto t0 = Clock::now();
       lr = sched.at(res.steps + 1);
+      lr_now = lr;
       const StepStats st = net.train_step(src, tgt, lr, o.label_smoothing, o.clip_norm);
       const double dt = seconds_since(t0);
       ++res.steps;

@@ -49,6 +49,14 @@ ParsedTrace parse_keel_trace(std::string_view text, const std::string& file,
              "pick one with --columns, e.g. --columns " +
                  (grid_cols.empty() ? std::string("grid_mw") : header[grid_cols[0]]));
   }
+  // Power columns only, in their unit: *_mw, *_kw (rack traces); soc and time are not power.
+  const std::string& cname = header[col];
+  const double scale = cname == "grid_mw" || cname.ends_with("_mw") ? 1e6
+                       : cname.ends_with("_kw")                     ? 1e3
+                                                                    : 0.0;
+  if (scale == 0.0)
+    tt::fail(file, lines[h].number, "column '" + cname + "' is not a power in MW or kW",
+             "choose a *_mw or *_kw column with --columns");
   ParsedTrace t;
   t.file = file;
   t.format = "keel trace csv";
@@ -62,9 +70,9 @@ ParsedTrace parse_keel_trace(std::string_view text, const std::string& file,
     char* e = nullptr;
     const double ts = std::strtod(cells[0].c_str(), &e);
     if (e == cells[0].c_str() || *e) return false;
-    const double mw = std::strtod(cells[col].c_str(), &e);
+    const double v = std::strtod(cells[col].c_str(), &e);
     if (e == cells[col].c_str() || *e) return false;
-    if (out) *out = {ts, mw * 1e6, l.number};
+    if (out) *out = {ts, v * scale, l.number};
     return true;
   };
   for (std::size_t i = h + 1; i < lines.size(); ++i) {

@@ -142,7 +142,22 @@ nlohmann::json spec_json(const Spec& s) {
 
 int time_decimals(double step_s) {
   if (!(step_s > 0)) return 3;
-  return std::max(3, static_cast<int>(std::ceil(-std::log10(step_s) - 1e-9)));
+  // Enough that every multiple of the step prints exactly (2.5 ms: 4 decimals), at most 9.
+  int d = 3;
+  for (double scaled = step_s * 1e3; d < 9; ++d, scaled *= 10)
+    if (std::abs(scaled - std::round(scaled)) <= 1e-9 * std::max(1.0, scaled)) break;
+  return d;
+}
+
+void check_trace_step(double sim_step_ms, double trace_step_ms) {
+  if (trace_step_ms <= 0) return;
+  const double m = trace_step_ms / sim_step_ms;
+  if (m < 1.0 - 1e-9 || std::abs(m - std::round(m)) > 1e-6 * m)
+    throw core::InputError(fmt::format("--trace-step-ms {:g} is not a whole multiple of the "
+                                       "simulation step {:g} ms",
+                                       trace_step_ms, sim_step_ms),
+                           {"", 0, 0, "--trace-step-ms"},
+                           fmt::format("use a multiple of {:g}", sim_step_ms));
 }
 
 namespace {
@@ -150,12 +165,8 @@ namespace {
 // Samples per output row for a requested trace step (1: every step).
 std::size_t block_of(double sim_step_s, double step_ms) {
   if (step_ms <= 0) return 1;
-  const double m = step_ms / 1000.0 / sim_step_s;
-  if (m < 1.0 - 1e-9)
-    throw core::InputError(fmt::format("--trace-step-ms {:g} is below the simulation step {:g} ms",
-                                       step_ms, sim_step_s * 1000.0),
-                           {"", 0, 0, "--trace-step-ms"}, "use a multiple of the step");
-  return static_cast<std::size_t>(std::max(1.0, std::round(m)));
+  check_trace_step(sim_step_s * 1000.0, step_ms);
+  return static_cast<std::size_t>(std::max(1.0, std::round(step_ms / 1000.0 / sim_step_s)));
 }
 
 double block_mean(const std::vector<double>& v, std::size_t k0, std::size_t k1) {

@@ -13,6 +13,7 @@
 #include "keel/core/atomic_file.h"
 #include "keel/core/checksum.h"
 #include "keel/core/error.h"
+#include "keel/core/log.h"
 #include "keel/train/dist.h"
 
 namespace keel::train {
@@ -331,7 +332,11 @@ torch::serialize::InputArchive open_archive(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file))
     throw core::InputError("checkpoint not found", {file.string(), 0, 0, {}});
   // The checksum first: a damaged file is refused before LibTorch parses any of it.
-  std::istringstream payload(core::read_sealed_file(file, "checkpoint"));
+  bool legacy = false;
+  std::istringstream payload(core::read_sealed_file(file, "checkpoint", &legacy));
+  if (legacy)
+    core::log_warn("{}: written by a keel without checkpoint checksums: loading it unchecked",
+                   file.string());
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(payload);

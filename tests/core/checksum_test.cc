@@ -48,6 +48,7 @@ TEST(Checksum, FlippedBytesAndTruncationsAreRefused) {
   flipped[10] ^= 1;
   try {
     unseal(flipped, "m.ckpt");
+    ADD_FAILURE() << "a flipped payload byte was accepted";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("corrupt (checksum mismatch)"), std::string::npos);
   }

@@ -315,3 +315,45 @@ TEST(Bbbc021Split, StratifiedAndDeterministic) {
 
 }  // namespace
 }  // namespace keel::mcnn
+
+namespace keel::mcnn {
+namespace {
+// A TIFF whose header claims 10^6 x 10^6 pixels (2 TB of samples) is refused from its header,
+// before any pixel buffer exists. Written byte by byte (TIFF 6.0, little-endian, one IFD).
+TEST(Tiff, AHeaderClaimingAHugeImageIsRefusedBeforeAllocating) {
+  auto d = temp_dir("huge_tiff");
+  std::string b = "II";
+  auto u16 = [&](std::uint16_t v) { b += static_cast<char>(v & 0xFF); b += static_cast<char>(v >> 8); };
+  auto u32 = [&](std::uint32_t v) { for (int i = 0; i < 4; ++i) b += static_cast<char>((v >> (8 * i)) & 0xFF); };
+  u16(42);
+  u32(8);  // first IFD right after the header
+  const std::uint16_t kShort = 3, kLong = 4;
+  struct Entry { std::uint16_t tag, type; std::uint32_t value; };
+  const Entry entries[] = {{256, kLong, 1000000}, {257, kLong, 1000000}, {258, kShort, 16},
+                           {259, kShort, 1},      {262, kShort, 1},       {273, kLong, 200},
+                           {277, kShort, 1},      {278, kLong, 1000000},  {279, kLong, 16}};
+  u16(static_cast<std::uint16_t>(std::size(entries)));
+  for (const auto& e : entries) {
+    u16(e.tag);
+    u16(e.type);
+    u32(1);
+    if (e.type == kShort) { u16(static_cast<std::uint16_t>(e.value)); u16(0); } else { u32(e.value); }
+  }
+  u32(0);  // no next IFD
+  b.resize(216, '\0');
+  const auto f = d / "huge.tif";
+  write(f, b);
+  for (auto read : {+[](const fs::path& p) { (void)read_tiff16(p); },
+                    +[](const fs::path& p) { (void)check_tiff16(p); }}) {
+    try {
+      read(f);
+      ADD_FAILURE() << "accepted";
+    } catch (const core::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("1000000 x 1000000"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("limit"), std::string::npos) << e.what();
+    }
+  }
+  fs::remove_all(d);
+}
+}  // namespace
+}  // namespace keel::mcnn

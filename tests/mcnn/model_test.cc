@@ -5,6 +5,7 @@
 
 #include "../../src/mcnn/net.h"
 #include "../../src/mcnn/sparse_pool.h"
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/train/torch_train.h"
 
@@ -365,5 +366,15 @@ TEST(Checkpoint, EveryFlippedByteAndEveryTruncationIsRefused) {
   }
   write(good);
   EXPECT_EQ(keel::train::read_checkpoint_meta(file).seed, 7u);
+  // A checkpoint of a keel before checksums (the archive alone, ending in the zip's end record)
+  // still loads (with a warning); the same bytes with any trailer byte damaged do not.
+  write(good.substr(0, good.size() - keel::core::kSealSize));
+  EXPECT_EQ(keel::train::load_checkpoint(file, *back, nullptr).step, 10);
+  for (std::size_t k = good.size() - keel::core::kSealSize; k < good.size(); ++k) {
+    std::string bad = good;
+    bad[k] = static_cast<char>(bad[k] ^ 0x20);
+    write(bad);
+    EXPECT_THROW(keel::train::read_checkpoint_meta(file), keel::core::InputError) << k;
+  }
   fs::remove(file);
 }

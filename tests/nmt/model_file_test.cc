@@ -83,7 +83,8 @@ TEST(ModelFile, SavedAtomicallyAndLoadedFromDisk) {
   save_model(tiny(), path);
   Model back = load_model(path);
   EXPECT_EQ(back.config.encoder_layers, 2u);
-  EXPECT_FALSE(fs::exists(path.string() + ".tmp." + std::to_string(::getpid())));
+  for (const auto& e : fs::directory_iterator(path.parent_path()))  // no temporary left
+    EXPECT_EQ(e.path().filename().string().find(path.filename().string() + ".tmp."), std::string::npos);
   fs::remove(path);
   EXPECT_THROW(save_model(tiny(), "/nonexistent_dir/x.keelnmt"), keel::core::InputError);
   EXPECT_THROW(load_model("/nonexistent_dir/x.keelnmt"), keel::core::InputError);
@@ -203,4 +204,19 @@ TEST(ModelFile, BasePresetHasTransformerBaseShape) {
   }
   // 16.4 M embedding + 6 x 3.15 M encoder + 6 x 4.20 M decoder + norms ~= 60.5 M.
   EXPECT_NEAR(static_cast<double>(params), 60.5e6, 0.2e6);
+}
+
+TEST(ModelFile, AHeaderClaimingHugeTensorsIsRefusedBeforeAllocating) {
+  const Model m = tiny();
+  std::string bytes = serialize_model(m);
+  // The first tensor (map order): u32 name length, name, u8 dtype, u8 rank, then u64 dims.
+  const std::string& name = m.tensors.begin()->first;
+  const auto at = bytes.find(name);
+  ASSERT_NE(at, std::string::npos);
+  const std::uint64_t huge = std::uint64_t{1} << 40;  // 2^40 elements: 4 TiB of floats
+  std::memcpy(bytes.data() + at + name.size() + 2, &huge, 8);
+  fix_crc(bytes);
+  const std::string what = error_of(bytes);
+  EXPECT_NE(what.find("shape too large"), std::string::npos) << what;
+  EXPECT_NE(what.find(name), std::string::npos) << what;
 }

@@ -136,3 +136,9 @@ TEST(ShippedExamples, EveryDocumentedDefaultIsTheParsersDefault) {
             }),
             6);
 }
+
+TEST(ScenarioInput, TrillionStepsAreRefusedUpFront) {
+  auto msg = error_of("[simulation]\nduration_s = 1e9\nstep_ms = 1\n" + kJob);
+  EXPECT_NE(msg.find("too many time steps"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("step_ms"), std::string::npos) << msg;
+}

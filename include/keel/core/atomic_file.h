@@ -10,7 +10,8 @@ namespace keel::core {
 
 class AtomicFile {
  public:
-  // Opens "<path>.tmp.<pid>" for writing; throws InputError when the directory is not writable.
+  // Opens "<path>.tmp.<host>.<pid>" for writing (first removing such temporaries of this host's
+  // dead processes); throws InputError when the directory is not writable.
   explicit AtomicFile(std::filesystem::path path);
   // Removes the temporary file unless commit() succeeded.
   ~AtomicFile();

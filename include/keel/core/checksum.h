@@ -24,8 +24,11 @@ std::string seal(std::string payload);
 std::string_view unseal(std::string_view bytes, const std::string& file);
 
 // Writes seal(payload) atomically / reads a whole file and unseals it (`what` names the kind of
-// file in messages, e.g. "checkpoint").
+// file in messages, e.g. "checkpoint"). With `legacy_zip`, a file written before keel sealed its
+// files (a zip archive ending in its end-of-central-directory record, no trailer) is returned
+// whole and *legacy_zip set, so the caller can warn; anything else must pass the check.
 void write_sealed_file(const std::filesystem::path& path, std::string payload);
-std::string read_sealed_file(const std::filesystem::path& path, const std::string& what);
+std::string read_sealed_file(const std::filesystem::path& path, const std::string& what,
+                             bool* legacy_zip = nullptr);
 
 }  // namespace keel::core

@@ -38,6 +38,7 @@ struct TrainOptions {
   std::filesystem::path checkpoint;  // written atomically after every epoch
   bool resume = false;               // continue from `checkpoint`
   bool overwrite = false;            // a fresh run may replace an existing `checkpoint`
+  bool ignore_memory_check = false;  // train even when the batch looks too big for the memory
   // Test hook: after optimizer step N, act as if Ctrl-C arrived this many times (1: stop with a
   // checkpoint; 2: the second exits at once).
   std::int64_t test_stop_at_step = 0;

@@ -53,10 +53,11 @@ class Translator {
                                      const TranslateOptions& options,
                                      const std::function<void(std::size_t)>& progress = {}) const;
 
-  // Log-probability (natural log, EOS included) of each `targets[i]` (pre-tokenized, as
-  // translate() returns it) given `lines[i]`: one teacher-forced decoder pass per sentence.
+  // Log-probability (natural log) of each `targets[i]` (pre-tokenized, as translate() returns
+  // it) given `lines[i]`, EOS included unless the target reached `max_length` tokens (decoding
+  // stopped there without EOS): one teacher-forced decoder pass per sentence.
   std::vector<double> score(const std::vector<std::string>& lines,
-                            const std::vector<std::string>& targets) const;
+                            const std::vector<std::string>& targets, int max_length) const;
 
   const Vocabulary& source_vocabulary() const { return src_vocab_; }
   const Transformer& model() const { return transformer_; }

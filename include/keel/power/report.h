@@ -28,7 +28,10 @@ void write_compare_trace_csv(const std::filesystem::path& path,
                              const std::vector<std::string>& variants,
                              const std::vector<std::vector<double>>& grid_w, double step_s,
                              double step_ms = 0);
-// Decimals of time_s that keep rows `step_s` apart distinct (at least 3).
+// Decimals of time_s that print every multiple of `step_s` exactly (at least 3, at most 9).
 int time_decimals(double step_s);
+// Throws core::InputError unless trace_step_ms is a whole multiple of the simulation step (rows
+// are means of whole steps; the last row may cover fewer when the run does not divide evenly).
+void check_trace_step(double sim_step_ms, double trace_step_ms);
 
 }  // namespace keel::power
