@@ -8,25 +8,18 @@
 #include <fstream>
 
 #include "../support/run_keel.h"
+#include "../support/temp_dir.h"
 
 using keel::testing::count_lines;
 using keel::testing::read_all;
 using keel::testing::run_shell;
 namespace fs = std::filesystem;
+using keel::testing::TempDir;
 
 namespace {
 
 const std::string kKeel = KEEL_BINARY;
 const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/keel_faults_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 int temporaries(const fs::path& dir) {
   int n = 0;

@@ -10,6 +10,7 @@
 
 #include "../support/chromium.h"
 #include "../support/run_keel.h"
+#include "../support/temp_dir.h"
 #include "keel/core/error.h"
 #include "keel/power/html_report.h"
 #include "keel/power/report_series.h"
@@ -17,20 +18,11 @@
 using keel::testing::read_all;
 using keel::testing::run_keel;
 namespace fs = std::filesystem;
+using keel::testing::TempDir;
 namespace kp = keel::power;
 
 namespace {
 const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
-
-// A scratch directory per test, removed at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/keel_report_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 const std::string kStorage = R"(name = "small <storage> & co"
 [simulation]
