@@ -1,6 +1,7 @@
 // `keel nmt quantize`: static int8 calibration of a model (keel::nmt::calibrate).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "install_paths.h"
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/core/table.h"
 #include "keel/nmt/calibrate.h"
@@ -91,6 +93,11 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
       std::filesystem::rename(tmp, dst);
     }
     nmt::save_model(calibrated, dir / "model.keel");
+    std::vector<std::string> listed = {"model.keel"};
+    for (const auto& spm : {paths.source_spm, paths.target_spm})
+      if (std::find(listed.begin(), listed.end(), spm.filename().string()) == listed.end())
+        listed.push_back(spm.filename().string());
+    core::write_manifest(dir, listed);
     written = (dir / "").string();
   } else {
     nmt::save_model(calibrated, a.out);

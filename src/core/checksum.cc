@@ -102,4 +102,51 @@ std::string read_sealed_file(const std::filesystem::path& path, const std::strin
   return bytes;
 }
 
+namespace {
+std::string read_whole(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError("cannot read file", Location{file.string(), 0, 0, {}});
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+void write_manifest(const std::filesystem::path& dir, const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& n : names) {
+    const std::string bytes = read_whole(dir / n);
+    text += fmt::format("{:08x} {} {}\n", crc32_of(bytes), bytes.size(), n);
+  }
+  write_file_atomic(dir / kManifest, text);
+}
+
+void verify_listed(const std::filesystem::path& file) {
+  const auto manifest = file.parent_path() / kManifest;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(manifest, ec)) return;
+  std::istringstream in(read_whole(manifest));
+  const std::string name = file.filename().string();
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    std::istringstream fields(line);
+    std::string crc_hex, listed;
+    std::uint64_t size = 0;
+    if (!(fields >> crc_hex >> size >> listed) || crc_hex.size() != 8)
+      throw InputError("unreadable checksum line", Location{manifest.string(), line_no, 0, {}},
+                       "the manifest was damaged: restore the directory from a good copy");
+    if (listed != name) continue;
+    const std::string bytes = read_whole(file);
+    const std::string hint = "the file was damaged or cut short: use a good copy";
+    if (bytes.size() != size)
+      throw InputError(fmt::format("truncated or corrupt ({} bytes, {} lists {})", bytes.size(),
+                                   kManifest, size),
+                       Location{file.string(), 0, 0, {}}, hint);
+    if (fmt::format("{:08x}", crc32_of(bytes)) != crc_hex)
+      throw InputError("corrupt (checksum mismatch)", Location{file.string(), 0, 0, {}}, hint);
+    return;
+  }
+}
+
 }  // namespace keel::core

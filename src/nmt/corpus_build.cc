@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "keel/core/atomic_file.h"
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 #include "keel/core/table.h"
@@ -287,6 +288,14 @@ CorpusReport build_corpus(const CorpusOptions& o, const CorpusProgress& progress
     write_lines(o.out / fmt::format("{}.tgt.sp", names[k]), enc[k][1]);
   }
   core::write_file_atomic(o.out / "spm.model", spm_bytes);
+  {
+    // What nmt train and translate read back is listed with its checksum (core/checksum.h).
+    std::vector<std::string> listed = {"spm.model"};
+    for (int k = 0; k < 3; ++k)
+      for (const char* ext : {".src", ".tgt", ".src.sp", ".tgt.sp"})
+        listed.push_back(fmt::format("{}{}", names[k], ext));
+    core::write_manifest(o.out, listed);
+  }
   r.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   core::write_file_atomic(o.out / "corpus.json", corpus_report_json(r) + "\n");
   return r;

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/nmt/model.h"
 
@@ -151,9 +152,12 @@ ModelPaths resolve_model_paths(const fs::path& m) {
                            "see docs/nmt_model_format.md for the directory layout");
   if (fs::is_regular_file(m / "spm.model")) {
     p.source_spm = p.target_spm = m / "spm.model";
+    core::verify_listed(p.source_spm);  // model.keel checks itself when loaded
   } else if (fs::is_regular_file(m / "source.spm") && fs::is_regular_file(m / "target.spm")) {
     p.source_spm = m / "source.spm";
     p.target_spm = m / "target.spm";
+    core::verify_listed(p.source_spm);
+    core::verify_listed(p.target_spm);
   } else {
     throw core::InputError("model directory has neither spm.model nor source.spm + target.spm",
                            core::Location{m.string(), 0, 0, {}},

@@ -9,6 +9,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 
 namespace keel::nmt {
@@ -18,6 +19,7 @@ std::vector<std::string> read_lines(const std::filesystem::path& file) {
   if (!std::filesystem::is_regular_file(file, ec))
     throw core::InputError("file not found", {file.string(), 0, 0, {}},
                            "check the path");
+  core::verify_listed(file);  // a corpus directory lists its files with checksums
   std::ifstream in(file, std::ios::binary);
   if (!in)
     throw core::InputError("cannot read file", {file.string(), 0, 0, {}}, "check permissions");

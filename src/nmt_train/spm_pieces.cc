@@ -10,6 +10,7 @@
 #include <limits>
 #include <sstream>
 
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/nmt_train/data.h"
 
@@ -21,6 +22,7 @@ std::vector<std::string> read_sentencepiece_pieces(const std::filesystem::path& 
     return core::InputError(what, {file.string(), 0, 0, {}},
                             "pass the spm.model the pieces were made with");
   };
+  core::verify_listed(file);  // the corpus or model directory's manifest, when it lists it
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec)) throw bad("file not found");
   std::ifstream f(file, std::ios::binary);

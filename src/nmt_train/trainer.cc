@@ -11,6 +11,7 @@
 #include <cmath>
 #include <thread>
 
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/core/interrupt.h"
 #include "keel/core/log.h"
@@ -263,6 +264,9 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
         std::filesystem::absolute(o.spm_model) != std::filesystem::absolute(o.out / "spm.model"))
       std::filesystem::copy_file(o.spm_model, o.out / "spm.model",
                                  std::filesystem::copy_options::overwrite_existing);
+    std::vector<std::string> listed = {"model.keel"};
+    if (std::filesystem::exists(o.out / "spm.model")) listed.push_back("spm.model");
+    core::write_manifest(o.out, listed);
   };
   // Dev loss, decode and BLEU for the epoch just ended (or cut short by --max-steps).
   auto end_epoch = [&](double lr) {

@@ -116,8 +116,12 @@ TEST(CliCorpus, DingCorpusIsWrittenSplitAndReproducible) {
   // Same seed, same bytes in every file.
   ASSERT_EQ(run_keel(common + out2.string()).rc, 0);
   for (const char* f :
-       {"train.src", "train.tgt", "dev.src", "test.tgt", "train.src.sp", "spm.model"})
+       {"train.src", "train.tgt", "dev.src", "test.tgt", "train.src.sp", "spm.model", "checksums"})
     EXPECT_EQ(read_all(out1 / f), read_all(out2 / f)) << f;
+  // The manifest lists what later commands read back, with its CRC-32 and size.
+  const std::string sums = read_all(out1 / "checksums");
+  for (const char* f : {" spm.model\n", " train.src.sp\n", " test.tgt\n"})
+    EXPECT_NE(sums.find(f), std::string::npos) << f << " not in\n" << sums;
   fs::remove_all(share);
   fs::remove_all(out1);
   fs::remove_all(out2);

@@ -3,8 +3,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <set>
 
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/nmt_train/data.h"
 #include "keel/train/schedule.h"
@@ -130,6 +132,38 @@ TEST(NmtTrainData, BadFilesAreInputErrorsNamingTheFile) {
   EXPECT_NE(message(dir / "missing", dir / "b").find("file not found"), std::string::npos);
   EXPECT_NE(message(dir / "a", dir / "missing").find((dir / "missing").string()),
             std::string::npos);
+  fs::remove_all(dir);
+}
+
+// A corpus directory lists its files in DIR/checksums (keel nmt corpus writes it): a damaged
+// training file is refused. 100 single-byte flips and 20 truncations: all refused.
+TEST(NmtTrainData, CorpusFilesListedWithChecksumsAreVerified) {
+  auto dir = keel::testing::nmt_temp("corpus_sums");
+  fs::create_directories(dir);
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "\xe2\x96\x81w" + std::to_string(i % 17) + " x y\n";
+  std::ofstream(dir / "train.src.sp", std::ios::binary) << text;
+  keel::core::write_manifest(dir, {"train.src.sp"});
+  EXPECT_EQ(read_lines(dir / "train.src.sp").size(), 300u);
+  auto write = [&](const std::string& b) { std::ofstream(dir / "train.src.sp", std::ios::binary) << b; };
+  std::mt19937_64 rng(9);
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::string bad = text;
+    const std::size_t at = rng() % bad.size();
+    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
+    write(bad);
+    try {
+      read_lines(dir / "train.src.sp");
+    } catch (const keel::core::InputError& e) {
+      refused += std::string(e.what()).find("corrupt (checksum mismatch)") != std::string::npos;
+    }
+  }
+  EXPECT_EQ(refused, 100);
+  for (int i = 0; i < 20; ++i) {
+    write(text.substr(0, rng() % text.size()));
+    EXPECT_THROW(read_lines(dir / "train.src.sp"), keel::core::InputError);
+  }
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace keel::core {
 
@@ -30,5 +31,15 @@ std::string_view unseal(std::string_view bytes, const std::string& file);
 void write_sealed_file(const std::filesystem::path& path, std::string payload);
 std::string read_sealed_file(const std::filesystem::path& path, const std::string& what,
                              bool* legacy_zip = nullptr);
+
+// Directories of files other tools also read (SentencePiece models, corpus text) carry a
+// manifest, DIR/checksums: one line per file keel wrote there, "<crc32 hex> <size> <name>".
+inline constexpr const char* kManifest = "checksums";
+// Writes DIR/checksums for `names` (files in `dir`, read back from disk), atomically.
+void write_manifest(const std::filesystem::path& dir, const std::vector<std::string>& names);
+// When `file`'s directory has a manifest listing it, checks its size and CRC-32 and throws
+// InputError ("corrupt (checksum mismatch)", "truncated or corrupt") on a mismatch. Files it does
+// not list, and directories without one, pass unchecked.
+void verify_listed(const std::filesystem::path& file);
 
 }  // namespace keel::core
