@@ -5,7 +5,7 @@ BUILD := build/$(PRESET)
 KEEL := $(BUILD)/apps/keel/keel
 JOBS ?= $(shell nproc)
 
-.PHONY: deps configure build demo test test-slow test-asan bench install package corpus model quant-table format clean
+.PHONY: deps configure build demo test test-slow test-asan bench install package fuzz corpus model quant-table format clean
 
 deps:
 	./scripts/install-deps.sh
@@ -33,6 +33,15 @@ test-asan: deps
 
 bench: build
 	$(BUILD)/bench/bench_power
+
+# Every parser under libFuzzer (clang-14, ASan+UBSan; tests/fuzz/): each harness runs for
+# FUZZ_SECONDS or FUZZ_RUNS executions, whichever comes first (docs/reliability.md).
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 1000000
+fuzz: deps
+	cmake --preset fuzz >/dev/null
+	cmake --build build/fuzz --target fuzz_all -j $(JOBS)
+	tools/run_fuzzers.sh build/fuzz $(FUZZ_SECONDS) $(FUZZ_RUNS)
 
 # Install into PREFIX (bin/keel, libexec/keel/keel-train, share/keel/, man pages, completion).
 PREFIX ?= /usr/local

@@ -23,6 +23,8 @@ PKGS=(
   # install and package: man pages from --help, the .deb (CPack uses file and dpkg-shlibdeps),
   # and its check
   help2man file dpkg-dev lintian
+  # make fuzz: libFuzzer harnesses (tests/fuzz)
+  clang-14 libfuzzer-14-dev
 )
 # The build embeds uPlot from npm (web/). Any Node.js with npm will do; Debian's only when none
 # is installed (a Node.js from elsewhere usually bundles npm and conflicts with Debian's).

@@ -78,6 +78,17 @@ Resampled resample(const ParsedTrace& trace, const ResampleOptions& opt) {
   for (Duplicate& d : r.duplicate_sites) d.t_s -= t0;
   r.skipped_head_s = t0 - first;
   r.skipped_tail_s = last - t1;
+  // Bounded before allocating: a log with one stray timestamp years away (or a tiny median
+  // interval) would otherwise ask for billions of grid points.
+  constexpr double kMaxPoints = 2e8;  // as many steps as a scenario may have
+  const double points = (t1 - t0) / r.step_s + 1;
+  if (!(points <= kMaxPoints))
+    throw core::InputError(
+        fmt::format("resampling {:.6g} s of trace every {:g} ms would take {:.3g} points (the limit "
+                    "is {:.0e})",
+                    t1 - t0, r.step_s * 1e3, points, kMaxPoints),
+        core::Location{trace.file, 0, 0, "--resample-ms"},
+        "check the timestamps (a stray one far from the rest?) or pass a coarser --resample-ms");
   const auto n = static_cast<std::size_t>(std::floor((t1 - t0) / r.step_s + 1e-6)) + 1;
   r.duration_s = static_cast<double>(n - 1) * r.step_s;
   r.total_w.assign(n, 0.0);

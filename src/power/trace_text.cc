@@ -199,6 +199,8 @@ std::optional<TimePoint> parse_number_time(std::string_view cell, double scale) 
   auto [q, ec2] = std::from_chars(cell.data(), cell.data() + cell.size(), v);
   if (ec2 != std::errc() || q != cell.data() + cell.size() || !std::isfinite(v)) return std::nullopt;
   v *= scale;
+  // Beyond ~292 billion years no clock is meant: not a time (and no UB converting it).
+  if (!std::isfinite(v) || std::abs(v) > 9e18) return std::nullopt;
   const double whole_s = std::floor(v);
   return TimePoint{static_cast<long long>(whole_s), v - whole_s};
 }

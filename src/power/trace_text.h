@@ -64,7 +64,8 @@ class Clock {
  public:
   double rel(const TimePoint& p) {
     if (!origin_) origin_ = p.s;
-    return static_cast<double>(p.s - *origin_) + p.frac;
+    // In doubles: exact for any real clock (|s| < 2^53), and no signed overflow on absurd ones.
+    return static_cast<double>(p.s) - static_cast<double>(*origin_) + p.frac;
   }
 
  private:
