@@ -3,7 +3,7 @@
 # SECONDS or RUNS executions, whichever comes first, and prints executions, coverage and
 # findings per target. New inputs go to BUILD_DIR/corpus/<target> (tests/fuzz/corpus/<target>
 # holds the committed seeds; copy a crash there once it is fixed, so CI replays it).
-# Usage: tools/run_fuzzers.sh BUILD_DIR [SECONDS] [RUNS]
+# Usage: tools/run_fuzzers.sh BUILD_DIR [SECONDS] [RUNS]   (FUZZ_TARGETS="a b" runs only those)
 set -uo pipefail
 build=$1 seconds=${2:-60} runs=${3:-1000000}
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +12,7 @@ status=0
 for bin in "$build"/tests/fuzz/fuzz_*; do
   [ -x "$bin" ] || continue
   t=${bin##*/fuzz_}
+  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $t "* ]]; then continue; fi
   work=$build/corpus/$t art=$build/artifacts/$t
   mkdir -p "$work" "$art"
   log=$build/fuzz_$t.log

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -127,8 +128,8 @@ double parse_number(const std::string& s, const std::string& file, int line,
 
 int parse_int(const std::string& s, const std::string& file, int line, const std::string& name) {
   double v = parse_number(s, file, line, name);
-  if (v != std::floor(v))
-    throw core::InputError(fmt::format("column '{}': '{}' is not an integer", name, s),
+  if (v != std::floor(v) || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    throw core::InputError(fmt::format("column '{}': '{}' is not an integer of a usual size", name, s),
                            {file, line, 0, {}});
   return static_cast<int>(v);
 }
