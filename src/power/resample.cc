@@ -80,13 +80,15 @@ Resampled resample(const ParsedTrace& trace, const ResampleOptions& opt) {
   r.skipped_tail_s = last - t1;
   // Bounded before allocating: a log with one stray timestamp years away (or a tiny median
   // interval) would otherwise ask for billions of grid points.
-  constexpr double kMaxPoints = 2e8;  // as many steps as a scenario may have
+  // Limits: 5e7 grid points (400 MB) and 5e8 interpolations (points x GPUs), seconds of work.
+  constexpr double kMaxPoints = 5e7, kMaxWork = 5e8;
   const double points = (t1 - t0) / r.step_s + 1;
-  if (!(points <= kMaxPoints))
+  const double work = points * static_cast<double>(gpus.size());
+  if (!(points <= kMaxPoints) || !(work <= kMaxWork))
     throw core::InputError(
-        fmt::format("resampling {:.6g} s of trace every {:g} ms would take {:.3g} points (the limit "
-                    "is {:.0e})",
-                    t1 - t0, r.step_s * 1e3, points, kMaxPoints),
+        fmt::format("resampling {:.6g} s of trace every {:g} ms for {} GPU(s) would take {:.3g} "
+                    "points (limits: {:.0e} points, {:.0e} points x GPUs)",
+                    t1 - t0, r.step_s * 1e3, gpus.size(), points, kMaxPoints, kMaxWork),
         core::Location{trace.file, 0, 0, "--resample-ms"},
         "check the timestamps (a stray one far from the rest?) or pass a coarser --resample-ms");
   const auto n = static_cast<std::size_t>(std::floor((t1 - t0) / r.step_s + 1e-6)) + 1;
