@@ -121,6 +121,25 @@ void write_manifest(const std::filesystem::path& dir, const std::vector<std::str
   write_file_atomic(dir / kManifest, text);
 }
 
+void add_to_manifest(const std::filesystem::path& file) {
+  const auto dir = file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const auto manifest = dir / kManifest;
+  const std::string name = file.filename().string();
+  std::string kept;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(manifest, ec)) {
+    std::istringstream in(read_whole(manifest));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream fields(line);
+      std::string crc, size, listed;
+      if ((fields >> crc >> size >> listed) && listed != name) kept += line + "\n";
+    }
+  }
+  const std::string bytes = read_whole(file);
+  kept += fmt::format("{:08x} {} {}\n", crc32_of(bytes), bytes.size(), name);
+  write_file_atomic(manifest, kept);
+}
+
 void verify_listed(const std::filesystem::path& file) {
   const auto manifest = file.parent_path() / kManifest;
   std::error_code ec;

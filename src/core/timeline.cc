@@ -1,5 +1,7 @@
 #include "keel/core/timeline.h"
 
+#include "keel/core/checksum.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -86,6 +88,7 @@ std::vector<PhaseRecord> parse_timeline_csv(std::string_view text, const std::st
 }
 
 std::vector<PhaseRecord> read_timeline_csv(const std::filesystem::path& file) {
+  verify_listed(file);  // keel's own timelines are listed with a checksum beside them
   std::ifstream in(file, std::ios::binary);
   if (!in) throw InputError("cannot open timeline", Location{file.string(), 0, 0, {}}, "check the path");
   std::stringstream ss;
@@ -100,6 +103,7 @@ void write_timeline_csv(const std::filesystem::path& file, const std::vector<Pha
     f.stream() << fmt::format("{},{},{},{:.6f},{:.6f}\n", r.rank, r.iteration,
                               r.phase == TimelinePhase::compute ? "compute" : "comm", r.start_s, r.end_s);
   f.commit();
+  add_to_manifest(file);
 }
 
 }  // namespace keel::core

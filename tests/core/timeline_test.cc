@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
 
+#include "../support/temp_dir.h"
 #include "keel/core/error.h"
 
 using keel::core::parse_timeline_csv;
@@ -26,14 +30,51 @@ TEST(Timeline, WriteThenReadRoundTrips) {
   std::vector<PhaseRecord> recs = {{0, 0, TimelinePhase::compute, 0.0, 0.5},
                                    {0, 0, TimelinePhase::comm, 0.5, 0.75},
                                    {1, 0, TimelinePhase::compute, 0.0, 0.625}};
-  auto p = std::filesystem::temp_directory_path() / "keel_timeline_test.csv";
+  keel::testing::TempDir d("keel_timeline");
+  auto p = d.path / "timeline.csv";
   keel::core::write_timeline_csv(p, recs);
   auto back = keel::core::read_timeline_csv(p);
   ASSERT_EQ(back.size(), 3u);
   EXPECT_EQ(back[2].rank, 1);
   EXPECT_EQ(back[1].phase, TimelinePhase::comm);
   EXPECT_DOUBLE_EQ(back[2].end_s, 0.625);
-  std::filesystem::remove(p);
+}
+
+// A timeline keel wrote is listed in its directory's manifest: a damaged one is refused (100
+// single-byte flips, 20 truncations), and a second timeline beside it keeps the first's entry.
+TEST(Timeline, DamagedTimelinesKeelWroteAreRefused) {
+  keel::testing::TempDir d("keel_timeline");
+  std::vector<PhaseRecord> recs;
+  for (int i = 0; i < 50; ++i)
+    recs.push_back({i % 2, i / 2, i % 3 ? TimelinePhase::compute : TimelinePhase::comm, 0.1 * i,
+                    0.1 * i + 0.05});
+  const auto p = d.path / "a.csv", q = d.path / "b.csv";
+  keel::core::write_timeline_csv(p, recs);
+  keel::core::write_timeline_csv(q, recs);
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string good = ss.str();
+  auto write = [&](const std::string& b) { std::ofstream(p, std::ios::binary) << b; };
+  std::mt19937_64 rng(4);
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::string bad = good;
+    const std::size_t at = rng() % bad.size();
+    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
+    write(bad);
+    try {
+      keel::core::read_timeline_csv(p);
+    } catch (const keel::core::InputError& e) {
+      refused += std::string(e.what()).find("corrupt") != std::string::npos;
+    }
+  }
+  EXPECT_EQ(refused, 100);
+  for (int i = 0; i < 20; ++i) {
+    write(good.substr(0, rng() % good.size()));
+    EXPECT_THROW(keel::core::read_timeline_csv(p), keel::core::InputError);
+  }
+  EXPECT_EQ(keel::core::read_timeline_csv(q).size(), 50u);  // its entry survived a's rewrites
 }
 
 TEST(Timeline, AcceptsCrlfAndBlankLines) {

@@ -37,6 +37,8 @@ std::string read_sealed_file(const std::filesystem::path& path, const std::strin
 inline constexpr const char* kManifest = "checksums";
 // Writes DIR/checksums for `names` (files in `dir`, read back from disk), atomically.
 void write_manifest(const std::filesystem::path& dir, const std::vector<std::string>& names);
+// Adds (or updates) the entry of one file in its directory's manifest, keeping the others.
+void add_to_manifest(const std::filesystem::path& file);
 // When `file`'s directory has a manifest listing it, checks its size and CRC-32 and throws
 // InputError ("corrupt (checksum mismatch)", "truncated or corrupt") on a mismatch. Files it does
 // not list, and directories without one, pass unchecked.
