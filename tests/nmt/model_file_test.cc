@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <random>
 
 #include "keel/core/error.h"
 #include "keel/nmt/model.h"
@@ -133,6 +134,17 @@ TEST(ModelFile, EveryTruncationIsRejectedWithAClearError) {
     EXPECT_FALSE(err.empty()) << "prefix of " << n << " bytes was accepted";
   }
   EXPECT_NE(error_of(bytes.substr(0, bytes.size() / 2)).find("truncated"), std::string::npos);
+}
+
+TEST(ModelFile, HundredRandomFlipsAreAllRefused) {
+  const std::string bytes = serialize_model(tiny());
+  std::mt19937_64 rng(21);
+  for (int i = 0; i < 100; ++i) {
+    std::string bad = bytes;
+    const std::size_t at = rng() % bad.size();
+    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
+    EXPECT_FALSE(error_of(bad).empty()) << "flip at byte " << at << " was accepted";
+  }
 }
 
 TEST(ModelFile, FlippedBitsFailTheChecksum) {
