@@ -157,7 +157,9 @@ void verify_listed(const std::filesystem::path& file) {
                        "the manifest was damaged: restore the directory from a good copy");
     if (listed != name) continue;
     const std::string bytes = read_whole(file);
-    const std::string hint = "the file was damaged or cut short: use a good copy";
+    const std::string hint = "it differs from what keel wrote (damaged, cut short or edited): use a "
+                             "good copy, or if you edited it on purpose delete its line from " +
+                             manifest.string();
     if (bytes.size() != size)
       throw InputError(fmt::format("truncated or corrupt ({} bytes, {} lists {})", bytes.size(),
                                    kManifest, size),

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "keel/core/atomic_file.h"
+#include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/core/table.h"
 
@@ -197,6 +198,7 @@ void write_trace_csv(const std::filesystem::path& path, const SimResult& r, doub
     out << line << '\n';
   }
   f.commit();
+  core::add_to_manifest(path);  // analyze verifies the traces keel wrote
 }
 
 void write_compare_trace_csv(const std::filesystem::path& path,
@@ -219,6 +221,7 @@ void write_compare_trace_csv(const std::filesystem::path& path,
     out << line << '\n';
   }
   f.commit();
+  core::add_to_manifest(path);  // analyze verifies the traces keel wrote
 }
 
 }  // namespace keel::power

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "keel/core/checksum.h"
 #include "trace_text.h"
 
 namespace keel::power {
@@ -33,6 +34,7 @@ ParsedTrace parse_trace(std::string_view text, const std::string& file,
 }
 
 ParsedTrace read_trace(const std::filesystem::path& file, const TraceReadOptions& opt) {
+  core::verify_listed(file);  // a trace keel wrote is listed with its checksum
   std::ifstream in(file, std::ios::binary);
   if (!in) throw core::InputError("cannot open the trace", core::Location{file.string(), 0, 0, {}});
   std::ostringstream ss;

@@ -178,6 +178,15 @@ TEST(CliPower, WindowsNameFailedClausesAndTracesRoundTrip) {
   EXPECT_NEAR(nlohmann::json::parse(an.out)["result"]["power"]["peak_mw"].get<double>(),
               ja["result"]["power"]["peak_mw"].get<double>(), 1e-5);
   EXPECT_EQ(run_keel("power analyze " + trace.string() + " --scale-gpus 10").rc, 2);
+  // The trace is listed in its directory's checksums manifest: a damaged copy is refused.
+  {
+    std::string bytes = read_all(trace);
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 1);
+    std::ofstream(trace, std::ios::binary) << bytes;
+    auto damaged = run_keel("power analyze " + trace.string());
+    EXPECT_EQ(damaged.rc, 2);
+    EXPECT_NE(damaged.err.find("corrupt (checksum mismatch)"), std::string::npos) << damaged.err;
+  }
 
   // compare --trace: one column per variant; analyze takes one of them by name.
   auto ctrace = write_temp("cmp_trace.csv", "");
