@@ -7,6 +7,7 @@
 #include <random>
 #include <sstream>
 
+#include "../support/corruption.h"
 #include "../support/temp_dir.h"
 #include "keel/core/error.h"
 
@@ -56,24 +57,10 @@ TEST(Timeline, DamagedTimelinesKeelWroteAreRefused) {
   ss << in.rdbuf();
   const std::string good = ss.str();
   auto write = [&](const std::string& b) { std::ofstream(p, std::ios::binary) << b; };
-  std::mt19937_64 rng(4);
-  int refused = 0;
-  for (int i = 0; i < 100; ++i) {
-    std::string bad = good;
-    const std::size_t at = rng() % bad.size();
-    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
-    write(bad);
-    try {
-      keel::core::read_timeline_csv(p);
-    } catch (const keel::core::InputError& e) {
-      refused += std::string(e.what()).find("corrupt") != std::string::npos;
-    }
-  }
-  EXPECT_EQ(refused, 100);
-  for (int i = 0; i < 20; ++i) {
-    write(good.substr(0, rng() % good.size()));
-    EXPECT_THROW(keel::core::read_timeline_csv(p), keel::core::InputError);
-  }
+  const auto n = keel::testing::corrupt_each(good, 100, 20, 4, write,
+                                             [&] { keel::core::read_timeline_csv(p); });
+  EXPECT_EQ(n.flips_with_message, 100);
+  EXPECT_EQ(n.cuts_refused, 20);
   EXPECT_EQ(keel::core::read_timeline_csv(q).size(), 50u);  // its entry survived a's rewrites
 }
 
@@ -90,7 +77,8 @@ TEST(Timeline, BadInputNamesFileAndLine) {
   EXPECT_EQ(error_of(kHeader + "0,0,compute,2,1\n"), "t.csv:2: end_s is before start_s");
   EXPECT_EQ(error_of(kHeader + "x,0,compute,0,1\n"), "t.csv:2: rank must be an integer >= 0");
   EXPECT_EQ(error_of(kHeader + "0,0,compute,0,1.5\n"), "(no error)");
-  EXPECT_EQ(error_of(kHeader + "0,0,compute,zero,1\n"), "t.csv:2: start_s and end_s must be numbers");
+  EXPECT_EQ(error_of(kHeader + "0,0,compute,zero,1\n"),
+            "t.csv:2: start_s and end_s must be numbers");
   EXPECT_NE(error_of(kHeader + "0,0,compute,0,1\n0,1,compute,0.5,2\n").find("overlapping compute"),
             std::string::npos);
 }

@@ -8,6 +8,7 @@
 #include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/train/torch_train.h"
+#include "../support/corruption.h"
 
 #include <unistd.h>
 
@@ -344,26 +345,10 @@ TEST(Checkpoint, EveryFlippedByteAndEveryTruncationIsRefused) {
   auto write = [&](const std::string& bytes) { std::ofstream(file, std::ios::binary) << bytes; };
   keel::mcnn::McnnNet back(keel::mcnn::ModelShape{128, 128, 13});
   EXPECT_EQ(keel::train::load_checkpoint(file, *back, nullptr).step, 10);
-  std::mt19937_64 rng(11);
-  int refused = 0;
-  for (int i = 0; i < 100; ++i) {
-    std::string bad = good;
-    const std::size_t at = rng() % bad.size();
-    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
-    write(bad);
-    try {
-      keel::train::load_checkpoint(file, *back, nullptr);
-      ADD_FAILURE() << "flipped byte at " << at << " of " << bad.size() << " loaded";
-    } catch (const keel::core::InputError& e) {
-      const std::string what = e.what();
-      refused += what.find("corrupt") != std::string::npos;
-    }
-  }
-  EXPECT_EQ(refused, 100);
-  for (int i = 0; i < 20; ++i) {
-    write(good.substr(0, rng() % good.size()));
-    EXPECT_THROW(keel::train::read_checkpoint_meta(file), keel::core::InputError);
-  }
+  const auto n = keel::testing::corrupt_each(good, 100, 20, 11, write,
+                                             [&] { keel::train::load_checkpoint(file, *back, nullptr); });
+  EXPECT_EQ(n.flips_with_message, 100);
+  EXPECT_EQ(n.cuts_refused, 20);
   write(good);
   EXPECT_EQ(keel::train::read_checkpoint_meta(file).seed, 7u);
   // A checkpoint of a keel before checksums (the archive alone, ending in the zip's end record)

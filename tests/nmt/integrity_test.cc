@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "../support/corruption.h"
 #include "keel/core/checksum.h"
 #include "keel/core/error.h"
 #include "keel/nmt/sentencepiece.h"
@@ -36,24 +37,11 @@ TEST(ModelDirectoryIntegrity, DamagedSentencePieceModelsAreRefused) {
   auto write = [&](const std::string& b) {
     std::ofstream(dir / "spm.model", std::ios::binary) << b;
   };
-  std::mt19937_64 rng(3);
-  int refused = 0;
-  for (int i = 0; i < 100; ++i) {
-    std::string bad = good;
-    const std::size_t at = rng() % bad.size();
-    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
-    write(bad);
-    try {
-      keel::nmt::resolve_model_paths(dir);
-    } catch (const keel::core::InputError& e) {
-      refused += std::string(e.what()).find("corrupt (checksum mismatch)") != std::string::npos;
-    }
-  }
-  EXPECT_EQ(refused, 100);
-  for (int i = 0; i < 20; ++i) {
-    write(good.substr(0, rng() % good.size()));
-    EXPECT_THROW(keel::nmt::resolve_model_paths(dir), keel::core::InputError);
-  }
+  const auto n = keel::testing::corrupt_each(
+      good, 100, 20, 3, write, [&] { keel::nmt::resolve_model_paths(dir); },
+      "corrupt (checksum mismatch)");
+  EXPECT_EQ(n.flips_with_message, 100);
+  EXPECT_EQ(n.cuts_refused, 20);
   // The shipped model directory carries its manifest too.
   EXPECT_TRUE(fs::is_regular_file(src / keel::core::kManifest));
   EXPECT_NO_THROW(keel::nmt::resolve_model_paths(src));

@@ -10,6 +10,7 @@
 #include "keel/core/error.h"
 #include "keel/nmt_train/data.h"
 #include "keel/train/schedule.h"
+#include "../support/corruption.h"
 #include "toy.h"
 
 using namespace keel::nmt;
@@ -146,24 +147,11 @@ TEST(NmtTrainData, CorpusFilesListedWithChecksumsAreVerified) {
   keel::core::write_manifest(dir, {"train.src.sp"});
   EXPECT_EQ(read_lines(dir / "train.src.sp").size(), 300u);
   auto write = [&](const std::string& b) { std::ofstream(dir / "train.src.sp", std::ios::binary) << b; };
-  std::mt19937_64 rng(9);
-  int refused = 0;
-  for (int i = 0; i < 100; ++i) {
-    std::string bad = text;
-    const std::size_t at = rng() % bad.size();
-    bad[at] = static_cast<char>(bad[at] ^ static_cast<char>(1 + rng() % 255));
-    write(bad);
-    try {
-      read_lines(dir / "train.src.sp");
-    } catch (const keel::core::InputError& e) {
-      refused += std::string(e.what()).find("corrupt (checksum mismatch)") != std::string::npos;
-    }
-  }
-  EXPECT_EQ(refused, 100);
-  for (int i = 0; i < 20; ++i) {
-    write(text.substr(0, rng() % text.size()));
-    EXPECT_THROW(read_lines(dir / "train.src.sp"), keel::core::InputError);
-  }
+  const auto n = keel::testing::corrupt_each(text, 100, 20, 9, write,
+                                             [&] { read_lines(dir / "train.src.sp"); },
+                                             "corrupt (checksum mismatch)");
+  EXPECT_EQ(n.flips_with_message, 100);
+  EXPECT_EQ(n.cuts_refused, 20);
   fs::remove_all(dir);
 }
 
