@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "../support/run_keel.h"
+#include "../support/spawn_keel.h"
 
-extern char** environ;
 
 namespace keel::testing {
 namespace {
@@ -54,24 +54,6 @@ class McnnFaults : public ::testing::Test {
   static fs::path* dir_;
 };
 fs::path* McnnFaults::dir_ = nullptr;
-
-// Starts `keel ARGS` (words split on spaces; no quoting needed here) and returns its pid.
-pid_t spawn_keel(const std::string& args, const fs::path& log) {
-  std::vector<std::string> words = {KEEL_BINARY};
-  std::istringstream in(args);
-  for (std::string w; in >> w;) words.push_back(w);
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&fa);
-  return pid;
-}
 
 TEST_F(McnnFaults, KillNineAtRandomMomentsThenEveryResumeWorks) {
   const fs::path ckpt = *dir_ / "k.ckpt", log = *dir_ / "k.log";

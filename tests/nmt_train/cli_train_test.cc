@@ -3,12 +3,18 @@
 // error line. This binary links SentencePiece, never LibTorch (they cannot share a process).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
 #include <fstream>
+#include <thread>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "../support/run_keel.h"
+#include "../support/spawn_keel.h"
 #include "keel/nmt/model.h"
 #include "keel/nmt/sentencepiece.h"
 #include "toy.h"
@@ -151,5 +157,34 @@ TEST(CliNmtTrain, CtrlCSavesAndResumesExactly) {
   auto twice = run_keel(base + (d / "quit").string() + " --test-stop-at-step 2 --test-stop-signals 2");
   EXPECT_EQ(twice.rc, 130);
   EXPECT_FALSE(fs::exists(d / "quit" / "checkpoint.pt"));
+  fs::remove_all(d);
+}
+
+// kill -9 at random moments while training with checkpoints after every step: each following
+// run resumes from the last complete checkpoint (never a half-written one), and the run that
+// finally completes leaves no temporary behind.
+TEST(CliNmtTrain, KillNineAtRandomMomentsThenEveryResumeWorks) {
+  auto d = keel::testing::nmt_temp("cli_kill");
+  write_toy_spm_task(d, 200, 5, 5);
+  const auto out = d / "m", log = d / "log.txt";
+  const std::string base = "nmt train" + files(d) +
+                           " --preset tiny --epochs 1000 --threads 1 --max-tokens 300"
+                           " --checkpoint-every 1 --out " + out.string();
+  ASSERT_EQ(run_keel(base + " --max-steps 2").rc, 0);  // a first checkpoint to resume from
+  std::mt19937 rng(23);
+  for (int i = 0; i < 20; ++i) {
+    const pid_t pid = keel::testing::spawn_keel(base + " --resume", log);
+    // The kill comes at a random moment: loading, mid-step, mid-checkpoint-write.
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 900));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFSIGNALED(status)) << "run " << i << " ended on its own:\n"
+                                     << keel::testing::read_all(log);
+  }
+  auto last = run_keel(base + " --resume --stop-after 1");
+  EXPECT_EQ(last.rc, 0) << last.err;
+  for (const auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp."), std::string::npos) << e.path();
   fs::remove_all(d);
 }
