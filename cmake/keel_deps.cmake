@@ -19,6 +19,8 @@ find_package(OpenMP REQUIRED)    # oneDNN's threading runtime; nmt's own loops s
 pkg_check_modules(fftw3 REQUIRED IMPORTED_TARGET fftw3)
 # nmt tokenization: libsentencepiece (processor and trainer)
 pkg_check_modules(sentencepiece REQUIRED IMPORTED_TARGET sentencepiece)
+# keel nmt serve: HTTP server and client (Debian builds it as a library, with TLS and compression).
+pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
 # train / mcnn: Debian's LibTorch (imported target `torch`, its headers come in as SYSTEM, which
 # keeps -Werror usable), OpenMPI and libtiff.
 if(KEEL_BUILD_MCNN)

@@ -14,6 +14,8 @@ PKGS=(
   # train / mcnn / nmt
   libtorch-dev libprotobuf-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
+  # nmt serve: HTTP server and client; curl for its tests
+  libcpp-httplib-dev curl
   # nmt BLEU (Unicode categories and lowercasing)
   libicu-dev
   # nmt corpus: English text (fortunes, WordNet), Apertium English->Spanish, Ding German-English

@@ -30,6 +30,9 @@ void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global);
 void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global);
 // `keel nmt corpus` (apps/keel/nmt_corpus_cmd.cc), added under `nmt` by register_nmt.
 void register_nmt_corpus(CLI::App& nmt, const GlobalOptions& global);
+// `keel nmt serve` (HTTP translation server) and `keel nmt bench-serve` (its load generator).
+void register_nmt_serve(CLI::App& nmt, const GlobalOptions& global);
+void register_nmt_bench_serve(CLI::App& nmt, const GlobalOptions& global);
 // `keel nmt train` (LibTorch): registered in keel-train only (keel hands the command over).
 void register_nmt_train(CLI::App& nmt, const GlobalOptions& global);
 void register_mcnn(CLI::App& app, const GlobalOptions& global);

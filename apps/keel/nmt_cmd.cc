@@ -18,6 +18,7 @@
 #include "keel/nmt/model.h"
 #include "keel/nmt/segment.h"
 #include "keel/nmt/sentencepiece.h"
+#include "keel/nmt/text_job.h"
 #include "keel/nmt/translator.h"
 
 namespace keel::cli {
@@ -105,39 +106,29 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   // translated together and joined back into one output line.
   std::size_t sentences = 0, tokens = 0, chunk_no = 0, line_no = 0, capped = 0;
   UnknownCount unknown;
-  std::vector<std::string> raw, segs;
-  std::vector<std::size_t> per_line;  // segments of each input line
+  const nmt::SegmentOptions seg_opt{split, static_cast<std::size_t>(a.max_input_length), policy};
+  std::vector<std::string> raw;
   for (bool eof = false; !eof;) {
     raw.clear();
-    segs.clear();
-    per_line.clear();
     for (std::string line; static_cast<int>(raw.size()) < a.chunk_lines;) {
       if (!std::getline(std::cin, line)) {
         eof = true;
         break;
       }
-      ++line_no;
-      std::vector<std::string> parts = split ? nmt::split_sentences(line) : std::vector{line};
-      if (parts.empty()) parts.emplace_back();
-      std::size_t n = 0;
-      for (const auto& part : parts) {
-        const std::string enc = codec.encode(part);
-        if (!codec.active()) {
-          const nmt::Ids ids = translator->source_ids(enc);
-          for (const auto id : ids) unknown.unknown += id == unk;
-          unknown.tokens += ids.size() - 1;  // EOS not counted
-        }
-        auto capped_parts =
-            nmt::cap_length(enc, static_cast<std::size_t>(a.max_input_length), policy,
-                            fmt::format("stdin:{}", line_no));
-        capped += capped_parts.size() > 1 || capped_parts[0].size() < enc.size();
-        for (auto& c : capped_parts) segs.push_back(std::move(c));
-        n += capped_parts.size();
-      }
-      per_line.push_back(n);
       raw.push_back(std::move(line));
     }
     if (raw.empty()) break;
+    const nmt::SegmentedText st = nmt::segment_lines(raw, codec, seg_opt, "stdin", line_no + 1);
+    line_no += raw.size();
+    capped += st.capped;
+    const auto& segs = st.segments;
+    const auto& per_line = st.per_line;
+    if (!codec.active())
+      for (const auto& seg : segs) {
+        const nmt::Ids ids = translator->source_ids(seg);
+        for (const auto id : ids) unknown.unknown += id == unk;
+        unknown.tokens += ids.size() - 1;  // EOS not counted
+      }
     if (!unknown.warned && unknown.tokens >= 5 && 2 * unknown.unknown > unknown.tokens) {
       unknown.warned = true;
       core::log_warn(
@@ -153,13 +144,12 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     bar.finish();
     std::vector<double> scores;
     if (g.json) scores = translator->score(segs, out, a.max_length);
+    const std::vector<std::string> texts = nmt::join_segments(out, per_line, codec);
     std::size_t k = 0;
     for (std::size_t i = 0; i < raw.size(); ++i) {
-      std::string text, pieces;
+      std::string pieces;
       double score = 0;
       for (std::size_t j = 0; j < per_line[i]; ++j, ++k) {
-        const std::string dec = codec.decode(out[k]);
-        if (!dec.empty()) text += (text.empty() ? "" : " ") + dec;
         if (!out[k].empty()) {
           pieces += (pieces.empty() ? "" : " ") + out[k];
           tokens += 1 + static_cast<std::size_t>(std::count(out[k].begin(), out[k].end(), ' '));
@@ -167,14 +157,14 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
         if (g.json) score += scores[k];
       }
       if (g.json) {
-        nlohmann::json j = {{"translation", text}, {"segments", per_line[i]}};
+        nlohmann::json j = {{"translation", texts[i]}, {"segments", per_line[i]}};
         j["tokens"] = nlohmann::json::array();
         std::istringstream ps(pieces);
         for (std::string p; ps >> p;) j["tokens"].push_back(p);
         j["score"] = score;  // natural-log probability of the tokens (and EOS) per segment, summed
         std::cout << j.dump() << '\n';
       } else {
-        std::cout << text << '\n';
+        std::cout << texts[i] << '\n';
       }
     }
     std::cout.flush();
@@ -276,6 +266,8 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
   register_nmt_quantize(*nmt, global);
   register_nmt_bench(*nmt, global);
   register_nmt_corpus(*nmt, global);
+  register_nmt_serve(*nmt, global);
+  register_nmt_bench_serve(*nmt, global);
 #ifdef KEEL_HAVE_TRAIN
   // Listed for --help; the command itself runs in keel-train (main.cc hands it over).
   nmt->add_subcommand("train", "Train a Transformer (LibTorch) on line-aligned piece files");

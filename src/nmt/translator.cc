@@ -27,6 +27,23 @@ Translator::Translator(Model&& model, Compute compute)
       src_vocab_(model.src_vocab),  // NOLINT(bugprone-use-after-move)
       tgt_vocab_(model.tgt_vocab) {}
 
+std::vector<int> allowed_cores() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  std::vector<int> cores;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &allowed)) cores.push_back(c);
+  return cores;
+}
+
+void pin_thread(const std::vector<int>& cores, int first, int count) {
+  cpu_set_t mine;  // OpenMP threads this thread starts later inherit the mask
+  CPU_ZERO(&mine);
+  for (int t = 0; t < count; ++t) CPU_SET(cores.at(static_cast<std::size_t>(first + t)), &mine);
+  pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+}
+
 Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& c, std::string_view line) {
   Ids ids;
   std::size_t i = 0;
@@ -101,20 +118,13 @@ std::vector<std::string> Translator::translate(
   const int per = std::max(1, options.threads_per_stream);
   cpu_set_t allowed;
   CPU_ZERO(&allowed);
-  std::vector<int> cores;
-  if (options.pin_cores && sched_getaffinity(0, sizeof allowed, &allowed) == 0)
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &allowed)) cores.push_back(c);
+  sched_getaffinity(0, sizeof allowed, &allowed);
+  const std::vector<int> cores = options.pin_cores ? allowed_cores() : std::vector<int>{};
   const bool pin = options.pin_cores && streams * per <= static_cast<int>(cores.size());
   auto worker = [&](int stream) {
     const int saved = omp_get_max_threads();  // the calling thread works as a stream too
     omp_set_num_threads(per);
-    if (pin) {  // OpenMP threads this stream starts inherit the mask
-      cpu_set_t mine;
-      CPU_ZERO(&mine);
-      for (int t = 0; t < per; ++t) CPU_SET(cores[static_cast<std::size_t>(stream * per + t)], &mine);
-      pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
-    }
+    if (pin) pin_thread(cores, stream * per, per);
     try {
       for (std::size_t i; (i = next.fetch_add(1)) < batches.size();) {
         std::vector<Ids> batch;

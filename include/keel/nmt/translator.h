@@ -32,6 +32,12 @@ std::vector<std::vector<std::size_t>> make_batches(const std::vector<std::size_t
                                                    int max_batch_size,
                                                    std::int64_t max_batch_tokens);
 
+// Cores this process may use (its affinity mask), ascending.
+std::vector<int> allowed_cores();
+// Pins the calling thread, and the OpenMP threads it starts afterwards, to cores[first, first +
+// count) of `cores`.
+void pin_thread(const std::vector<int>& cores, int first, int count);
+
 // Ids of one pre-tokenized line: tokens split on spaces/tabs, unknown ones mapped to <unk>, EOS
 // appended.
 Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& config, std::string_view line);
