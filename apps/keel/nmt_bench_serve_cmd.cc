@@ -78,6 +78,7 @@ void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
   auto client = [&](std::size_t c) {
     httplib::Client cli(a.url);
     cli.set_keep_alive(true);
+    cli.set_tcp_nodelay(true);
     cli.set_read_timeout(std::max<time_t>(5, static_cast<time_t>(a.seconds) + 5), 0);
     auto& t = totals[c];
     for (std::size_t i; (i = next.fetch_add(1)) < a.requests && Clock::now() < deadline;) {

@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "install_paths.h"
+#include "peer_socket.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
 #include "keel/nmt/bench.h"
@@ -33,7 +34,7 @@ struct ServeArgs {
   std::string model, host = "127.0.0.1", compute, api_key_file, languages;
   int port = 5000, streams = 0, threads_per_stream = 1, max_batch_size = 32, http_threads = 256;
   std::int64_t max_batch_tokens = 0;
-  double max_wait_ms = 5;
+  double max_wait_ms = 1;
   std::size_t max_queue = 1024, max_body_bytes = 1 << 20, max_texts = 128, max_tokens = 1024;
   int max_input_length = 200, beam_size = 1, max_length = 256;
   float length_penalty = 1.f;
@@ -78,6 +79,14 @@ void check_key(const std::vector<std::string>& keys, const httplib::Request& req
     throw nmt::ApiError(401, "missing api_key: this server needs a key (the body's \"api_key\", "
                              "or an X-API-Key or Authorization: Bearer header)");
   if (!nmt::key_matches(keys, *key)) throw nmt::ApiError(401, "invalid api_key");
+}
+
+// Polled while a request waits for its batch: finds the client's socket on first use.
+nmt::TranslationService::GoneCheck client_gone(const httplib::Request& req, int local_port) {
+  return [addr = req.remote_addr, port = req.remote_port, local_port, fd = -2]() mutable {
+    if (fd == -2) fd = find_peer_socket(addr, port, local_port);
+    return fd >= 0 && peer_closed(fd);
+  };
 }
 
 void run_serve(const ServeArgs& a, const GlobalOptions& g) {
@@ -139,6 +148,7 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
   svr.set_payload_max_length(a.max_body_bytes);
   svr.set_keep_alive_max_count(100000);
   svr.set_keep_alive_timeout(5);
+  svr.set_tcp_nodelay(true);  // small answers: Nagle + delayed ACKs would add ~40 ms each
   // SO_REUSEADDR only: the library's default SO_REUSEPORT would let a second server share a port
   // already in use (the kernel then splits connections between them) instead of failing.
   int listen_socket = -1;
@@ -148,6 +158,7 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
     listen_socket = sock;
   });
 
+  int port = a.port;  // the bound one once known (handlers read it)
   // Every API handler: errors become {"error": ...} with their status, and are counted.
   auto api = [&](const char* endpoint, auto body) {
     return [&, endpoint, body](const httplib::Request& req, httplib::Response& res) {
@@ -176,9 +187,10 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
                                        : nmt::parse_libre_json(req.body, limits);
     check_key(keys, req, r.api_key);
     nmt::check_pair(r, pair);
+    const auto gone = client_gone(req, port);
     const std::vector<std::string> texts = r.format == "html"
-                                               ? service.translate_html(r.q, defaults)
-                                               : service.translate(r.q, defaults).texts;
+                                               ? service.translate_html(r.q, defaults, gone)
+                                               : service.translate(r.q, defaults, gone).texts;
     res.set_content(nmt::libre_response(r, texts, pair), kJson);
   }));
   svr.Post("/v1/translate",
@@ -186,7 +198,7 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
              const auto t0 = Clock::now();
              const nmt::V1Request r = nmt::parse_v1(req.body, defaults, limits);
              check_key(keys, req, r.api_key);
-             const auto out = service.translate(r.text, r.decode);
+             const auto out = service.translate(r.text, r.decode, client_gone(req, port));
              nlohmann::json j;
              j["translations"] = nlohmann::json::array();
              for (std::size_t i = 0; i < out.texts.size(); ++i)
@@ -229,7 +241,6 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
     metrics.request(known ? req.path : "other", res.status, 0);
   });
 
-  int port = a.port;
   if (a.port == 0) {
     port = svr.bind_to_any_port(a.host);
   } else if (!svr.bind_to_port(a.host, a.port)) {

@@ -42,13 +42,13 @@ Batcher::Batcher(const Transformer& model, const BatcherOptions& options,
 
 Batcher::~Batcher() { stop(); }
 
-std::optional<std::future<std::vector<Ids>>> Batcher::submit(std::vector<Ids> sources,
-                                                             const DecodeOptions& decode) {
+std::optional<Batcher::Ticket> Batcher::submit(std::vector<Ids> sources,
+                                               const DecodeOptions& decode) {
   auto request = std::make_shared<Request>();
-  auto future = request->done.get_future();
+  Ticket ticket{request->done.get_future(), request};
   if (sources.empty()) {
     request->done.set_value({});
-    return future;
+    return ticket;
   }
   const auto now = Clock::now();
   {
@@ -60,7 +60,18 @@ std::optional<std::future<std::vector<Ids>>> Batcher::submit(std::vector<Ids> so
       queue_.push_back({request, i, std::move(sources[i]), decode, now});
   }
   cv_.notify_all();
-  return future;
+  return ticket;
+}
+
+void Batcher::cancel(const Ticket& ticket) {
+  std::lock_guard lock(mu_);
+  Request& req = *ticket.request;
+  if (req.remaining == 0 || req.failed) return;  // answered already
+  const auto before = queue_.size();
+  std::erase_if(queue_, [&](const Item& item) { return item.request == ticket.request; });
+  req.remaining -= before - queue_.size();
+  req.failed = true;
+  req.done.set_exception(std::make_exception_ptr(Cancelled()));
 }
 
 std::size_t Batcher::queued() const {

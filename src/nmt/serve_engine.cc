@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 
 #include "keel/nmt/html_text.h"
@@ -22,7 +23,8 @@ TranslationService::TranslationService(const Translator& translator, const TextC
       batcher_(translator.model(), batching, std::move(on_batch)) {}
 
 TranslationService::Result TranslationService::translate(const std::vector<std::string>& texts,
-                                                         const DecodeOptions& decode) {
+                                                         const DecodeOptions& decode,
+                                                         const GoneCheck& gone) {
   const SegmentedText st = segment_lines(texts, codec_, segmenting_, "request text", 1);
   std::vector<Ids> sources;
   std::size_t k = 0;
@@ -37,12 +39,24 @@ TranslationService::Result TranslationService::translate(const std::vector<std::
                                       "(--max-tokens-per-text)",
                                       i + 1, pieces, limits_.max_tokens_per_text));
   }
-  auto future = batcher_.submit(std::move(sources), decode);
-  if (!future)
+  auto ticket = batcher_.submit(std::move(sources), decode);
+  if (!ticket)
     throw ApiError(503, fmt::format("the server is busy: its queue holds at most {} sentences "
                                     "(--max-queue); retry later",
                                     max_queue_));
-  const std::vector<Ids> ids = future->get();
+  // While waiting, look every 20 ms whether the client is still there.
+  if (gone)
+    while (ticket->result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+      if (gone()) {
+        batcher_.cancel(*ticket);
+        throw ApiError(499, "the client closed the connection before the answer");
+      }
+  std::vector<Ids> ids;
+  try {
+    ids = ticket->result.get();
+  } catch (const Cancelled&) {
+    throw ApiError(499, "the client closed the connection before the answer");
+  }
   Result r;
   r.segments = ids.size();
   std::vector<std::string> outputs;
@@ -63,7 +77,7 @@ TranslationService::Result TranslationService::translate(const std::vector<std::
 }
 
 std::vector<std::string> TranslationService::translate_html(
-    const std::vector<std::string>& documents, const DecodeOptions& decode) {
+    const std::vector<std::string>& documents, const DecodeOptions& decode, const GoneCheck& gone) {
   // Every document's text runs go through one translate() call: they batch together.
   std::vector<std::vector<HtmlPiece>> split;
   std::vector<std::string> runs;
@@ -72,7 +86,7 @@ std::vector<std::string> TranslationService::translate_html(
     for (const auto& p : split.back())
       if (p.text && !p.core.empty()) runs.push_back(p.core);
   }
-  const Result r = translate(runs, decode);
+  const Result r = translate(runs, decode, gone);
   std::vector<std::string> out;
   std::size_t k = 0;
   for (const auto& pieces : split) {

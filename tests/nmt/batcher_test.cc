@@ -60,7 +60,7 @@ TEST(Batcher, ConcurrentRequestsGetTheirOwnResultsInOrder) {
           failures[c] = "refused";
           return;
         }
-        const auto got = fut->get();
+        const auto got = fut->result.get();
         // Batched with other requests' sentences, each result is what decoding it alone gives.
         for (int i = 0; i < kPerClient; ++i)
           if (got.at(static_cast<std::size_t>(i)) != f.alone(srcs[static_cast<std::size_t>(i)], f.decode))
@@ -88,7 +88,7 @@ TEST(Batcher, DifferentDecodingOptionsNeverShareABatch) {
   auto fa = b.submit(a, f.decode);
   auto fc = b.submit(c, beam);
   ASSERT_TRUE(fa && fc);
-  const auto ra = fa->get(), rc = fc->get();
+  const auto ra = fa->result.get(), rc = fc->result.get();
   EXPECT_EQ(ra[0], f.alone(a[0], f.decode));
   EXPECT_EQ(ra[1], f.alone(a[1], f.decode));
   EXPECT_EQ(rc[0], f.alone(c[0], beam));
@@ -110,7 +110,7 @@ TEST(Batcher, AFullBatchStartsWithoutWaitingAndALoneSentenceWaitsAtMostMaxWait) 
     for (int i = 0; i < 4; ++i) four.push_back(random_source(gen));
     auto fut = b.submit(four, f.decode);
     ASSERT_TRUE(fut);
-    EXPECT_EQ(fut->wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    EXPECT_EQ(fut->result.wait_for(std::chrono::seconds(60)), std::future_status::ready);
   }
   {
     o.max_wait = std::chrono::milliseconds(50);
@@ -118,7 +118,7 @@ TEST(Batcher, AFullBatchStartsWithoutWaitingAndALoneSentenceWaitsAtMostMaxWait) 
     const auto t0 = std::chrono::steady_clock::now();
     auto fut = b.submit({random_source(gen)}, f.decode);
     ASSERT_TRUE(fut);
-    fut->get();
+    fut->result.get();
     const auto waited = std::chrono::steady_clock::now() - t0;
     EXPECT_GE(waited, std::chrono::milliseconds(50));  // it waited for company
     EXPECT_LT(waited, std::chrono::seconds(30));       // and then ran alone
@@ -141,10 +141,10 @@ TEST(Batcher, RefusesWhatTheQueueCannotHoldAndDrainsOnStop) {
   EXPECT_FALSE(b.submit({random_source(gen), random_source(gen)}, f.decode));  // 4 > 3
   auto second = b.submit({random_source(gen)}, f.decode);                      // 3 fits
   ASSERT_TRUE(second);
-  EXPECT_EQ(first->wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
+  EXPECT_EQ(first->result.wait_for(std::chrono::milliseconds(0)), std::future_status::timeout);
   b.drain();  // no more waiting for a full batch
-  EXPECT_EQ(first->get().size(), 2u);
-  EXPECT_EQ(second->get().size(), 1u);
+  EXPECT_EQ(first->result.get().size(), 2u);
+  EXPECT_EQ(second->result.get().size(), 1u);
   b.stop();
   EXPECT_FALSE(b.submit({random_source(gen)}, f.decode));  // stopped: refused
 }
@@ -162,6 +162,30 @@ TEST(Batcher, StopDecodesEverythingQueued) {
   auto fut = b.submit(srcs, f.decode);
   ASSERT_TRUE(fut);
   b.stop();
-  const auto got = fut->get();
+  const auto got = fut->result.get();
   for (std::size_t i = 0; i < srcs.size(); ++i) EXPECT_EQ(got[i], f.alone(srcs[i], f.decode));
+}
+
+TEST(Batcher, ACancelledRequestIsNeverDecodedAndOthersAreUntouched) {
+  Fixture f;
+  BatcherOptions o;
+  o.streams = 1;
+  o.max_wait = std::chrono::seconds(3600);
+  o.pin_cores = false;
+  std::size_t decoded = 0;
+  Batcher b(f.model, o, [&](const BatchInfo& info) { decoded += info.sentences; });
+  std::mt19937 gen(12);
+  const std::vector<Ids> keep{random_source(gen)};
+  auto gone = b.submit({random_source(gen), random_source(gen), random_source(gen)}, f.decode);
+  auto stays = b.submit(keep, f.decode);
+  ASSERT_TRUE(gone && stays);
+  EXPECT_EQ(b.queued(), 4u);
+  b.cancel(*gone);
+  EXPECT_EQ(b.queued(), 1u);
+  EXPECT_THROW(gone->result.get(), Cancelled);
+  b.drain();
+  EXPECT_EQ(stays->result.get()[0], f.alone(keep[0], f.decode));
+  b.stop();
+  EXPECT_EQ(decoded, 1u);  // the cancelled sentences cost nothing
+  b.cancel(*stays);        // answered already: no effect
 }

@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct BatcherOptions {
   std::size_t max_queue = 1024;       // sentences waiting; a request that does not fit is refused
 };
 
+// What a cancelled request's future throws.
+struct Cancelled : std::runtime_error {
+  Cancelled() : std::runtime_error("request cancelled: the client left") {}
+};
+
 // What one decoded batch did (for metrics).
 struct BatchInfo {
   std::size_t sentences = 0, source_tokens = 0, target_tokens = 0;
@@ -46,11 +52,19 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
+  struct Request;
+  // A submitted request: its results to come, and what cancel() needs.
+  struct Ticket {
+    std::future<std::vector<Ids>> result;
+    std::shared_ptr<Request> request;
+  };
   // Queues `sources` (ids, each ending with EOS) for decoding with `decode`. The future yields
   // their target ids in order (or the decoder's exception). Empty when the queue cannot take all
   // of them (the caller answers "busy"), or after stop().
-  std::optional<std::future<std::vector<Ids>>> submit(std::vector<Ids> sources,
-                                                      const DecodeOptions& decode);
+  std::optional<Ticket> submit(std::vector<Ids> sources, const DecodeOptions& decode);
+  // The client is gone: its sentences still queued are dropped (never decoded) and its future
+  // holds a Cancelled error. Sentences already in a batch finish with it.
+  void cancel(const Ticket& ticket);
   // Sentences waiting (not yet in a batch).
   std::size_t queued() const;
   // Sentences in batches being decoded now.
@@ -62,7 +76,6 @@ class Batcher {
   void stop();
 
  private:
-  struct Request;
   struct Item {
     std::shared_ptr<Request> request;
     std::size_t index;

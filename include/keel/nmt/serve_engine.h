@@ -26,11 +26,15 @@ class TranslationService {
     std::vector<std::vector<std::string>> tokens;  // target pieces per input text
     std::size_t segments = 0, target_tokens = 0;
   };
-  // Throws ApiError: 400 for a text over the token limit, 503 when the queue is full.
-  Result translate(const std::vector<std::string>& texts, const DecodeOptions& decode);
+  // True once the client has gone (polled while the request waits; may be empty).
+  using GoneCheck = std::function<bool()>;
+  // Throws ApiError: 400 for a text over the token limit, 503 when the queue is full, 499 when
+  // `gone` said the client left (its sentences still queued are dropped, never decoded).
+  Result translate(const std::vector<std::string>& texts, const DecodeOptions& decode,
+                   const GoneCheck& gone = {});
   // HTML documents: markup kept, the text between tags translated (html_text.h).
   std::vector<std::string> translate_html(const std::vector<std::string>& documents,
-                                          const DecodeOptions& decode);
+                                          const DecodeOptions& decode, const GoneCheck& gone = {});
 
   std::size_t queued() const { return batcher_.queued(); }
   std::size_t decoding() const { return batcher_.decoding(); }
