@@ -10,6 +10,7 @@
 #include "keel/core/progress.h"
 #include "keel/power/analysis.h"
 #include "keel/power/html_report.h"
+#include "keel/power/export.h"
 #include "keel/power/report.h"
 #include "keel/power/report_series.h"
 #include "keel/power/scenario.h"
@@ -30,6 +31,8 @@ struct PowerArgs {
   int threads = 0;
   bool reference = false;
   bool strict = false;
+  std::string export_comtrade, comtrade_format = "binary", export_opendss;
+  power::OpenDssOptions opendss;
 };
 
 power::Spec spec_or_default(const std::string& path) {
@@ -48,6 +51,7 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   std::uint64_t done_before = 0;
   power::SimOptions opt;
   opt.trace_racks = a.trace_racks;
+  opt.trace_jobs = !a.export_comtrade.empty() || !a.export_opendss.empty();
   opt.progress = [&](std::int64_t k, std::int64_t) { bar.update(done_before + static_cast<std::uint64_t>(k)); };
   auto sim = a.reference ? power::simulate_reference : power::simulate;
   power::SimResult run = sim(sc, opt);
@@ -62,6 +66,14 @@ void run_simulate(const PowerArgs& a, const GlobalOptions& g) {
   power::RunReport rep = power::make_report(variant, run, base ? *base : run, spec, sc.sim.step_ms);
   if (base) rep.per_mitigation = power::costs_of_each(sc, *base, spec, rep);
   if (!a.trace.empty()) power::write_trace_csv(a.trace, run, a.trace_step_ms);
+  if (opt.trace_jobs) {
+    const power::ExportSeries series = power::export_series(sc, run, a.trace_step_ms);
+    if (!a.export_comtrade.empty())
+      power::write_comtrade(a.export_comtrade, series,
+                            a.comtrade_format == "ascii" ? power::ComtradeFormat::ascii
+                                                         : power::ComtradeFormat::binary);
+    if (!a.export_opendss.empty()) power::write_opendss(a.export_opendss, series, a.opendss);
+  }
   if (!a.report.empty()) {
     auto in = power::simulate_report_input(sc, spec, rep, run, base.get(), a.scenario);
     if (a.report_bare) in.config_text = power::strip_toml_comments(in.config_text);
@@ -139,6 +151,20 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
                   "One trace row per this many ms (the mean over it; default: every step)")
       ->check(Positive);
   add_window_options(*sim, args->window);
+  sim->add_option("--export-comtrade", args->export_comtrade,
+                  "Write IEEE C37.111-2013 COMTRADE (<scenario>.cfg + .dat) to this directory: "
+                  "grid, facility, per-job and battery MW, SoC %; rows per --trace-step-ms");
+  sim->add_option("--comtrade-format", args->comtrade_format, "ascii or binary .dat")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"ascii", "binary"}));
+  sim->add_option("--export-opendss", args->export_opendss,
+                  "Write an OpenDSS Loadshape of the grid power (per-unit mult file, sinterval) "
+                  "and a .dss snippet defining it and a Load to this directory");
+  sim->add_option("--opendss-bus", args->opendss.bus, "bus1 of the OpenDSS Load")
+      ->capture_default_str();
+  sim->add_option("--opendss-kv", args->opendss.kv, "Nominal kV of the OpenDSS Load")
+      ->capture_default_str()
+      ->check(Positive);
   sim->add_option("--report", args->report,
                   "Write a self-contained HTML report with interactive plots to this file");
   sim->add_flag("--report-strip-comments", args->report_bare,

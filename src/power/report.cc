@@ -164,6 +164,8 @@ void check_trace_step(double sim_step_ms, double trace_step_ms) {
 namespace {
 
 // Samples per output row for a requested trace step (1: every step).
+}  // namespace
+
 std::size_t block_of(double sim_step_s, double step_ms) {
   if (step_ms <= 0) return 1;
   check_trace_step(sim_step_s * 1000.0, step_ms);
@@ -175,8 +177,6 @@ double block_mean(const std::vector<double>& v, std::size_t k0, std::size_t k1) 
   for (std::size_t k = k0; k < k1; ++k) s += v[k];
   return s / static_cast<double>(k1 - k0);
 }
-
-}  // namespace
 
 void write_trace_csv(const std::filesystem::path& path, const SimResult& r, double step_ms) {
   const std::size_t m = block_of(r.step_s, step_ms);

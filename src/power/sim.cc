@@ -117,9 +117,17 @@ SimResult simulate(const Scenario& sc, const SimOptions& opt) {
     runners.push_back(std::make_unique<JobRunner>(sc, j, model, std::move(lay.cohorts)));
   }
   r.rack_w.assign(traced.size(), std::vector<double>(static_cast<std::size_t>(n)));
+  std::vector<double> job_base_w;
+  for (const auto& job : sc.jobs) job_base_w.push_back(servers_base_w(sc.facility, job.gpus));
+  if (opt.trace_jobs) r.job_w.assign(sc.jobs.size(), std::vector<double>(static_cast<std::size_t>(n)));
   for (std::int64_t k = 0; k < n; ++k) {
     double gpu_w = 0;
-    for (auto& jr : runners) gpu_w += jr->step(k);
+    for (std::size_t j = 0; j < runners.size(); ++j) {
+      const double w = runners[j]->step(k);
+      gpu_w += w;
+      if (opt.trace_jobs)
+        r.job_w[j][static_cast<std::size_t>(k)] = (w + job_base_w[j]) / sc.facility.psu_efficiency;
+    }
     fac.record(k, gpu_w);
     for (std::size_t t = 0; t < traced.size(); ++t) {
       const JobRunner& jr = *runners[traced[t].job];
@@ -154,6 +162,7 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
   }
   int racks_traced = static_cast<int>(std::min<std::int64_t>(opt.trace_racks, sc.total_racks()));
   r.rack_w.assign(static_cast<std::size_t>(racks_traced), std::vector<double>(static_cast<std::size_t>(n)));
+  if (opt.trace_jobs) r.job_w.assign(sc.jobs.size(), std::vector<double>(static_cast<std::size_t>(n)));
   for (std::int64_t k = 0; k < n; ++k) {
     // Facility IT power = sum over racks of (GPUs in the rack + its servers' base power).
     double it_w = 0;
@@ -166,6 +175,7 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
         for (std::int64_t g = g0; g < g1; ++g) rack += runners[j]->unit_power(static_cast<std::size_t>(g));
         if (rack_id < racks_traced)
           r.rack_w[static_cast<std::size_t>(rack_id)][static_cast<std::size_t>(k)] = rack / sc.facility.psu_efficiency;
+        if (opt.trace_jobs) r.job_w[j][static_cast<std::size_t>(k)] += rack / sc.facility.psu_efficiency;
         it_w += rack;
       }
     }

@@ -33,5 +33,9 @@ int time_decimals(double step_s);
 // Throws core::InputError unless trace_step_ms is a whole multiple of the simulation step (rows
 // are means of whole steps; the last row may cover fewer when the run does not divide evenly).
 void check_trace_step(double sim_step_ms, double trace_step_ms);
+// Simulation steps per output row for `step_ms` (1 when step_ms <= 0; checked as above).
+std::size_t block_of(double sim_step_s, double step_ms);
+// Mean of v[k0, k1).
+double block_mean(const std::vector<double>& v, std::size_t k0, std::size_t k1);
 
 }  // namespace keel::power

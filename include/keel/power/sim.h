@@ -18,6 +18,7 @@ namespace keel::power {
 
 struct SimOptions {
   int trace_racks = 0;  // record the AC power of the first N racks
+  bool trace_jobs = false;  // record each job's AC power (SimResult::job_w)
   // Called now and then with (steps done, total steps); for progress bars.
   std::function<void(std::int64_t, std::int64_t)> progress;
 };
@@ -27,6 +28,7 @@ struct SimResult {
   std::vector<double> facility_w;  // before storage
   std::vector<double> grid_w;      // what the grid sees (== facility_w without storage)
   std::vector<std::vector<double>> rack_w;  // first trace_racks racks, AC side
+  std::vector<std::vector<double>> job_w;   // per job (trace_jobs): its racks' AC power
   std::vector<JobStats> jobs;
   std::int64_t cohorts = 0;  // units stepped per time step (GPUs for the reference)
   double software_energy_j = 0;   // secondary workload + start/stop ramps above demand
