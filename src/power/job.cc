@@ -67,9 +67,9 @@ JobLayout build_layout(const JobParams& job, double step_ms, std::uint64_t seed,
 JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& model,
                      std::vector<Cohort> units)
     : m_(model),
-      gpu_(sc.gpu),
+      gpu_(sc.gpu_of(job_index)),
       units_(std::move(units)),
-      state_(units_.size(), GpuState(sc.gpu.idle_w)),
+      state_(units_.size(), GpuState(sc.gpu_of(job_index).idle_w)),
       work_left_ms_(units_.size(), 0.0),
       low_since_(units_.size(), 0),
       rng_(stream_seed(sc.sim.seed, job_index, 2)) {
@@ -87,10 +87,10 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
   k_ramp_begin_ = std::max<std::int64_t>(0, k_start_ - ramp_up_steps_);
   k_stop_ = j.stop_s ? to_steps(*j.stop_s * 1000.0, dt) : kNever;
   k_fail_ = j.fail_s ? to_steps(*j.fail_s * 1000.0, dt) : kNever;
-  sw_floor_w_ = software ? sw.floor_fraction_of_tdp * sc.gpu.tdp_w : 0.0;
+  sw_floor_w_ = software ? sw.floor_fraction_of_tdp * gpu_.tdp_w : 0.0;
   // The filler stretches the communication phase only where it runs: a floor above the
   // communication power, reached before the phase ends (else no slowdown is charged).
-  const bool filler_runs = sw_floor_w_ > sc.gpu.comm_w && sw.startup_delay_ms < j.comm_ms;
+  const bool filler_runs = sw_floor_w_ > gpu_.comm_w && sw.startup_delay_ms < j.comm_ms;
   double comm_ms = j.comm_ms * (filler_runs ? 1.0 + sw.comm_slowdown_pct / 100.0 : 1.0);
   comm_steps_ = to_steps(comm_ms, dt);
   ckpt_steps_ = to_steps(j.checkpoint_ms, dt);
@@ -98,7 +98,7 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
   delay_steps_ = to_steps(sw.startup_delay_ms, dt);
   compute_ms_ = j.compute_ms;
   jitter_ = j.jitter_pct / 100.0;
-  ramp_level_w_ = j.mean_iteration_power_w(sc.gpu);
+  ramp_level_w_ = j.mean_iteration_power_w(gpu_);
   step_s_ = dt / 1000.0;
   stats_.name = j.name;
 }

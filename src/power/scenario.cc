@@ -11,9 +11,9 @@ namespace keel::power {
 using core::ConfigSection;
 using core::Range;
 
-double JobParams::mean_iteration_power_w(const GpuParams& gpu) const {
+double JobParams::mean_iteration_power_w(const GpuParams& g) const {
   double total = compute_ms + comm_ms;
-  return total > 0 ? (gpu.compute_w * compute_ms + gpu.comm_w * comm_ms) / total : gpu.comm_w;
+  return total > 0 ? (g.compute_w * compute_ms + g.comm_w * comm_ms) / total : g.comm_w;
 }
 
 std::int64_t Scenario::total_gpus() const {
@@ -26,15 +26,26 @@ std::int64_t Scenario::steps() const {
   return static_cast<std::int64_t>(std::llround(sim.duration_s * 1000.0 / sim.step_ms));
 }
 
-std::int64_t Scenario::racks_of_job(std::size_t j) const {
-  std::int64_t per_rack = std::int64_t{facility.gpus_per_server} * facility.servers_per_rack;
-  return (jobs.at(j).gpus + per_rack - 1) / per_rack;
+std::int64_t Scenario::gpus_per_rack() const {
+  return std::int64_t{facility.gpus_per_server} * facility.servers_per_rack;
 }
+
+std::int64_t Scenario::racks_of_job(std::size_t j) const {
+  const auto& job = jobs.at(j);
+  return job.racks > 0 ? job.racks : (job.gpus + gpus_per_rack() - 1) / gpus_per_rack();
+}
+
+std::int64_t Scenario::first_rack_of_job(std::size_t j) const { return jobs.at(j).first_rack; }
 
 std::int64_t Scenario::total_racks() const {
   std::int64_t n = 0;
   for (std::size_t j = 0; j < jobs.size(); ++j) n += racks_of_job(j);
   return n;
+}
+
+const GpuParams& Scenario::gpu_of(std::size_t j) const {
+  const auto& g = jobs.at(j).gpu;
+  return g ? *g : gpu;
 }
 
 namespace {
@@ -87,10 +98,18 @@ void parse_timeline(const ConfigSection& s, JobParams& j) {
   j.comm_ms = std::max(0.0, 1000.0 * (j.replay->mean_iteration_s - j.replay->mean_compute_s));
 }
 
-JobParams parse_job(const ConfigSection& s, std::size_t index) {
+JobParams parse_job(const ConfigSection& s, std::size_t index, const GpuParams& site_gpu) {
   JobParams j;
   j.name = s.string_or("name", "job" + std::to_string(index));
   j.gpus = positive_integer(s, "gpus", std::nullopt);
+  if (auto g = s.table("gpu")) {
+    GpuParams own = site_gpu;
+    parse_gpu(*g, own);
+    j.gpu = own;
+  }
+  if (s.has("racks")) j.racks = positive_integer(s, "racks", std::nullopt);
+  j.first_rack = s.integer_or("first_rack", -1);  // -1: after the previous job (set by the caller)
+  if (s.has("first_rack")) s.check(j.first_rack >= 0, "first_rack", "must be >= 0 (racks count from 0)");
   j.start_s = s.number_in("start_s", 0.0, kNonNeg);
   j.stop_s = s.optional_number_in("stop_s", kNonNeg);
   j.fail_s = s.optional_number_in("fail_s", kNonNeg);
@@ -149,6 +168,35 @@ void parse_storage(const ConfigSection& s, StorageParams& p) {
   p.soc_restore_time_s = s.number_in("soc_restore_time_s", p.soc_restore_time_s, kPositive);
 }
 
+// Racks of each job: after the previous job unless first_rack says; a job must fit its racks and
+// no two jobs may share one.
+void place_jobs(Scenario& sc, const std::vector<ConfigSection>& tables) {
+  std::int64_t next = 0;
+  for (std::size_t i = 0; i < sc.jobs.size(); ++i) {
+    auto& job = sc.jobs[i];
+    if (job.first_rack < 0) job.first_rack = next;
+    const std::int64_t racks = sc.racks_of_job(i);
+    tables[i].check(job.gpus <= racks * sc.gpus_per_rack(), "racks",
+                    "holds " + std::to_string(racks * sc.gpus_per_rack()) + " GPUs (" +
+                        std::to_string(sc.gpus_per_rack()) + " per rack), fewer than the job's " +
+                        std::to_string(job.gpus),
+                    "raise racks or lower gpus");
+    for (std::size_t k = 0; k < i; ++k) {
+      const auto& other = sc.jobs[k];
+      const std::int64_t o0 = other.first_rack, o1 = o0 + sc.racks_of_job(k);
+      if (job.first_rack < o1 && o0 < job.first_rack + racks)
+        tables[i].fail(tables[i].has("first_rack") ? "first_rack" : "gpus",
+                       "racks " + std::to_string(job.first_rack) + ".." +
+                           std::to_string(job.first_rack + racks - 1) + " overlap job '" +
+                           other.name + "' (racks " + std::to_string(o0) + ".." +
+                           std::to_string(o1 - 1) + ")",
+                       "give each job its own racks (first_rack = " + std::to_string(o1) +
+                           " or later)");
+    }
+    next = std::max(next, job.first_rack + racks);
+  }
+}
+
 }  // namespace
 
 Scenario parse_scenario(const ConfigSection& root) {
@@ -168,7 +216,8 @@ Scenario parse_scenario(const ConfigSection& root) {
   auto jobs = root.table_array("job");
   if (jobs.empty())
     root.fail("job", "scenario has no job", "add at least one [[job]] table with gpus > 0");
-  for (std::size_t i = 0; i < jobs.size(); ++i) sc.jobs.push_back(parse_job(jobs[i], i));
+  for (std::size_t i = 0; i < jobs.size(); ++i) sc.jobs.push_back(parse_job(jobs[i], i, sc.gpu));
+  place_jobs(sc, jobs);
   if (auto m = root.table("mitigation")) {
     if (auto s = m->table("software")) parse_software(*s, sc.software);
     if (auto s = m->table("smoothing")) parse_smoothing(*s, sc.smoothing);

@@ -1,6 +1,7 @@
 #include "keel/power/sim.h"
 
 #include <cmath>
+#include <map>
 #include <memory>
 
 #include "keel/power/facility.h"
@@ -15,6 +16,21 @@ double SimResult::grid_energy_j() const {
 }
 
 namespace {
+
+// Rack-level storage as the simulators fill it: per step, the power all rack batteries deliver
+// together and their mean state of charge (racks are equal in capacity); the batteries' totals.
+struct RackStorage {
+  std::vector<double> battery_w, soc;
+  StorageResult totals;
+  RackStorage(const StorageParams& p, std::int64_t steps)
+      : battery_w(static_cast<std::size_t>(steps), 0.0), soc(static_cast<std::size_t>(steps), 0.0) {
+    totals.soc_min_seen = totals.soc_max_seen = p.soc_initial;
+  }
+};
+
+bool rack_storage(const Scenario& sc) {
+  return sc.storage.enabled && sc.storage.level == StorageLevel::rack;
+}
 
 // The part shared by both simulators: IT power per step -> facility (PSU losses, cooling that
 // follows heat with a lag, fixed overhead) -> storage -> grid.
@@ -34,8 +50,11 @@ class Facility {
     facility_[static_cast<std::size_t>(k)] = p.facility_w;
   }
 
-  // Collects the jobs' statistics and mitigation energies, then applies storage.
-  void finish(SimResult& r, const std::vector<std::unique_ptr<JobRunner>>& runners) {
+  // Collects the jobs' statistics and mitigation energies, then applies storage: at facility
+  // level one battery on the facility's power; at rack level `rack` holds what every rack's own
+  // battery delivered, summed per step.
+  void finish(SimResult& r, const std::vector<std::unique_ptr<JobRunner>>& runners,
+              RackStorage* rack) {
     for (const auto& jr : runners) {
       r.jobs.push_back(jr->stats());
       r.software_energy_j += jr->software_energy_j();
@@ -50,11 +69,10 @@ class Facility {
       r.storage = apply_storage(facility_, r.step_s, st, 1.0);
       r.grid_w = std::move(r.storage.grid_w);
     } else {
-      // Rack batteries see the racks' AC power; racks are taken to share the load equally (their
-      // ms-scale offsets are far below the battery filter's time constant).
-      r.storage = apply_storage(ac_, r.step_s, st, static_cast<double>(sc_.total_racks()));
-      r.grid_w = std::move(r.storage.grid_w);
-      for (std::size_t k = 0; k < r.grid_w.size(); ++k) r.grid_w[k] += facility_[k] - ac_[k];
+      r.storage = std::move(rack->totals);
+      r.storage.soc = std::move(rack->soc);
+      r.grid_w.resize(facility_.size());
+      for (std::size_t k = 0; k < r.grid_w.size(); ++k) r.grid_w[k] = facility_[k] - rack->battery_w[k];
     }
     if (st.enabled) r.soc = std::move(r.storage.soc);
     r.storage.grid_w.clear();
@@ -74,8 +92,14 @@ class Facility {
   double base_w_ = 0;
 };
 
-std::int64_t gpus_per_rack(const Scenario& sc) {
-  return std::int64_t{sc.facility.gpus_per_server} * sc.facility.servers_per_rack;
+std::int64_t gpus_per_rack(const Scenario& sc) { return sc.gpus_per_rack(); }
+
+// One GpuModel per job (jobs may have their own [job.gpu]); JobRunner keeps a reference.
+std::vector<std::unique_ptr<GpuModel>> job_models(const Scenario& sc) {
+  std::vector<std::unique_ptr<GpuModel>> m;
+  for (std::size_t j = 0; j < sc.jobs.size(); ++j)
+    m.push_back(std::make_unique<GpuModel>(sc.gpu_of(j), sc.smoothing, sc.sim.step_ms));
+  return m;
 }
 
 // Base (non-GPU) power of one rack holding `gpus` GPUs.
@@ -89,61 +113,98 @@ void report_progress(const SimOptions& opt, std::int64_t k, std::int64_t n) {
 
 SimResult simulate(const Scenario& sc, const SimOptions& opt) {
   const std::int64_t n = sc.steps();
-  GpuModel model(sc.gpu, sc.smoothing, sc.sim.step_ms);
+  const auto models = job_models(sc);
   Facility fac(sc, n);
   SimResult r;
-  // Traced racks: per rack, the GPU count of each cohort of the job that owns it.
-  struct RackTrace {
+  // A rack's load: its servers' base power plus, per cohort of the job that owns it, the
+  // cohort's GPUs in the rack times one GPU's power. Traced racks and rack batteries need them.
+  struct RackLoad {
     std::size_t job;
-    std::vector<double> cohort_gpus;
+    std::vector<std::pair<std::size_t, double>> cohort_gpus;  // (cohort, GPUs in this rack)
     double base_w;
+    double racks = 1;  // identical racks this load stands for (rack storage groups)
   };
-  std::vector<RackTrace> traced;
+  std::vector<RackLoad> traced, groups;
   std::vector<std::unique_ptr<JobRunner>> runners;
   const std::int64_t per_rack = gpus_per_rack(sc);
+  const bool by_rack = rack_storage(sc);
   for (std::size_t j = 0; j < sc.jobs.size(); ++j) {
-    bool need_rack = static_cast<std::int64_t>(traced.size()) < opt.trace_racks;
-    JobLayout lay = build_layout(sc.jobs[j], sc.sim.step_ms, sc.sim.seed, j, need_rack);
-    for (std::int64_t rk = 0; need_rack && rk < sc.racks_of_job(j) &&
-                              static_cast<std::int64_t>(traced.size()) < opt.trace_racks;
-         ++rk) {
-      RackTrace t{j, std::vector<double>(lay.cohorts.size(), 0.0), 0.0};
-      std::int64_t g0 = rk * per_rack, g1 = std::min(sc.jobs[j].gpus, g0 + per_rack);
-      for (std::int64_t g = g0; g < g1; ++g) t.cohort_gpus[static_cast<std::size_t>(lay.gpu_cohort[static_cast<std::size_t>(g)])] += 1;
-      t.base_w = rack_base_w(sc, g1 - g0);
-      traced.push_back(std::move(t));
+    const bool need_trace = static_cast<std::int64_t>(traced.size()) < opt.trace_racks;
+    JobLayout lay = build_layout(sc.jobs[j], sc.sim.step_ms, sc.sim.seed, j, need_trace || by_rack);
+    // Racks with the same cohort counts carry the same load at every step: one battery run
+    // stands for all of them, exactly (a rack's battery sees only its own rack).
+    std::map<std::vector<std::pair<std::size_t, double>>, std::size_t> group_of;
+    for (std::int64_t rk = 0; rk < sc.racks_of_job(j); ++rk) {
+      const bool trace = static_cast<std::int64_t>(traced.size()) < opt.trace_racks;
+      if (!trace && !by_rack) break;
+      const std::int64_t g0 = std::min(sc.jobs[j].gpus, rk * per_rack);
+      const std::int64_t g1 = std::min(sc.jobs[j].gpus, g0 + per_rack);
+      std::map<std::size_t, double> counts;
+      for (std::int64_t g = g0; g < g1; ++g)
+        counts[static_cast<std::size_t>(lay.gpu_cohort[static_cast<std::size_t>(g)])] += 1;
+      RackLoad load{j, {counts.begin(), counts.end()}, rack_base_w(sc, g1 - g0), 1};
+      if (by_rack) {
+        const auto [it, fresh] = group_of.try_emplace(load.cohort_gpus, groups.size());
+        if (fresh)
+          groups.push_back(load);
+        else
+          groups[it->second].racks += 1;
+      }
+      if (trace) traced.push_back(std::move(load));
     }
     r.cohorts += static_cast<std::int64_t>(lay.cohorts.size());
-    runners.push_back(std::make_unique<JobRunner>(sc, j, model, std::move(lay.cohorts)));
+    runners.push_back(std::make_unique<JobRunner>(sc, j, *models[j], std::move(lay.cohorts)));
   }
+  auto rack_ac = [&](const RackLoad& rl) {
+    const JobRunner& jr = *runners[rl.job];
+    double w = rl.base_w;
+    for (const auto& [c, gpus] : rl.cohort_gpus) w += gpus * jr.unit_power(c);
+    return w / sc.facility.psu_efficiency;
+  };
+  std::vector<Battery> batteries;
+  for (std::size_t i = 0; i < groups.size(); ++i)
+    batteries.emplace_back(sc.storage, sc.sim.step_ms / 1000.0, 1.0);
+  std::unique_ptr<RackStorage> racks;
+  if (by_rack) racks = std::make_unique<RackStorage>(sc.storage, n);
+  const double all_racks = static_cast<double>(sc.total_racks());
+
   r.rack_w.assign(traced.size(), std::vector<double>(static_cast<std::size_t>(n)));
   std::vector<double> job_base_w;
   for (const auto& job : sc.jobs) job_base_w.push_back(servers_base_w(sc.facility, job.gpus));
   if (opt.trace_jobs) r.job_w.assign(sc.jobs.size(), std::vector<double>(static_cast<std::size_t>(n)));
   for (std::int64_t k = 0; k < n; ++k) {
+    const auto ks = static_cast<std::size_t>(k);
     double gpu_w = 0;
     for (std::size_t j = 0; j < runners.size(); ++j) {
       const double w = runners[j]->step(k);
       gpu_w += w;
-      if (opt.trace_jobs)
-        r.job_w[j][static_cast<std::size_t>(k)] = (w + job_base_w[j]) / sc.facility.psu_efficiency;
+      if (opt.trace_jobs) r.job_w[j][ks] = (w + job_base_w[j]) / sc.facility.psu_efficiency;
     }
     fac.record(k, gpu_w);
-    for (std::size_t t = 0; t < traced.size(); ++t) {
-      const JobRunner& jr = *runners[traced[t].job];
-      double w = traced[t].base_w;
-      for (std::size_t c = 0; c < jr.units(); ++c) w += traced[t].cohort_gpus[c] * jr.unit_power(c);
-      r.rack_w[t][static_cast<std::size_t>(k)] = w / sc.facility.psu_efficiency;
+    for (std::size_t t = 0; t < traced.size(); ++t) r.rack_w[t][ks] = rack_ac(traced[t]);
+    if (racks) {
+      double b = 0, soc = 0;
+      for (std::size_t i = 0; i < groups.size(); ++i) {
+        b += groups[i].racks * batteries[i].step(rack_ac(groups[i]));
+        soc += groups[i].racks * batteries[i].soc();
+      }
+      racks->battery_w[ks] = b;
+      racks->soc[ks] = soc / all_racks;
     }
     report_progress(opt, k, n);
   }
-  fac.finish(r, runners);
+  if (racks) {
+    for (std::size_t i = 0; i < groups.size(); ++i) batteries[i].add_totals(racks->totals, groups[i].racks);
+    finish_totals(racks->totals, all_racks * static_cast<double>(n));
+  }
+  r.rack_groups = static_cast<std::int64_t>(groups.size());
+  fac.finish(r, runners, racks.get());
   return r;
 }
 
 SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
   const std::int64_t n = sc.steps();
-  GpuModel model(sc.gpu, sc.smoothing, sc.sim.step_ms);
+  const auto models = job_models(sc);
   Facility fac(sc, n);
   SimResult r;
   const std::int64_t per_rack = gpus_per_rack(sc);
@@ -158,31 +219,59 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
       gpus.push_back(one);
     }
     r.cohorts += static_cast<std::int64_t>(gpus.size());
-    runners.push_back(std::make_unique<JobRunner>(sc, j, model, std::move(gpus)));
+    runners.push_back(std::make_unique<JobRunner>(sc, j, *models[j], std::move(gpus)));
   }
+  // Every rack's AC power, every step: racks of all jobs, GPUs summed one by one.
+  const bool by_rack = rack_storage(sc);
+  const auto total_racks = static_cast<std::size_t>(sc.total_racks());
+  std::vector<std::vector<double>> rack_series(by_rack ? total_racks : 0,
+                                               std::vector<double>(static_cast<std::size_t>(n)));
   int racks_traced = static_cast<int>(std::min<std::int64_t>(opt.trace_racks, sc.total_racks()));
   r.rack_w.assign(static_cast<std::size_t>(racks_traced), std::vector<double>(static_cast<std::size_t>(n)));
   if (opt.trace_jobs) r.job_w.assign(sc.jobs.size(), std::vector<double>(static_cast<std::size_t>(n)));
   for (std::int64_t k = 0; k < n; ++k) {
+    const auto ks = static_cast<std::size_t>(k);
     // Facility IT power = sum over racks of (GPUs in the rack + its servers' base power).
     double it_w = 0;
-    int rack_id = 0;
+    std::size_t rack_id = 0;
     for (std::size_t j = 0; j < runners.size(); ++j) {
       runners[j]->step(k);
-      for (std::int64_t g0 = 0; g0 < sc.jobs[j].gpus; g0 += per_rack, ++rack_id) {
-        std::int64_t g1 = std::min(sc.jobs[j].gpus, g0 + per_rack);
+      for (std::int64_t rk = 0; rk < sc.racks_of_job(j); ++rk, ++rack_id) {
+        const std::int64_t g0 = std::min(sc.jobs[j].gpus, rk * per_rack);
+        const std::int64_t g1 = std::min(sc.jobs[j].gpus, g0 + per_rack);
         double rack = rack_base_w(sc, g1 - g0);
         for (std::int64_t g = g0; g < g1; ++g) rack += runners[j]->unit_power(static_cast<std::size_t>(g));
-        if (rack_id < racks_traced)
-          r.rack_w[static_cast<std::size_t>(rack_id)][static_cast<std::size_t>(k)] = rack / sc.facility.psu_efficiency;
-        if (opt.trace_jobs) r.job_w[j][static_cast<std::size_t>(k)] += rack / sc.facility.psu_efficiency;
+        const double ac = rack / sc.facility.psu_efficiency;
+        if (rack_id < static_cast<std::size_t>(racks_traced)) r.rack_w[rack_id][ks] = ac;
+        if (by_rack) rack_series[rack_id][ks] = ac;
+        if (opt.trace_jobs) r.job_w[j][ks] += ac;
         it_w += rack;
       }
     }
     fac.record(k, it_w - fac.server_base_w());
     report_progress(opt, k, n);
   }
-  fac.finish(r, runners);
+  // Then every rack's own battery over its own series, and their sum.
+  std::unique_ptr<RackStorage> racks;
+  if (by_rack) {
+    racks = std::make_unique<RackStorage>(sc.storage, n);
+    for (const auto& series : rack_series) {
+      const StorageResult one = apply_storage(series, sc.sim.step_ms / 1000.0, sc.storage, 1.0);
+      for (std::size_t k = 0; k < series.size(); ++k) {
+        racks->battery_w[k] += series[k] - one.grid_w[k];
+        racks->soc[k] += one.soc[k] / static_cast<double>(total_racks);
+      }
+      racks->totals.loss_j += one.loss_j;
+      racks->totals.net_discharge_j += one.net_discharge_j;
+      racks->totals.recharge_j += one.recharge_j;
+      racks->totals.soc_min_seen = std::min(racks->totals.soc_min_seen, one.soc_min_seen);
+      racks->totals.soc_max_seen = std::max(racks->totals.soc_max_seen, one.soc_max_seen);
+      racks->totals.power_limited_fraction += one.power_limited_fraction / static_cast<double>(total_racks);
+      racks->totals.energy_limited_fraction += one.energy_limited_fraction / static_cast<double>(total_racks);
+    }
+  }
+  r.rack_groups = static_cast<std::int64_t>(total_racks);
+  fac.finish(r, runners, racks.get());
   return r;
 }
 

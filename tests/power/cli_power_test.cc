@@ -204,11 +204,20 @@ TEST(CliPower, WindowsNameFailedClausesAndTracesRoundTrip) {
 }
 
 TEST(CliPower, UnknownTablesGetNoSuggestionOfAValueKey) {
+  // [job.gpux]: a table, so the suggestion is the table [job.gpu], never the value key 'gpus'.
   auto sc = write_temp("jobgpu.toml", "[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = 50\n"
-                                      "[job.gpu]\ntdp_w = 1000\n");
+                                      "[job.gpux]\ntdp_w = 1000\n");
   auto r = run_keel("power simulate " + sc.string());
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("unknown table"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("did you mean 'gpus'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'gpu'"), std::string::npos) << r.err;
+  // [job.gpu] itself is a job's own GPU, checked like [gpu].
+  auto own = write_temp("jobgpu2.toml", "[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = 50\n"
+                                        "[job.gpu]\ntdp_w = 1000\ncompute_w = 1200\n");
+  r = run_keel("power simulate " + own.string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find(":7:13: key 'job[0].gpu.compute_w': value 1200 is out of range"), std::string::npos) << r.err;
   fs::remove(sc);
+  fs::remove(own);
 }

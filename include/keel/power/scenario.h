@@ -68,9 +68,17 @@ struct JobParams {
   std::shared_ptr<const Replay> replay;
   std::string timeline_path;
   bool timeline_repeat = true;  // loop the timeline to fill the window; else the job stops at its end
+  // [job.gpu]: this job's GPUs when they differ from the scenario's [gpu] (an H100 job beside a
+  // GB200 one); missing keys take [gpu]'s values.
+  std::optional<GpuParams> gpu;
+  // Placement: the job's racks are [first_rack, first_rack + racks). Defaults: right after the
+  // previous job's racks, and as many racks as its GPUs fill (GPUs fill racks in order; racks
+  // beyond the last GPU stay empty).
+  std::int64_t first_rack = 0;
+  std::int64_t racks = 0;
 
   // Mean GPU power over one nominal iteration.
-  double mean_iteration_power_w(const GpuParams& gpu) const;
+  double mean_iteration_power_w(const GpuParams& g) const;
 
   bool operator==(const JobParams&) const = default;
 };
@@ -129,9 +137,13 @@ struct Scenario {
 
   std::int64_t total_gpus() const;
   std::int64_t steps() const;
-  // Racks of job j (jobs do not share racks).
+  // Racks of job j (jobs do not share racks); its first rack's index.
   std::int64_t racks_of_job(std::size_t j) const;
+  std::int64_t first_rack_of_job(std::size_t j) const;
   std::int64_t total_racks() const;
+  std::int64_t gpus_per_rack() const;
+  // The GPU parameters of job j: its [job.gpu], else [gpu].
+  const GpuParams& gpu_of(std::size_t j) const;
 
   bool operator==(const Scenario&) const = default;
 };

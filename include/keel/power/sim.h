@@ -31,6 +31,8 @@ struct SimResult {
   std::vector<std::vector<double>> job_w;   // per job (trace_jobs): its racks' AC power
   std::vector<JobStats> jobs;
   std::int64_t cohorts = 0;  // units stepped per time step (GPUs for the reference)
+  std::int64_t rack_groups = 0;  // rack batteries run per step (distinct rack loads; all racks
+                                 // for the reference)
   double software_energy_j = 0;   // secondary workload + start/stop ramps above demand
   double smoothing_energy_j = 0;  // power burned by smoothing above demand
   bool has_storage = false;

@@ -4,6 +4,7 @@
 // to its initial value; the battery covers the difference within its power, energy and SoC limits.
 // When a limit binds, the grid sees the rest: saturation shows in the result.
 
+#include <cstddef>
 #include <vector>
 
 #include "keel/power/scenario.h"
@@ -21,6 +22,31 @@ struct StorageResult {
   double power_limited_fraction = 0;  // fraction of steps where |P| hit power_kw
   double energy_limited_fraction = 0; // fraction of steps where a SoC limit bound
 };
+
+// One battery and its controller, stepped in time (apply_storage runs one over a series; rack
+// storage runs one per rack, or per group of racks that carry identical loads).
+class Battery {
+ public:
+  // `units` multiplies energy_kwh and power_kw.
+  Battery(const StorageParams& p, double step_s, double units);
+  // Power delivered this step for `load_w` (W; > 0 discharging, < 0 charging): the grid sees
+  // load_w minus it.
+  double step(double load_w);
+  double soc() const { return e_ / cap_j_; }
+  // Adds this battery's totals, counted `weight` times (identical batteries), to `r`: losses,
+  // discharge, recharge, SoC extremes, and limited steps (as counts; see finish_totals).
+  void add_totals(StorageResult& r, double weight) const;
+
+ private:
+  StorageParams p_;
+  double dt_, cap_j_, pmax_, eta_, a_, e_, e_lo_, e_hi_, e_ref_, filt_ = 0;
+  bool first_ = true;
+  double loss_j_ = 0, net_j_ = 0, soc_lo_, soc_hi_;
+  std::size_t power_limited_ = 0, energy_limited_ = 0, steps_ = 0;
+};
+// Turns the limited-step counts add_totals summed into fractions of `battery_steps` (batteries
+// x steps).
+void finish_totals(StorageResult& r, double battery_steps);
 
 // `load_w`: the power the storage sits in front of. `units` multiplies energy_kwh and power_kw
 // (the number of racks at rack level, 1 at facility level).
