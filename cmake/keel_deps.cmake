@@ -25,9 +25,10 @@ pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
 # keeps -Werror usable), OpenMPI and libtiff.
 if(KEEL_BUILD_MCNN)
   find_package(Torch CONFIG REQUIRED)
-  set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; no deprecated C++ bindings
-  find_package(MPI REQUIRED COMPONENTS CXX)
 endif()
+# MPI: data-parallel training, and `keel power sweep` split over ranks.
+set(MPI_CXX_SKIP_MPICXX ON)  # the C API only; no deprecated C++ bindings
+find_package(MPI REQUIRED COMPONENTS CXX)
 find_package(TIFF REQUIRED)  # mcnn's reader; its fuzz harness builds without LibTorch too
 if(KEEL_TCMALLOC)
   pkg_check_modules(tcmalloc_minimal REQUIRED IMPORTED_TARGET libtcmalloc_minimal)

@@ -200,6 +200,7 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   register_power_optimize(*power, global);
   register_power_analyze(*power, global);
   register_power_fit(*power, global);
+  register_power_sweep(*power, global);
 }
 
 }  // namespace keel::cli

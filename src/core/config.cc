@@ -61,6 +61,38 @@ const void* ConfigSection::lookup(std::string_view key) const {
 
 bool ConfigSection::has(std::string_view key) const { return lookup(key) != nullptr; }
 
+std::vector<std::string> ConfigSection::keys() const {
+  std::vector<std::pair<std::pair<std::uint32_t, std::uint32_t>, std::string>> found;
+  for (const auto& [k, node] : *table_) {
+    lookup(k.str());
+    found.push_back({{node.source().begin.line, node.source().begin.column}, std::string(k.str())});
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
+}
+
+std::vector<std::string> ConfigSection::scalar_literals(std::string_view key) const {
+  const auto* n = static_cast<const toml::node*>(lookup(key));
+  const auto* arr = n ? n->as_array() : nullptr;
+  check(arr && !arr->empty(), key, "must be a non-empty array of values",
+        "write e.g. [50, 60, 70]");
+  std::vector<std::string> out;
+  for (const auto& e : *arr) {
+    std::ostringstream ss;
+    if (e.is_integer() || e.is_floating_point() || e.is_boolean() || e.is_string()) {
+      e.visit([&](const auto& v) {
+        if constexpr (toml::is_value<decltype(v)>) ss << v;
+      });
+    } else {
+      fail(key, "must hold numbers, booleans or strings only");
+    }
+    out.push_back(ss.str());
+  }
+  return out;
+}
+
 Location ConfigSection::location_of(std::string_view key) const {
   const toml::node* n = table_->get(key);
   return node_location(*state_, n ? n : table_, key_path(key));
@@ -220,6 +252,53 @@ ConfigDoc ConfigDoc::load_file(const std::filesystem::path& file) {
 }
 
 ConfigSection ConfigDoc::root() const { return ConfigSection(state_, &state_->root, ""); }
+
+ConfigDoc ConfigDoc::with_value(std::string_view key, std::string_view toml_literal) const {
+  auto st = std::make_shared<detail::ConfigState>();
+  st->file = state_->file;
+  st->root = state_->root;  // a deep copy
+  toml::table value;
+  try {
+    value = toml::parse("v = " + std::string(toml_literal));
+  } catch (const toml::parse_error& e) {
+    throw InputError("'" + std::string(toml_literal) + "' is not a TOML value for " +
+                     std::string(key) + ": " + std::string(e.description()));
+  }
+  // Walk "a.b[2].c": tables by name, arrays of tables by index.
+  toml::table* t = &st->root;
+  std::string_view rest = key;
+  while (true) {
+    const auto dot = rest.find('.');
+    std::string_view part = rest.substr(0, dot);
+    std::optional<std::size_t> index;
+    if (const auto br = part.find('['); br != std::string_view::npos && part.back() == ']') {
+      index = std::stoul(std::string(part.substr(br + 1, part.size() - br - 2)));
+      part = part.substr(0, br);
+    }
+    if (dot == std::string_view::npos && !index) {
+      t->insert_or_assign(part, *value.get("v"));
+      break;
+    }
+    toml::node* next = t->get(part);
+    if (index) {
+      auto* arr = next ? next->as_array() : nullptr;
+      if (!arr || *index >= arr->size() || !(*arr)[*index].is_table())
+        throw InputError("'" + std::string(key) + "': there is no " + std::string(part) + "[" +
+                         std::to_string(*index) + "] table to set it in");
+      t = (*arr)[*index].as_table();
+    } else {
+      if (!next) next = &t->insert_or_assign(part, toml::table{}).first->second;
+      if (!next->is_table())
+        throw InputError("'" + std::string(key) + "': " + std::string(part) + " is a value, not a table");
+      t = next->as_table();
+    }
+    if (dot == std::string_view::npos) {
+      throw InputError("'" + std::string(key) + "' names a table, not a value");
+    }
+    rest = rest.substr(dot + 1);
+  }
+  return ConfigDoc(std::move(st));
+}
 const std::string& ConfigDoc::source_name() const { return state_->file; }
 
 namespace {

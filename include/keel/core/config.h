@@ -57,6 +57,12 @@ class ConfigSection {
   // Array of tables `[[key]]`; empty when absent.
   std::vector<ConfigSection> table_array(std::string_view key) const;
 
+  // Keys of this table in file order (each marked as asked for).
+  std::vector<std::string> keys() const;
+  // Array `key` of numbers, booleans or strings, each element as a TOML literal ("50", "true",
+  // "\"rack\""); throws InputError unless it is such a non-empty array.
+  std::vector<std::string> scalar_literals(std::string_view key) const;
+
   // Throws InputError located at `key` (or at this table when the key is absent) unless ok.
   void check(bool ok, std::string_view key, std::string_view message,
              std::string_view hint = {}) const;
@@ -83,6 +89,10 @@ class ConfigDoc {
   static ConfigDoc parse(std::string_view text, std::string source_name);
 
   ConfigSection root() const;
+  // A copy with the value at dotted `key` set to `toml_literal` ("job[1].gpus" indexes an array
+  // of tables; missing tables are created). Throws InputError when the path crosses a value or
+  // an index past the array's end, or the literal is not TOML.
+  ConfigDoc with_value(std::string_view key, std::string_view toml_literal) const;
   // Throws InputError naming the first key (in file order) that no accessor asked for.
   void reject_unknown_keys() const;
   const std::string& source_name() const;

@@ -1,0 +1,151 @@
+// keel power sweep: the grid, its errors (named at the sweep file's line and key), rows that
+// follow the swept values, and MPI: 2 ranks write exactly what 1 rank writes.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "../support/run_keel.h"
+#include "../support/temp_dir.h"
+#include "keel/core/error.h"
+#include "keel/power/sweep.h"
+
+using namespace keel;
+using keel::testing::run_shell;
+
+namespace {
+
+const std::string kScenario = R"(
+name = "sweep-test"
+[simulation]
+duration_s = 30
+[facility]
+gpus_per_server = 4
+servers_per_rack = 2
+[[job]]
+gpus = 64
+compute_ms = 600
+comm_ms = 400
+start_s = 2
+[[job]]
+gpus = 16
+compute_ms = 300
+comm_ms = 100
+[mitigation.smoothing]
+percent_tmp_floor = 50
+ramp_up_rate_w_per_s = 500
+ramp_down_rate_w_per_s = 500
+[mitigation.storage]
+level = "rack"
+energy_kwh = 0.05
+power_kw = 2
+)";
+
+struct Files {
+  keel::testing::TempDir dir{"keel_sweep"};
+  std::string scenario = (dir.path / "s.toml").string();
+  std::string write(const std::string& name, const std::string& text) {
+    std::ofstream(dir.path / name) << text;
+    return (dir.path / name).string();
+  }
+  Files() { std::ofstream(scenario) << kScenario; }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Sweep, GridCoordinatesCoverEveryCombinationOnce) {
+  power::SweepGrid g;
+  g.axes = {{"a", {"1", "2", "3"}, {}}, {"b", {"x", "y"}, {}}};
+  EXPECT_EQ(g.points(), 6u);
+  std::set<std::vector<std::size_t>> seen;
+  for (std::size_t i = 0; i < g.points(); ++i) seen.insert(g.coordinates(i));
+  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_EQ(g.coordinates(1), (std::vector<std::size_t>{0, 1}));  // the last axis runs fastest
+  EXPECT_EQ(g.coordinates(5), (std::vector<std::size_t>{2, 1}));
+}
+
+TEST(Sweep, BadGridsAndKeysAreOneLineAtTheSweepFile) {
+  Files f;
+  auto msg = error_of([&] { power::load_sweep(f.write("none.toml", "x = 1\n")); });
+  EXPECT_NE(msg.find("no [sweep] table"), std::string::npos) << msg;
+  msg = error_of([&] { power::load_sweep(f.write("scalar.toml", "[sweep]\n\"job[0].gpus\" = 8\n")); });
+  EXPECT_NE(msg.find("scalar.toml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("non-empty array"), std::string::npos) << msg;
+  const auto typo = f.write("typo.toml", "# a typo\n[sweep]\n\"mitigation.smoothing.percent_floor\" = [50]\n");
+  msg = error_of([&] { power::Sweep(f.scenario, power::load_sweep(typo), {}); });
+  EXPECT_NE(msg.find("typo.toml:3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("percent_floor"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+  const auto range = f.write("range.toml", "[sweep]\n\"job[1].gpus\" = [8, -4]\n");
+  msg = error_of([&] { power::Sweep(f.scenario, power::load_sweep(range), {}); });
+  EXPECT_NE(msg.find("range.toml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("sweep value -4 for 'job[1].gpus'"), std::string::npos) << msg;
+  const auto missing = f.write("missing.toml", "[sweep]\n\"job[5].gpus\" = [8]\n");
+  msg = error_of([&] { power::Sweep(f.scenario, power::load_sweep(missing), {}); });
+  EXPECT_NE(msg.find("no job[5] table"), std::string::npos) << msg;
+}
+
+TEST(Sweep, RowsFollowTheSweptValues) {
+  Files f;
+  const auto grid = f.write("g.toml",
+                            "[sweep]\n\"mitigation.storage.power_kw\" = [0.5, 4]\n"
+                            "\"job[0].gpus\" = [32, 64]\n");
+  const power::Sweep sweep(f.scenario, power::load_sweep(grid), {});
+  ASSERT_EQ(sweep.grid().points(), 4u);
+  EXPECT_EQ(sweep.scenario(3).storage.power_kw, 4);
+  EXPECT_EQ(sweep.scenario(3).jobs[0].gpus, 64);
+  EXPECT_EQ(sweep.scenario(0).jobs[0].gpus, 32);
+  EXPECT_EQ(sweep.scenario(0).jobs[1].gpus, 16);  // untouched keys keep the scenario's value
+  auto field = [](const std::string& row, std::size_t i) {
+    std::vector<std::string> cells;
+    std::istringstream in(row);
+    for (std::string c; std::getline(in, c, ',');) cells.push_back(c);
+    return cells.at(i);
+  };
+  const std::string h = sweep.header();
+  EXPECT_EQ(h.substr(0, h.find(",verdict")), "point,mitigation.storage.power_kw,job[0].gpus");
+  // More GPUs draw more; bigger rack batteries hold the peak lower.
+  const double peak_32 = std::stod(field(sweep.row(0), 5)), peak_64 = std::stod(field(sweep.row(1), 5));
+  EXPECT_GT(peak_64, peak_32);
+  const double peak_64_big = std::stod(field(sweep.row(3), 5));
+  EXPECT_LT(peak_64_big, peak_64);
+}
+
+TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {
+  Files f;
+  const auto grid = f.write("g.toml",
+                            "[sweep]\n\"mitigation.smoothing.percent_tmp_floor\" = [30, 60, 90]\n"
+                            "\"mitigation.storage.level\" = [\"rack\", \"facility\"]\n");
+  const std::string args = " power sweep " + f.scenario + " --grid " + grid + " --quiet --out ";
+  auto one = run_shell(std::string(KEEL_BINARY) + args + (f.dir.path / "one.csv").string());
+  ASSERT_EQ(one.rc, 0) << one.err;
+  auto two = run_shell("env ASAN_OPTIONS=detect_leaks=0 timeout 120 " KEEL_MPIEXEC
+                       " --allow-run-as-root --oversubscribe --bind-to none -np 2 -x ASAN_OPTIONS " +
+                       std::string(KEEL_BINARY) + args + (f.dir.path / "two.csv").string());
+  ASSERT_EQ(two.rc, 0) << two.err;
+  const std::string a = keel::testing::read_all(f.dir.path / "one.csv");
+  EXPECT_EQ(keel::testing::count_lines(a), 7);
+  EXPECT_EQ(a, keel::testing::read_all(f.dir.path / "two.csv"));
+  EXPECT_NE(a.find(",30,rack,"), std::string::npos) << a;  // a string's value, unquoted
+  // A bad grid fails on every rank with one line and a non-zero exit, nothing written.
+  const auto bad = f.write("bad.toml", "[sweep]\n\"job[0].gpu\" = [1]\n");
+  auto r = run_shell("env ASAN_OPTIONS=detect_leaks=0 timeout 120 " KEEL_MPIEXEC
+                     " --allow-run-as-root --oversubscribe --bind-to none -np 2 -x ASAN_OPTIONS " +
+                     std::string(KEEL_BINARY) + " power sweep " + f.scenario + " --grid " + bad +
+                     " --out " + (f.dir.path / "bad.csv").string());
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.rc, 124) << "mpirun hung";
+  EXPECT_NE(r.err.find("bad.toml:2"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path / "bad.csv"));
+}
