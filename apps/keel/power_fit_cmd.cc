@@ -72,7 +72,15 @@ void run_fit(const FitArgs& a, const GlobalOptions& g) {
                         {"r2", r.r2},
                         {"readings", r.readings},
                         {"onset_overshoot_w", r.onset_overshoot_w},
-                        {"onsets", r.onsets}};
+                        {"onsets", r.onsets},
+                        {"overshoot_model",
+                         {{"onset_overshoot_w", r.overshoot.amplitude_w},
+                          {"onset_decay_ms", r.overshoot.decay_ms},
+                          {"onset_gap_ms", r.overshoot.gap_ms},
+                          {"idle_w", r.overshoot.idle_w},
+                          {"compute_w", r.overshoot.compute_w},
+                          {"rmse_w", r.overshoot.rmse_w},
+                          {"r2", r.overshoot.r2}}}};
     for (auto [tau, rmse] : r.rmse_by_tau)
       j["rmse_by_time_constant"].push_back({{"time_constant_ms", tau}, {"rmse_w", rmse}});
     print_out(j.dump(2));
@@ -91,12 +99,21 @@ void run_fit(const FitArgs& a, const GlobalOptions& g) {
   t.add_row({"RMSE / R^2", fmt::format("{:.1f} W / {:.3f}", r.rmse_w, r.r2)});
   t.add_row({"onset overshoot (median)",
              fmt::format("{:+.0f} W over {} compute starts", r.onset_overshoot_w, r.onsets)});
+  t.add_row({"with keel's onset overshoot term",
+             fmt::format("{:+.0f} W, decay {:g} ms, gap scale {:g} ms: RMSE {:.1f} W / R^2 {:.3f}",
+                         r.overshoot.amplitude_w, r.overshoot.decay_ms, r.overshoot.gap_ms,
+                         r.overshoot.rmse_w, r.overshoot.r2)});
   std::string out = fmt::format("{} ({}, GPU {}) against {} rank {}\n\n{}\n", a.trace,
                                 trace.power_field, series->id, a.timeline, a.rank, t.render());
   out += fmt::format(
       "\n[gpu]  # for a scenario of these GPUs (comm_w: the comm phase's level, if it differs)\n"
-      "idle_w = {:.0f}\ncompute_w = {:.0f}\ntime_constant_ms = {:g}\n",
-      r.idle_w, r.compute_w, r.time_constant_ms);
+      "idle_w = {:.0f}\ncompute_w = {:.0f}\ntime_constant_ms = {:g}\n"
+      "# with the onset overshoot term (RMSE {:.1f} W instead of {:.1f} W):\n"
+      "# idle_w = {:.0f}\n# compute_w = {:.0f}\n# onset_overshoot_w = {:.0f}\n"
+      "# onset_decay_ms = {:g}\n# onset_gap_ms = {:g}\n",
+      r.idle_w, r.compute_w, r.time_constant_ms, r.overshoot.rmse_w, r.rmse_w,
+      r.overshoot.idle_w, r.overshoot.compute_w, r.overshoot.amplitude_w, r.overshoot.decay_ms,
+      r.overshoot.gap_ms);
   if (r.tau_lo_ms < r.update_interval_ms)
     out += fmt::format(
         "\nnote: time constants from {:g} to {:g} ms fit equally well: the sensor refreshes every "

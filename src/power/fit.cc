@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -12,13 +13,20 @@
 namespace keel::power {
 
 ResponseModel::ResponseModel(const std::vector<std::pair<double, double>>& compute_s,
-                             double tau_ms, double begin_s, double end_s, double step_s)
+                             double tau_ms, double begin_s, double end_s, double step_s,
+                             double overshoot_decay_ms, double overshoot_gap_ms)
     : begin_s_(begin_s), step_s_(step_s) {
   // keel's own GPU state machine with idle 0 and compute 1 gives the unit response, so the fit
   // checks the model the simulator runs, not a re-derivation of it.
   GpuParams gp;
   gp.idle_w = 0;
+  gp.compute_w = 1;
   gp.time_constant_ms = tau_ms;
+  if (overshoot_decay_ms > 0) {
+    gp.onset_overshoot_w = 1;
+    gp.onset_decay_ms = overshoot_decay_ms;
+    gp.onset_gap_ms = overshoot_gap_ms;
+  }
   const GpuModel model(gp, SmoothingParams{}, step_s * 1e3);
   GpuState state(0);
   auto n = static_cast<std::size_t>(std::ceil((end_s - begin_s) / step_s)) + 1;
@@ -78,6 +86,42 @@ LinearFit solve(const std::vector<double>& a, const std::vector<double>& w) {
   f.sse = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     double r = w[i] - f.idle - f.swing * a[i];
+    f.sse += r * r;
+  }
+  return f;
+}
+
+struct LinearFit3 {
+  double idle = 0, swing = 0, amplitude_w = 0, sse = 0;
+};
+
+// Least squares of w ≈ idle + swing × a + amplitude × b (normal equations, Gauss-Jordan with
+// partial pivoting); empty when they are singular.
+std::optional<LinearFit3> solve3(const std::vector<double>& a, const std::vector<double>& b,
+                                 const std::vector<double>& w) {
+  double m[3][4] = {};
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double x[3] = {1.0, a[i], b[i]};
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) m[r][c] += x[r] * x[c];
+      m[r][3] += x[r] * w[i];
+    }
+  }
+  for (int c = 0; c < 3; ++c) {
+    int piv = c;
+    for (int r = c + 1; r < 3; ++r)
+      if (std::abs(m[r][c]) > std::abs(m[piv][c])) piv = r;
+    if (std::abs(m[piv][c]) < 1e-12) return std::nullopt;
+    for (int k = 0; k < 4; ++k) std::swap(m[c][k], m[piv][k]);
+    for (int r = 0; r < 3; ++r) {
+      if (r == c) continue;
+      const double f = m[r][c] / m[c][c];
+      for (int k = 0; k < 4; ++k) m[r][k] -= f * m[c][k];
+    }
+  }
+  LinearFit3 f{m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2], 0};
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double r = w[i] - f.idle - f.swing * a[i] - f.amplitude_w * b[i];
     f.sse += r * r;
   }
   return f;
@@ -234,6 +278,40 @@ FitResult fit_gpu_response(const std::vector<PowerSample>& readings,
   }
   res.onsets = static_cast<int>(over.size());
   res.onset_overshoot_w = median(over);
+
+  // The onset overshoot term: w ≈ idle + swing·a + A·b, b the window-averaged response to an
+  // overshoot of amplitude 1 alone (the first-order response is linear, so b = response with
+  // overshoot - response without). Searched again over time constant and sensor window too:
+  // without the term, the first-order fit bends both to absorb the overshoot.
+  {
+    select(res.offset_s, t, w);
+    std::vector<double> a0(t.size()), b(t.size());
+    double best_sse = std::numeric_limits<double>::infinity();
+    for (double tau : opt.taus_ms) {
+      const ResponseModel plain(compute_s, tau, tl_begin - margin, tl_end + margin);
+      for (double decay : opt.overshoot_decays_ms)
+        for (double gap : opt.overshoot_gaps_ms) {
+          const ResponseModel with(compute_s, tau, tl_begin - margin, tl_end + margin, 1e-3,
+                                   decay, gap);
+          for (double win_ms : opt.windows_ms) {
+            const double win = win_ms * 1e-3;
+            for (std::size_t i = 0; i < t.size(); ++i) {
+              a0[i] = plain.average(t[i], win);
+              b[i] = with.average(t[i], win) - a0[i];
+            }
+            const auto f = solve3(a0, b, w);
+            if (!f || !(f->amplitude_w >= 0) || !(f->swing > 0)) continue;
+            const double sse = f->sse / static_cast<double>(t.size());
+            if (sse < best_sse) {
+              best_sse = sse;
+              res.overshoot = {f->amplitude_w, decay, gap, f->idle, f->idle + f->swing,
+                               std::sqrt(sse),
+                               var > 0 ? 1 - sse * static_cast<double>(w.size()) / var : 0};
+            }
+          }
+        }
+    }
+  }
   return res;
 }
 

@@ -12,6 +12,10 @@ GpuModel::GpuModel(const GpuParams& gpu, const SmoothingParams& s, double dt_ms)
       up_w_per_step(s.ramp_up_rate_w_per_s * dt_ms / 1000.0),
       down_w_per_step(s.ramp_down_rate_w_per_s * dt_ms / 1000.0),
       hysteresis_ms(s.ramp_down_hysteresis_ms),
-      step_ms(dt_ms) {}
+      step_ms(dt_ms),
+      compute_w(gpu.compute_w),
+      overshoot_w(gpu.onset_overshoot_w),
+      overshoot_keep(std::exp(-dt_ms / gpu.onset_decay_ms)),
+      gap_ms(gpu.onset_gap_ms) {}
 
 }  // namespace keel::power

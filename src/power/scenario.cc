@@ -70,6 +70,9 @@ void parse_gpu(const ConfigSection& s, GpuParams& g) {
   g.compute_w = s.number_in("compute_w", g.compute_w, level);
   g.checkpoint_w = s.number_in("checkpoint_w", g.idle_w, level);
   g.time_constant_ms = s.number_in("time_constant_ms", g.time_constant_ms, kNonNeg);
+  g.onset_overshoot_w = s.number_in("onset_overshoot_w", g.onset_overshoot_w, kNonNeg);
+  g.onset_decay_ms = s.number_in("onset_decay_ms", g.onset_decay_ms, kPositive);
+  g.onset_gap_ms = s.number_in("onset_gap_ms", g.onset_gap_ms, kPositive);
 }
 
 void parse_facility(const ConfigSection& s, FacilityParams& f) {

@@ -66,6 +66,40 @@ TEST(PowerFit, RecoversKnownParametersThroughASlowSensor) {
   EXPECT_GT(r.r2, 0.99);
 }
 
+TEST(PowerFit, RecoversAKnownOnsetOvershoot) {
+  // A GPU with keel's overshoot term (grid values), seen through the same slow sensor.
+  constexpr double kIdle = 100, kPeak = 600, kAmp = 200, kDecay = 150, kGap = 50;
+  // 0.5 s compute phases after idle gaps of 20 ms to 1 s, as the second H100 probe ran them:
+  // only varied gaps tell the gap scale.
+  std::vector<std::pair<double, double>> compute;
+  const double gaps_s[] = {0.02, 0.05, 0.1, 0.3, 1.0};
+  for (double t = 2; compute.size() < 60;) {
+    t += gaps_s[compute.size() % 5];
+    compute.emplace_back(t, t + 0.5);
+    t += 0.5;
+  }
+  ResponseModel plain(compute, 15, -5, 60), with(compute, 15, -5, 60, 1e-3, kDecay, kGap);
+  std::vector<PowerSample> readings;
+  double held = 0, next_update = 0;
+  for (double t = 0; t < 55; t += 0.02) {
+    if (t >= next_update) {
+      const double a = plain.average(t, 0.02), b = with.average(t, 0.02) - a;
+      held = std::round((kIdle + (kPeak - kIdle) * a + kAmp * b) * 100) / 100;
+      next_update += 0.1;
+    }
+    readings.push_back({t, held, 0});
+  }
+  FitOptions o;
+  o.offset_s = 0;
+  FitResult r = fit_gpu_response(readings, compute, o);
+  constexpr double kAmpRel = 0.05, kLevelTolW = 5;
+  EXPECT_NEAR(r.overshoot.amplitude_w, kAmp, kAmpRel * kAmp);
+  EXPECT_EQ(r.overshoot.decay_ms, kDecay);
+  EXPECT_EQ(r.overshoot.gap_ms, kGap);
+  EXPECT_NEAR(r.overshoot.compute_w, kPeak, kLevelTolW);
+  EXPECT_LT(r.overshoot.rmse_w, 0.5 * r.rmse_w);  // the first-order model alone misses it
+}
+
 TEST(PowerFit, GivenOffsetIsUsedAsIs) {
   auto compute = square(2, 0.5, 10);
   auto readings = sense(compute, 20, 100, 500, 0.02, 0.05, 1.0, 1, 25);
@@ -164,6 +198,12 @@ TEST(PowerFitH100, ASecondMachineShowsTheSameSensorAndOvershoot) {
   EXPECT_LE(r.tau_lo_ms, 15);
   EXPECT_GT(r.onsets, 40);
   EXPECT_GT(r.onset_overshoot_w, 50);
+  // keel's overshoot term explains part of what the first-order model misses: the fit improves
+  // and the amplitude lands where the readings put it (+170..+230 W above the settled level).
+  EXPECT_LT(r.overshoot.rmse_w, 0.9 * r.rmse_w);
+  EXPECT_GT(r.overshoot.amplitude_w, 150);
+  EXPECT_LT(r.overshoot.amplitude_w, 350);
+  EXPECT_LT(r.overshoot.compute_w, r.compute_w);  // the settled level sits below the mean
 }
 
 TEST(PowerFitCli, PrintsAScenarioSnippetAndJson) {

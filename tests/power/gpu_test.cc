@@ -65,3 +65,36 @@ TEST(Gpu, HysteresisHoldsPowerBeforeRampingDown) {
   s.step(m, 100, true, true);
   EXPECT_DOUBLE_EQ(s.p_out, 799);
 }
+
+TEST(GpuOvershoot, ComputeAfterAGapOvershootsByTheGapDependentAmountThenDecays) {
+  GpuParams gp;
+  gp.idle_w = 100;
+  gp.compute_w = 600;
+  gp.time_constant_ms = 0;  // no lag: the overshoot shows as it is
+  gp.onset_overshoot_w = 200;
+  gp.onset_decay_ms = 50;
+  gp.onset_gap_ms = 100;
+  const GpuModel m(gp, SmoothingParams{}, 1.0);
+  GpuState s(100);
+  // Never computed before (an endless gap): the full amplitude at the first compute step.
+  for (int i = 0; i < 1000; ++i) s.step(m, 100, false, false);
+  s.step(m, 600, false, false);
+  EXPECT_NEAR(s.p_out, 800, 1e-9);
+  for (int i = 0; i < 49; ++i) s.step(m, 600, false, false);
+  EXPECT_NEAR(s.p_out, 600 + 200 * std::exp(-49.0 / 50), 1e-9);
+  // 1 s idle: 1 - exp(-10) of it.
+  for (int i = 0; i < 1000; ++i) s.step(m, 100, false, false);
+  s.step(m, 600, false, false);
+  EXPECT_NEAR(s.p_out, 600 + 200 * (1 - std::exp(-10.0)), 1e-9);
+  // A 20 ms gap: a smaller overshoot, 1 - exp(-20/100) of the amplitude.
+  for (int i = 0; i < 20; ++i) s.step(m, 100, false, false);
+  s.step(m, 600, false, false);
+  EXPECT_NEAR(s.p_out, 600 + 200 * (1 - std::exp(-0.2)), 1e-9);
+  // None without the term.
+  GpuParams plain = gp;
+  plain.onset_overshoot_w = 0;
+  const GpuModel m0(plain, SmoothingParams{}, 1.0);
+  GpuState s0(100);
+  s0.step(m0, 600, false, false);
+  EXPECT_DOUBLE_EQ(s0.p_out, 600);
+}

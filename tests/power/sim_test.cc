@@ -157,3 +157,35 @@ comm_ms = 400
   EXPECT_EQ(r.jobs[0].iterations, 9);  // the 10th ends exactly at the window's end
   EXPECT_DOUBLE_EQ(r.jobs[0].mean_iteration_s(1.0), 1.0);
 }
+
+TEST(SimOvershoot, FastAndReferenceAgreeAndTheOnsetPeakRises) {
+  const std::string toml = R"(
+[simulation]
+duration_s = 12
+[gpu]
+time_constant_ms = 15
+onset_overshoot_w = 250
+onset_decay_ms = 100
+onset_gap_ms = 20
+[facility]
+gpus_per_server = 4
+servers_per_rack = 2
+[[job]]
+gpus = 24
+compute_ms = 800
+comm_ms = 400
+offset_std_ms = 4
+start_s = 1
+)";
+  auto sc = scenario_from(toml);
+  const auto fast = keel::power::simulate(sc), ref = keel::power::simulate_reference(sc);
+  for (std::size_t k = 0; k < ref.grid_w.size(); ++k)
+    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], 1e-9 * ref.grid_w[k]) << k;
+  sc.gpu.onset_overshoot_w = 0;
+  const auto none = keel::power::simulate(sc);
+  const auto peak = [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); };
+  // 24 GPUs overshooting by up to 250 W each (less the first-order lag), through PSU and cooling.
+  const double rise = peak(fast.facility_w) - peak(none.facility_w);
+  EXPECT_GT(rise, 24 * 120.0);
+  EXPECT_LT(rise, 24 * 250.0 / 0.94 * 1.15 + 1);
+}

@@ -26,6 +26,10 @@ struct FitOptions {
   // Time constants whose best RMSE is within this fraction of the overall best are "consistent".
   double consistent_rel = 0.05;
   double onset_window_s = 0.15;  // readings this soon after a compute start count as its onset
+  // Grid for the onset overshoot term (gpu.h), fitted after the first-order model.
+  // Up to 500 ms: a controller catching up, not the slow drift of a capped level (docs).
+  std::vector<double> overshoot_decays_ms = {10, 25, 50, 75, 100, 150, 200, 300, 500};
+  std::vector<double> overshoot_gaps_ms = {1, 5, 10, 20, 50, 100, 300, 1000};
 };
 
 struct FitResult {
@@ -39,6 +43,12 @@ struct FitResult {
   // the first-order model does not have (e.g. a power-capping controller catching up).
   double onset_overshoot_w = 0;
   int onsets = 0;
+  // keel's onset overshoot term fitted on top (least squares with the levels re-solved): its
+  // amplitude, decay and gap scale, and the RMSE / R^2 with it (the same readings).
+  struct Overshoot {
+    double amplitude_w = 0, decay_ms = 0, gap_ms = 0;
+    double idle_w = 0, compute_w = 0, rmse_w = 0, r2 = 0;
+  } overshoot;
   std::vector<std::pair<double, double>> rmse_by_tau;  // (tau ms, best RMSE W) per grid tau
 };
 
@@ -52,8 +62,11 @@ FitResult fit_gpu_response(const std::vector<PowerSample>& readings,
 // (keel's GpuState, no smoothing) driven by `compute_s`. Used by the fit and by tests.
 class ResponseModel {
  public:
+  // With overshoot_decay_ms > 0 the GPU has keel's onset overshoot of amplitude 1 (in units of
+  // the swing) with that decay and gap scale.
   ResponseModel(const std::vector<std::pair<double, double>>& compute_s, double tau_ms,
-                double begin_s, double end_s, double step_s = 1e-3);
+                double begin_s, double end_s, double step_s = 1e-3,
+                double overshoot_decay_ms = 0, double overshoot_gap_ms = 1);
   // Fraction of the idle→compute swing (0..1), averaged over (t_s - window_s, t_s].
   double average(double t_s, double window_s) const;
 

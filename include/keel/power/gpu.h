@@ -3,6 +3,8 @@
 // demand, then (when enabled) NVML-style power smoothing: a floor, ramp-rate limits and ramp-down
 // hysteresis. When smoothing holds power below demand the GPU is throttled and computes slower.
 
+#include <cmath>
+
 #include "keel/power/scenario.h"
 
 namespace keel::power {
@@ -19,12 +21,18 @@ struct GpuModel {
   double down_w_per_step;
   double hysteresis_ms;
   double step_ms;
+  double compute_w;       // a target at or above it is a compute phase (onsets are detected)
+  double overshoot_w;     // onset overshoot amplitude after a long gap; 0 = none
+  double overshoot_keep;  // exp(-dt / onset_decay_ms): the part left after one step
+  double gap_ms;          // onset_gap_ms
 };
 
 struct GpuState {
   double p_nat;      // power the workload would draw without smoothing (W)
   double p_out;      // power drawn (W)
   double hold_ms = 0; // time demand has been below p_out (ramp-down hysteresis)
+  double gap_ms = 1e12;  // time since the last compute step (onset overshoot)
+  double over_w = 0;     // current onset overshoot above the compute target
 
   explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0) {}
 
@@ -32,6 +40,18 @@ struct GpuState {
   // `floor` whether its floor applies. Returns the compute throttle in [0, 1]: the fraction of
   // demanded power above idle that the GPU may draw (1 when unconstrained).
   double step(const GpuModel& m, double target_w, bool smooth, bool floor) {
+    if (m.overshoot_w > 0) {
+      if (target_w >= m.compute_w) {
+        // Compute after a gap: the overshoot starts at its gap-dependent size, then decays.
+        if (gap_ms > 0) over_w = m.overshoot_w * (1.0 - std::exp(-gap_ms / m.gap_ms));
+        gap_ms = 0;
+        target_w += over_w;
+        over_w *= m.overshoot_keep;
+      } else {
+        gap_ms += m.step_ms;
+        over_w = 0;
+      }
+    }
     p_nat += (target_w - p_nat) * m.alpha;
     if (!smooth || !m.smoothing) {
       p_out = p_nat;

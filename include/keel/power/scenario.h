@@ -33,6 +33,12 @@ struct GpuParams {
   double compute_w = 1150; // compute phase
   double checkpoint_w = 150;
   double time_constant_ms = 15;
+  // Onset overshoot: when compute starts after an idle gap g, demand rises above compute_w by
+  // onset_overshoot_w x (1 - exp(-g / onset_gap_ms)), decaying with onset_decay_ms (a
+  // power-capping controller catching up; docs/power.md). 0 = none.
+  double onset_overshoot_w = 0;
+  double onset_decay_ms = 100;
+  double onset_gap_ms = 20;
 
   bool operator==(const GpuParams&) const = default;
 };
