@@ -21,6 +21,22 @@ ParsedTrace parse_trace(std::string_view text, const std::string& file,
     }
   if (opt.format == TraceFormat::automatic && is_keel_trace_header(first))
     return parse_keel_trace(text, file, opt);
+  const bool mapped = !opt.time_col.empty() || !opt.power_col.empty() || !opt.power_cols.empty();
+  if (opt.format == TraceFormat::nvml ||
+      (opt.format == TraceFormat::automatic && first.rfind("#Entity", 0) != 0 &&
+       looks_like_nvml_log(text)))
+    return parse_table_trace(text, file, opt, true);
+  if (opt.format == TraceFormat::csv) return parse_table_trace(text, file, opt, false);
+  if (opt.format == TraceFormat::automatic && !first.empty() && first.front() != '#' &&
+      opt.columns.empty()) {
+    // Not nvidia-smi's (power.draw columns, or a headerless log) nor DCGM's: a plain table.
+    const std::string low = tt::lower(first);
+    const auto cells = tt::split_csv(first);
+    const bool headerless = !cells.empty() && tt::parse_time(cells[0], std::nullopt).has_value();
+    const bool smi = low.find("power.draw") != std::string::npos || headerless;
+    const bool dcgm = low.find("dcgm_fi_dev_power_usage") != std::string::npos;
+    if (mapped || (!smi && !dcgm)) return parse_table_trace(text, file, opt, false);
+  }
   const bool dmon = first.rfind("#Entity", 0) == 0;
   const bool dcgm_csv = tt::lower(first).find("dcgm_fi_dev_power_usage") != std::string::npos;
   TraceFormat f = opt.format;

@@ -67,6 +67,7 @@ class Clock {
     // In doubles: exact for any real clock (|s| < 2^53), and no signed overflow on absurd ones.
     return static_cast<double>(p.s) - static_cast<double>(*origin_) + p.frac;
   }
+  std::optional<long long> origin() const { return origin_; }
 
  private:
   std::optional<long long> origin_;

@@ -13,10 +13,18 @@
 
 namespace keel::power {
 
-enum class TraceFormat { automatic, nvidia_smi, dcgm };
+// csv: any comma-separated table (long form: one row per GPU sample with a GPU column; wide
+// form: one power column per GPU); nvml: whitespace-separated columns under a '#' header line,
+// as NVML-based loggers write them.
+enum class TraceFormat { automatic, nvidia_smi, dcgm, csv, nvml };
 
 struct TraceReadOptions {
   TraceFormat format = TraceFormat::automatic;
+  // Column mapping for csv / nvml tables (header names, case-insensitive); empty: detected.
+  std::string time_col, gpu_col, power_col;
+  std::vector<std::string> power_cols;  // wide form: one column per GPU
+  std::string power_unit;  // "W", "mW", "kW": overrides the header's
+  std::string time_unit;   // "s", "ms", "us", "ns" for numeric times: overrides the header's
   // nvidia-smi files written with `noheader`: the --query-gpu list, in order.
   std::vector<std::string> columns;
   // `dcgmi dmon` prints no time: poll k is placed at k × the -d delay the user ran it with.
@@ -51,6 +59,9 @@ struct ParsedTrace {
   int unavailable = 0;      // "N/A", "[Not Supported]", ... values skipped
   int first_unavailable_line = 0;
   std::optional<TrailingGarbage> garbage;
+  // Absolute time of t_s = 0 in whole seconds since the epoch, when the timestamps were absolute
+  // (epoch numbers or dates); what merging several files on their timestamps needs.
+  std::optional<long long> origin_s;
   std::vector<std::string> notes;     // facts worth telling the user (not errors)
   std::vector<std::string> warnings;  // doubts about the parse itself (reported with the rest)
 };
@@ -66,6 +77,18 @@ ParsedTrace parse_nvidia_smi(std::string_view text, const std::string& file,
 ParsedTrace parse_dcgm_dmon(std::string_view text, const std::string& file,
                             const TraceReadOptions& opt);
 ParsedTrace parse_dcgm_csv(std::string_view text, const std::string& file);
+// A csv or nvml table (trace_table.cc); `whitespace` selects nvml's layout.
+ParsedTrace parse_table_trace(std::string_view text, const std::string& file,
+                              const TraceReadOptions& opt, bool whitespace);
+// Whether the text looks like an NVML logger's output: '#' comment lines, then lines of
+// whitespace-separated numbers.
+bool looks_like_nvml_log(std::string_view text);
+
+// Several logs of one job (one per node) as one trace: each file's GPUs (ids prefixed with the
+// file's name), placed on a common clock by their absolute timestamps. Each file's clock offset
+// against the first is estimated by cross-correlating their summed power (a synchronous job
+// swings everywhere at once) and reported; with `align`, applied.
+ParsedTrace merge_traces(std::vector<ParsedTrace> traces, bool align);
 // keel's own `simulate --trace` / `compare --trace` CSV: one facility-level series (grid_mw, or
 // the column opt.columns names).
 bool is_keel_trace_header(std::string_view first_line);
