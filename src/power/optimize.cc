@@ -127,6 +127,11 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
   double swing_kw = std::max(1.0, base_rep.metrics.swing_mw * 1e3);
   rg.kw_lo = 0.02 * swing_kw;
   rg.kw_hi = 1.5 * swing_kw;
+  // Only floors the GPUs allow (gpu_limits: GB200's Minimum Power Floor is at most 90 % of TDP).
+  for (std::size_t j = 0; j < sc.jobs.size(); ++j) {
+    const GpuLimits lim = gpu_limits(sc.gpu_of(j).model);
+    if (lim.smoothing) rg.pct_floor_hi = std::min(rg.pct_floor_hi, lim.max_floor_pct);
+  }
   const double keep = 1.0 - opt.margin_pct / 100.0;  // share of each limit a compliant mix may use
 
   OptimizeResult res;

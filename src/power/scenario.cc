@@ -1,5 +1,7 @@
 #include "keel/power/scenario.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "keel/core/config.h"
@@ -48,6 +50,32 @@ const GpuParams& Scenario::gpu_of(std::size_t j) const {
   return g ? *g : gpu;
 }
 
+GpuLimits gpu_limits(std::string_view model) {
+  GpuLimits l;
+  l.model = std::string(model);
+  const std::string paper =
+      "Choukse et al., Power Stabilization for AI Training Datacenters, arXiv 2508.14318, Sec. III";
+  if (model == "custom") {
+    l.source = "no hardware profile: nothing checked";
+  } else if (model == "gb200" || model == "gb300") {
+    l.max_floor_pct = 90;
+    l.min_edp_factor = 1.1;
+    l.edp_peak_ms = 50;
+    l.tdp_window_s = 1;
+    l.default_tdp_w = model == "gb200" ? 1200 : 1400;
+    l.source = model == "gb200" ? paper
+                                : paper + "; GB300 NVL72 keeps GB200's smoothing (NVIDIA, 2025)";
+  } else if (model == "h100") {
+    l.smoothing = false;
+    l.default_tdp_w = 700;
+    l.source = "NVML power smoothing is a Blackwell feature (" + paper + "); H100 has none";
+  } else {
+    throw core::InputError("unknown GPU model '" + std::string(model) + "'", {},
+                           "use \"gb200\", \"gb300\", \"h100\" or \"custom\"");
+  }
+  return l;
+}
+
 namespace {
 
 const Range kNonNeg{0};
@@ -63,7 +91,30 @@ std::int64_t positive_integer(const ConfigSection& s, std::string_view key,
 }
 
 void parse_gpu(const ConfigSection& s, GpuParams& g) {
+  if (s.has("model")) {
+    g.model = s.string("model");
+    try {
+      const GpuLimits lim = gpu_limits(g.model);
+      if (!s.has("tdp_w")) g.tdp_w = lim.default_tdp_w;
+      g.edp_peak_ms = lim.edp_peak_ms;
+    } catch (const core::InputError& e) {
+      s.fail("model", e.bare_message(), e.hint());
+    }
+  }
+  const GpuLimits lim = gpu_limits(g.model);
   g.tdp_w = s.number_in("tdp_w", g.tdp_w, kPositive);
+  if (s.has("edp_w")) {
+    g.edp_w = s.number_in("edp_w", std::nullopt, kPositive);
+    s.check(g.edp_w >= lim.min_edp_factor * g.tdp_w, "edp_w",
+            fmt::format("{:g} W is below {}'s minimum electrical design point, {:g} x TDP = {:g} W "
+                        "({})",
+                        g.edp_w, lim.model, lim.min_edp_factor, lim.min_edp_factor * g.tdp_w,
+                        lim.source),
+            "raise edp_w or leave it out");
+    s.check(g.edp_w >= g.tdp_w, "edp_w", "must be at least tdp_w");
+  } else if (lim.min_edp_factor > 0) {
+    g.edp_w = lim.min_edp_factor * g.tdp_w;
+  }
   Range level{0, g.tdp_w};
   g.idle_w = s.number_in("idle_w", g.idle_w, level);
   g.comm_w = s.number_in("comm_w", g.comm_w, level);
@@ -171,6 +222,26 @@ void parse_storage(const ConfigSection& s, StorageParams& p) {
   p.soc_restore_time_s = s.number_in("soc_restore_time_s", p.soc_restore_time_s, kPositive);
 }
 
+// Smoothing within what the GPUs allow: the floor under every profile's maximum, and some job
+// whose GPU has smoothing at all (jobs on GPUs without it are not smoothed).
+void check_smoothing_hardware(const Scenario& sc, const ConfigSection& s) {
+  bool any = false;
+  for (std::size_t j = 0; j < sc.jobs.size(); ++j) {
+    const GpuLimits lim = gpu_limits(sc.gpu_of(j).model);
+    if (!lim.smoothing) continue;
+    any = true;
+    s.check(sc.smoothing.percent_tmp_floor <= lim.max_floor_pct, "percent_tmp_floor",
+            fmt::format("{:g} % is above {}'s maximum Minimum Power Floor of {:g} % of TDP ({})",
+                        sc.smoothing.percent_tmp_floor, lim.model, lim.max_floor_pct, lim.source),
+            fmt::format("use at most {:g}", lim.max_floor_pct));
+  }
+  if (sc.smoothing.enabled && !any)
+    s.fail("enabled",
+           fmt::format("no job's GPU has power smoothing ({})",
+                       gpu_limits(sc.gpu_of(0).model).source),
+           "disable [mitigation.smoothing] or use GPUs that have it (model = \"gb200\")");
+}
+
 // Racks of each job: after the previous job unless first_rack says; a job must fit its racks and
 // no two jobs may share one.
 void place_jobs(Scenario& sc, const std::vector<ConfigSection>& tables) {
@@ -223,7 +294,10 @@ Scenario parse_scenario(const ConfigSection& root) {
   place_jobs(sc, jobs);
   if (auto m = root.table("mitigation")) {
     if (auto s = m->table("software")) parse_software(*s, sc.software);
-    if (auto s = m->table("smoothing")) parse_smoothing(*s, sc.smoothing);
+    if (auto s = m->table("smoothing")) {
+      parse_smoothing(*s, sc.smoothing);
+      check_smoothing_hardware(sc, *s);
+    }
     if (auto s = m->table("storage")) parse_storage(*s, sc.storage);
   }
   return sc;

@@ -3,6 +3,7 @@
 // demand, then (when enabled) NVML-style power smoothing: a floor, ramp-rate limits and ramp-down
 // hysteresis. When smoothing holds power below demand the GPU is throttled and computes slower.
 
+#include <algorithm>
 #include <cmath>
 
 #include "keel/power/scenario.h"
@@ -25,6 +26,7 @@ struct GpuModel {
   double overshoot_w;     // onset overshoot amplitude after a long gap; 0 = none
   double overshoot_keep;  // exp(-dt / onset_decay_ms): the part left after one step
   double gap_ms;          // onset_gap_ms
+  double tdp_w, edp_w, edp_peak_ms;  // EDP cap of power above TDP (edp_w 0: none)
 };
 
 struct GpuState {
@@ -33,6 +35,7 @@ struct GpuState {
   double hold_ms = 0; // time demand has been below p_out (ramp-down hysteresis)
   double gap_ms = 1e12;  // time since the last compute step (onset overshoot)
   double over_w = 0;     // current onset overshoot above the compute target
+  double since_onset_ms = 0;  // time since the current compute phase began
 
   explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0) {}
 
@@ -43,10 +46,14 @@ struct GpuState {
     if (m.overshoot_w > 0) {
       if (target_w >= m.compute_w) {
         // Compute after a gap: the overshoot starts at its gap-dependent size, then decays.
-        if (gap_ms > 0) over_w = m.overshoot_w * (1.0 - std::exp(-gap_ms / m.gap_ms));
+        if (gap_ms > 0) over_w = m.overshoot_w * (1.0 - std::exp(-gap_ms / m.gap_ms)), since_onset_ms = 0;
         gap_ms = 0;
         target_w += over_w;
         over_w *= m.overshoot_keep;
+        // Above TDP only up to the EDP, and only in the EDP-peak window after the onset.
+        if (m.edp_w > 0 && target_w > m.tdp_w)
+          target_w = std::min(target_w, since_onset_ms < m.edp_peak_ms ? m.edp_w : m.tdp_w);
+        since_onset_ms += m.step_ms;
       } else {
         gap_ms += m.step_ms;
         over_w = 0;

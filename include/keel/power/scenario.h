@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace keel::core {
@@ -25,8 +26,24 @@ struct SimulationParams {
   bool operator==(const SimulationParams&) const = default;
 };
 
+// What a GPU's hardware allows, by model (gpu_limits): the seed paper's GB200 limits, GB300 the
+// same, H100 without power smoothing; "custom" checks nothing. Sources in `source`.
+struct GpuLimits {
+  std::string model = "custom";
+  bool smoothing = true;       // NVML power smoothing exists
+  double max_floor_pct = 100;  // highest Minimum Power Floor, % of TDP
+  double min_edp_factor = 0;   // the electrical design point (EDP) is at least this x TDP
+  double edp_peak_ms = 0;      // onsets may exceed TDP, up to the EDP, for about this long
+  double tdp_window_s = 0;     // TDP is held on average over this window
+  double default_tdp_w = 1200;
+  std::string source;
+};
+// Throws core::InputError for a model keel does not know.
+GpuLimits gpu_limits(std::string_view model);
+
 // Power levels and first-order response of one GPU.
 struct GpuParams {
+  std::string model = "custom";  // hardware profile (GpuLimits): "gb200", "gb300", "h100", "custom"
   double tdp_w = 1200;
   double idle_w = 150;
   double comm_w = 250;     // communication phase (waiting in collectives)
@@ -39,6 +56,10 @@ struct GpuParams {
   double onset_overshoot_w = 0;
   double onset_decay_ms = 100;
   double onset_gap_ms = 20;
+  // Electrical design point: with it, power above TDP (onset overshoot) is capped at edp_w, and
+  // only for the profile's edp_peak_ms after a compute onset. 0 = no cap.
+  double edp_w = 0;
+  double edp_peak_ms = 0;
 
   bool operator==(const GpuParams&) const = default;
 };

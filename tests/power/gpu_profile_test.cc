@@ -1,0 +1,126 @@
+// GPU hardware profiles: the limits of the seed paper's GB200 (floor at most 90 % of TDP, EDP at
+// least 1.1 x TDP, EDP peaks ~50 ms), GB300 alike, H100 without smoothing. Settings outside them
+// are refused with the limit and its source; optimize searches inside them; the EDP caps what an
+// onset overshoot can add, in both simulators.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "keel/core/error.h"
+#include "keel/power/gpu.h"
+#include "keel/power/optimize.h"
+#include "keel/power/sim.h"
+#include "keel/power/spec.h"
+#include "scenario_util.h"
+
+using namespace keel;
+using keel::testing::scenario_from;
+
+namespace {
+
+const std::string kJob = R"(
+[facility]
+gpus_per_server = 4
+servers_per_rack = 2
+[[job]]
+gpus = 16
+compute_ms = 600
+comm_ms = 400
+)";
+
+std::string error_of(const std::string& toml) {
+  try {
+    scenario_from(toml);
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kSmoothing = "[mitigation.smoothing]\nramp_up_rate_w_per_s = 100\nramp_down_rate_w_per_s = 100\n";
+
+}  // namespace
+
+TEST(GpuProfile, Gb200FloorAboveNinetyPercentIsRefusedWithItsSource) {
+  const std::string gpu = "[gpu]\nmodel = \"gb200\"\n";
+  auto sc = scenario_from(gpu + kJob + kSmoothing + "percent_tmp_floor = 90\n");
+  EXPECT_EQ(sc.gpu.tdp_w, 1200);
+  EXPECT_DOUBLE_EQ(sc.gpu.edp_w, 1.1 * 1200);  // the minimum EDP by default
+  const auto msg = error_of(gpu + kJob + kSmoothing + "percent_tmp_floor = 95\n");
+  EXPECT_NE(msg.find("test.toml:14"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("95 % is above gb200's maximum Minimum Power Floor of 90 % of TDP"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("arXiv 2508.14318"), std::string::npos) << msg;
+  // custom: no limit (keel's behaviour before profiles).
+  EXPECT_NO_THROW(scenario_from(kJob + kSmoothing + "percent_tmp_floor = 100\n"));
+}
+
+TEST(GpuProfile, EdpBelowTheMinimumAndUnknownModelsAreRefused) {
+  auto msg = error_of("[gpu]\nmodel = \"gb200\"\nedp_w = 1250\n" + kJob);
+  EXPECT_NE(msg.find("below gb200's minimum electrical design point, 1.1 x TDP = 1320 W"), std::string::npos) << msg;
+  msg = error_of("[gpu]\nmodel = \"b300x\"\n" + kJob);
+  EXPECT_NE(msg.find("test.toml:2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown GPU model 'b300x'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("\"gb200\""), std::string::npos) << msg;
+}
+
+TEST(GpuProfile, H100HasNoSmoothingAndAMixedSiteSmoothsOnlyItsBlackwellJob) {
+  auto msg = error_of("[gpu]\nmodel = \"h100\"\n" + kJob + kSmoothing + "percent_tmp_floor = 50\n");
+  EXPECT_NE(msg.find("no job's GPU has power smoothing"), std::string::npos) << msg;
+  // Site GB200, a second job on H100: smoothing runs, on the GB200 job only.
+  auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\n" + kJob +
+                          "[[job]]\ngpus = 16\ncompute_ms = 600\ncomm_ms = 400\n"
+                          "[job.gpu]\nmodel = \"h100\"\n" +
+                          kSmoothing + "percent_tmp_floor = 80\n");
+  EXPECT_EQ(sc.gpu_of(1).tdp_w, 700);
+  power::SimOptions o;
+  o.trace_jobs = true;
+  const auto r = power::simulate(sc, o);
+  const auto low = [&](std::size_t j) {
+    // After the GB200 job's slow (100 W/s) ramp up to its floor.
+    return *std::min_element(r.job_w[j].begin() + 60000, r.job_w[j].end());
+  };
+  // Per GPU (AC, servers' 1500 W / 4 GPUs included): the GB200 job stays near its 80 % floor,
+  // the H100 job falls to its communication level.
+  EXPECT_GT(low(0) * 0.94 / 16 - 375, 0.75 * 1200);
+  EXPECT_LT(low(1) * 0.94 / 16 - 375, 300);
+}
+
+TEST(GpuProfile, TheEdpCapsOnsetOvershootAndOnlyForTheEdpPeakWindow) {
+  const std::string toml = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1150\ntime_constant_ms = 0\n"
+                           "onset_overshoot_w = 400\nonset_decay_ms = 200\n" + kJob;
+  const auto sc = scenario_from(toml);
+  power::GpuModel m(sc.gpu, sc.smoothing, 1.0);
+  power::GpuState s(150);
+  std::vector<double> p;
+  for (int i = 0; i < 700; ++i) {
+    s.step(m, 1150, false, false);
+    p.push_back(s.p_out);
+  }
+  EXPECT_DOUBLE_EQ(p[0], 1320);   // 1150 + 400 capped at the EDP (1.1 x 1200)
+  EXPECT_DOUBLE_EQ(p[49], 1320);  // within the 50 ms EDP-peak window
+  EXPECT_DOUBLE_EQ(p[50], 1200);  // then at most TDP
+  EXPECT_DOUBLE_EQ(p[299], 1200);  // 1150 + 400 e^-1.5 = 1239: held at TDP
+  EXPECT_GT(p[699], 1150);         // the overshoot still decaying, now under TDP
+  EXPECT_LT(p[699], 1200);
+  // The fast and reference simulators agree with the cap in place.
+  const auto fast = power::simulate(sc), ref = power::simulate_reference(sc);
+  for (std::size_t k = 0; k < ref.grid_w.size(); ++k)
+    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], 1e-9 * ref.grid_w[k]) << k;
+}
+
+TEST(GpuProfile, OptimizeSearchesOnlyFloorsTheHardwareAllows) {
+  auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" + kJob +
+                          kSmoothing + "percent_tmp_floor = 60\n");
+  const auto spec = power::load_spec(std::string(KEEL_SOURCE_DIR) + "/examples/power/illustrative_spec.toml");
+  power::OptimizeOptions o;
+  o.budget = 60;
+  const auto res = power::optimize(sc, spec, o);
+  int smoothed = 0;
+  for (const auto& c : res.explored)
+    if (c.scenario.smoothing.enabled) {
+      ++smoothed;
+      EXPECT_LE(c.scenario.smoothing.percent_tmp_floor, 90.0 + 1e-9);
+    }
+  EXPECT_GT(smoothed, 10);
+}
