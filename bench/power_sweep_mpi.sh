@@ -23,8 +23,8 @@ t() {  # wall seconds of a command
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 one=$(for r in 1 2 3; do t "$KEEL" power sweep examples/power/default.toml --grid "$TMP/grid.toml" --quiet --out "$TMP/one.csv"; done | median)
-two=$(for r in 1 2 3; do t mpirun --allow-run-as-root --bind-to none -np 2 "$KEEL" power sweep examples/power/default.toml --grid "$TMP/grid.toml" --quiet --out "$TMP/two.csv"; done | median)
+two=$(for r in 1 2 3; do t mpirun --allow-run-as-root --bind-to core -np 2 "$KEEL" power sweep examples/power/default.toml --grid "$TMP/grid.toml" --quiet --out "$TMP/two.csv"; done | median)
 cmp -s "$TMP/one.csv" "$TMP/two.csv" && same=identical || same=DIFFERENT
 echo "1 rank:  $one s"
-echo "2 ranks: $two s (mpirun -np 2)"
+echo "2 ranks: $two s (mpirun --bind-to core -np 2)"
 echo "speed-up: $(awk -v a="$one" -v b="$two" 'BEGIN {printf "%.2f", a / b}')x; outputs $same"
