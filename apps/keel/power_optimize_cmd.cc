@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "mpi_ranks.h"
 #include "keel/core/error.h"
 #include "keel/core/progress.h"
 #include "keel/core/table.h"
@@ -53,11 +54,21 @@ std::string front_table(const power::OptimizeResult& r, int show) {
 void run_optimize(OptimizeArgs& a, const GlobalOptions& g) {
   power::Scenario sc = power::load_scenario(a.scenario);
   power::Spec spec = power::load_spec(a.spec);
-  a.opt.threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  core::Progress bar("optimize", static_cast<std::uint64_t>(a.opt.budget), core::progress_enabled(g.quiet), "sim");
+  // Under mpirun the ranks share each batch's simulations (every rank runs the same search);
+  // rank 0 prints and writes.
+  Ranks ranks;
+  a.opt.ranks = {ranks.rank(), ranks.size(), [&ranks](std::vector<double>& v) { ranks.sum(v); }};
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  a.opt.threads = a.threads > 0 ? a.threads : std::max(1, cores / ranks.size());
+  core::Progress bar("optimize", static_cast<std::uint64_t>(a.opt.budget),
+                     ranks.rank() == 0 && core::progress_enabled(g.quiet), "sim");
   a.opt.progress = [&](int done, int) { bar.update(static_cast<std::uint64_t>(done)); };
   power::OptimizeResult r = power::optimize(sc, spec, a.opt);
   bar.finish();
+  if (ranks.rank() != 0) {
+    if (r.best < 0) throw core::Error("no compliant mitigation found", core::Location{a.spec, 0, 0, {}});
+    return;
+  }
   const power::Candidate* best = r.best >= 0 ? &r.explored[static_cast<std::size_t>(r.best)] : nullptr;
   if (best && !a.report.empty()) {
     // The chosen mix beside the unmitigated job, as `simulate --report` draws it.

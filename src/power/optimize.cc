@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <map>
+#include <set>
 #include <random>
 #include <thread>
 
@@ -136,7 +137,8 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
 
   OptimizeResult res;
   const CostWeights& w = opt.weights;
-  auto evaluate_task = [&](const Task& t) {
+  // The settings a task tries, mix and origin filled in (figures not yet).
+  auto settings_of = [&](const Task& t) {
     Candidate c;
     c.scenario = sc;  // keeps settings the search does not vary (delays, SoC limits, ...)
     if (t.own) {
@@ -148,6 +150,10 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
     }
     c.mix = mix_name(t.mask);
     c.from_scenario = t.own;
+    return c;
+  };
+  auto evaluate_task = [&](const Task& t) {
+    Candidate c = settings_of(t);
     c.report = make_report(c.mix, simulate(c.scenario), base, spec, sc.sim.step_ms);
     if (c.scenario.storage.enabled) {
       double units = c.scenario.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;
@@ -168,6 +174,8 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
   };
   // Points already simulated (pattern searches revisit them): key -> index in explored.
   std::map<std::string, int> seen;
+  std::vector<Task> task_of;       // the task of each explored candidate
+  std::set<std::size_t> partial;   // candidates another process simulated (figures only)
   auto key_of = [](const Task& t) {
     std::string k = std::to_string(t.mask) + (t.own ? "own" : "");
     if (!t.own)
@@ -190,14 +198,45 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
       }
     }
     std::vector<Candidate> out(fresh.size());
+    const auto rank = static_cast<std::size_t>(opt.ranks.rank);
+    const auto ranks = static_cast<std::size_t>(std::max(1, opt.ranks.size));
+    std::vector<std::size_t> mine;  // this process's share of the fresh tasks
+    for (std::size_t i = rank; i < fresh.size(); i += ranks) mine.push_back(i);
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-      for (std::size_t i; (i = next++) < fresh.size();) out[i] = evaluate_task(tasks[fresh[i]]);
+      for (std::size_t i; (i = next++) < mine.size();) out[mine[i]] = evaluate_task(tasks[fresh[mine[i]]]);
     };
     std::vector<std::thread> pool;
     for (int t = 1; t < std::max(1, opt.threads); ++t) pool.emplace_back(worker);
     worker();
     for (auto& t : pool) t.join();
+    if (ranks > 1) {
+      // What the search reads of a candidate, summed over processes (zeros where not owned).
+      constexpr std::size_t kFields = 7;
+      std::vector<double> v(fresh.size() * kFields, 0.0);
+      for (std::size_t i : mine) {
+        const Candidate& c = out[i];
+        const double f[kFields] = {c.cost, c.violation, c.pass ? 1.0 : 0.0,
+                                   c.report.costs.energy_overhead_pct, c.report.costs.slowdown_pct,
+                                   c.storage_mwh, c.storage_mw};
+        std::copy(f, f + kFields, v.begin() + static_cast<std::ptrdiff_t>(i * kFields));
+      }
+      opt.ranks.sum(v);
+      for (std::size_t i = 0; i < fresh.size(); ++i) {
+        if (i % ranks == rank) continue;
+        Candidate& c = out[i] = settings_of(tasks[fresh[i]]);  // the figures from their owner
+        const double* f = v.data() + i * kFields;
+        c.cost = f[0];
+        c.violation = f[1];
+        c.pass = f[2] > 0.5;
+        c.report.costs.energy_overhead_pct = f[3];
+        c.report.costs.slowdown_pct = f[4];
+        c.storage_mwh = f[5];
+        c.storage_mw = f[6];
+        partial.insert(res.explored.size() + i);
+      }
+    }
+    for (std::size_t i = 0; i < fresh.size(); ++i) task_of.push_back(tasks[fresh[i]]);
     for (auto& c : out) res.explored.push_back(std::move(c));
     if (opt.progress) opt.progress(static_cast<int>(res.explored.size()), opt.budget);
     return index;
@@ -323,6 +362,13 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
   std::sort(res.pareto.begin(), res.pareto.end(), [&](int a, int b) {
     return res.explored[static_cast<std::size_t>(a)].cost < res.explored[static_cast<std::size_t>(b)].cost;
   });
+  // What the result shows in full (the best and the Pareto front) is simulated here too when
+  // another process had it: same figures (deterministic), and the whole report.
+  std::vector<int> shown = res.pareto;
+  if (res.best >= 0) shown.push_back(res.best);
+  for (int i : shown)
+    if (partial.erase(static_cast<std::size_t>(i)))
+      res.explored[static_cast<std::size_t>(i)] = evaluate_task(task_of[static_cast<std::size_t>(i)]);
 
   // Convergence: independent searches of the winning mix, run to their resolution, agree.
   for (const auto& ls : searches) res.searches_finished += ls.done;

@@ -149,3 +149,17 @@ TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {
   EXPECT_NE(r.err.find("bad.toml:2"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(f.dir.path / "bad.csv"));
 }
+
+TEST(OptimizeMpi, TwoRanksFindWhatOneFindsAndPrintTheSame) {
+  const std::string spec = std::string(KEEL_SOURCE_DIR) + "/examples/power/illustrative_spec.toml";
+  const std::string scen = std::string(KEEL_SOURCE_DIR) + "/examples/power/default.toml";
+  const std::string args = " power optimize " + scen + " --spec " + spec + " --budget 60 --json --quiet";
+  auto one = run_shell(std::string(KEEL_BINARY) + args + " --threads 1");
+  ASSERT_EQ(one.rc, 0) << one.err;
+  auto two = run_shell("env ASAN_OPTIONS=detect_leaks=0 timeout 300 " KEEL_MPIEXEC
+                       " --allow-run-as-root --oversubscribe --bind-to none -np 2 -x ASAN_OPTIONS " +
+                       std::string(KEEL_BINARY) + args);
+  ASSERT_EQ(two.rc, 0) << two.err;
+  EXPECT_EQ(one.out, two.out);  // rank 0 alone prints; the search and its figures are the same
+  EXPECT_NE(one.out.find("\"pareto\""), std::string::npos);
+}

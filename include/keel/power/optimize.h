@@ -48,6 +48,13 @@ struct OptimizeOptions {
   double agree_pct = 5.0;      // convergence: independent searches agree within this
   // Called after each batch with (evaluated, budget).
   std::function<void(int, int)> progress;
+  // Several processes (MPI ranks) share the evaluations: candidate i of each batch is simulated
+  // by process i % size, and `sum` adds a vector element-wise over all processes (an allreduce)
+  // so that every process continues the same search. The result equals one process's.
+  struct Ranks {
+    int rank = 0, size = 1;
+    std::function<void(std::vector<double>&)> sum;
+  } ranks;
 };
 
 struct Candidate {
