@@ -97,6 +97,17 @@ void parse_gpu(const ConfigSection& s, GpuParams& g) {
       const GpuLimits lim = gpu_limits(g.model);
       if (!s.has("tdp_w")) g.tdp_w = lim.default_tdp_w;
       g.edp_peak_ms = lim.edp_peak_ms;
+      if (g.model == "h100") {
+        // Fitted on the committed H100 probes (keel power fit, docs/power.md): +183..+268 W,
+        // 200-500 ms decay, gap scale ~10 ms, over a settled compute level of ~610-700 W.
+        g.onset_overshoot_w = 200;
+        g.onset_decay_ms = 200;
+        g.onset_gap_ms = 10;
+        g.compute_w = 650;
+        g.idle_w = 130;
+        g.comm_w = 400;
+        g.checkpoint_w = 130;
+      }
     } catch (const core::InputError& e) {
       s.fail("model", e.bare_message(), e.hint());
     }
