@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "keel/core/html.h"
+
 namespace keel::nmt {
 
 namespace {
@@ -129,22 +131,7 @@ std::vector<HtmlPiece> split_html(std::string_view html) {
     }
     markup(end);
   }
-  i = html.size();
   add_text(out, html.substr(text_start));
-  return out;
-}
-
-std::string escape_html(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
   return out;
 }
 
@@ -158,7 +145,7 @@ std::string join_html(const std::vector<HtmlPiece>& pieces,
     } else if (p.core.empty()) {
       out += p.lead;
     } else {
-      out += p.lead + escape_html(translations.at(k++)) + p.trail;
+      out += p.lead + core::html_escape(translations.at(k++)) + p.trail;
     }
   }
   if (k != translations.size()) throw std::logic_error("join_html: translations left over");

@@ -217,9 +217,8 @@ ParsedTrace parse_table_trace(std::string_view text, const std::string& file,
       const std::string& pc = f[static_cast<std::size_t>(L.power[k])];
       Cell c{t, L.gpu >= 0 ? f[static_cast<std::size_t>(L.gpu)] : L.ids[k],
              tt::parse_power(pc, power_flag ? power_flag : L.scale[k])};
-      if (c.p.status == tt::ValueStatus::bad && tt::lower(pc) != "nan")
+      if (c.p.status == tt::ValueStatus::bad)
         return fmt::format("non-numeric power '{}' in column {}", pc, header[static_cast<std::size_t>(L.power[k])]);
-      if (c.p.status == tt::ValueStatus::bad) c.p.status = tt::ValueStatus::unavailable;
       row.push_back(std::move(c));
     }
     return std::nullopt;

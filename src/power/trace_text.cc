@@ -88,8 +88,8 @@ HeaderCell parse_header_cell(std::string_view cell) {
 }
 
 bool is_unavailable(std::string_view cell) {
-  static const std::array<std::string_view, 10> kPlaceholders = {
-      "", "n/a", "[n/a]", "-", "not supported", "[not supported]", "[unknown error]",
+  static const std::array<std::string_view, 11> kPlaceholders = {
+      "", "n/a", "[n/a]", "-", "nan", "not supported", "[not supported]", "[unknown error]",
       "[insufficient permissions]", "[gpu is lost]", "[gpu requires reset]"};
   std::string c = lower(trim(cell));
   return std::find(kPlaceholders.begin(), kPlaceholders.end(), c) != kPlaceholders.end();

@@ -41,7 +41,7 @@ struct HeaderCell {
 };
 HeaderCell parse_header_cell(std::string_view cell);
 
-// The placeholders nvidia-smi and DCGM print instead of a value ("N/A", "[Not Supported]", ...).
+// The placeholders loggers print instead of a value ("N/A", "[Not Supported]", "nan", ...).
 bool is_unavailable(std::string_view cell);
 
 enum class ValueStatus { ok, unavailable, bad };

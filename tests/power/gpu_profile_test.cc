@@ -30,12 +30,7 @@ comm_ms = 400
 )";
 
 std::string error_of(const std::string& toml) {
-  try {
-    scenario_from(toml);
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "";
+  return keel::testing::error_of([&] { scenario_from(toml); });
 }
 
 const std::string kSmoothing = "[mitigation.smoothing]\nramp_up_rate_w_per_s = 100\nramp_down_rate_w_per_s = 100\n";

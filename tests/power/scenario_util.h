@@ -1,12 +1,23 @@
 #pragma once
 // Builds scenarios from TOML text for tests.
 
+#include <functional>
 #include <string>
 
 #include "keel/core/config.h"
 #include "keel/power/scenario.h"
 
 namespace keel::testing {
+
+// The message of the keel error `f` throws; empty when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 inline power::Scenario scenario_from(const std::string& toml) {
   return core::parse_config(core::ConfigDoc::parse(toml, "test.toml"), power::parse_scenario);

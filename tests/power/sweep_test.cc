@@ -9,10 +9,12 @@
 
 #include "../support/run_keel.h"
 #include "../support/temp_dir.h"
+#include "scenario_util.h"
 #include "keel/core/error.h"
 #include "keel/power/sweep.h"
 
 using namespace keel;
+using keel::testing::error_of;
 using keel::testing::run_shell;
 
 namespace {
@@ -52,15 +54,6 @@ struct Files {
   }
   Files() { std::ofstream(scenario) << kScenario; }
 };
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

@@ -12,25 +12,18 @@
 
 #include "../support/run_keel.h"
 #include "../support/temp_dir.h"
+#include "scenario_util.h"
 #include "keel/core/error.h"
 #include "keel/power/trace_in.h"
 
 using namespace keel;
+using keel::testing::error_of;
 using namespace keel::power;
 
 namespace {
 
 // A synchronous job's GPU: 650 W for 0.6 s of every second, else 150 W, plus a GPU-specific bit.
 double watts(double t, int gpu) { return (std::fmod(t, 1.0) < 0.6 ? 650.0 : 150.0) + gpu; }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -60,8 +53,9 @@ TEST(TraceTable, WideFormWithIsoTimesAndPerGpuColumns) {
   std::string text = "time,gpu0 [W],gpu1 [W]\n";
   for (int k = 0; k < 200; ++k) {
     const int ms = 10 * k;
-    text += fmt::format("2025-11-30T12:00:{:02d}.{:03d}Z,{:.1f},{:.1f}\n", ms / 1000, ms % 1000,
-                        watts(k * 0.01, 0), watts(k * 0.01, 1));
+    text += fmt::format("2025-11-30T12:00:{:02d}.{:03d}Z,{:.1f},{}\n", ms / 1000, ms % 1000,
+                        watts(k * 0.01, 0),
+                        k == 180 ? std::string("nan") : fmt::format("{:.1f}", watts(k * 0.01, 1)));
   }
   const ParsedTrace t = parse_trace(text, "wide.csv");
   ASSERT_EQ(t.gpus.size(), 2u);
@@ -69,6 +63,8 @@ TEST(TraceTable, WideFormWithIsoTimesAndPerGpuColumns) {
   EXPECT_EQ(t.gpu_source, "one power column per GPU");
   EXPECT_NEAR(t.gpus[1].samples[150].t_s, 1.5, 1e-9);
   EXPECT_NEAR(t.gpus[1].samples[150].w, watts(1.5, 1), 1e-9);
+  EXPECT_EQ(t.gpus[1].samples.size(), 199u);  // "nan" is a missing value
+  EXPECT_EQ(t.unavailable, 1);
   EXPECT_TRUE(t.origin_s.has_value());
 }
 

@@ -1,11 +1,16 @@
 #pragma once
-// Starts the built `keel` in the background (for fault tests that kill it) with stdout and stderr
-// appended to `log`; returns its pid.
+// Starts the built `keel` in the background: for fault tests that kill it (spawn_keel, output to a
+// log) and for servers whose stdout a test reads (KeelProcess).
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -15,34 +20,30 @@ extern char** environ;
 
 namespace keel::testing {
 
-// `args` is split on spaces (no quoting needed by the callers).
-inline pid_t spawn_keel(const std::string& args, const std::filesystem::path& log) {
+// Spawns the built `keel` with `args` (split on spaces: no quoting needed by the callers) and the
+// given file actions; returns its pid.
+inline pid_t spawn_keel_with(const std::string& args, const posix_spawn_file_actions_t* fa) {
   std::vector<std::string> words = {KEEL_BINARY};
   std::istringstream in(args);
   for (std::string w; in >> w;) words.push_back(w);
   std::vector<char*> argv;
   for (auto& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], fa, nullptr, argv.data(), environ), 0);
+  return pid;
+}
+
+// stdout and stderr appended to `log`; returns its pid.
+inline pid_t spawn_keel(const std::string& args, const std::filesystem::path& log) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
+  const pid_t pid = spawn_keel_with(args, &fa);
   posix_spawn_file_actions_destroy(&fa);
   return pid;
 }
-
-}  // namespace keel::testing
-
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-
-namespace keel::testing {
 
 // A `keel` started with stdout on a pipe (read it with read_line) and stderr appended to `log`;
 // killed with SIGKILL if still running when destroyed.
@@ -51,18 +52,12 @@ class KeelProcess {
   KeelProcess(const std::string& args, const std::filesystem::path& log) {
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
-    std::vector<std::string> words = {KEEL_BINARY};
-    std::istringstream in(args);
-    for (std::string w; in >> w;) words.push_back(w);
-    std::vector<char*> argv;
-    for (auto& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
     posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    EXPECT_EQ(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ), 0);
+    pid_ = spawn_keel_with(args, &fa);
     posix_spawn_file_actions_destroy(&fa);
     close(fds[1]);
     out_ = fds[0];

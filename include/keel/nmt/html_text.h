@@ -18,8 +18,6 @@ struct HtmlPiece {
 };
 
 std::vector<HtmlPiece> split_html(std::string_view html);
-// &, <, > and " escaped.
-std::string escape_html(std::string_view text);
 // `pieces` with each translatable run's core replaced by the next of `translations`.
 std::string join_html(const std::vector<HtmlPiece>& pieces,
                       const std::vector<std::string>& translations);
