@@ -51,10 +51,11 @@ class Facility {
   }
 
   // Collects the jobs' statistics and mitigation energies, then applies storage: at facility
-  // level one battery on the facility's power; at rack level `rack` holds what every rack's own
-  // battery delivered, summed per step.
+  // level one battery on the facility's power (the reference simulator's own battery when
+  // `reference`); at rack level `rack` holds what every rack's own battery delivered, summed per
+  // step.
   void finish(SimResult& r, const std::vector<std::unique_ptr<JobRunner>>& runners,
-              RackStorage* rack) {
+              RackStorage* rack, bool reference) {
     for (const auto& jr : runners) {
       r.jobs.push_back(jr->stats());
       r.software_energy_j += jr->software_energy_j();
@@ -66,7 +67,8 @@ class Facility {
     if (!st.enabled) {
       r.grid_w = facility_;
     } else if (st.level == StorageLevel::facility) {
-      r.storage = apply_storage(facility_, r.step_s, st, 1.0);
+      r.storage = reference ? apply_storage_reference(facility_, r.step_s, st)
+                            : apply_storage(facility_, r.step_s, st, 1.0);
       r.grid_w = std::move(r.storage.grid_w);
     } else {
       r.storage = std::move(rack->totals);
@@ -198,7 +200,7 @@ SimResult simulate(const Scenario& sc, const SimOptions& opt) {
     finish_totals(racks->totals, all_racks * static_cast<double>(n));
   }
   r.rack_groups = static_cast<std::int64_t>(groups.size());
-  fac.finish(r, runners, racks.get());
+  fac.finish(r, runners, racks.get(), false);
   return r;
 }
 
@@ -256,7 +258,7 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
   if (by_rack) {
     racks = std::make_unique<RackStorage>(sc.storage, n);
     for (const auto& series : rack_series) {
-      const StorageResult one = apply_storage(series, sc.sim.step_ms / 1000.0, sc.storage, 1.0);
+      const StorageResult one = apply_storage_reference(series, sc.sim.step_ms / 1000.0, sc.storage);
       for (std::size_t k = 0; k < series.size(); ++k) {
         racks->battery_w[k] += series[k] - one.grid_w[k];
         racks->soc[k] += one.soc[k] / static_cast<double>(total_racks);
@@ -271,7 +273,7 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
     }
   }
   r.rack_groups = static_cast<std::int64_t>(total_racks);
-  fac.finish(r, runners, racks.get());
+  fac.finish(r, runners, racks.get(), true);
   return r;
 }
 

@@ -1,7 +1,8 @@
 // Rack-level storage is exact: every rack's battery sees its own rack. The fast simulator groups
 // racks with identical loads; the dense reference runs every rack's battery on every GPU summed
 // by hand. They agree on multi-job sites whose batteries saturate, and pooling one battery over
-// the total (what keel did before) would have been wrong there. Also per-job GPUs and placement.
+// the total (what keel did before) would have been wrong there. The reference has its own battery
+// code (storage_reference.cc). Also per-job GPUs and placement.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -80,8 +81,8 @@ TEST(RackStorage, FastEqualsDenseReferenceWhereBatteriesSaturate) {
   EXPECT_NEAR(fast.storage.loss_j, ref.storage.loss_j, 1e-9 * ref.storage.loss_j);
   EXPECT_NEAR(fast.storage.net_discharge_j, ref.storage.net_discharge_j, 1e-6);
   EXPECT_NEAR(fast.storage.recharge_j, ref.storage.recharge_j, 1e-6);
-  EXPECT_DOUBLE_EQ(fast.storage.soc_min_seen, ref.storage.soc_min_seen);
-  EXPECT_DOUBLE_EQ(fast.storage.soc_max_seen, ref.storage.soc_max_seen);
+  EXPECT_NEAR(fast.storage.soc_min_seen, ref.storage.soc_min_seen, 1e-12);
+  EXPECT_NEAR(fast.storage.soc_max_seen, ref.storage.soc_max_seen, 1e-12);
   EXPECT_NEAR(fast.storage.power_limited_fraction, ref.storage.power_limited_fraction, 1e-12);
   EXPECT_NEAR(fast.storage.energy_limited_fraction, ref.storage.energy_limited_fraction, 1e-12);
 }
@@ -133,6 +134,36 @@ TEST(RackStorage, PoolingOneBatteryOverAllRacksWouldHaveBeenWrongHere) {
   // Pooling lets one job's surplus charge the other job's batteries: the grid differs by a
   // sizeable share of the racks' power (the site adds 1 MW of fixed load around them).
   EXPECT_GT(worst, 0.05 * peak(racks_w)) << "worst " << worst << " W of " << peak(racks_w);
+}
+
+// The two battery implementations (fast joule-based Battery, reference SoC-fraction code) on a
+// load that drives both limits, in both directions, many times.
+TEST(RackStorage, ReferenceBatteryEqualsTheFastOneThroughSaturation) {
+  power::StorageParams p;
+  p.enabled = true;
+  p.energy_kwh = 0.001;
+  p.power_kw = 3;
+  p.round_trip_efficiency = 0.85;
+  p.filter_time_constant_s = 4;
+  p.soc_restore_time_s = 30;
+  std::vector<double> load(60000);
+  for (std::size_t k = 0; k < load.size(); ++k)  // 1 ms steps: 2 s high / 1.5 s low, plus a ripple
+    load[k] = ((k % 3500) < 2000 ? 9000.0 : 2000.0) + 300.0 * std::sin(0.01 * static_cast<double>(k));
+  const auto fast = power::apply_storage(load, 0.001, p, 1.0);
+  const auto ref = power::apply_storage_reference(load, 0.001, p);
+  ASSERT_GT(ref.power_limited_fraction, 0.01);
+  ASSERT_GT(ref.energy_limited_fraction, 0.01);
+  ASSERT_LT(ref.soc_min_seen, p.soc_min + 1e-6);
+  ASSERT_GT(ref.soc_max_seen, p.soc_max - 1e-6);
+  for (std::size_t k = 0; k < load.size(); ++k) {
+    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kFastVsReferenceRel * 9300.0) << "step " << k;
+    ASSERT_NEAR(fast.soc[k], ref.soc[k], 1e-9) << "step " << k;
+  }
+  EXPECT_NEAR(fast.loss_j, ref.loss_j, 1e-9 * ref.loss_j);
+  EXPECT_NEAR(fast.net_discharge_j, ref.net_discharge_j, 1e-6);
+  EXPECT_NEAR(fast.recharge_j, ref.recharge_j, 1e-6);
+  EXPECT_NEAR(fast.power_limited_fraction, ref.power_limited_fraction, 1e-12);
+  EXPECT_NEAR(fast.energy_limited_fraction, ref.energy_limited_fraction, 1e-12);
 }
 
 TEST(RackStorage, FacilityLevelIsUnchangedAndMatchesReference) {

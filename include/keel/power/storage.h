@@ -53,4 +53,9 @@ void finish_totals(StorageResult& r, double battery_steps);
 StorageResult apply_storage(const std::vector<double>& load_w, double step_s,
                             const StorageParams& p, double units);
 
+// The same controller written independently (storage_reference.cc) for the dense reference
+// simulator; one battery of exactly `p`'s size. Tests compare it with apply_storage.
+StorageResult apply_storage_reference(const std::vector<double>& load_w, double step_s,
+                                      const StorageParams& p);
+
 }  // namespace keel::power
