@@ -3,6 +3,7 @@
 
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdlib>
 
 namespace keel::cli {
@@ -80,6 +81,78 @@ void Ranks::sum(std::vector<double>& v) {
     MPI_Allreduce(MPI_IN_PLACE, v.data(), static_cast<int>(v.size()), MPI_DOUBLE, MPI_SUM,
                   MPI_COMM_WORLD);
   });
+}
+
+namespace {
+constexpr int kAsk = 71, kQuit = 72, kIndex = 73;  // message tags of deal()
+}
+
+void Ranks::deal(std::size_t n) {
+  const auto ranks = static_cast<std::size_t>(size_);
+  n_ = n;
+  head_ = ranks == 1 ? n : (n - n / 4) / ranks * ranks;
+  own_ = static_cast<std::size_t>(rank_);
+  next_ = head_;
+  left_ = false;
+  if (mpi_ && size_ > 1 && rank_ == 0) run([this] { serve_deal(); }, false);
+}
+
+std::optional<std::size_t> Ranks::next() {
+  if (left_) return std::nullopt;
+  if (own_ < head_) {
+    const std::size_t i = own_;
+    own_ += static_cast<std::size_t>(size_);
+    return i;
+  }
+  std::size_t i = n_;
+  if (!mpi_ || size_ == 1 || rank_ == 0) {
+    i = next_.fetch_add(1);
+  } else {
+    unsigned long long got = 0;
+    run([&] {
+      MPI_Send(nullptr, 0, MPI_BYTE, 0, kAsk, MPI_COMM_WORLD);
+      MPI_Recv(&got, 1, MPI_UNSIGNED_LONG_LONG, 0, kIndex, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    });
+    i = static_cast<std::size_t>(got);
+  }
+  if (i < n_) return i;
+  left_ = true;  // rank 0's server counted this rank out when it answered past the end
+  return std::nullopt;
+}
+
+void Ranks::leave() {
+  if (left_) return;
+  left_ = true;
+  if (!mpi_ || size_ == 1) return;
+  if (rank_ == 0) {
+    next_ = n_;  // the others get their end at their next request
+  } else {
+    run([] { MPI_Send(nullptr, 0, MPI_BYTE, 0, kQuit, MPI_COMM_WORLD); });
+  }
+}
+
+// Rank 0's MPI thread while dealing. It polls every millisecond rather than blocking in MPI_Recv:
+// OpenMPI's blocking receive spins and would take rank 0's core from its own work (a point costs
+// tens of ms, so the wait is noise).
+void Ranks::serve_deal() {
+  int open = size_ - 1;  // ranks that have not had their end yet
+  while (open > 0) {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+    if (!flag) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    MPI_Recv(nullptr, 0, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (st.MPI_TAG == kQuit) {
+      --open;
+      continue;
+    }
+    const unsigned long long i = std::min(next_.fetch_add(1), n_);
+    MPI_Send(&i, 1, MPI_UNSIGNED_LONG_LONG, st.MPI_SOURCE, kIndex, MPI_COMM_WORLD);
+    if (i >= n_) --open;
+  }
 }
 
 void Ranks::run(std::function<void()> job, bool wait) {

@@ -1,7 +1,8 @@
 // `keel power sweep`: a scenario over a grid of parameter values, one CSV row per point. Under
-// `mpirun -np N` (OpenMPI's environment says so) the points are dealt round-robin to the ranks
-// and gathered on rank 0, which writes them in point order: the output equals one rank's.
+// `mpirun -np N` (OpenMPI's environment says so) the points are dealt to whichever rank asks
+// next and gathered on rank 0, which writes them in point order: the output equals one rank's.
 #include <chrono>
+#include <exception>
 #include <iostream>
 #include <map>
 
@@ -31,21 +32,22 @@ void run_sweep(const SweepArgs& a, const GlobalOptions& g) {
   const std::size_t n = sweep.grid().points();
   std::map<std::size_t, std::string> mine;
   core::Progress bar("sweep", n, ranks.rank() == 0 && core::progress_enabled(g.quiet), "point");
-  std::string error;
+  std::exception_ptr error;  // rethrown as it was: bad input stays exit 2
+  ranks.deal(n);
   try {
-    for (std::size_t p = static_cast<std::size_t>(ranks.rank()); p < n;
-         p += static_cast<std::size_t>(ranks.size())) {
-      mine[p] = sweep.row(p);
-      bar.update(std::min(n, (p + 1)));
+    while (const auto p = ranks.next()) {
+      mine[*p] = sweep.row(*p);
+      bar.update(ranks.dealt());
     }
-  } catch (const std::exception& e) {
-    error = e.what();
+  } catch (const std::exception&) {
+    error = std::current_exception();
+    ranks.leave();
   }
   bar.finish();
   core::log_debug("sweep rank {}/{}: {} points in {:.3f} s", ranks.rank(), ranks.size(), mine.size(),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  if (ranks.any(!error.empty())) {
-    if (!error.empty()) throw core::Error("sweep: " + error);
+  if (ranks.any(error != nullptr)) {
+    if (error) std::rethrow_exception(error);
     throw core::Error(fmt::format("sweep: another rank failed (rank {} of {} stops)", ranks.rank(),
                                   ranks.size()));
   }

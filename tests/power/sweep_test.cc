@@ -143,6 +143,40 @@ TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {
   EXPECT_FALSE(std::filesystem::exists(f.dir.path / "bad.csv"));
 }
 
+// Points past the round-robin three quarters go to whichever rank asks first. Three ranks write
+// what one writes; a point that fails there (two placements valid alone, overlapping together:
+// the last four points) stops every rank with that point's error, and nothing is written.
+TEST(Sweep, ThreeRanksDealTheTailAndAFailureThereStopsThemAll) {
+  Files f;
+  const auto grid = f.write("g.toml",
+                            "[sweep]\n\"job[0].first_rack\" = [0, 4]\n"
+                            "\"job[1].first_rack\" = [12, 8]\n"
+                            "\"mitigation.smoothing.percent_tmp_floor\" = [30, 40, 50, 60]\n");
+  const auto good = f.write("good.toml",
+                            "[sweep]\n\"mitigation.smoothing.percent_tmp_floor\" = [30, 40, 50, 60, 70, 80, 90]\n"
+                            "\"mitigation.storage.power_kw\" = [1, 3]\n");
+  const std::string mpi = "env ASAN_OPTIONS=detect_leaks=0 timeout 120 " KEEL_MPIEXEC
+                          " --allow-run-as-root --oversubscribe --bind-to none -np 3 -x ASAN_OPTIONS ";
+  const std::string sweep = std::string(KEEL_BINARY) + " power sweep " + f.scenario + " --quiet --grid ";
+  auto one = run_shell(sweep + good + " --out " + (f.dir.path / "one.csv").string());
+  ASSERT_EQ(one.rc, 0) << one.err;
+  auto three = run_shell(mpi + sweep + good + " --out " + (f.dir.path / "three.csv").string());
+  ASSERT_EQ(three.rc, 0) << three.err;
+  const std::string a = keel::testing::read_all(f.dir.path / "one.csv");
+  EXPECT_EQ(keel::testing::count_lines(a), 15);
+  EXPECT_EQ(a, keel::testing::read_all(f.dir.path / "three.csv"));
+
+  auto alone = run_shell(sweep + grid + " --out " + (f.dir.path / "bad1.csv").string());
+  EXPECT_EQ(alone.rc, 2) << alone.err;
+  EXPECT_NE(alone.err.find("overlap"), std::string::npos) << alone.err;
+  auto r = run_shell(mpi + sweep + grid + " --out " + (f.dir.path / "bad3.csv").string());
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.rc, 124) << "mpirun hung";
+  EXPECT_NE(r.err.find("overlap"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path / "bad1.csv"));
+  EXPECT_FALSE(std::filesystem::exists(f.dir.path / "bad3.csv"));
+}
+
 TEST(OptimizeMpi, TwoRanksFindWhatOneFindsAndPrintTheSame) {
   const std::string spec = std::string(KEEL_SOURCE_DIR) + "/examples/power/illustrative_spec.toml";
   const std::string scen = std::string(KEEL_SOURCE_DIR) + "/examples/power/default.toml";
