@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "decode_flags.h"
 #include "install_paths.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
@@ -24,11 +25,16 @@ struct BenchArgs {
   std::string model, preset = "base", calib, method = "percentile";
   std::vector<std::string> compute{"fp32", "int8", "int8-dynamic"};
   std::vector<int> batches{32, 64};
+  std::vector<int> beams{1};
+  DecodeFlags decode;  // the controls only: the workload fixes lengths and beams
   nmt::BenchSettings s;
   bool no_pin = false;
 };
 
 void run_bench(BenchArgs a, const GlobalOptions& g) {
+  const nmt::DecodeOptions controls = apply_decode_flags(a.decode, {});
+  a.s.no_repeat_ngram_size = controls.no_repeat_ngram_size;
+  a.s.repetition_penalty = controls.repetition_penalty;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   if (a.s.streams <= 0) a.s.streams = std::max(1, cores / a.s.threads_per_stream);
   a.s.pin = !a.no_pin;
@@ -95,35 +101,52 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
   nlohmann::json runs = nlohmann::json::array();
   std::string text = fmt::format("machine: {}\n", nmt::bench_machine());
   text += fmt::format(
-      "model: {}; {} sentences of {}-{} tokens, greedy, exactly {} target tokens each, {} "
+      "model: {}; {} sentences of {}-{} tokens, exactly {} target tokens each, {} "
       "streams x {} threads{}, median of {} run(s) after a warm-up\n{}",
       a.model.empty() ? fmt::format("random {} preset", a.preset) : a.model, a.s.sentences,
       a.s.min_len, a.s.max_len, a.s.target_len, a.s.streams, a.s.threads_per_stream,
       a.s.pin ? " (pinned)" : "", a.s.repeat, calib_note);
   for (int batch : a.batches) {
     a.s.batch = batch;
-    std::vector<nmt::BenchResult> results;
-    for (auto c : computes) {
-      core::log_info("bench: batch {}, {}", batch, nmt::to_string(c));
-      results.push_back(
-          nmt::bench_forked(c == nmt::Compute::int8_static ? make_static : make, c, a.s));
+    std::vector<std::vector<nmt::BenchResult>> by_beam;
+    for (int beam : a.beams) {
+      a.s.beam_size = beam;
+      std::vector<nmt::BenchResult> results;
+      for (auto c : computes) {
+        core::log_info("bench: batch {}, beam {}, {}", batch, beam, nmt::to_string(c));
+        results.push_back(
+            nmt::bench_forked(c == nmt::Compute::int8_static ? make_static : make, c, a.s));
+      }
+      text += fmt::format(
+          "\nmax batch {} sentences{}, {}:\n{}", batch,
+          a.s.max_batch_tokens > 0 ? fmt::format(", {} tokens", a.s.max_batch_tokens) : "",
+          beam == 1 ? std::string("greedy") : fmt::format("beam {}", beam),
+          nmt::format_bench(results));
+      for (const auto& r : results)
+        runs.push_back({{"batch", batch},
+                        {"beam_size", beam},
+                        {"compute", std::string(nmt::to_string(r.compute))},
+                        {"tok_per_s", r.tok_per_s},
+                        {"sent_per_s", r.sent_per_s},
+                        {"run_s", r.run_s},
+                        {"tok_per_cpu_s", double(r.tokens) / r.cpu_s},
+                        {"prepare_s", r.prepare_s},
+                        {"peak_rss_mb", r.peak_rss_mb},
+                        {"int8_layers", r.int8_layers},
+                        {"layers", r.layers},
+                        {"ratio_to_first", r.tok_per_s / results.front().tok_per_s}});
+      by_beam.push_back(std::move(results));
     }
-    text += fmt::format(
-        "\nmax batch {} sentences{}:\n{}", batch,
-        a.s.max_batch_tokens > 0 ? fmt::format(", {} tokens", a.s.max_batch_tokens) : "",
-        nmt::format_bench(results));
-    for (const auto& r : results)
-      runs.push_back({{"batch", batch},
-                      {"compute", std::string(nmt::to_string(r.compute))},
-                      {"tok_per_s", r.tok_per_s},
-                      {"sent_per_s", r.sent_per_s},
-                      {"run_s", r.run_s},
-                      {"tok_per_cpu_s", double(r.tokens) / r.cpu_s},
-                      {"prepare_s", r.prepare_s},
-                      {"peak_rss_mb", r.peak_rss_mb},
-                      {"int8_layers", r.int8_layers},
-                      {"layers", r.layers},
-                      {"ratio_to_first", r.tok_per_s / results.front().tok_per_s}});
+    // Each beam's cost against the first beam size listed (normally greedy), per compute type.
+    for (std::size_t i = 1; i < by_beam.size(); ++i) {
+      text += fmt::format("beam {} against {}:", a.beams[i], a.beams[0] == 1 ? std::string("greedy")
+                                                                              : fmt::format("beam {}", a.beams[0]));
+      for (std::size_t c = 0; c < computes.size(); ++c)
+        text += fmt::format(" {} {:.2f}x time, {:.2f}x peak RSS;", nmt::to_string(computes[c]),
+                            by_beam[i][c].run_s / by_beam[0][c].run_s,
+                            by_beam[i][c].peak_rss_mb / by_beam[0][c].peak_rss_mb);
+      text += "\n";
+    }
   }
   if (g.json)
     print_out(nlohmann::json{{"machine", nmt::bench_machine()}, {"runs", runs}}.dump(2));
@@ -160,6 +183,11 @@ void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global) {
   cmd->add_option("--batch", a->batches, "Max batch sizes to compare, e.g. 16,64 (default 32,64)")
       ->delimiter(',')
       ->check(Positive);
+  cmd->add_option("--beam-size", a->beams,
+                  "Beam sizes to compare, e.g. 1,4 (default 1: greedy); each against the first")
+      ->delimiter(',')
+      ->check(Positive);
+  add_decode_flags(cmd, a->decode, false);
   cmd->add_option("--max-batch-tokens", a->s.max_batch_tokens,
                   "Token budget per batch, padding counted; 0 = off")
       ->check(NonNegative);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "decode_flags.h"
 #include "install_paths.h"
 #include "keel/core/error.h"
 #include "keel/core/log.h"
@@ -47,9 +48,8 @@ void run_random_model(const RandomModelArgs& a, const GlobalOptions& g) {
 struct TranslateArgs {
   std::string model;
   std::string compute;  // empty: int8 for a model calibrated by keel nmt quantize, else fp32
-  int max_length = 256, min_length = 0, max_batch_size = 32, streams = 0, threads_per_stream = 1;
-  int beam_size = 1;
-  float length_penalty = 1.f;
+  int max_batch_size = 32, streams = 0, threads_per_stream = 1;
+  DecodeFlags decode;
   std::int64_t max_batch_tokens = 0;
   int chunk_lines = 20000;
   bool no_pin = false;
@@ -66,13 +66,11 @@ struct UnknownCount {
 };
 
 void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
-  if (a.min_length > a.max_length)
-    throw core::InputError(fmt::format("--min-decoding-length {} exceeds --max-decoding-length {}",
-                                       a.min_length, a.max_length),
-                           {}, "lower the minimum or raise the maximum");
   const nmt::LengthPolicy policy = nmt::parse_length_policy(a.long_input);
   // A model directory brings SentencePiece: raw text in and out (else pre-tokenized lines).
   const nmt::ModelPaths paths = nmt::resolve_model_paths(find_model(a.model));
+  nmt::TranslateOptions opt;
+  opt.decode = resolve_decoding(a.decode, paths);
   const nmt::TextCodec codec(paths);
   const bool split = a.split || (!a.no_split && codec.active());
 
@@ -88,11 +86,6 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   }
   const std::uint32_t unk = translator->model().config().unk_id;
   auto t1 = std::chrono::steady_clock::now();
-  nmt::TranslateOptions opt;
-  opt.decode.max_length = a.max_length;
-  opt.decode.min_length = a.min_length;
-  opt.decode.beam_size = a.beam_size;
-  opt.decode.length_penalty = a.length_penalty;
   opt.max_batch_size = a.max_batch_size;
   opt.max_batch_tokens = a.max_batch_tokens;
   opt.threads_per_stream = a.threads_per_stream;
@@ -143,7 +136,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
     auto out = translator->translate(segs, opt, [&](std::size_t done) { bar.update(done); });
     bar.finish();
     std::vector<double> scores;
-    if (g.json) scores = translator->score(segs, out, a.max_length);
+    if (g.json) scores = translator->score(segs, out, opt.decode.max_length);
     const std::vector<std::string> texts = nmt::join_segments(out, per_line, codec);
     std::size_t k = 0;
     for (std::size_t i = 0; i < raw.size(); ++i) {
@@ -215,19 +208,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
                  "int8-dynamic (per-row scales at run time); int8 GEMMs run on VNNI (default: "
                  "int8 for a calibrated model, else fp32)")
       ->check(CLI::IsMember({"fp32", "int8", "int8-dynamic"}));
-  tr->add_option("--max-decoding-length", ta->max_length, "Most target tokens per segment")
-      ->capture_default_str()
-      ->check(Positive);
-  tr->add_option("--min-decoding-length", ta->min_length,
-                 "Fewest target tokens per segment (EOS is forbidden before)")
-      ->capture_default_str()
-      ->check(NonNegative);
-  tr->add_option("--beam-size", ta->beam_size, "Beam size (1 = greedy)")
-      ->capture_default_str()
-      ->check(Positive);
-  tr->add_option("--length-penalty", ta->length_penalty,
-                 "Beam search ranks finished hypotheses by logprob / length^this")
-      ->capture_default_str();
+  add_decode_flags(tr, ta->decode, true);
   tr->add_option("--max-batch-size", ta->max_batch_size, "Segments per batch")
       ->capture_default_str()
       ->check(Positive);

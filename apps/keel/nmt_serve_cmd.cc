@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "decode_flags.h"
 #include "install_paths.h"
 #include "peer_socket.h"
 #include "keel/core/error.h"
@@ -36,8 +37,8 @@ struct ServeArgs {
   std::int64_t max_batch_tokens = 0;
   double max_wait_ms = 1;
   std::size_t max_queue = 1024, max_body_bytes = 1 << 20, max_texts = 128, max_tokens = 1024;
-  int max_input_length = 200, beam_size = 1, max_length = 256;
-  float length_penalty = 1.f;
+  int max_input_length = 200;
+  DecodeFlags decode;
   bool no_pin = false, no_split = false;
 };
 
@@ -132,11 +133,11 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
   nmt::ServeLimits limits;
   limits.max_texts = a.max_texts;
   limits.max_tokens_per_text = a.max_tokens;
-  limits.max_decoding_length = std::max(a.max_length, 512);
-  nmt::DecodeOptions defaults;
-  defaults.beam_size = a.beam_size;
-  defaults.max_length = a.max_length;
-  defaults.length_penalty = a.length_penalty;
+  const nmt::DecodeOptions defaults = resolve_decoding(a.decode, paths);
+  if (defaults.beam_size > 16)
+    throw core::InputError(fmt::format("beam size {} is above the server's limit of 16", defaults.beam_size),
+                           {}, "pass --beam-size 16 or less");
+  limits.max_decoding_length = std::max(defaults.max_length, 512);
 
   nmt::ServeMetrics metrics;
   nmt::TranslationService service(*translator, codec, bo, so, limits,
@@ -360,14 +361,7 @@ void register_nmt_serve(CLI::App& nmt, const GlobalOptions& global) {
                 "Most source pieces per segment; longer sentences are split, as by translate")
       ->capture_default_str()
       ->check(NonNegative);
-  s->add_option("--beam-size", a->beam_size, "Default beam size (/v1/translate may change it)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 16));
-  s->add_option("--max-decoding-length", a->max_length, "Default most target tokens per segment")
-      ->capture_default_str()
-      ->check(Positive);
-  s->add_option("--length-penalty", a->length_penalty, "Default length penalty (beam search)")
-      ->capture_default_str();
+  add_decode_flags(s, a->decode, true);  // the defaults; /v1/translate may change them
   s->add_option("--http-threads", a->http_threads,
                 "Connections served at once (each waits for its batch on its own thread)")
       ->capture_default_str()

@@ -24,10 +24,7 @@ struct Batcher::Request {
 
 namespace {
 
-bool same_decode(const DecodeOptions& a, const DecodeOptions& b) {
-  return a.max_length == b.max_length && a.min_length == b.min_length &&
-         a.beam_size == b.beam_size && a.length_penalty == b.length_penalty;
-}
+bool same_decode(const DecodeOptions& a, const DecodeOptions& b) { return a == b; }
 
 }  // namespace
 

@@ -61,7 +61,9 @@ BenchResult run(const std::function<Model()>& make_model, Compute compute, const
     res.int8_layers += l.compute() != Compute::fp32;
   });
   TranslateOptions opt;
-  opt.decode = {.max_length = s.target_len, .min_length = s.target_len};
+  opt.decode = {.max_length = s.target_len, .min_length = s.target_len, .beam_size = s.beam_size};
+  opt.decode.no_repeat_ngram_size = s.no_repeat_ngram_size;
+  opt.decode.repetition_penalty = s.repetition_penalty;
   opt.max_batch_size = s.batch;
   opt.max_batch_tokens = s.max_batch_tokens;
   opt.streams = s.streams;

@@ -1,34 +1,71 @@
-// Greedy decoding over a batch, dropping sentences from the batch as they finish.
+// Greedy decoding over a batch, dropping sentences from the batch as they finish; the
+// decoding options' checks and per-sentence length bound.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "keel/core/error.h"
 #include "keel/nmt/transformer.h"
+#include "decode_controls.h"
 #include "state.h"
 
 namespace keel::nmt {
 
+void check_decode_options(const DecodeOptions& o) {
+  if (o.max_length < 0 || o.min_length < 0)
+    throw core::InputError("decoding lengths must be >= 0", {},
+                           "check --min-decoding-length and --max-decoding-length");
+  if (o.min_length > o.max_length)
+    throw core::InputError(fmt::format("min decoding length {} exceeds max decoding length {}",
+                                       o.min_length, o.max_length),
+                           {}, "lower --min-decoding-length or raise --max-decoding-length");
+  if (o.beam_size < 1)
+    throw core::InputError("beam size must be >= 1", {}, "check --beam-size");
+  if (!(o.max_length_factor >= 0.f) || o.max_length_factor > 1000.f)
+    throw core::InputError("max length factor must be in [0, 1000] (0: off)", {},
+                           "check --max-length-factor");
+  if (o.no_repeat_ngram_size < 0)
+    throw core::InputError("no-repeat n-gram size must be >= 0 (0: off)", {},
+                           "check --no-repeat-ngram-size");
+  if (!(o.repetition_penalty >= 1.f) || o.repetition_penalty > 100.f)
+    throw core::InputError("repetition penalty must be in [1, 100] (1: off)", {},
+                           "check --repetition-penalty");
+}
+
+int sentence_max_length(const DecodeOptions& o, std::size_t source_ids) {
+  if (o.max_length_factor <= 0.f) return o.max_length;
+  const double tokens = static_cast<double>(source_ids > 0 ? source_ids - 1 : 0);  // EOS off
+  const double bound = std::ceil(static_cast<double>(o.max_length_factor) * std::max(1.0, tokens));
+  return std::max(o.min_length, static_cast<int>(std::min<double>(o.max_length, bound)));
+}
+
 std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
                                      const DecodeOptions& options) const {
-  if (options.max_length < 0 || options.min_length < 0 || options.min_length > options.max_length)
-    throw core::InputError("decoding lengths: need 0 <= min <= max", {},
-                           "check --min-decoding-length and --max-decoding-length");
+  check_decode_options(options);
   const auto B = static_cast<std::int64_t>(src.size());
   std::vector<Ids> out(static_cast<std::size_t>(B));
-  if (B == 0 || options.max_length == 0) return out;
+  if (B == 0) return out;
   const std::int64_t V = config_.tgt_vocab;
   const std::uint32_t eos = config_.eos_id;
   // Padding and BOS are inputs, never outputs: a model (random, or undertrained) that scores
   // them highest must not emit them.
   const std::int64_t pad = config_.pad_id, bos = config_.bos_id;
-  // The step that would emit token max_length+1 never runs, so max_length steps suffice.
-  State s = start(src, options.max_length);
-  std::vector<int> active(static_cast<std::size_t>(B));
-  for (int b = 0; b < B; ++b) active[b] = b;
+  std::vector<int> limit(static_cast<std::size_t>(B));
+  int steps = 0;
+  for (std::int64_t b = 0; b < B; ++b)
+    steps = std::max(steps, limit[b] = sentence_max_length(options, src[b].size()));
+  if (steps == 0) return out;
+  // The step that would emit token limit+1 never runs, so the longest limit is enough steps.
+  State s = start(src, steps);
+  std::vector<int> active;
+  for (int b = 0; b < B; ++b)
+    if (limit[b] > 0) active.push_back(b);
   std::vector<std::uint32_t> tokens(static_cast<std::size_t>(B), config_.bos_id), next;
   std::vector<float> logits;
-  for (int t = 0; t < options.max_length && !active.empty(); ++t) {
+  const bool controls = options.repetition_penalty != 1.f || options.no_repeat_ngram_size > 0;
+  for (int t = 0; t < steps && !active.empty(); ++t) {
     const auto A = static_cast<std::int64_t>(active.size());
     logits.resize(static_cast<std::size_t>(A * V));
     step(s, active, tokens.data(), t, logits.data());
@@ -36,21 +73,34 @@ std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
     next.assign(static_cast<std::size_t>(A), 0);
 #pragma omp parallel for schedule(static) if (A * V > (1 << 16))
     for (std::int64_t r = 0; r < A; ++r) {
-      const float* row = logits.data() + r * V;
+      float* row = logits.data() + r * V;
+      thread_local std::vector<std::uint32_t> banned, seen;
+      banned.clear();
+      if (controls) {
+        const Ids& hyp = out[active[r]];
+        detail::penalize_repeats(row, hyp, options.repetition_penalty, seen);
+        detail::ngram_bans(hyp, options.no_repeat_ngram_size, banned);
+        for (std::uint32_t id : banned) row[id] = -std::numeric_limits<float>::infinity();
+      }
       float best = -std::numeric_limits<float>::infinity();
       std::uint32_t arg = 0;
+      bool found = false;
       for (std::int64_t v = 0; v < V; ++v)
         if (row[v] > best && (allow_eos || v != eos) && v != pad && v != bos) {
           best = row[v];
           arg = static_cast<std::uint32_t>(v);
+          found = true;
         }
-      next[r] = arg;
+      // Every token banned (a tiny vocabulary under a 1-gram ban): the sentence ends.
+      next[r] = found ? arg : eos;
     }
     // Keep the unfinished sentences (in order); their next input is the token just chosen.
     std::size_t kept = 0;
     for (std::int64_t r = 0; r < A; ++r) {
       if (next[r] == eos) continue;
-      out[active[r]].push_back(next[r]);
+      Ids& y = out[active[r]];
+      y.push_back(next[r]);
+      if (static_cast<int>(y.size()) >= limit[active[r]]) continue;  // at its bound: done
       active[kept] = active[r];
       tokens[kept] = next[r];
       ++kept;
@@ -64,138 +114,9 @@ std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
 
 namespace keel::nmt {
 
-namespace {
-struct Candidate {
-  float score;
-  std::int64_t beam;  // parent beam k
-  std::uint32_t token;
-};
-// Higher score first; ties by parent then token so results are deterministic (and beam 1
-// picks the lowest token id among equal maxima, as greedy does).
-bool better(const Candidate& a, const Candidate& b) {
-  if (a.score != b.score) return a.score > b.score;
-  if (a.beam != b.beam) return a.beam < b.beam;
-  return a.token < b.token;
-}
-}  // namespace
-
 std::vector<Ids> Transformer::decode(const std::vector<Ids>& src,
                                      const DecodeOptions& options) const {
   return options.beam_size <= 1 ? greedy(src, options) : beam_search(src, options);
-}
-
-std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
-                                          const DecodeOptions& options) const {
-  if (options.beam_size < 1 || options.max_length < 0 || options.min_length < 0 ||
-      options.min_length > options.max_length)
-    throw core::InputError("beam search: need beam >= 1 and 0 <= min <= max length", {},
-                           "check --beam-size and the decoding lengths");
-  const auto B = static_cast<std::int64_t>(src.size());
-  const std::int64_t K = options.beam_size, V = config_.tgt_vocab;
-  const std::uint32_t eos = config_.eos_id;
-  // Padding and BOS are inputs, never outputs: a model (random, or undertrained) that scores
-  // them highest must not emit them.
-  const std::int64_t pad = config_.pad_id, bos = config_.bos_id;
-  std::vector<Ids> out(static_cast<std::size_t>(B));
-  if (B == 0 || options.max_length == 0) return out;
-  // 2K cache slots per sentence: beams live in one half and are copied into the other when
-  // they pick their parents, so a permutation of parents never overwrites a cache still needed.
-  State s = start(src, options.max_length, static_cast<int>(2 * K));
-  auto slot = [&](std::int64_t b, int half, std::int64_t k) { return b * 2 * K + half * K + k; };
-  auto normalized = [&](float score, std::size_t len) {
-    return score / std::pow(static_cast<float>(len), options.length_penalty);
-  };
-
-  std::vector<float> score(static_cast<std::size_t>(B * K), 0.f);
-  for (std::int64_t b = 0; b < B; ++b)  // at step 0 all beams are equal: keep only the first
-    for (std::int64_t k = 1; k < K; ++k) score[b * K + k] = -std::numeric_limits<float>::infinity();
-  std::vector<Ids> hyp(static_cast<std::size_t>(B * K));
-  std::vector<std::uint32_t> last(static_cast<std::size_t>(B * K), config_.bos_id);
-  std::vector<std::vector<std::pair<float, Ids>>> finished(static_cast<std::size_t>(B));
-  std::vector<char> done(static_cast<std::size_t>(B), 0);
-  int half = 0;
-  std::vector<int> active;
-  std::vector<std::uint32_t> tokens;
-  std::vector<float> logits;
-  for (int t = 0; t < options.max_length; ++t) {
-    active.clear();
-    tokens.clear();
-    std::vector<std::int64_t> running;
-    for (std::int64_t b = 0; b < B; ++b) {
-      if (done[b]) continue;
-      running.push_back(b);
-      for (std::int64_t k = 0; k < K; ++k) {
-        active.push_back(static_cast<int>(slot(b, half, k)));
-        tokens.push_back(last[b * K + k]);
-      }
-    }
-    if (running.empty()) break;
-    logits.resize(active.size() * static_cast<std::size_t>(V));
-    step(s, active, tokens.data(), t, logits.data());
-    const bool allow_eos = t >= options.min_length;
-    const bool final_step = t + 1 == options.max_length;
-    for (std::size_t i = 0; i < running.size(); ++i) {
-      const std::int64_t b = running[i];
-      // Top 2K (parent, token) continuations by total logprob: enough to keep K that are
-      // not EOS.
-      std::vector<Candidate> top;
-      for (std::int64_t k = 0; k < K; ++k) {
-        const float* row = logits.data() + (static_cast<std::int64_t>(i) * K + k) * V;
-        float mx = -std::numeric_limits<float>::infinity();
-        for (std::int64_t v = 0; v < V; ++v) mx = std::max(mx, row[v]);
-        double sum = 0;
-        for (std::int64_t v = 0; v < V; ++v) sum += std::exp(double(row[v] - mx));
-        const float base = score[b * K + k] - mx - static_cast<float>(std::log(sum));
-        for (std::int64_t v = 0; v < V; ++v) {
-          if ((!allow_eos && v == eos) || v == pad || v == bos) continue;
-          Candidate c{base + row[v], k, static_cast<std::uint32_t>(v)};
-          if (static_cast<std::int64_t>(top.size()) < 2 * K) {
-            top.push_back(c);
-            std::push_heap(top.begin(), top.end(), better);  // worst on top
-          } else if (better(c, top.front())) {
-            std::pop_heap(top.begin(), top.end(), better);
-            top.back() = c;
-            std::push_heap(top.begin(), top.end(), better);
-          }
-        }
-      }
-      std::sort(top.begin(), top.end(), better);
-      std::int64_t kept = 0;
-      std::vector<float> new_score(static_cast<std::size_t>(K));
-      std::vector<Ids> new_hyp(static_cast<std::size_t>(K));
-      for (const Candidate& c : top) {
-        if (kept == K) break;
-        const Ids& parent = hyp[b * K + c.beam];
-        if (c.token == eos) {
-          finished[b].push_back({normalized(c.score, parent.size() + 1), parent});
-          continue;
-        }
-        copy_cache(s, slot(b, half, c.beam), slot(b, 1 - half, kept), t + 1);
-        new_hyp[kept] = parent;
-        new_hyp[kept].push_back(c.token);
-        new_score[kept] = c.score;
-        last[b * K + kept] = c.token;
-        ++kept;
-      }
-      for (std::int64_t k = 0; k < K; ++k) {
-        hyp[b * K + k] = std::move(new_hyp[k]);
-        score[b * K + k] = k < kept ? new_score[k] : -std::numeric_limits<float>::infinity();
-      }
-      if (final_step)
-        for (std::int64_t k = 0; k < kept; ++k)
-          finished[b].push_back({normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
-      if (static_cast<std::int64_t>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
-    }
-    half = 1 - half;
-  }
-  for (std::int64_t b = 0; b < B; ++b) {
-    const auto& f = finished[b];
-    auto best = std::max_element(f.begin(), f.end(), [](const auto& x, const auto& y) {
-      return x.first < y.first;
-    });
-    if (best != f.end()) out[b] = best->second;
-  }
-  return out;
 }
 
 }  // namespace keel::nmt

@@ -93,6 +93,26 @@ constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threadin
 
 }  // namespace
 
+void log_softmax_rows(float* x, std::int64_t rows, std::int64_t cols) {
+  if (rows <= 0 || cols <= 0) return;
+  struct Prim {
+    std::int64_t rows = -1, cols = -1;
+    dnnl::logsoftmax_forward prim;
+    dnnl::memory::desc md;
+  };
+  thread_local Prim p;  // decoding steps repeat a few shapes: keep the last one
+  if (p.rows != rows || p.cols != cols) {
+    p.md = dnnl::memory::desc({rows, cols}, dt::f32, tag::ab);
+    dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, p.md, 1);
+    p.prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, cpu_engine()));
+    p.rows = rows;
+    p.cols = cols;
+  }
+  dnnl::memory m(p.md, cpu_engine(), x);
+  p.prim.execute(thread_stream(), {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}});
+  thread_stream().wait();
+}
+
 std::string gemm_backend() {
   const dnnl_version_t* v = dnnl_version();
   std::string isa;

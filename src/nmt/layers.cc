@@ -100,10 +100,17 @@ inline const float* row_f32(const Half* row, std::int64_t d, float* buf) {
   return buf;
 }
 
+// Up to kChunk queries that share keys and values: each key/value row is loaded (and, for
+// binary16, converted) once for all of them. Per query the arithmetic and its order are those
+// of a single query, so results do not depend on how queries are grouped.
+constexpr std::int64_t kChunk = 8;
+
 template <typename T>
-void attention_query_impl(const float* q, const T* k, const T* v, std::int64_t kv_stride,
-                          std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
-                          float* scores) {
+void attention_queries_impl(const float* q, std::int64_t q_stride, std::int64_t nq, const T* k,
+                            const T* v, std::int64_t kv_stride, std::int64_t nk,
+                            std::int64_t heads, std::int64_t dh, float* out,
+                            std::int64_t out_stride, float* scores) {
+  assert(nq <= kChunk);
   const float scale = 1.f / std::sqrt(static_cast<float>(dh));
   const std::int64_t d = heads * dh;
   thread_local std::vector<float> buf;
@@ -119,17 +126,18 @@ void attention_query_impl(const float* q, const T* k, const T* v, std::int64_t k
     const T* kj_raw = k + j * kv_stride;
     if (j + 2 < nk) prefetch_row(kj_raw + 2 * kv_stride);
     const float* kj = row_f32(kj_raw, d, buf.data());
-    for (std::int64_t h = 0; h < heads; ++h) {
-      const float* qh = q + h * dh;
-      const float* kh = kj + h * dh;
-      float dot = 0.f;
+    for (std::int64_t i = 0; i < nq; ++i)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        const float* qh = q + i * q_stride + h * dh;
+        const float* kh = kj + h * dh;
+        float dot = 0.f;
 #pragma omp simd reduction(+ : dot)
-      for (std::int64_t c = 0; c < dh; ++c) dot += qh[c] * kh[c];
-      scores[h * nk + j] = dot * scale;
-    }
+        for (std::int64_t c = 0; c < dh; ++c) dot += qh[c] * kh[c];
+        scores[(i * heads + h) * nk + j] = dot * scale;
+      }
   }
-  for (std::int64_t h = 0; h < heads; ++h) {
-    float* s = scores + h * nk;
+  for (std::int64_t ih = 0; ih < nq * heads; ++ih) {
+    float* s = scores + ih * nk;
     float mx = -std::numeric_limits<float>::infinity();
     for (std::int64_t j = 0; j < nk; ++j) mx = std::max(mx, s[j]);
     float sum = 0.f;
@@ -137,34 +145,58 @@ void attention_query_impl(const float* q, const T* k, const T* v, std::int64_t k
     const float inv = 1.f / sum;
     for (std::int64_t j = 0; j < nk; ++j) s[j] *= inv;
   }
-  for (std::int64_t c = 0; c < d; ++c) out[c] = 0.f;
+  for (std::int64_t i = 0; i < nq; ++i)
+    for (std::int64_t c = 0; c < d; ++c) out[i * out_stride + c] = 0.f;
   prefetch_row(v);
   if (nk > 1) prefetch_row(v + kv_stride);
   for (std::int64_t j = 0; j < nk; ++j) {
     const T* vj_raw = v + j * kv_stride;
     if (j + 2 < nk) prefetch_row(vj_raw + 2 * kv_stride);
     const float* vj = row_f32(vj_raw, d, buf.data());
-    for (std::int64_t h = 0; h < heads; ++h) {
-      const float p = scores[h * nk + j];
-      float* oh = out + h * dh;
-      const float* vh = vj + h * dh;
+    for (std::int64_t i = 0; i < nq; ++i)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        const float p = scores[(i * heads + h) * nk + j];
+        float* oh = out + i * out_stride + h * dh;
+        const float* vh = vj + h * dh;
 #pragma omp simd
-      for (std::int64_t c = 0; c < dh; ++c) oh[c] += p * vh[c];
-    }
+        for (std::int64_t c = 0; c < dh; ++c) oh[c] += p * vh[c];
+      }
   }
+}
+
+template <typename T>
+void attention_queries_chunked(const float* q, std::int64_t q_stride, std::int64_t nq, const T* k,
+                               const T* v, std::int64_t kv_stride, std::int64_t nk,
+                               std::int64_t heads, std::int64_t dh, float* out,
+                               std::int64_t out_stride, float* scores) {
+  for (std::int64_t i0 = 0; i0 < nq; i0 += kChunk)
+    attention_queries_impl(q + i0 * q_stride, q_stride, std::min(kChunk, nq - i0), k, v, kv_stride,
+                           nk, heads, dh, out + i0 * out_stride, out_stride, scores);
 }
 }  // namespace
 
 void attention_query(const float* q, const float* k, const float* v, std::int64_t kv_stride,
                      std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
                      float* scores) {
-  attention_query_impl(q, k, v, kv_stride, nk, heads, dh, out, scores);
+  attention_queries_impl(q, 0, 1, k, v, kv_stride, nk, heads, dh, out, 0, scores);
 }
 
 void attention_query(const float* q, const Half* k, const Half* v, std::int64_t kv_stride,
                      std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
                      float* scores) {
-  attention_query_impl(q, k, v, kv_stride, nk, heads, dh, out, scores);
+  attention_queries_impl(q, 0, 1, k, v, kv_stride, nk, heads, dh, out, 0, scores);
+}
+
+void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, const float* k,
+                       const float* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
+                       std::int64_t dh, float* out, std::int64_t out_stride, float* scores) {
+  attention_queries_chunked(q, q_stride, nq, k, v, kv_stride, nk, heads, dh, out, out_stride, scores);
+}
+
+void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, const Half* k,
+                       const Half* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
+                       std::int64_t dh, float* out, std::int64_t out_stride, float* scores) {
+  attention_queries_chunked(q, q_stride, nq, k, v, kv_stride, nk, heads, dh, out, out_stride, scores);
 }
 
 void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,

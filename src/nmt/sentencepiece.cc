@@ -163,6 +163,10 @@ ModelPaths resolve_model_paths(const fs::path& m) {
                            core::Location{m.string(), 0, 0, {}},
                            "copy the corpus's spm.model next to model.keel");
   }
+  if (fs::is_regular_file(m / "decoding.json")) {
+    p.decoding = m / "decoding.json";
+    core::verify_listed(p.decoding);
+  }
   return p;
 }
 

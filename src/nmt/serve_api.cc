@@ -218,6 +218,12 @@ V1Request parse_v1(std::string_view body, const DecodeOptions& defaults, const S
                                      r.decode.max_length);
   r.decode.length_penalty =
       number_field(j, "length_penalty", defaults.length_penalty, -10.f, 10.f);
+  r.decode.max_length_factor =
+      number_field(j, "max_length_factor", defaults.max_length_factor, 0.f, 1000.f);
+  r.decode.no_repeat_ngram_size =
+      number_field(j, "no_repeat_ngram_size", defaults.no_repeat_ngram_size, 0, 64);
+  r.decode.repetition_penalty =
+      number_field(j, "repetition_penalty", defaults.repetition_penalty, 1.f, 100.f);
   if (j.contains("api_key") && !j["api_key"].is_null()) r.api_key = string_field(j, "api_key", true);
   return r;
 }

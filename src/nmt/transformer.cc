@@ -206,12 +206,11 @@ void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64
   for (std::int64_t g = 0; g < n; ++g) {
     thread_local std::vector<float> scores;
     const AttnGroup& a = groups[g];
-    if (scores.size() < static_cast<std::size_t>(heads * a.nk))
-      scores.resize(static_cast<std::size_t>(heads * a.nk));
+    if (scores.size() < static_cast<std::size_t>(8 * heads * a.nk))
+      scores.resize(static_cast<std::size_t>(8 * heads * a.nk));
     const T* k = kv + a.kv_row * kv_stride;
-    for (std::int64_t i = 0; i < a.nq; ++i)
-      attention_query(q + (a.q_row + i) * q_stride, k, k + v_offset, kv_stride, a.nk, heads, dh,
-                      ctx + (a.q_row + i) * ctx_stride, scores.data());
+    attention_queries(q + a.q_row * q_stride, q_stride, a.nq, k, k + v_offset, kv_stride, a.nk,
+                      heads, dh, ctx + a.q_row * ctx_stride, ctx_stride, scores.data());
   }
 }
 }  // namespace
@@ -303,12 +302,18 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
   for (std::int64_t r = 0; r < A; ++r) pos[r] = t;
   tgt_embed_.forward(tokens, pos, A, x);
 
-  std::vector<AttnGroup> self_groups(static_cast<std::size_t>(A)), cross_groups(self_groups);
+  // Self-attention: every row its own cache. Cross-attention: consecutive rows of one sentence
+  // (its beam hypotheses) share the encoder output, so they form one group.
+  std::vector<AttnGroup> self_groups(static_cast<std::size_t>(A)), cross_groups;
   for (std::int64_t r = 0; r < A; ++r) {
     const int b = active[r];
     const std::int64_t sentence = b / s.slots_per_sentence;
     self_groups[r] = {r, 1, b * s.max_steps, t + 1};
-    cross_groups[r] = {r, 1, s.offset[sentence], s.length[sentence]};
+    if (!cross_groups.empty() && cross_groups.back().kv_row == s.offset[sentence] &&
+        cross_groups.back().q_row + cross_groups.back().nq == r)
+      ++cross_groups.back().nq;
+    else
+      cross_groups.push_back({r, 1, s.offset[sentence], s.length[sentence]});
   }
   const bool pre = config_.pre_norm;
   for (std::size_t li = 0; li < decoder_.size(); ++li) {

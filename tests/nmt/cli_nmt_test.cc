@@ -268,3 +268,38 @@ TEST(CliNmtText, BusyCoresMakeOpenMpWaitPassivelyUnlessTheUserChose) {
   EXPECT_EQ(chosen.err.find("wait passively"), std::string::npos) << chosen.err;
   fs::remove(in);
 }
+
+// A model directory's decoding.json sets the model's defaults; flags override them; a bad
+// setting is one line naming the file and the key.
+TEST(CliNmtText, DecodingJsonSetsTheModelsDefaultsAndFlagsOverrideThem) {
+  const auto dir = temp("decoding_model");
+  fs::remove_all(dir);
+  fs::copy(kShipped, dir);
+  auto in = temp("decoding_in.txt");
+  std::ofstream(in) << "the cat and the dog and the cow and the horse sleep in the house\n";
+  const std::string base = "nmt translate --quiet --json --no-split-sentences --model " + dir.string();
+  auto tokens = [](const keel::testing::RunResult& r) {
+    return nlohmann::json::parse(out_lines(r.out).at(0))["tokens"].size();
+  };
+  auto free_run = run_keel_stdin(base, in);
+  ASSERT_EQ(free_run.rc, 0) << free_run.err;
+  ASSERT_GT(tokens(free_run), 6u);
+  std::ofstream(dir / "decoding.json") << R"({"max_decoding_length": 3, "beam_size": 2})";
+  auto capped = run_keel_stdin(base, in);
+  ASSERT_EQ(capped.rc, 0) << capped.err;
+  EXPECT_EQ(tokens(capped), 3u);
+  auto flag = run_keel_stdin(base + " --max-decoding-length 5", in);
+  ASSERT_EQ(flag.rc, 0) << flag.err;
+  EXPECT_EQ(tokens(flag), 5u);
+  std::ofstream(dir / "decoding.json") << R"({"beam_width": 4})";
+  auto bad = run_keel_stdin(base, in);
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("decoding.json"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("beam_width"), std::string::npos) << bad.err;
+  std::ofstream(dir / "decoding.json") << R"({"repetition_penalty": 0.5})";
+  bad = run_keel_stdin(base, in);
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_NE(bad.err.find("repetition penalty"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
+  fs::remove(in);
+}

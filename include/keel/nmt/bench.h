@@ -19,6 +19,9 @@ namespace keel::nmt {
 struct BenchSettings {
   int sentences = 256, batch = 64, streams = 0, threads_per_stream = 1, repeat = 1;
   int min_len = 10, max_len = 40, target_len = 32;
+  int beam_size = 1;  // 1 = greedy
+  int no_repeat_ngram_size = 0;
+  float repetition_penalty = 1.f;
   std::int64_t max_batch_tokens = 0;
   std::uint64_t seed = 2026;
   bool pin = true;  // pin each stream's threads to its own cores

@@ -46,6 +46,17 @@ void attention_query(const float* q, const Half* k, const Half* v, std::int64_t 
                      std::int64_t nk, std::int64_t heads, std::int64_t dh, float* out,
                      float* scores);
 
+// attention_query for nq queries q + i·q_stride that share the keys and values (the hypotheses
+// of one sentence over its encoder output; a sentence's own queries in the encoder): each key
+// and value row is read (and converted) once per 8 queries. Same results as attention_query
+// per query, bit for bit. `scores`: scratch for 8·heads·nk floats.
+void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, const float* k,
+                       const float* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
+                       std::int64_t dh, float* out, std::int64_t out_stride, float* scores);
+void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, const Half* k,
+                       const Half* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
+                       std::int64_t dh, float* out, std::int64_t out_stride, float* scores);
+
 // attention_head in double, plainly, for tests.
 void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
                         std::int64_t k_stride, const float* v, std::int64_t v_stride,

@@ -62,6 +62,7 @@ std::string train_sentencepiece(const std::vector<std::string>& sentences,
 struct ModelPaths {
   std::filesystem::path model;
   std::filesystem::path source_spm, target_spm;  // empty for a model file
+  std::filesystem::path decoding;  // the directory's decoding.json (decoding_file.h), if any
   bool has_sentencepiece() const { return !source_spm.empty(); }
 };
 // Throws core::InputError when M does not exist or a directory lacks what it must hold.

@@ -22,7 +22,23 @@ struct DecodeOptions {
   int min_length = 0;          // EOS is forbidden before this many tokens
   int beam_size = 1;           // 1 = greedy
   float length_penalty = 1.f;  // beam search ranks finished hypotheses by logprob / length^this
+  // > 0: a sentence's target is also bounded by this × its source tokens (EOS not counted),
+  // rounded up, as Marian's --max-length-factor; never below min_length. 0 = off.
+  float max_length_factor = 0.f;
+  // > 0: no n-gram of this many tokens occurs twice in an output (a token that would repeat
+  // one is never chosen), as CTranslate2 / Hugging Face. 0 = off.
+  int no_repeat_ngram_size = 0;
+  // > 1: before normalizing, the logit of every token already in the hypothesis is divided by
+  // this when positive and multiplied when negative (CTRL's penalty, as CTranslate2). 1 = off.
+  float repetition_penalty = 1.f;
+
+  bool operator==(const DecodeOptions&) const = default;
 };
+
+// The target bound of one sentence with `source_ids` ids (its EOS included) under `o`.
+int sentence_max_length(const DecodeOptions& o, std::size_t source_ids);
+// Throws core::InputError naming the flag when `o` is out of range.
+void check_decode_options(const DecodeOptions& o);
 
 class Transformer {
  public:
@@ -43,10 +59,18 @@ class Transformer {
   // the batch (its rows stop being computed) as soon as it emits EOS.
   std::vector<Ids> greedy(const std::vector<Ids>& src, const DecodeOptions& options) const;
 
-  // Beam search with options.beam_size hypotheses per sentence; the self-attention cache is
-  // reordered (copied in fp32, nothing requantized) when beams change parents. A sentence stops
-  // when beam_size hypotheses have ended; the best by length-normalized logprob is returned.
+  // Beam search with options.beam_size hypotheses per sentence. A sentence stops when beam_size
+  // hypotheses have ended (or at its length bound); the best by length-normalized logprob is
+  // returned. Only live hypotheses are fed (one per sentence at the first step); log-softmax
+  // runs vectorized in oneDNN; the top 2K continuations are found by a threshold scan; the
+  // self-attention cache is reordered in place (K slots per sentence), copying only the
+  // hypotheses whose parent changed.
   std::vector<Ids> beam_search(const std::vector<Ids>& src, const DecodeOptions& options) const;
+  // The same search written plainly (beam_reference.cc): double log-softmax of every row, a
+  // heap over every (hypothesis, token), whole caches copied between two halves of 2K slots.
+  // Tests compare the two.
+  std::vector<Ids> beam_search_reference(const std::vector<Ids>& src,
+                                         const DecodeOptions& options) const;
 
   // greedy() for beam_size 1, else beam_search().
   std::vector<Ids> decode(const std::vector<Ids>& src, const DecodeOptions& options) const;
@@ -71,6 +95,9 @@ class Transformer {
   State start(const std::vector<Ids>& src, int max_steps, int slots_per_sentence = 1) const;
   // Copies the cached rows [0, steps) of slot `from` into slot `to` (beam reordering).
   void copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const;
+  // Slots first + j take the cached rows [0, steps) that slots first + parent[j] held, for all
+  // j at once (a permutation with repeats), copying only where parent[j] != j.
+  void reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int steps) const;
   // One decoder step for the sentences `active` (indices into the batch) fed `tokens` at
   // position t; writes logits [active.size(), V].
   void step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,

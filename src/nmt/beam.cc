@@ -1,0 +1,224 @@
+// Beam search, the fast path (the plain one is beam_reference.cc; tests compare them). Where the
+// reference spent its time (docs/benchmarks.md): a double exp per vocabulary entry of every
+// hypothesis, a heap test per entry, and every hypothesis's whole cache copied every step.
+// Here: only live hypotheses are fed (one per sentence at the first step), oneDNN's
+// vectorized log-softmax normalizes the rows, a threshold scan finds the best 2K, and the
+// cache is reordered in place in K slots, copying only hypotheses whose parent changed.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "decode_controls.h"
+#include "keel/nmt/gemm.h"
+#include "keel/nmt/transformer.h"
+#include "state.h"
+
+namespace keel::nmt {
+
+namespace {
+
+struct Candidate {
+  float score;
+  std::int32_t beam;  // parent hypothesis
+  std::uint32_t token;
+};
+// Higher score first; ties by parent then token, as the reference orders them.
+bool better(const Candidate& a, const Candidate& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.beam != b.beam) return a.beam < b.beam;
+  return a.token < b.token;
+}
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr std::int64_t kBlock = 64;
+
+// The best `want` candidates of one sentence from its live rows (log-probabilities), skipping
+// `skip` tokens and each row's banned ones, best first. Rows are scanned in (beam, token)
+// order, so a later candidate that only ties the worst kept one never displaces it: the
+// strict test on the score alone selects exactly what the reference's heap does.
+void top_candidates(const float* rows, std::int64_t V, const float* base, int live,
+                    const std::vector<std::vector<std::uint32_t>>& banned, const std::uint32_t* skip,
+                    int nskip, std::size_t want, std::vector<Candidate>& top) {
+  top.clear();
+  for (int k = 0; k < live; ++k) {
+    const float* row = rows + static_cast<std::int64_t>(k) * V;
+    const float b = base[k];
+    float worst = top.size() < want ? kNegInf : top.front().score;
+    for (std::int64_t v = 0; v < V; ++v) {
+      // Once the heap is full, whole blocks below the worst kept score are skipped by a test
+      // the compiler vectorizes; almost every block goes that way.
+      if (top.size() >= want && v % kBlock == 0 && v + kBlock <= V) {
+        bool any = false;
+#pragma omp simd reduction(|| : any)
+        for (std::int64_t u = v; u < v + kBlock; ++u) any = any || (b + row[u] > worst);
+        if (!any) {
+          v += kBlock - 1;
+          continue;
+        }
+      }
+      const float score = b + row[v];
+      if (!(score > worst) && top.size() >= want) continue;
+      if (top.size() < want && score == kNegInf) continue;  // nothing to rank
+      const auto tok = static_cast<std::uint32_t>(v);
+      if (std::find(skip, skip + nskip, tok) != skip + nskip) continue;
+      if (std::find(banned[k].begin(), banned[k].end(), tok) != banned[k].end()) continue;
+      const Candidate c{score, k, tok};
+      if (top.size() < want) {
+        top.push_back(c);
+        std::push_heap(top.begin(), top.end(), better);  // worst on top
+      } else {
+        std::pop_heap(top.begin(), top.end(), better);
+        top.back() = c;
+        std::push_heap(top.begin(), top.end(), better);
+      }
+      if (top.size() >= want) worst = top.front().score;
+    }
+  }
+  std::sort(top.begin(), top.end(), better);
+}
+
+}  // namespace
+
+std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
+                                          const DecodeOptions& options) const {
+  check_decode_options(options);
+  const auto B = static_cast<std::int64_t>(src.size());
+  const int K = options.beam_size;
+  const std::int64_t V = config_.tgt_vocab;
+  const std::uint32_t eos = config_.eos_id;
+  std::vector<Ids> out(static_cast<std::size_t>(B));
+  if (B == 0) return out;
+  std::vector<int> limit(static_cast<std::size_t>(B));
+  int steps = 0;
+  for (std::int64_t b = 0; b < B; ++b)
+    steps = std::max(steps, limit[b] = sentence_max_length(options, src[b].size()));
+  if (steps == 0) return out;
+  State s = start(src, steps, K);  // slot b·K + k: hypothesis k of sentence b
+  auto normalized = [&](float score, std::size_t len) {
+    return score / std::pow(static_cast<float>(len), options.length_penalty);
+  };
+
+  // Live hypotheses of sentence b are k < live[b]; all others are gone (the reference's -inf).
+  std::vector<int> live(static_cast<std::size_t>(B), 1);
+  std::vector<float> score(static_cast<std::size_t>(B * K), 0.f), new_score(static_cast<std::size_t>(K));
+  std::vector<Ids> hyp(static_cast<std::size_t>(B * K)), new_hyp(static_cast<std::size_t>(K));
+  std::vector<std::uint32_t> last(static_cast<std::size_t>(B * K), config_.bos_id);
+  std::vector<std::vector<std::pair<float, Ids>>> finished(static_cast<std::size_t>(B));
+  std::vector<char> done(static_cast<std::size_t>(B), 0);
+  for (std::int64_t b = 0; b < B; ++b) done[b] = limit[b] == 0;
+  std::vector<int> active, parent(static_cast<std::size_t>(K));
+  std::vector<std::int64_t> running, first_row;
+  std::vector<std::uint32_t> tokens, seen;
+  std::vector<float> logits;
+  std::vector<Candidate> top;
+  std::vector<std::vector<std::uint32_t>> banned(static_cast<std::size_t>(K));
+  const bool penalty = options.repetition_penalty != 1.f;
+  for (int t = 0; t < steps; ++t) {
+    active.clear();
+    tokens.clear();
+    running.clear();
+    first_row.clear();
+    for (std::int64_t b = 0; b < B; ++b) {
+      if (done[b]) continue;
+      running.push_back(b);
+      first_row.push_back(static_cast<std::int64_t>(active.size()));
+      for (int k = 0; k < live[b]; ++k) {
+        active.push_back(static_cast<int>(b * K + k));
+        tokens.push_back(last[b * K + k]);
+      }
+    }
+    if (running.empty()) break;
+    const auto A = static_cast<std::int64_t>(active.size());
+    logits.resize(static_cast<std::size_t>(A * V));
+    step(s, active, tokens.data(), t, logits.data());
+    if (penalty)
+      for (std::int64_t r = 0; r < A; ++r)
+        detail::penalize_repeats(logits.data() + r * V, hyp[static_cast<std::size_t>(active[r])],
+                                 options.repetition_penalty, seen);
+    log_softmax_rows(logits.data(), A, V);
+    // Padding and BOS are inputs, never outputs; EOS waits for min_length.
+    const std::uint32_t skip[3] = {config_.pad_id, config_.bos_id, eos};
+    const int nskip = t >= options.min_length ? 2 : 3;
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      const std::int64_t b = running[i];
+      const bool final_step = t + 1 == limit[b];
+      for (int k = 0; k < live[b]; ++k) {
+        banned[k].clear();
+        detail::ngram_bans(hyp[b * K + k], options.no_repeat_ngram_size, banned[k]);
+      }
+      top_candidates(logits.data() + first_row[i] * V, V, score.data() + b * K, live[b], banned,
+                     skip, nskip, static_cast<std::size_t>(2 * K), top);
+      int kept = 0;
+      for (const Candidate& c : top) {
+        if (kept == K) break;
+        const Ids& from = hyp[b * K + c.beam];
+        if (c.token == eos) {
+          finished[b].push_back({normalized(c.score, from.size() + 1), from});
+          continue;
+        }
+        parent[kept] = c.beam;
+        new_hyp[kept] = from;
+        new_hyp[kept].push_back(c.token);
+        new_score[kept] = c.score;
+        ++kept;
+      }
+      reorder_cache(s, b * K, std::vector<int>(parent.begin(), parent.begin() + kept), t + 1);
+      for (int k = 0; k < kept; ++k) {
+        hyp[b * K + k] = std::move(new_hyp[k]);
+        score[b * K + k] = new_score[k];
+        last[b * K + k] = hyp[b * K + k].back();
+      }
+      live[b] = kept;
+      if (final_step)
+        for (int k = 0; k < kept; ++k)
+          finished[b].push_back({normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
+      if (static_cast<int>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
+    }
+  }
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto& f = finished[b];
+    auto best = std::max_element(f.begin(), f.end(),
+                                 [](const auto& x, const auto& y) { return x.first < y.first; });
+    if (best != f.end()) out[b] = best->second;
+  }
+  return out;
+}
+
+void Transformer::reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent,
+                                int steps) const {
+  const auto n = static_cast<int>(parent.size());
+  // A slot that is overwritten (its own parent differs) but read by another slot is saved first.
+  thread_local std::vector<int> saved_as;
+  thread_local std::vector<std::byte> saved;
+  saved_as.assign(static_cast<std::size_t>(n), -1);
+  int nsaved = 0;
+  for (int j = 0; j < n; ++j) {
+    const int p = parent[j];
+    if (p == j || p >= n || parent[p] == p || saved_as[p] >= 0) continue;
+    saved_as[p] = nsaved++;
+  }
+  const std::int64_t row = 2 * config_.d_model * s.kv_bytes();
+  const auto span = static_cast<std::size_t>(steps * row);
+  const std::size_t layers = s.self_kv.size();
+  if (nsaved > 0) {
+    if (saved.size() < layers * static_cast<std::size_t>(nsaved) * span)
+      saved.resize(layers * static_cast<std::size_t>(nsaved) * span);
+    for (std::size_t l = 0; l < layers; ++l)
+      for (int p = 0; p < n; ++p)
+        if (saved_as[p] >= 0)
+          std::copy_n(s.self_kv[l].get() + (first + p) * s.max_steps * row, span,
+                      saved.data() + (l * static_cast<std::size_t>(nsaved) + static_cast<std::size_t>(saved_as[p])) * span);
+  }
+  for (std::size_t l = 0; l < layers; ++l)
+    for (int j = 0; j < n; ++j) {
+      const int p = parent[j];
+      if (p == j) continue;
+      const std::byte* from =
+          p < n && saved_as[p] >= 0
+              ? saved.data() + (l * static_cast<std::size_t>(nsaved) + static_cast<std::size_t>(saved_as[p])) * span
+              : s.self_kv[l].get() + (first + p) * s.max_steps * row;
+      std::copy_n(from, span, s.self_kv[l].get() + (first + j) * s.max_steps * row);
+    }
+}
+
+}  // namespace keel::nmt
