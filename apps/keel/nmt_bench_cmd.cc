@@ -134,7 +134,9 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
                         {"peak_rss_mb", r.peak_rss_mb},
                         {"int8_layers", r.int8_layers},
                         {"layers", r.layers},
-                        {"ratio_to_first", r.tok_per_s / results.front().tok_per_s}});
+                        {"ratio_to_first", r.tok_per_s / results.front().tok_per_s},
+                        {"latency_p50_ms", r.latency_p50_ms},
+                        {"latency_p99_ms", r.latency_p99_ms}});
       by_beam.push_back(std::move(results));
     }
     // Each beam's cost against the first beam size listed (normally greedy), per compute type.
@@ -198,6 +200,9 @@ void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global) {
   cmd->add_option("--repeat", a->s.repeat, "Timed runs per configuration; the median is shown")
       ->check(Positive);
   cmd->add_flag("--no-pin", a->no_pin, "Do not pin streams to cores");
+  cmd->add_flag("--latency", a->s.latency,
+                "Also translate the sentences one at a time (batch 1, one stream with every "
+                "thread) and report per-sentence latency p50/p99");
   cmd->callback([a, &global] { run_bench(*a, global); });
 }
 

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -85,6 +86,26 @@ BenchResult run(const std::function<Model()>& make_model, Compute compute, const
   }
   std::sort(times.begin(), times.end());
   std::sort(cpu.begin(), cpu.end());
+  if (s.latency) {
+    TranslateOptions one = opt;
+    one.max_batch_size = 1;
+    one.max_batch_tokens = 0;
+    one.threads_per_stream = std::max(1, s.streams) * s.threads_per_stream;
+    one.streams = 1;
+    tr->translate({lines.front()}, one);  // warm-up at batch 1
+    std::vector<double> ms;
+    for (const auto& line : lines) {
+      auto a = clock::now();
+      tr->translate({line}, one);
+      ms.push_back(1e3 * std::chrono::duration<double>(clock::now() - a).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    auto at = [&](double q) {  // nearest-rank percentile
+      return ms[static_cast<std::size_t>(std::ceil(q * static_cast<double>(ms.size()))) - 1];
+    };
+    res.latency_p50_ms = at(0.50);
+    res.latency_p99_ms = at(0.99);
+  }
   res.run_s = times[times.size() / 2];
   res.cpu_s = cpu[cpu.size() / 2];
   res.tok_per_s = double(res.tokens) / res.run_s;
@@ -180,16 +201,20 @@ bool is_calibrated(const Model& model) {
 }
 
 std::string format_bench(const std::vector<BenchResult>& results) {
-  std::string out = fmt::format("{:<13} {:>9} {:>9} {:>8} {:>10} {:>10} {:>12} {:>12} {:>7}\n",
+  const bool latency = !results.empty() && results.front().latency_p50_ms > 0;
+  std::string out = fmt::format("{:<13} {:>9} {:>9} {:>8} {:>10} {:>10} {:>12} {:>12} {:>7}",
                                 "compute", "tok/s", "sent/s", "run s", "tok/CPU-s", "prepare s",
                                 "peak RSS MB", "int8 layers", "ratio");
-  for (const auto& r : results)
+  out += latency ? fmt::format(" {:>12} {:>12}\n", "b1 p50 ms", "b1 p99 ms") : "\n";
+  for (const auto& r : results) {
     out += fmt::format(
         "{:<13} {:>9.0f} {:>9.1f} {:>8.2f} {:>10.0f} {:>10.2f} {:>12.0f} {:>12} "
-        "{:>6.2f}x\n",
+        "{:>6.2f}x",
         to_string(r.compute), r.tok_per_s, r.sent_per_s, r.run_s, double(r.tokens) / r.cpu_s,
         r.prepare_s, r.peak_rss_mb, fmt::format("{}/{}", r.int8_layers, r.layers),
         r.tok_per_s / results.front().tok_per_s);
+    out += latency ? fmt::format(" {:>12.1f} {:>12.1f}\n", r.latency_p50_ms, r.latency_p99_ms) : "\n";
+  }
   return out;
 }
 

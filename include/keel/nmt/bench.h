@@ -25,6 +25,9 @@ struct BenchSettings {
   std::int64_t max_batch_tokens = 0;
   std::uint64_t seed = 2026;
   bool pin = true;  // pin each stream's threads to its own cores
+  // Also translate the sentences one at a time (batch 1, one stream with all the threads) and
+  // report per-sentence latency: what an interactive user waits.
+  bool latency = false;
 };
 
 struct BenchResult {
@@ -32,6 +35,7 @@ struct BenchResult {
   double prepare_s = 0, run_s = 0, tok_per_s = 0, sent_per_s = 0, cpu_s = 0, peak_rss_mb = 0;
   long tokens = 0;
   int int8_layers = 0, layers = 0;  // dense layers running int8 / all
+  double latency_p50_ms = 0, latency_p99_ms = 0;  // BenchSettings::latency; else 0
 };
 
 // Space-separated vocabulary tokens ("w17 w4051 ..."), specials excluded, deterministic.
