@@ -18,6 +18,9 @@ PKGS=(
   libcpp-httplib-dev curl
   # nmt BLEU (Unicode categories and lowercasing)
   libicu-dev
+  # nmt import tests: fixtures in PyTorch's and Hugging Face's layouts, written and checked by a
+  # reference forward in Debian's PyTorch (/usr/bin/python3; never used by the product)
+  python3-torch
   # nmt corpus: English text (fortunes, WordNet), Apertium English->Spanish, Ding German-English
   apertium apertium-eng-spa fortunes wordnet-base trans-de-en
   # HTML reports: headless browser for their tests and screenshots

@@ -28,6 +28,8 @@ void register_nmt(CLI::App& app, const GlobalOptions& global);
 void register_nmt_bleu(CLI::App& nmt, const GlobalOptions& global);
 // `keel nmt quantize` (static int8 calibration), under `nmt`.
 void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global);
+// `keel nmt import` (models trained elsewhere → keel model directories), under `nmt`.
+void register_nmt_import(CLI::App& nmt, const GlobalOptions& global);
 // `keel nmt bench` (translation speed side by side), under `nmt`.
 void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global);
 // `keel nmt corpus` (apps/keel/nmt_corpus_cmd.cc), added under `nmt` by register_nmt.

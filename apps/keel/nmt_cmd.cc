@@ -245,6 +245,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
 
   register_nmt_bleu(*nmt, global);
   register_nmt_quantize(*nmt, global);
+  register_nmt_import(*nmt, global);
   register_nmt_bench(*nmt, global);
   register_nmt_corpus(*nmt, global);
   register_nmt_serve(*nmt, global);

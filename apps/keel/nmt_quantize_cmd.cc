@@ -86,17 +86,20 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
   if (codec.active()) {
     const std::filesystem::path dir = a.out;
     std::filesystem::create_directories(dir);
-    for (const auto& spm : {paths.source_spm, paths.target_spm}) {
+    // The SentencePiece models and the model's decoding defaults travel with it.
+    std::vector<std::filesystem::path> beside = {paths.source_spm, paths.target_spm};
+    if (!paths.decoding.empty()) beside.push_back(paths.decoding);
+    for (const auto& file : beside) {
       // Copied under a temporary name and renamed: the directory never holds half a file.
-      const auto dst = dir / spm.filename(), tmp = dir / (spm.filename().string() + ".tmp");
-      std::filesystem::copy_file(spm, tmp, std::filesystem::copy_options::overwrite_existing);
+      const auto dst = dir / file.filename(), tmp = dir / (file.filename().string() + ".tmp");
+      std::filesystem::copy_file(file, tmp, std::filesystem::copy_options::overwrite_existing);
       std::filesystem::rename(tmp, dst);
     }
     nmt::save_model(calibrated, dir / "model.keel");
     std::vector<std::string> listed = {"model.keel"};
-    for (const auto& spm : {paths.source_spm, paths.target_spm})
-      if (std::find(listed.begin(), listed.end(), spm.filename().string()) == listed.end())
-        listed.push_back(spm.filename().string());
+    for (const auto& file : beside)
+      if (std::find(listed.begin(), listed.end(), file.filename().string()) == listed.end())
+        listed.push_back(file.filename().string());
     core::write_manifest(dir, listed);
     written = (dir / "").string();
   } else {

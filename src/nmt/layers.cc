@@ -268,25 +268,48 @@ ActivationQuant input_quant(const Model& model, const std::string& scope) {
   return ActivationQuant{(is_unsigned ? 255.f : 127.f) / hi, is_unsigned};
 }
 
-void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out) {
+void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out, PositionLayout layout) {
+  const std::int64_t half = (d + 1) / 2;  // sines; an odd width has one more sine than cosine
   for (std::int64_t i = 0; i < d; i += 2) {
     const double angle = static_cast<double>(pos) /
                          std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
-    out[i] = static_cast<float>(std::sin(angle));
-    if (i + 1 < d) out[i + 1] = static_cast<float>(std::cos(angle));
+    if (layout == PositionLayout::interleaved) {
+      out[i] = static_cast<float>(std::sin(angle));
+      if (i + 1 < d) out[i + 1] = static_cast<float>(std::cos(angle));
+    } else {
+      out[i / 2] = static_cast<float>(std::sin(angle));
+      if (i + 1 < d) out[half + i / 2] = static_cast<float>(std::cos(angle));
+    }
+  }
+}
+
+void activate(float* x, std::int64_t n, Activation a) {
+  switch (a) {
+    case Activation::relu:
+#pragma omp simd
+      for (std::int64_t i = 0; i < n; ++i) x[i] = std::max(x[i], 0.f);
+      return;
+    case Activation::gelu:
+      for (std::int64_t i = 0; i < n; ++i)
+        x[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * static_cast<float>(M_SQRT1_2)));
+      return;
+    case Activation::swish:
+      for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.f + std::exp(-x[i]));
+      return;
   }
 }
 
 namespace {
 // One sinusoid table per width for the whole process (source and target embeddings share it).
-std::shared_ptr<const std::vector<float>> position_table(std::int64_t d) {
+std::shared_ptr<const std::vector<float>> position_table(std::int64_t d, PositionLayout layout) {
   static std::mutex mu;
-  static std::map<std::int64_t, std::shared_ptr<const std::vector<float>>> tables;
+  static std::map<std::pair<std::int64_t, PositionLayout>, std::shared_ptr<const std::vector<float>>> tables;
   std::lock_guard lock(mu);
-  auto& t = tables[d];
+  auto& t = tables[{d, layout}];
   if (!t) {
     auto v = std::make_shared<std::vector<float>>(static_cast<std::size_t>(kPositionTable * d));
-    for (std::int64_t p = 0; p < kPositionTable; ++p) sinusoidal_position(p, d, v->data() + p * d);
+    for (std::int64_t p = 0; p < kPositionTable; ++p)
+      sinusoidal_position(p, d, v->data() + p * d, layout);
     t = std::move(v);
   }
   return t;
@@ -297,7 +320,8 @@ void Embeddings::init(const ModelConfig& config, std::int64_t vocab) {
   d_ = config.d_model;
   vocab_ = vocab;
   scale_ = config.scale_embeddings ? std::sqrt(static_cast<float>(d_)) : 1.f;
-  positions_ = position_table(d_);
+  layout_ = config.positions;
+  positions_ = position_table(d_, layout_);
 }
 
 Embeddings::Embeddings(std::shared_ptr<const std::vector<float>> table, const ModelConfig& config,
@@ -332,7 +356,7 @@ void Embeddings::forward(const std::uint32_t* ids, const std::int32_t* positions
     } else {
       thread_local std::vector<float> pe;
       pe.resize(static_cast<std::size_t>(d_));
-      sinusoidal_position(positions[i], d_, pe.data());
+      sinusoidal_position(positions[i], d_, pe.data(), layout_);
       for (std::int64_t c = 0; c < d_; ++c) xi[c] = xi[c] * scale_ + pe[c];
     }
   }

@@ -30,7 +30,10 @@ constexpr std::uint32_t kMaxName = 4096;
 
 // Config flag bits.
 constexpr std::uint32_t kPreNorm = 1u << 0, kSharedEmbeddings = 1u << 1, kTiedOutput = 1u << 2,
-                        kSinusoidal = 1u << 3, kScaleEmbeddings = 1u << 4;
+                        kSinusoidal = 1u << 3, kScaleEmbeddings = 1u << 4,
+                        kPositionHalves = 1u << 5;
+constexpr int kActivationShift = 6;  // bits 6-7: Activation
+constexpr std::uint32_t kKnownFlags = 0xffu;
 
 // Sink that either only counts bytes (to know the body size up front) or writes them and keeps
 // the running CRC32 (zlib's: table-driven and widely available, so other tools can check it).
@@ -74,7 +77,9 @@ void write_body(const Model& m, Sink& s) {
   std::uint32_t flags =
       (c.pre_norm ? kPreNorm : 0u) | (c.shared_embeddings ? kSharedEmbeddings : 0u) |
       (c.tied_output ? kTiedOutput : 0u) | (c.sinusoidal_positions ? kSinusoidal : 0u) |
-      (c.scale_embeddings ? kScaleEmbeddings : 0u);
+      (c.scale_embeddings ? kScaleEmbeddings : 0u) |
+      (c.positions == PositionLayout::halves ? kPositionHalves : 0u) |
+      (static_cast<std::uint32_t>(c.activation) << kActivationShift);
   s.pod(flags);
   s.pod(c.layer_norm_eps);
   for (auto v : {c.pad_id, c.bos_id, c.eos_id, c.unk_id}) s.pod(v);
@@ -186,7 +191,12 @@ Model read_body(Reader& r, bool deferred) {
                   &c.tgt_vocab})
     *v = r.pod<std::uint32_t>();
   auto flags = r.pod<std::uint32_t>();
-  if (flags & ~std::uint32_t{0x1f}) r.fail(fmt::format("unknown config flags 0x{:x}", flags));
+  if (flags & ~kKnownFlags) r.fail(fmt::format("unknown config flags 0x{:x}", flags));
+  const std::uint32_t activation = (flags >> kActivationShift) & 3u;
+  if (activation > static_cast<std::uint32_t>(Activation::swish))
+    r.fail(fmt::format("unknown activation {} in the config flags", activation));
+  c.activation = static_cast<Activation>(activation);
+  c.positions = flags & kPositionHalves ? PositionLayout::halves : PositionLayout::interleaved;
   c.pre_norm = flags & kPreNorm;
   c.shared_embeddings = flags & kSharedEmbeddings;
   c.tied_output = flags & kTiedOutput;

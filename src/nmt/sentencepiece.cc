@@ -85,6 +85,13 @@ std::vector<std::string> SentencePiece::pieces() const {
   return out;
 }
 
+std::vector<std::string> SentencePiece::text_pieces() const {
+  std::vector<std::string> out;
+  for (int i = 0; i < sp_->GetPieceSize(); ++i)
+    if (!sp_->IsControl(i)) out.push_back(sp_->IdToPiece(i));
+  return out;
+}
+
 std::size_t SentencePiece::size() const {
   return static_cast<std::size_t>(sp_->GetPieceSize());
 }
@@ -191,7 +198,9 @@ void TextCodec::check_vocabulary(const Vocabulary& source, const Vocabulary& tar
   auto check = [](const SentencePiece& sp, const Vocabulary& vocab, const char* side) {
     std::size_t missing = 0;
     std::string first;
-    for (const auto& p : sp.pieces())
+    // Control symbols never come out of encoding: a vocabulary need not hold them (Marian's
+    // vocabularies have </s> but not <s>).
+    for (const auto& p : sp.text_pieces())
       if (vocab.id(p, static_cast<std::uint32_t>(-1)) == static_cast<std::uint32_t>(-1)) {
         if (missing++ == 0) first = p;
       }

@@ -25,10 +25,17 @@ T* sized(std::vector<T>& v, std::int64_t n) {
   return v.data();
 }
 
-// out = fc2(ReLU(fc1(in))). When both run static int8, fc1 writes its output already quantized
-// for fc2: the [n, ffn] intermediate never round-trips through fp32 (`big` is then unused).
-void feed_forward(const Linear& fc1, const Linear& fc2, const float* in, std::int64_t n, float* big,
-                  float* out) {
+// out = fc2(act(fc1(in))). With ReLU and both layers static int8, fc1 writes its output already
+// quantized for fc2: the [n, ffn] intermediate never round-trips through fp32 (`big` is then
+// unused). Other activations run between the two in fp32.
+void feed_forward(const Linear& fc1, const Linear& fc2, Activation act, const float* in,
+                  std::int64_t n, float* big, float* out) {
+  if (act != Activation::relu) {
+    fc1.forward(in, n, big, /*relu=*/false);
+    activate(big, n * fc1.out_features(), act);
+    fc2.forward(big, n, out);
+    return;
+  }
   if (fc1.compute() == Compute::int8_static && fc2.compute() == Compute::int8_static) {
     thread_local std::vector<std::uint8_t> q;
     fc1.forward_to_u8(in, n, sized(q, n * fc1.out_features()), fc2.input_quant(), true);
@@ -248,7 +255,7 @@ std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
     if (!pre) l->attn_norm.forward(x.data(), n, x.data());
     in = x.data();
     if (pre) l->ffn_norm.forward(x.data(), n, (in = h.data(), h.data()));
-    feed_forward(l->fc1, l->fc2, in, n, big.data(), tmp.data());
+    feed_forward(l->fc1, l->fc2, config_.activation, in, n, big.data(), tmp.data());
     add_inplace(x.data(), tmp.data(), n * d);
     if (!pre) l->ffn_norm.forward(x.data(), n, x.data());
   }
@@ -357,7 +364,7 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
 
     in = x;
     if (pre) l.ffn_norm.forward(x, A, (in = h, h));
-    feed_forward(l.fc1, l.fc2, in, A, big, tmp);
+    feed_forward(l.fc1, l.fc2, config_.activation, in, A, big, tmp);
     add_inplace(x, tmp, A * d);
     if (!pre) l.ffn_norm.forward(x, A, x);
   }

@@ -96,11 +96,17 @@ class Embeddings {
   std::shared_ptr<const std::vector<float>> table_;      // [vocab, d], or
   std::shared_ptr<const Linear> weights_;                // the tied projection's rows
   std::shared_ptr<const std::vector<float>> positions_;  // [1024, d] sinusoids, shared per d
+  PositionLayout layout_ = PositionLayout::interleaved;
   std::int64_t d_ = 0, vocab_ = 0;
   float scale_ = 1.f;
 };
 
-// PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(same); writes d floats.
-void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out);
+// Interleaved: PE(p, 2i) = sin(p / 10000^(2i/d)), PE(p, 2i+1) = cos(same). Halves (Marian):
+// PE(p, i) = sin(p / 10000^(2i/d)), PE(p, d/2 + i) = cos(same), i < d/2. Writes d floats.
+void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out,
+                         PositionLayout layout = PositionLayout::interleaved);
+
+// x = activation(x) over n floats, in place (ReLU, erf GELU or SiLU).
+void activate(float* x, std::int64_t n, Activation a);
 
 }  // namespace keel::nmt

@@ -14,6 +14,14 @@ namespace keel::nmt {
 
 enum class DType : std::uint8_t { f32 = 0, s8 = 1 };
 
+// The feed-forward layers' nonlinearity: ReLU (keel's own models, OpenNMT-py), GELU with erf
+// (Hugging Face "gelu") or swish = SiLU, x·sigmoid(x) (Marian's OPUS-MT models).
+enum class Activation : std::uint8_t { relu = 0, gelu = 1, swish = 2 };
+// Where sin and cos sit in a sinusoidal position vector: interleaved (sin at even, cos at odd
+// indices: Vaswani et al., tensor2tensor, OpenNMT-py, keel) or halves (sin in the first half, cos
+// in the second: Marian).
+enum class PositionLayout : std::uint8_t { interleaved = 0, halves = 1 };
+
 struct ModelConfig {
   std::uint32_t encoder_layers = 6, decoder_layers = 6;
   std::uint32_t d_model = 512, heads = 8, ffn = 2048;
@@ -23,6 +31,8 @@ struct ModelConfig {
   bool tied_output = true;        // output projection = target embedding table
   bool sinusoidal_positions = true;
   bool scale_embeddings = true;  // embeddings multiplied by sqrt(d_model)
+  Activation activation = Activation::relu;
+  PositionLayout positions = PositionLayout::interleaved;
   float layer_norm_eps = 1e-5f;
   std::uint32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
 

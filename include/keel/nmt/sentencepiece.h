@@ -37,6 +37,8 @@ class SentencePiece {
   std::string decode_line(std::string_view line) const;
   // The vocabulary in id order (id i = piece i).
   std::vector<std::string> pieces() const;
+  // The pieces encoding can emit: control symbols (<s>, </s>, <pad>) left out.
+  std::vector<std::string> text_pieces() const;
   std::size_t size() const;
 
  private:

@@ -1,0 +1,34 @@
+#pragma once
+// `keel nmt import`: models trained elsewhere, written as keel model directories (model.keel,
+// source.spm + target.spm, decoding.json, checksums) that translate, quantize, bench and serve
+// use unchanged. Every input is checked before anything is written; the directory appears whole
+// (written beside and renamed) or not at all.
+#include <filesystem>
+#include <string>
+
+#include "keel/nmt/model.h"
+#include "keel/nmt/transformer.h"
+
+namespace keel::nmt {
+
+struct ImportSummary {
+  ModelConfig config;
+  DecodeOptions decoding;  // what decoding.json holds (the model's generation settings)
+  std::size_t tensors = 0;
+  std::int64_t parameters = 0;
+  std::string weights_file;  // which file the weights came from
+};
+
+// A Hugging Face MarianMT directory (OPUS-MT): config.json (model_type "marian"), vocab.json
+// (and target_vocab.json when the vocabularies are separate), source.spm, target.spm, and
+// model.safetensors. Throws core::InputError naming the file and key for anything missing,
+// unsupported or inconsistent.
+ImportSummary import_marian_hf(const std::filesystem::path& dir, const std::filesystem::path& out);
+
+// The model and decoding defaults written as a model directory at `out` (which must not exist
+// yet), with the SentencePiece models copied in; checked by loading it back.
+void write_model_directory(const Model& model, const DecodeOptions& decoding,
+                           const std::filesystem::path& source_spm,
+                           const std::filesystem::path& target_spm, const std::filesystem::path& out);
+
+}  // namespace keel::nmt

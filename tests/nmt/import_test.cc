@@ -1,0 +1,204 @@
+// `keel nmt import --from marian-hf` on directories in the exact Hugging Face MarianMT layout,
+// written by tests/nmt/import/marian_fixture.py (Debian's python3-torch): keel's greedy and beam-4
+// outputs equal the fixture's own reference MarianMT forward token for token, fp32 logits within
+// 1e-4; the imported directory quantizes, translates raw text and benches; bad inputs are one
+// line, exit 2, nothing written.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "../support/run_keel.h"
+#include "../support/temp_dir.h"
+#include "keel/nmt/model.h"
+#include "keel/nmt/transformer.h"
+
+using keel::testing::read_all;
+using keel::testing::run_shell;
+namespace fs = std::filesystem;
+
+namespace {
+
+// fp32 logits of keel against the reference forward (PyTorch, same fp32 weights).
+constexpr float kLogitTol = 1e-4f;
+
+const std::string kKeel = KEEL_BINARY;
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+class MarianImport : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new keel::testing::TempDir("keel_marian");
+    for (const char* variant : {"shared-swish", "separate-gelu"}) {
+      const auto r = run_shell("/usr/bin/python3 " KEEL_SOURCE_DIR "/tests/nmt/import/marian_fixture.py " +
+                               (dir_->path / variant).string() + " " + variant);
+      ASSERT_EQ(r.rc, 0) << "the fixture writer failed (install-deps.sh installs python3-torch and "
+                            "sentencepiece): "
+                         << r.err;
+    }
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static fs::path fixture(const std::string& variant) { return dir_->path / variant; }
+  // A fresh copy of a fixture's model directory to break.
+  static fs::path copy_of(const std::string& variant, const std::string& name) {
+    const fs::path to = dir_->path / name;
+    fs::remove_all(to);
+    fs::copy(fixture(variant) / "model", to);
+    return to;
+  }
+  static keel::testing::RunResult import(const fs::path& from, const fs::path& out) {
+    return run_shell(kKeel + " nmt import --from marian-hf " + from.string() + " --out " + out.string());
+  }
+  static keel::testing::TempDir* dir_;
+};
+keel::testing::TempDir* MarianImport::dir_ = nullptr;
+
+}  // namespace
+
+TEST_F(MarianImport, GreedyAndBeamEqualTheReferenceTokenForToken) {
+  for (const std::string variant : {"shared-swish", "separate-gelu"}) {
+    const fs::path out = fixture(variant) / "keel";
+    auto r = import(fixture(variant) / "model", out);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const std::string sources = (fixture(variant) / "reference" / "sources.txt").string();
+    for (auto [beam, file] : {std::pair{1, "greedy.txt"}, {4, "beam4.txt"}}) {
+      // The model file takes the reference's pieces as they are; the length bound is the
+      // reference's (20 pieces, no factor).
+      // (In a subshell: run_shell's own stdin redirection must not replace this one.)
+      auto t = run_shell("(" + kKeel + " nmt translate --quiet --compute fp32 --max-length-factor 0 " +
+                         "--max-decoding-length 20 --beam-size " + std::to_string(beam) +
+                         " --model " + (out / "model.keel").string() + " < " + sources + ")");
+      ASSERT_EQ(t.rc, 0) << t.err;
+      const auto got = lines(t.out), want = lines(read_all(fixture(variant) / "reference" / file));
+      ASSERT_EQ(want.size(), 60u);
+      ASSERT_EQ(got.size(), want.size());
+      for (std::size_t i = 0; i < want.size(); ++i)
+        EXPECT_EQ(got[i], want[i]) << variant << ", beam " << beam << ", sentence " << i;
+    }
+    // The search is exercised: beam 4 and greedy disagree on some sentences.
+    EXPECT_NE(read_all(fixture(variant) / "reference" / "greedy.txt"),
+              read_all(fixture(variant) / "reference" / "beam4.txt"));
+  }
+}
+
+TEST_F(MarianImport, Fp32LogitsMatchTheReferenceForward) {
+  for (const std::string variant : {"shared-swish", "separate-gelu"}) {
+    const fs::path out = fixture(variant) / "keel_logits";
+    auto r = import(fixture(variant) / "model", out);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    keel::nmt::Transformer t(keel::nmt::load_model(out / "model.keel"), keel::nmt::Compute::fp32);
+    const auto shapes = nlohmann::json::parse(read_all(fixture(variant) / "reference" / "logits.json"));
+    const std::string raw = read_all(fixture(variant) / "reference" / "logits.f32");
+    std::size_t at = 0, checked = 0;
+    for (const auto& s : shapes) {
+      const keel::nmt::Ids src = s["source"].get<keel::nmt::Ids>(), tgt = s["target"].get<keel::nmt::Ids>();
+      const auto rows = s["rows"].get<std::size_t>(), vocab = s["vocab"].get<std::size_t>();
+      ASSERT_EQ(rows, tgt.size() + 1);
+      const auto logits = t.forced_logits({src}, {tgt})[0];
+      ASSERT_EQ(logits.size(), rows * vocab);
+      float worst = 0;
+      for (std::size_t i = 0; i < rows * vocab; ++i) {
+        float want;
+        std::memcpy(&want, raw.data() + (at + i) * sizeof(float), sizeof want);
+        worst = std::max(worst, std::abs(logits[i] - want));
+      }
+      EXPECT_LE(worst, kLogitTol) << variant << ", source of " << src.size() << " ids";
+      at += rows * vocab;
+      ++checked;
+    }
+    EXPECT_EQ(at * sizeof(float), raw.size());
+    EXPECT_EQ(checked, 6u);
+  }
+}
+
+TEST_F(MarianImport, TheDirectoryQuantizesTranslatesTextAndBenches) {
+  const fs::path out = fixture("shared-swish") / "keel_use", q = fixture("shared-swish") / "keel_int8";
+  ASSERT_EQ(import(fixture("shared-swish") / "model", out).rc, 0);
+  auto calib = fixture("shared-swish") / "calib.txt";
+  std::ofstream(calib) << "the cell divides\nlarge compounds move into the nucleus\nthe first phase of mitosis\n";
+  auto qr = run_shell(kKeel + " nmt quantize --quiet --model " + out.string() + " --calib " +
+                      calib.string() + " --out " + q.string());
+  ASSERT_EQ(qr.rc, 0) << qr.err;
+  EXPECT_TRUE(fs::exists(q / "decoding.json"));  // the model's defaults travel with it
+  EXPECT_TRUE(fs::exists(q / "source.spm") && fs::exists(q / "target.spm"));
+  for (const fs::path& m : {out, q}) {
+    auto t = run_shell("(printf 'the cell divides\\nlarge compounds move\\n' | " + kKeel +
+                       " nmt translate --quiet --model " + m.string() + ")");
+    ASSERT_EQ(t.rc, 0) << t.err;
+    const auto got = lines(t.out);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_FALSE(got[0].empty());
+  }
+  auto b = run_shell(kKeel + " nmt bench --quiet --json --model " + out.string() +
+                     " --compute fp32,int8-dynamic --sentences 8 --batch 4 --target-length 5");
+  ASSERT_EQ(b.rc, 0) << b.err;
+  EXPECT_EQ(nlohmann::json::parse(b.out)["runs"].size(), 2u);
+}
+
+TEST_F(MarianImport, BadInputsAreOneLineAndWriteNothing) {
+  struct Case {
+    std::string name, what_in_error;
+    std::function<void(const fs::path&)> damage;
+  };
+  auto edit_config = [](const fs::path& dir, const std::function<void(nlohmann::json&)>& f) {
+    auto c = nlohmann::json::parse(read_all(dir / "config.json"));
+    f(c);
+    std::ofstream(dir / "config.json") << c.dump();
+  };
+  const std::vector<Case> cases = {
+      {"no_config", "config.json", [](const fs::path& d) { fs::remove(d / "config.json"); }},
+      {"bart", "model_type", [&](const fs::path& d) { edit_config(d, [](auto& c) { c["model_type"] = "bart"; }); }},
+      {"gelu_new", "activation_function",
+       [&](const fs::path& d) { edit_config(d, [](auto& c) { c["activation_function"] = "gelu_new"; }); }},
+      {"pre_norm", "normalize_before",
+       [&](const fs::path& d) { edit_config(d, [](auto& c) { c["normalize_before"] = true; }); }},
+      {"wide", "shape", [&](const fs::path& d) { edit_config(d, [](auto& c) { c["encoder_ffn_dim"] = 256; c["decoder_ffn_dim"] = 256; }); }},
+      {"no_d_model", "d_model", [&](const fs::path& d) { edit_config(d, [](auto& c) { c.erase("d_model"); }); }},
+      {"other_spm", "SentencePiece",
+       [&](const fs::path& d) {
+         fs::copy_file(d.parent_path() / "shared-swish" / "other.spm", d / "source.spm",
+                       fs::copy_options::overwrite_existing);
+       }},
+      {"truncated", "model.safetensors",
+       [](const fs::path& d) { fs::resize_file(d / "model.safetensors", fs::file_size(d / "model.safetensors") - 100); }},
+      {"bad_header", "header",
+       [](const fs::path& d) {
+         std::fstream f(d / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+         f.seekp(8);
+         f.write("[", 1);  // the JSON header is no longer an object
+       }},
+      {"pickle_only", "pytorch_model.bin",
+       [](const fs::path& d) {
+         fs::rename(d / "model.safetensors", d / "pytorch_model.bin");
+       }},
+      {"vocab_size", "vocab.json",
+       [&](const fs::path& d) { edit_config(d, [](auto& c) { c["vocab_size"] = c["vocab_size"].template get<int>() + 1; }); }},
+  };
+  for (const auto& c : cases) {
+    const fs::path broken = copy_of("shared-swish", "broken_" + c.name), out = broken.string() + "_out";
+    c.damage(broken);
+    auto r = import(broken, out);
+    EXPECT_EQ(r.rc, 2) << c.name << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.what_in_error), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << c.name;
+    for (const auto& e : fs::directory_iterator(broken.parent_path()))
+      EXPECT_EQ(e.path().filename().string().find(".partial."), std::string::npos) << e.path();
+  }
+  // An existing output directory is never overwritten.
+  const fs::path taken = fixture("shared-swish") / "taken";
+  fs::create_directories(taken);
+  auto r = import(fixture("shared-swish") / "model", taken);
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+}
