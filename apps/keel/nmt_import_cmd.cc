@@ -19,6 +19,7 @@ const char* activation_name(nmt::Activation a) {
     case nmt::Activation::relu: return "relu";
     case nmt::Activation::gelu: return "gelu";
     case nmt::Activation::swish: return "swish";
+    case nmt::Activation::gelu_tanh: return "gelu (tanh)";
   }
   return "?";
 }

@@ -88,10 +88,8 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   const std::uint32_t eos = config_.eos_id;
   std::vector<Ids> out(static_cast<std::size_t>(B));
   if (B == 0) return out;
-  std::vector<int> limit(static_cast<std::size_t>(B));
-  int steps = 0;
-  for (std::int64_t b = 0; b < B; ++b)
-    steps = std::max(steps, limit[b] = sentence_max_length(options, src[b].size()));
+  const std::vector<int> limit = sentence_max_lengths(options, src);
+  const int steps = *std::max_element(limit.begin(), limit.end());
   if (steps == 0) return out;
   State s = start(src, steps, K);  // slot b·K + k: hypothesis k of sentence b
   auto normalized = [&](float score, std::size_t len) {

@@ -39,10 +39,8 @@ std::vector<Ids> Transformer::beam_search_reference(const std::vector<Ids>& src,
   const std::int64_t pad = config_.pad_id, bos = config_.bos_id;
   std::vector<Ids> out(static_cast<std::size_t>(B));
   if (B == 0) return out;
-  std::vector<int> limit(static_cast<std::size_t>(B));
-  int steps = 0;
-  for (std::int64_t b = 0; b < B; ++b)
-    steps = std::max(steps, limit[b] = sentence_max_length(options, src[b].size()));
+  const std::vector<int> limit = sentence_max_lengths(options, src);
+  const int steps = *std::max_element(limit.begin(), limit.end());
   if (steps == 0) return out;
   // 2K cache slots per sentence: beams live in one half and are copied into the other when
   // they pick their parents, so a permutation of parents never overwrites a cache still needed.

@@ -34,6 +34,13 @@ void check_decode_options(const DecodeOptions& o) {
                            "check --repetition-penalty");
 }
 
+std::vector<int> sentence_max_lengths(const DecodeOptions& o, const std::vector<Ids>& src) {
+  std::vector<int> out;
+  out.reserve(src.size());
+  for (const Ids& s : src) out.push_back(sentence_max_length(o, s.size()));
+  return out;
+}
+
 int sentence_max_length(const DecodeOptions& o, std::size_t source_ids) {
   if (o.max_length_factor <= 0.f) return o.max_length;
   const double tokens = static_cast<double>(source_ids > 0 ? source_ids - 1 : 0);  // EOS off
@@ -52,10 +59,8 @@ std::vector<Ids> Transformer::greedy(const std::vector<Ids>& src,
   // Padding and BOS are inputs, never outputs: a model (random, or undertrained) that scores
   // them highest must not emit them.
   const std::int64_t pad = config_.pad_id, bos = config_.bos_id;
-  std::vector<int> limit(static_cast<std::size_t>(B));
-  int steps = 0;
-  for (std::int64_t b = 0; b < B; ++b)
-    steps = std::max(steps, limit[b] = sentence_max_length(options, src[b].size()));
+  const std::vector<int> limit = sentence_max_lengths(options, src);
+  const int steps = *std::max_element(limit.begin(), limit.end());
   if (steps == 0) return out;
   // The step that would emit token limit+1 never runs, so the longest limit is enough steps.
   State s = start(src, steps);

@@ -273,7 +273,15 @@ void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out, PositionL
   for (std::int64_t i = 0; i < d; i += 2) {
     const double angle = static_cast<double>(pos) /
                          std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
-    if (layout == PositionLayout::interleaved) {
+    if (layout == PositionLayout::tensorflow) {
+      // OpenNMT-tf: timescales exp(-j·ln(10000)/(d/2 - 1)), positions from 1, sines then cosines.
+      const std::int64_t h = d / 2, j = i / 2;
+      if (j >= h) continue;
+      const double inc = std::log(10000.0) / static_cast<double>(std::max<std::int64_t>(1, h - 1));
+      const double a = static_cast<double>(pos + 1) * std::exp(-inc * static_cast<double>(j));
+      out[j] = static_cast<float>(std::sin(a));
+      out[h + j] = static_cast<float>(std::cos(a));
+    } else if (layout == PositionLayout::interleaved) {
       out[i] = static_cast<float>(std::sin(angle));
       if (i + 1 < d) out[i + 1] = static_cast<float>(std::cos(angle));
     } else {
@@ -295,6 +303,12 @@ void activate(float* x, std::int64_t n, Activation a) {
       return;
     case Activation::swish:
       for (std::int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.f + std::exp(-x[i]));
+      return;
+    case Activation::gelu_tanh:
+      for (std::int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        x[i] = 0.5f * v * (1.f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+      }
       return;
   }
 }

@@ -31,9 +31,10 @@ constexpr std::uint32_t kMaxName = 4096;
 // Config flag bits.
 constexpr std::uint32_t kPreNorm = 1u << 0, kSharedEmbeddings = 1u << 1, kTiedOutput = 1u << 2,
                         kSinusoidal = 1u << 3, kScaleEmbeddings = 1u << 4,
-                        kPositionHalves = 1u << 5;
+                        kPositionLow = 1u << 5, kNoSourceEos = 1u << 8, kSourceBos = 1u << 9,
+                        kPositionHigh = 1u << 10;
 constexpr int kActivationShift = 6;  // bits 6-7: Activation
-constexpr std::uint32_t kKnownFlags = 0xffu;
+constexpr std::uint32_t kKnownFlags = 0x7ffu;
 
 // Sink that either only counts bytes (to know the body size up front) or writes them and keeps
 // the running CRC32 (zlib's: table-driven and widely available, so other tools can check it).
@@ -78,7 +79,9 @@ void write_body(const Model& m, Sink& s) {
       (c.pre_norm ? kPreNorm : 0u) | (c.shared_embeddings ? kSharedEmbeddings : 0u) |
       (c.tied_output ? kTiedOutput : 0u) | (c.sinusoidal_positions ? kSinusoidal : 0u) |
       (c.scale_embeddings ? kScaleEmbeddings : 0u) |
-      (c.positions == PositionLayout::halves ? kPositionHalves : 0u) |
+      ((static_cast<std::uint32_t>(c.positions) & 1u) ? kPositionLow : 0u) |
+      ((static_cast<std::uint32_t>(c.positions) & 2u) ? kPositionHigh : 0u) |
+      (c.source_eos ? 0u : kNoSourceEos) | (c.source_bos ? kSourceBos : 0u) |
       (static_cast<std::uint32_t>(c.activation) << kActivationShift);
   s.pod(flags);
   s.pod(c.layer_norm_eps);
@@ -192,11 +195,13 @@ Model read_body(Reader& r, bool deferred) {
     *v = r.pod<std::uint32_t>();
   auto flags = r.pod<std::uint32_t>();
   if (flags & ~kKnownFlags) r.fail(fmt::format("unknown config flags 0x{:x}", flags));
-  const std::uint32_t activation = (flags >> kActivationShift) & 3u;
-  if (activation > static_cast<std::uint32_t>(Activation::swish))
-    r.fail(fmt::format("unknown activation {} in the config flags", activation));
-  c.activation = static_cast<Activation>(activation);
-  c.positions = flags & kPositionHalves ? PositionLayout::halves : PositionLayout::interleaved;
+  c.activation = static_cast<Activation>((flags >> kActivationShift) & 3u);
+  const std::uint32_t layout = (flags & kPositionLow ? 1u : 0u) | (flags & kPositionHigh ? 2u : 0u);
+  if (layout > static_cast<std::uint32_t>(PositionLayout::tensorflow))
+    r.fail(fmt::format("unknown position layout {} in the config flags", layout));
+  c.positions = static_cast<PositionLayout>(layout);
+  c.source_eos = !(flags & kNoSourceEos);
+  c.source_bos = flags & kSourceBos;
   c.pre_norm = flags & kPreNorm;
   c.shared_embeddings = flags & kSharedEmbeddings;
   c.tied_output = flags & kTiedOutput;

@@ -46,6 +46,7 @@ void pin_thread(const std::vector<int>& cores, int first, int count) {
 
 Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& c, std::string_view line) {
   Ids ids;
+  if (c.source_bos) ids.push_back(c.bos_id);
   std::size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
@@ -54,7 +55,8 @@ Ids tokens_to_ids(const Vocabulary& vocab, const ModelConfig& c, std::string_vie
     if (j > i) ids.push_back(vocab.id(line.substr(i, j - i), c.unk_id));
     i = j;
   }
-  ids.push_back(c.eos_id);
+  // The encoder needs one row: an empty line without EOS still gets it (its output is empty).
+  if (c.source_eos || ids.empty()) ids.push_back(c.eos_id);
   return ids;
 }
 

@@ -183,10 +183,32 @@ TEST(ModelFile, CorruptBodyWithValidChecksumIsRejectedNotCrashed) {
   EXPECT_NE(error_of(bad).find("multiple of heads"), std::string::npos) << error_of(bad);
 
   bad = bytes;
-  std::uint32_t flags = 0xff;
+  std::uint32_t flags = 0x80f;  // bit 11 means nothing
   std::memcpy(bad.data() + kBodyStart + 7 * 4, &flags, 4);
   fix_crc(bad);
-  EXPECT_NE(error_of(bad).find("unknown config flags"), std::string::npos);
+  EXPECT_NE(error_of(bad).find("unknown config flags"), std::string::npos) << error_of(bad);
+
+  bad = bytes;
+  flags = 0x0f | 1u << 5 | 1u << 10;  // position layout 3 does not exist
+  std::memcpy(bad.data() + kBodyStart + 7 * 4, &flags, 4);
+  fix_crc(bad);
+  EXPECT_NE(error_of(bad).find("unknown position layout 3"), std::string::npos) << error_of(bad);
+}
+
+TEST(ModelFile, ActivationAndPositionLayoutRoundTrip) {
+  Model m = tiny();
+  m.config.activation = Activation::gelu_tanh;
+  m.config.positions = PositionLayout::tensorflow;
+  m.config.source_eos = false;
+  m.config.source_bos = true;
+  const auto path = std::filesystem::temp_directory_path() / ("keel_act_" + std::to_string(::getpid()) + ".keel");
+  save_model(m, path);
+  const Model back = load_model(path);
+  EXPECT_EQ(back.config.activation, Activation::gelu_tanh);
+  EXPECT_EQ(back.config.positions, PositionLayout::tensorflow);
+  EXPECT_FALSE(back.config.source_eos);
+  EXPECT_TRUE(back.config.source_bos);
+  std::filesystem::remove(path);
 }
 
 TEST(ModelFile, LookupNamesMissingTensorsAndWrongShapes) {

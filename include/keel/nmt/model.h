@@ -15,12 +15,14 @@ namespace keel::nmt {
 enum class DType : std::uint8_t { f32 = 0, s8 = 1 };
 
 // The feed-forward layers' nonlinearity: ReLU (keel's own models, OpenNMT-py), GELU with erf
-// (Hugging Face "gelu") or swish = SiLU, x·sigmoid(x) (Marian's OPUS-MT models).
-enum class Activation : std::uint8_t { relu = 0, gelu = 1, swish = 2 };
+// (Hugging Face "gelu"), swish = SiLU, x·sigmoid(x) (Marian's OPUS-MT models), or GELU's tanh
+// approximation (CTranslate2's GELUTanh).
+enum class Activation : std::uint8_t { relu = 0, gelu = 1, swish = 2, gelu_tanh = 3 };
 // Where sin and cos sit in a sinusoidal position vector: interleaved (sin at even, cos at odd
-// indices: Vaswani et al., tensor2tensor, OpenNMT-py, keel) or halves (sin in the first half, cos
-// in the second: Marian).
-enum class PositionLayout : std::uint8_t { interleaved = 0, halves = 1 };
+// indices: Vaswani et al., tensor2tensor, OpenNMT-py, keel), halves (sin in the first half, cos
+// in the second: Marian), or tensorflow (halves with frequencies exp(-j·ln(10000)/(d/2 - 1)) and
+// positions counted from 1: OpenNMT-tf, CTranslate2's own table).
+enum class PositionLayout : std::uint8_t { interleaved = 0, halves = 1, tensorflow = 2 };
 
 struct ModelConfig {
   std::uint32_t encoder_layers = 6, decoder_layers = 6;
@@ -33,6 +35,9 @@ struct ModelConfig {
   bool scale_embeddings = true;  // embeddings multiplied by sqrt(d_model)
   Activation activation = Activation::relu;
   PositionLayout positions = PositionLayout::interleaved;
+  // What surrounds a source sentence's tokens: keel and Marian end it with EOS; OpenNMT-py
+  // models (and their CTranslate2 conversions) see the bare tokens.
+  bool source_bos = false, source_eos = true;
   float layer_norm_eps = 1e-5f;
   std::uint32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
 

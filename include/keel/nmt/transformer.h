@@ -37,6 +37,8 @@ struct DecodeOptions {
 
 // The target bound of one sentence with `source_ids` ids (its EOS included) under `o`.
 int sentence_max_length(const DecodeOptions& o, std::size_t source_ids);
+// The same for every sentence of a batch (each ending with EOS).
+std::vector<int> sentence_max_lengths(const DecodeOptions& o, const std::vector<Ids>& src);
 // Throws core::InputError naming the flag when `o` is out of range.
 void check_decode_options(const DecodeOptions& o);
 
