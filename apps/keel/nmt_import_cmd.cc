@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "keel/core/error.h"
 #include "keel/nmt/import.h"
 
 namespace keel::cli {
@@ -11,8 +12,27 @@ namespace keel::cli {
 namespace {
 
 struct ImportArgs {
-  std::string from, source, out;
+  std::string from, source, out, spm, source_spm, target_spm;
 };
+
+// The SentencePiece models of a CTranslate2 directory: the flags, else source.spm + target.spm
+// or sentencepiece.model in it, else sentencepiece.model beside it (an Argos Translate package).
+std::pair<std::filesystem::path, std::filesystem::path> ct2_spm(const ImportArgs& a) {
+  namespace fs = std::filesystem;
+  if (!a.source_spm.empty() || !a.target_spm.empty()) {
+    if (a.source_spm.empty() || a.target_spm.empty())
+      throw core::InputError("--source-spm and --target-spm go together", {}, "pass both, or --spm for one joint model");
+    return {a.source_spm, a.target_spm};
+  }
+  if (!a.spm.empty()) return {a.spm, a.spm};
+  const fs::path dir = a.source;
+  if (fs::exists(dir / "source.spm") && fs::exists(dir / "target.spm")) return {dir / "source.spm", dir / "target.spm"};
+  for (const fs::path& p : {dir / "sentencepiece.model", dir.parent_path() / "sentencepiece.model"})
+    if (fs::exists(p)) return {p, p};
+  throw core::InputError("no SentencePiece model found for this CTranslate2 directory",
+                         core::Location{dir.string(), 0, 0, {}},
+                         "pass --spm FILE (one joint model) or --source-spm and --target-spm");
+}
 
 const char* activation_name(nmt::Activation a) {
   switch (a) {
@@ -25,7 +45,13 @@ const char* activation_name(nmt::Activation a) {
 }
 
 void run_import(const ImportArgs& a, const GlobalOptions& g) {
-  const nmt::ImportSummary s = nmt::import_marian_hf(a.source, a.out);
+  nmt::ImportSummary s;
+  if (a.from == "marian-hf") {
+    s = nmt::import_marian_hf(a.source, a.out);
+  } else {
+    const auto [src, tgt] = ct2_spm(a);
+    s = nmt::import_ctranslate2(a.source, src, tgt, a.out);
+  }
   const auto& c = s.config;
   if (g.json) {
     print_out(nlohmann::json{{"out", a.out},
@@ -62,11 +88,20 @@ void register_nmt_import(CLI::App& nmt, const GlobalOptions& global) {
       "bench and serve use it)");
   cmd->add_option("--from", a->from,
                   "Source format: marian-hf (a Hugging Face MarianMT / OPUS-MT directory with "
-                  "model.safetensors)")
+                  "model.safetensors) or ctranslate2 (a CTranslate2 model directory, as Argos "
+                  "Translate and LibreTranslate install)")
       ->required()
-      ->check(CLI::IsMember({"marian-hf"}));
+      ->check(CLI::IsMember({"marian-hf", "ctranslate2"}));
   cmd->add_option("source", a->source, "The model's directory")->required();
   cmd->add_option("--out", a->out, "Model directory to create (must not exist)")->required();
+  cmd->add_option("--spm", a->spm,
+                  "ctranslate2: the joint SentencePiece model (default: sentencepiece.model in or "
+                  "beside the directory)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--source-spm", a->source_spm, "ctranslate2: the source SentencePiece model")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--target-spm", a->target_spm, "ctranslate2: the target SentencePiece model")
+      ->check(CLI::ExistingFile);
   cmd->callback([a, &global] { run_import(*a, global); });
 }
 

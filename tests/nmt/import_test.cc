@@ -14,6 +14,7 @@
 
 #include "../support/run_keel.h"
 #include "../support/temp_dir.h"
+#include "import_util.h"
 #include "keel/nmt/model.h"
 #include "keel/nmt/transformer.h"
 
@@ -27,13 +28,6 @@ namespace {
 constexpr float kLogitTol = 1e-4f;
 
 const std::string kKeel = KEEL_BINARY;
-
-std::vector<std::string> lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 class MarianImport : public ::testing::Test {
  protected:
@@ -65,60 +59,16 @@ keel::testing::TempDir* MarianImport::dir_ = nullptr;
 
 }  // namespace
 
-TEST_F(MarianImport, GreedyAndBeamEqualTheReferenceTokenForToken) {
+TEST_F(MarianImport, GreedyBeamAndLogitsEqualTheReference) {
+  bool searched = false;
   for (const std::string variant : {"shared-swish", "separate-gelu"}) {
     const fs::path out = fixture(variant) / "keel";
     auto r = import(fixture(variant) / "model", out);
     ASSERT_EQ(r.rc, 0) << r.err;
-    const std::string sources = (fixture(variant) / "reference" / "sources.txt").string();
-    for (auto [beam, file] : {std::pair{1, "greedy.txt"}, {4, "beam4.txt"}}) {
-      // The model file takes the reference's pieces as they are; the length bound is the
-      // reference's (20 pieces, no factor).
-      // (In a subshell: run_shell's own stdin redirection must not replace this one.)
-      auto t = run_shell("(" + kKeel + " nmt translate --quiet --compute fp32 --max-length-factor 0 " +
-                         "--max-decoding-length 20 --beam-size " + std::to_string(beam) +
-                         " --model " + (out / "model.keel").string() + " < " + sources + ")");
-      ASSERT_EQ(t.rc, 0) << t.err;
-      const auto got = lines(t.out), want = lines(read_all(fixture(variant) / "reference" / file));
-      ASSERT_EQ(want.size(), 60u);
-      ASSERT_EQ(got.size(), want.size());
-      for (std::size_t i = 0; i < want.size(); ++i)
-        EXPECT_EQ(got[i], want[i]) << variant << ", beam " << beam << ", sentence " << i;
-    }
-    // The search is exercised: beam 4 and greedy disagree on some sentences.
-    EXPECT_NE(read_all(fixture(variant) / "reference" / "greedy.txt"),
-              read_all(fixture(variant) / "reference" / "beam4.txt"));
+    searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(variant), variant);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(variant), kLogitTol, variant), 6u);
   }
-}
-
-TEST_F(MarianImport, Fp32LogitsMatchTheReferenceForward) {
-  for (const std::string variant : {"shared-swish", "separate-gelu"}) {
-    const fs::path out = fixture(variant) / "keel_logits";
-    auto r = import(fixture(variant) / "model", out);
-    ASSERT_EQ(r.rc, 0) << r.err;
-    keel::nmt::Transformer t(keel::nmt::load_model(out / "model.keel"), keel::nmt::Compute::fp32);
-    const auto shapes = nlohmann::json::parse(read_all(fixture(variant) / "reference" / "logits.json"));
-    const std::string raw = read_all(fixture(variant) / "reference" / "logits.f32");
-    std::size_t at = 0, checked = 0;
-    for (const auto& s : shapes) {
-      const keel::nmt::Ids src = s["source"].get<keel::nmt::Ids>(), tgt = s["target"].get<keel::nmt::Ids>();
-      const auto rows = s["rows"].get<std::size_t>(), vocab = s["vocab"].get<std::size_t>();
-      ASSERT_EQ(rows, tgt.size() + 1);
-      const auto logits = t.forced_logits({src}, {tgt})[0];
-      ASSERT_EQ(logits.size(), rows * vocab);
-      float worst = 0;
-      for (std::size_t i = 0; i < rows * vocab; ++i) {
-        float want;
-        std::memcpy(&want, raw.data() + (at + i) * sizeof(float), sizeof want);
-        worst = std::max(worst, std::abs(logits[i] - want));
-      }
-      EXPECT_LE(worst, kLogitTol) << variant << ", source of " << src.size() << " ids";
-      at += rows * vocab;
-      ++checked;
-    }
-    EXPECT_EQ(at * sizeof(float), raw.size());
-    EXPECT_EQ(checked, 6u);
-  }
+  EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
 }
 
 TEST_F(MarianImport, TheDirectoryQuantizesTranslatesTextAndBenches) {
@@ -135,7 +85,7 @@ TEST_F(MarianImport, TheDirectoryQuantizesTranslatesTextAndBenches) {
     auto t = run_shell("(printf 'the cell divides\\nlarge compounds move\\n' | " + kKeel +
                        " nmt translate --quiet --model " + m.string() + ")");
     ASSERT_EQ(t.rc, 0) << t.err;
-    const auto got = lines(t.out);
+    const auto got = keel::testing::lines_of(t.out);
     ASSERT_EQ(got.size(), 2u);
     EXPECT_FALSE(got[0].empty());
   }

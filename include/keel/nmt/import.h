@@ -25,6 +25,14 @@ struct ImportSummary {
 // unsupported or inconsistent.
 ImportSummary import_marian_hf(const std::filesystem::path& dir, const std::filesystem::path& out);
 
+// A CTranslate2 model directory (model.bin of binary version 2 to 6, config.json, shared or
+// source/target vocabularies; float32, float16, bfloat16, int16 or int8 weights, dequantized):
+// an encoder-decoder TransformerSpec, pre- or post-norm. CTranslate2 directories carry no
+// SentencePiece model: `source_spm` / `target_spm` are the ones the model was trained with (an
+// Argos Translate package keeps one beside its model directory).
+ImportSummary import_ctranslate2(const std::filesystem::path& dir, const std::filesystem::path& source_spm,
+                                 const std::filesystem::path& target_spm, const std::filesystem::path& out);
+
 // The model and decoding defaults written as a model directory at `out` (which must not exist
 // yet), with the SentencePiece models copied in; checked by loading it back.
 void write_model_directory(const Model& model, const DecodeOptions& decoding,

@@ -33,6 +33,8 @@ import sys
 
 import torch
 
+from reference_search import beam, greedy
+
 MAX_LEN = 20
 SENTENCES = 60
 
@@ -164,58 +166,6 @@ class Reference:
         return x @ head.T + self.w["final_logits_bias"][0]
 
 
-def banned(cfg):
-    return {cfg["pad_token_id"], cfg["decoder_start_token_id"]}
-
-
-def greedy(ref, cfg, src):
-    memory, out = ref.encode(src), []
-    start, eos = cfg["decoder_start_token_id"], cfg["eos_token_id"]
-    for _ in range(MAX_LEN):
-        row = ref.logits(memory, [start] + out)[-1].clone()
-        for b in banned(cfg):
-            row[b] = float("-inf")
-        tok = int(torch.argmax(row))  # the first of equal maxima
-        if tok == eos:
-            break
-        out.append(tok)
-    return out
-
-
-def beam(ref, cfg, src, k=4, length_penalty=1.0):
-    """Keep the best 2K (hypothesis, token) continuations by total log-probability (ties: lower
-    hypothesis, then lower token); EOS ends a hypothesis (score / length^penalty), the others
-    continue until K have ended or the length limit; the best ended one wins."""
-    memory = ref.encode(src)
-    start, eos = cfg["decoder_start_token_id"], cfg["eos_token_id"]
-    live, done = [(0.0, [])], []
-    for t in range(MAX_LEN):
-        cands = []
-        for i, (score, hyp) in enumerate(live):
-            lp = torch.log_softmax(ref.logits(memory, [start] + hyp)[-1].double(), dim=-1)
-            for b in banned(cfg):
-                lp[b] = float("-inf")
-            top = torch.topk(lp, min(2 * k, lp.numel()))
-            for v, tok in zip(top.values.tolist(), top.indices.tolist()):
-                cands.append((score + v, i, tok))
-        cands.sort(key=lambda c: (-c[0], c[1], c[2]))
-        nxt = []
-        for score, i, tok in cands[: 2 * k]:
-            if len(nxt) == k:
-                break
-            hyp = live[i][1]
-            if tok == eos:
-                done.append((score / (len(hyp) + 1) ** length_penalty, hyp))
-            else:
-                nxt.append((score, hyp + [tok]))
-        live = nxt
-        if t + 1 == MAX_LEN:
-            done += [(s / len(h) ** length_penalty, h) for s, h in live]
-        if len(done) >= k or t + 1 == MAX_LEN or not live:
-            break
-    return max(done, key=lambda d: d[0])[1] if done else []
-
-
 def main():
     out, variant = sys.argv[1], sys.argv[2]
     shared = variant == "shared-swish"
@@ -306,8 +256,9 @@ def main():
         for _ in range(SENTENCES):
             ids = [rng.choice(ordinary) for _ in range(rng.randint(3, 15))] + [cfg["eos_token_id"]]
             sources.append(ids)
-            greedy_out.append(greedy(ref, cfg, ids))
-            beam_out.append(beam(ref, cfg, ids))
+            stop = (cfg["decoder_start_token_id"], cfg["eos_token_id"], {cfg["pad_token_id"], cfg["decoder_start_token_id"]})
+            greedy_out.append(greedy(ref, ids, *stop, MAX_LEN))
+            beam_out.append(beam(ref, ids, *stop, MAX_LEN))
         with open(os.path.join(ref_dir, "sources.txt"), "w") as f:
             for ids in sources:
                 f.write(" ".join(vocab[i] for i in ids[:-1]) + "\n")
