@@ -21,6 +21,8 @@ pkg_check_modules(fftw3 REQUIRED IMPORTED_TARGET fftw3)
 pkg_check_modules(sentencepiece REQUIRED IMPORTED_TARGET sentencepiece)
 # keel nmt serve: HTTP server and client (Debian builds it as a library, with TLS and compression).
 pkg_check_modules(httplib REQUIRED IMPORTED_TARGET cpp-httplib)
+# PyTorch checkpoints (torch.save's zip archives) for keel nmt import.
+pkg_check_modules(libzip REQUIRED IMPORTED_TARGET libzip)
 # train / mcnn: Debian's LibTorch (imported target `torch`, its headers come in as SYSTEM, which
 # keeps -Werror usable), OpenMPI and libtiff.
 if(KEEL_BUILD_MCNN)

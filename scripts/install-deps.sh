@@ -16,6 +16,8 @@ PKGS=(
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
   # nmt serve: HTTP server and client; curl for its tests
   libcpp-httplib-dev curl
+  # nmt import: PyTorch checkpoints are zip archives
+  libzip-dev
   # nmt BLEU (Unicode categories and lowercasing)
   libicu-dev
   # nmt import tests: fixtures in PyTorch's and Hugging Face's layouts, written and checked by a

@@ -5,8 +5,11 @@
 // of config.json, logits = decoder output · embeddingsᵀ + final_logits_bias, decoding starting
 // from decoder_start_token_id (= pad).
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
+#include <map>
+#include <memory>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +17,7 @@
 #include "keel/nmt/import.h"
 #include "keel/nmt/layers.h"
 #include "keel/nmt/safetensors.h"
+#include "torch_pickle.h"
 
 namespace keel::nmt {
 
@@ -107,6 +111,43 @@ DecodeOptions generation_defaults(const fs::path& dir, const json& config) {
   return o;
 }
 
+// The weights of a MarianMT directory from model.safetensors or pytorch_model.bin, by name.
+class WeightFile {
+ public:
+  explicit WeightFile(const fs::path& file) {
+    if (file.extension() == ".safetensors") {
+      st_ = std::make_unique<SafeTensors>(file);
+      return;
+    }
+    pt_ = std::make_unique<pt::Checkpoint>(file);
+    if (pt_->root().kind != pt::Value::Kind::dict)
+      throw bad(file, {}, "not a state dict (a dict of tensors)", "save the model with save_pretrained");
+    for (const auto& [k, v] : pt_->root().dict)
+      if (k->kind == pt::Value::Kind::string && v->kind == pt::Value::Kind::tensor) tensors_[k->s] = v.get();
+  }
+  bool has(const std::string& name) const { return st_ ? st_->has(name) : tensors_.count(name) != 0; }
+  std::vector<std::int64_t> shape(const std::string& name) const {
+    return st_ ? st_->entries().at(name).shape : tensors_.at(name)->shape;
+  }
+  std::vector<float> read_f32(const std::string& name, const std::vector<std::int64_t>& shape = {}) const {
+    if (st_) return st_->read_f32(name, shape);
+    const auto it = tensors_.find(name);
+    if (it == tensors_.end())
+      throw bad(pt_->path(), name, fmt::format("tensor '{}' is missing", name), "the checkpoint does not match its config.json");
+    if (!shape.empty() && it->second->shape != shape)
+      throw bad(pt_->path(), name,
+                fmt::format("tensor '{}' has shape [{}], the config needs [{}]", name, fmt::join(it->second->shape, ", "),
+                            fmt::join(shape, ", ")),
+                "the checkpoint does not match its config.json");
+    return pt_->floats(*it->second, name);
+  }
+
+ private:
+  std::unique_ptr<SafeTensors> st_;
+  std::unique_ptr<pt::Checkpoint> pt_;
+  std::map<std::string, const pt::Value*> tensors_;
+};
+
 }  // namespace
 
 ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
@@ -188,15 +229,13 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
     throw bad(dir / "target_vocab.json", "<unk>", "<unk> has another id than in vocab.json",
               "keel needs one id for <unk>");
 
-  const fs::path weights = dir / "model.safetensors";
-  if (!fs::exists(weights)) {
-    if (fs::exists(dir / "pytorch_model.bin"))
-      throw bad(dir / "pytorch_model.bin", {}, "PyTorch pickles are not read yet; only model.safetensors",
-                "convert it once: python -c \"from transformers import MarianMTModel as M; "
-                "M.from_pretrained('DIR').save_pretrained('DIR', safe_serialization=True)\"");
-    throw bad(weights, {}, "missing", "a MarianMT directory holds model.safetensors");
-  }
-  SafeTensors st(weights);
+  // Weights: model.safetensors, else pytorch_model.bin (a torch.save state dict).
+  fs::path weights = dir / "model.safetensors";
+  if (!fs::exists(weights)) weights = dir / "pytorch_model.bin";
+  if (!fs::exists(weights))
+    throw bad(dir / "model.safetensors", {}, "missing (and no pytorch_model.bin)",
+              "a MarianMT directory holds model.safetensors or pytorch_model.bin");
+  const WeightFile st(weights);
   // MarianMTModel stores "model.…"; a bare MarianModel stores the same names without it.
   const std::string pre = st.has("model.encoder.layers.0.fc1.weight") ? "model." : "";
   const std::int64_t D = d, F = enc_ffn;
@@ -268,12 +307,13 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
   for (const char* side : {"encoder", "decoder"}) {
     const std::string name = pre + side + ".embed_positions.weight";
     if (!st.has(name)) continue;
-    const auto& e = st.entries().at(name);
-    if (e.shape.size() != 2 || e.shape[1] != D)
+    const auto shape = st.shape(name);
+    if (shape.size() != 2 || shape[1] != D)
       throw bad(weights, name, "position table is not [positions, d_model]", "the checkpoint does not match config.json");
     const auto table = st.read_f32(name);
+    const std::vector<std::int64_t> e_shape = shape;
     std::vector<float> row(static_cast<std::size_t>(D));
-    for (std::int64_t p = 0; p < std::min<std::int64_t>(e.shape[0], 512); ++p) {
+    for (std::int64_t p = 0; p < std::min<std::int64_t>(e_shape[0], 512); ++p) {
       sinusoidal_position(p, D, row.data(), PositionLayout::halves);
       for (std::int64_t k = 0; k < D; ++k)
         if (std::abs(table[static_cast<std::size_t>(p * D + k)] - row[static_cast<std::size_t>(k)]) > 1e-4f)

@@ -9,7 +9,8 @@ third of the sentences); the teacher-forced logits on random targets test every 
 
 OUT_DIR/model/: config.json, generation_config.json, vocab.json (and target_vocab.json when the
 vocabularies are separate), source.spm, target.spm (trained here by spm_train on a few hundred
-generated lines) and model.safetensors, in the layout transformers' MarianMTModel.save_pretrained
+generated lines) and model.safetensors (shared-swish) or pytorch_model.bin (separate-gelu,
+written by torch.save itself), in the layout transformers' MarianMTModel.save_pretrained
 writes (key names, shapes, float32, tied tables stored once, the sinusoid position tables). The
 safetensors file is written byte by byte from the format's definition
 (https://github.com/huggingface/safetensors: 8-byte little-endian header length, JSON header
@@ -247,7 +248,11 @@ def main():
             lin(p + ".fc1", ffn, d)
             lin(p + ".fc2", d, ffn)
             ln(p + ".final_layer_norm")
-    write_safetensors(os.path.join(model_dir, "model.safetensors"), w)
+    if shared:
+        write_safetensors(os.path.join(model_dir, "model.safetensors"), w)
+    else:  # the older upload form: torch.save of the state dict (zip archive + pickle)
+        import collections
+        torch.save(collections.OrderedDict(sorted(w.items())), os.path.join(model_dir, "pytorch_model.bin"))
 
     ref = Reference(w, cfg)
     ordinary = [i for i, p in enumerate(vocab) if p not in ("</s>", "<unk>", "<pad>")]
