@@ -145,6 +145,26 @@ TEST_F(MarianImport, BadInputsAreOneLineAndWriteNothing) {
     for (const auto& e : fs::directory_iterator(broken.parent_path()))
       EXPECT_EQ(e.path().filename().string().find(".partial."), std::string::npos) << e.path();
   }
+  // pytorch_model.bin damaged: cut short, or its pickle holding an opcode outside the data subset.
+  for (const std::string how : {"truncated", "opcode"}) {
+    const fs::path broken = copy_of("separate-gelu", "broken_bin_" + how), out = broken.string() + "_out";
+    const fs::path bin = broken / "pytorch_model.bin";
+    if (how == "truncated") {
+      fs::resize_file(bin, fs::file_size(bin) / 2);
+    } else {  // rewrite the archive with a pickle that asks to run code (INST opcode 'i')
+      const auto r = run_shell("/usr/bin/python3 -c \"import zipfile,sys; z=zipfile.ZipFile(sys.argv[1],'w'); "
+                               "z.writestr('archive/data.pkl', b'\\x80\\x02(ios\\nsystem\\n.'); z.close()\" " +
+                               bin.string());
+      ASSERT_EQ(r.rc, 0) << r.err;
+    }
+    auto r = import(broken, out);
+    EXPECT_EQ(r.rc, 2) << how << ": " << r.err;
+    EXPECT_NE(r.err.find("pytorch_model.bin"), std::string::npos) << how << ": " << r.err;
+    if (how == "opcode") {
+      EXPECT_NE(r.err.find("unsupported pickle opcode 0x69"), std::string::npos) << r.err;
+    }
+    EXPECT_FALSE(fs::exists(out)) << how;
+  }
   // An existing output directory is never overwritten.
   const fs::path taken = fixture("shared-swish") / "taken";
   fs::create_directories(taken);
