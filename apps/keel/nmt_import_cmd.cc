@@ -15,9 +15,10 @@ struct ImportArgs {
   std::string from, source, out, spm, source_spm, target_spm;
 };
 
-// The SentencePiece models of a CTranslate2 directory: the flags, else source.spm + target.spm
-// or sentencepiece.model in it, else sentencepiece.model beside it (an Argos Translate package).
-std::pair<std::filesystem::path, std::filesystem::path> ct2_spm(const ImportArgs& a) {
+// The SentencePiece models of a CTranslate2 directory or OpenNMT-py checkpoint: the flags, else
+// source.spm + target.spm or sentencepiece.model in the directory (beside the checkpoint), else
+// sentencepiece.model beside it (an Argos Translate package).
+std::pair<std::filesystem::path, std::filesystem::path> given_spm(const ImportArgs& a) {
   namespace fs = std::filesystem;
   if (!a.source_spm.empty() || !a.target_spm.empty()) {
     if (a.source_spm.empty() || a.target_spm.empty())
@@ -25,11 +26,11 @@ std::pair<std::filesystem::path, std::filesystem::path> ct2_spm(const ImportArgs
     return {a.source_spm, a.target_spm};
   }
   if (!a.spm.empty()) return {a.spm, a.spm};
-  const fs::path dir = a.source;
+  const fs::path dir = fs::is_directory(a.source) ? fs::path(a.source) : fs::path(a.source).parent_path();
   if (fs::exists(dir / "source.spm") && fs::exists(dir / "target.spm")) return {dir / "source.spm", dir / "target.spm"};
   for (const fs::path& p : {dir / "sentencepiece.model", dir.parent_path() / "sentencepiece.model"})
     if (fs::exists(p)) return {p, p};
-  throw core::InputError("no SentencePiece model found for this CTranslate2 directory",
+  throw core::InputError("no SentencePiece model found for this model",
                          core::Location{dir.string(), 0, 0, {}},
                          "pass --spm FILE (one joint model) or --source-spm and --target-spm");
 }
@@ -48,9 +49,12 @@ void run_import(const ImportArgs& a, const GlobalOptions& g) {
   nmt::ImportSummary s;
   if (a.from == "marian-hf") {
     s = nmt::import_marian_hf(a.source, a.out);
-  } else {
-    const auto [src, tgt] = ct2_spm(a);
+  } else if (a.from == "ctranslate2") {
+    const auto [src, tgt] = given_spm(a);
     s = nmt::import_ctranslate2(a.source, src, tgt, a.out);
+  } else {
+    const auto [src, tgt] = given_spm(a);
+    s = nmt::import_opennmt_py(a.source, src, tgt, a.out);
   }
   const auto& c = s.config;
   if (g.json) {
@@ -88,19 +92,20 @@ void register_nmt_import(CLI::App& nmt, const GlobalOptions& global) {
       "bench and serve use it)");
   cmd->add_option("--from", a->from,
                   "Source format: marian-hf (a Hugging Face MarianMT / OPUS-MT directory with "
-                  "model.safetensors) or ctranslate2 (a CTranslate2 model directory, as Argos "
-                  "Translate and LibreTranslate install)")
+                  "model.safetensors or pytorch_model.bin), ctranslate2 (a CTranslate2 model "
+                  "directory, as Argos Translate and LibreTranslate install) or opennmt-py (an "
+                  "OpenNMT-py 3.x Transformer checkpoint, .pt)")
       ->required()
-      ->check(CLI::IsMember({"marian-hf", "ctranslate2"}));
-  cmd->add_option("source", a->source, "The model's directory")->required();
+      ->check(CLI::IsMember({"marian-hf", "ctranslate2", "opennmt-py"}));
+  cmd->add_option("source", a->source, "The model's directory (the checkpoint file for opennmt-py)")->required();
   cmd->add_option("--out", a->out, "Model directory to create (must not exist)")->required();
   cmd->add_option("--spm", a->spm,
-                  "ctranslate2: the joint SentencePiece model (default: sentencepiece.model in or "
+                  "ctranslate2, opennmt-py: the joint SentencePiece model (default: sentencepiece.model in or "
                   "beside the directory)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--source-spm", a->source_spm, "ctranslate2: the source SentencePiece model")
+  cmd->add_option("--source-spm", a->source_spm, "ctranslate2, opennmt-py: the source SentencePiece model")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--target-spm", a->target_spm, "ctranslate2: the target SentencePiece model")
+  cmd->add_option("--target-spm", a->target_spm, "ctranslate2, opennmt-py: the target SentencePiece model")
       ->check(CLI::ExistingFile);
   cmd->callback([a, &global] { run_import(*a, global); });
 }

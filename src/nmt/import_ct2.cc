@@ -61,7 +61,8 @@ std::optional<std::vector<std::string>> read_vocab(const fs::path& dir, const st
 
 // Which sinusoid table `t` [rows, d] is (stored position encodings), or nullopt when none.
 std::optional<PositionLayout> sinusoid_layout(const std::vector<float>& t, std::int64_t rows, std::int64_t d) {
-  for (auto layout : {PositionLayout::interleaved, PositionLayout::halves, PositionLayout::tensorflow}) {
+  for (auto layout : {PositionLayout::interleaved, PositionLayout::halves, PositionLayout::tensorflow,
+                      PositionLayout::concat}) {
     std::vector<float> row(static_cast<std::size_t>(d));
     bool ok = true;
     for (std::int64_t p = 0; p < std::min<std::int64_t>(rows, 256) && ok; ++p) {

@@ -273,12 +273,14 @@ void sinusoidal_position(std::int64_t pos, std::int64_t d, float* out, PositionL
   for (std::int64_t i = 0; i < d; i += 2) {
     const double angle = static_cast<double>(pos) /
                          std::pow(10000.0, static_cast<double>(i) / static_cast<double>(d));
-    if (layout == PositionLayout::tensorflow) {
-      // OpenNMT-tf: timescales exp(-j·ln(10000)/(d/2 - 1)), positions from 1, sines then cosines.
+    if (layout == PositionLayout::tensorflow || layout == PositionLayout::concat) {
+      // OpenNMT-tf / fairseq: timescales exp(-j·ln(10000)/(d/2 - 1)), sines then cosines;
+      // OpenNMT-tf counts positions from 1.
       const std::int64_t h = d / 2, j = i / 2;
       if (j >= h) continue;
       const double inc = std::log(10000.0) / static_cast<double>(std::max<std::int64_t>(1, h - 1));
-      const double a = static_cast<double>(pos + 1) * std::exp(-inc * static_cast<double>(j));
+      const double p = static_cast<double>(layout == PositionLayout::tensorflow ? pos + 1 : pos);
+      const double a = p * std::exp(-inc * static_cast<double>(j));
       out[j] = static_cast<float>(std::sin(a));
       out[h + j] = static_cast<float>(std::cos(a));
     } else if (layout == PositionLayout::interleaved) {

@@ -197,8 +197,6 @@ Model read_body(Reader& r, bool deferred) {
   if (flags & ~kKnownFlags) r.fail(fmt::format("unknown config flags 0x{:x}", flags));
   c.activation = static_cast<Activation>((flags >> kActivationShift) & 3u);
   const std::uint32_t layout = (flags & kPositionLow ? 1u : 0u) | (flags & kPositionHigh ? 2u : 0u);
-  if (layout > static_cast<std::uint32_t>(PositionLayout::tensorflow))
-    r.fail(fmt::format("unknown position layout {} in the config flags", layout));
   c.positions = static_cast<PositionLayout>(layout);
   c.source_eos = !(flags & kNoSourceEos);
   c.source_bos = flags & kSourceBos;

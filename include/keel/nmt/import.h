@@ -33,6 +33,12 @@ ImportSummary import_marian_hf(const std::filesystem::path& dir, const std::file
 ImportSummary import_ctranslate2(const std::filesystem::path& dir, const std::filesystem::path& source_spm,
                                  const std::filesystem::path& target_spm, const std::filesystem::path& out);
 
+// An OpenNMT-py 3.x checkpoint (torch.save .pt: model, generator, vocab, opt): the plain
+// Transformer (pre-norm, ReLU or GELU, absolute sinusoid positions); every other variant its
+// options or tensors name is refused. The SentencePiece models are the ones it was trained with.
+ImportSummary import_opennmt_py(const std::filesystem::path& checkpoint, const std::filesystem::path& source_spm,
+                                const std::filesystem::path& target_spm, const std::filesystem::path& out);
+
 // The model and decoding defaults written as a model directory at `out` (which must not exist
 // yet), with the SentencePiece models copied in; checked by loading it back.
 void write_model_directory(const Model& model, const DecodeOptions& decoding,

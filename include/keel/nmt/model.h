@@ -20,9 +20,10 @@ enum class DType : std::uint8_t { f32 = 0, s8 = 1 };
 enum class Activation : std::uint8_t { relu = 0, gelu = 1, swish = 2, gelu_tanh = 3 };
 // Where sin and cos sit in a sinusoidal position vector: interleaved (sin at even, cos at odd
 // indices: Vaswani et al., tensor2tensor, OpenNMT-py, keel), halves (sin in the first half, cos
-// in the second: Marian), or tensorflow (halves with frequencies exp(-j·ln(10000)/(d/2 - 1)) and
-// positions counted from 1: OpenNMT-tf, CTranslate2's own table).
-enum class PositionLayout : std::uint8_t { interleaved = 0, halves = 1, tensorflow = 2 };
+// in the second: Marian), tensorflow (halves with frequencies exp(-j·ln(10000)/(d/2 - 1)) and
+// positions counted from 1: OpenNMT-tf, CTranslate2's own table) or concat (the same from
+// position 0: fairseq, OpenNMT-py's SinusoidalConcat).
+enum class PositionLayout : std::uint8_t { interleaved = 0, halves = 1, tensorflow = 2, concat = 3 };
 
 struct ModelConfig {
   std::uint32_t encoder_layers = 6, decoder_layers = 6;
