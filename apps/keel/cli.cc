@@ -24,6 +24,13 @@ CLI::Validator number_at_least(double low, bool strict, const char* name) {
 const CLI::Validator Positive = number_at_least(0, true, "POSITIVE");
 const CLI::Validator NonNegative = number_at_least(0, false, "NONNEGATIVE");
 
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
 void print_out(const std::string& text) {
   std::cout << text;
   if (text.empty() || text.back() != '\n') std::cout << '\n';

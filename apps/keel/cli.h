@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "keel/core/error.h"
+
 namespace keel::cli {
 
 // Flags every command accepts (defined on the top-level app, usable after any subcommand).
@@ -48,5 +50,20 @@ extern const CLI::Validator NonNegative;  // >= 0
 
 // Prints `text` to stdout, followed by a newline when it lacks one.
 void print_out(const std::string& text);
+
+// `s` with newlines turned into spaces and trailing spaces dropped: errors are one line.
+std::string one_line(std::string s);
+
+// An error its command has already printed (main only exits with the code): under mpirun a
+// failing rank prints before any rank exits, since mpirun kills the others at the first
+// non-zero exit.
+class AlreadyReported : public keel::core::Error {
+ public:
+  explicit AlreadyReported(int code) : Error("(reported)"), code_(code) {}
+  int exit_code() const override { return code_; }
+
+ private:
+  int code_;
+};
 
 }  // namespace keel::cli

@@ -21,6 +21,8 @@
 #include "keel/core/interrupt.h"
 #include "keel/core/log.h"
 
+using keel::cli::one_line;
+
 namespace {
 
 // The deepest subcommand the user reached, for "see 'keel power simulate --help'" hints.
@@ -34,13 +36,6 @@ std::string command_path(const CLI::App& app) {
     path += " " + cur->get_name();
   }
   return path;
-}
-
-std::string one_line(std::string s) {
-  for (auto& c : s)
-    if (c == '\n') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
 }
 
 #if defined(KEEL_HAVE_TRAIN) && !defined(KEEL_TRAIN_BINARY)
@@ -145,6 +140,8 @@ int main(int argc, char** argv) {
       msg = "unrecognized argument '" + rest.front() + "'";
     std::cerr << fmt::format("keel: error: {} (see '{} --help')\n", msg, command_path(app));
     return 2;
+  } catch (const keel::cli::AlreadyReported& e) {
+    return e.exit_code();
   } catch (const keel::core::Interrupted& e) {
     std::cerr << "keel: " << one_line(e.what()) << "\n";
     return e.exit_code();

@@ -75,6 +75,11 @@ bool Ranks::any(bool mine) {
   return out != 0;
 }
 
+void Ranks::barrier() {
+  if (!mpi_ || size_ == 1) return;
+  run([] { MPI_Barrier(MPI_COMM_WORLD); });
+}
+
 void Ranks::sum(std::vector<double>& v) {
   if (!mpi_ || size_ == 1) return;
   run([&] {

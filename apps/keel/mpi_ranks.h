@@ -34,6 +34,8 @@ class Ranks {
   bool any(bool mine);
   // Element-wise sum over all ranks, in place on every rank.
   void sum(std::vector<double>& v);
+  // Returns once every rank has called it.
+  void barrier();
 
   // Deals indices 0..n-1 over the ranks: the first three quarters round-robin (no messages, so
   // work starts while MPI_Init still runs), the rest to whichever rank asks first, so noise

@@ -47,7 +47,21 @@ void run_sweep(const SweepArgs& a, const GlobalOptions& g) {
   core::log_debug("sweep rank {}/{}: {} points in {:.3f} s", ranks.rank(), ranks.size(), mine.size(),
                   std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (ranks.any(error != nullptr)) {
-    if (error) std::rethrow_exception(error);
+    // A failing rank prints its own line before any rank may exit: mpirun kills the rest of the
+    // job at the first non-zero exit, which could otherwise cut that line off.
+    int code = 1;
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const core::Error& e) {
+        std::cerr << "keel: error: " << one_line(e.what()) << std::endl;
+        code = e.exit_code();
+      } catch (const std::exception& e) {
+        std::cerr << "keel: error: " << one_line(e.what()) << std::endl;
+      }
+    }
+    ranks.barrier();
+    if (error) throw AlreadyReported(code);
     throw core::Error(fmt::format("sweep: another rank failed (rank {} of {} stops)", ranks.rank(),
                                   ranks.size()));
   }

@@ -107,6 +107,29 @@ TEST(GpuProfile, TheEdpCapsOnsetOvershootAndOnlyForTheEdpPeakWindow) {
     ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], 1e-9 * ref.grid_w[k]) << k;
 }
 
+// An EDP peak is faster than smoothing's control loop: with smoothing on, the onset transient
+// rides on top of the smoothed power (the paper's "overshoot TDP at ~50 ms"); without an
+// overshoot smoothing behaves exactly as before.
+TEST(GpuProfile, EdpPeaksRideOnTopOfSmoothing) {
+  const std::string base = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 0\n";
+  const std::string smooth = "[mitigation.smoothing]\npercent_tmp_floor = 90\nramp_up_rate_w_per_s = 100\n"
+                             "ramp_down_rate_w_per_s = 100\n";
+  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kJob + smooth);
+  const auto without = scenario_from(base + kJob + smooth);
+  power::GpuModel mw(with.gpu, with.smoothing, 1.0), mo(without.gpu, without.smoothing, 1.0);
+  power::GpuState sw(250), so(250);
+  double peak_gap = 0;
+  for (int i = 0; i < 2000; ++i) {  // 1 s of communication at the floor, then compute
+    const double target = i < 1000 ? 250 : 1200;
+    const double tw = sw.step(mw, target, true, true), to = so.step(mo, target, true, true);
+    EXPECT_DOUBLE_EQ(tw, to) << i;  // the transient does not change the throttle
+    peak_gap = std::max(peak_gap, sw.p_out - so.p_out);
+    EXPECT_LE(sw.p_out, 1320 + 1e-9) << i;  // never above the EDP
+  }
+  EXPECT_NEAR(peak_gap, 120, 1e-6);  // the whole overshoot shows at the onset, over smoothing
+  EXPECT_DOUBLE_EQ(sw.p_out, so.p_out);  // and is gone a second later
+}
+
 TEST(GpuProfile, OptimizeSearchesOnlyFloorsTheHardwareAllows) {
   auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" + kJob +
                           kSmoothing + "percent_tmp_floor = 60\n");

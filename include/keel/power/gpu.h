@@ -32,17 +32,20 @@ struct GpuModel {
 struct GpuState {
   double p_nat;      // power the workload would draw without smoothing (W)
   double p_out;      // power drawn (W)
+  double p_base;     // p_nat without the onset transient (what smoothing acts on)
+  double p_smooth;   // smoothing's output before the transient is added
   double hold_ms = 0; // time demand has been below p_out (ramp-down hysteresis)
   double gap_ms = 1e12;  // time since the last compute step (onset overshoot)
   double over_w = 0;     // current onset overshoot above the compute target
   double since_onset_ms = 0;  // time since the current compute phase began
 
-  explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0) {}
+  explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0), p_base(p0), p_smooth(p0) {}
 
   // Advances one step toward `target_w`. `smooth` says whether the smoothing profile is active,
   // `floor` whether its floor applies. Returns the compute throttle in [0, 1]: the fraction of
   // demanded power above idle that the GPU may draw (1 when unconstrained).
   double step(const GpuModel& m, double target_w, bool smooth, bool floor) {
+    const double base_target = target_w;
     if (m.overshoot_w > 0) {
       if (target_w >= m.compute_w) {
         // Compute after a gap: the overshoot starts at its gap-dependent size, then decays.
@@ -60,24 +63,30 @@ struct GpuState {
       }
     }
     p_nat += (target_w - p_nat) * m.alpha;
+    p_base += (base_target - p_base) * m.alpha;
     if (!smooth || !m.smoothing) {
-      p_out = p_nat;
+      p_out = p_smooth = p_nat;
       hold_ms = 0;
       return 1.0;
     }
-    double desired = floor && p_nat < m.floor_w ? m.floor_w : p_nat;
-    if (desired > p_out) {
-      p_out = desired < p_out + m.up_w_per_step ? desired : p_out + m.up_w_per_step;
+    // Smoothing acts on the demand without the onset transient: an EDP peak is an electrical
+    // transient faster than the firmware's control loop (Choukse et al., arXiv 2508.14318,
+    // Sec. III: GPUs overshoot TDP at ~50 ms while holding it at 1 s), so it rides on top of the
+    // smoothed power. Without an overshoot the transient is exactly 0.
+    double desired = floor && p_base < m.floor_w ? m.floor_w : p_base;
+    if (desired > p_smooth) {
+      p_smooth = desired < p_smooth + m.up_w_per_step ? desired : p_smooth + m.up_w_per_step;
       hold_ms = 0;
-    } else if (desired < p_out) {
+    } else if (desired < p_smooth) {
       hold_ms += m.step_ms;
       if (hold_ms > m.hysteresis_ms)
-        p_out = desired > p_out - m.down_w_per_step ? desired : p_out - m.down_w_per_step;
+        p_smooth = desired > p_smooth - m.down_w_per_step ? desired : p_smooth - m.down_w_per_step;
     } else {
       hold_ms = 0;
     }
-    if (p_nat > p_out && p_nat > m.idle_w) {
-      double t = (p_out - m.idle_w) / (p_nat - m.idle_w);
+    p_out = p_smooth + (p_nat - p_base);
+    if (p_base > p_smooth && p_base > m.idle_w) {
+      double t = (p_smooth - m.idle_w) / (p_base - m.idle_w);
       return t < 0 ? 0.0 : t;
     }
     return 1.0;
