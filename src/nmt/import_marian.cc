@@ -15,6 +15,7 @@
 
 #include "keel/core/error.h"
 #include "keel/nmt/import.h"
+#include "import_util.h"
 #include "keel/nmt/layers.h"
 #include "keel/nmt/safetensors.h"
 #include "torch_pickle.h"
@@ -22,22 +23,18 @@
 namespace keel::nmt {
 
 namespace fs = std::filesystem;
+using detail::import_error;
 using nlohmann::json;
 
 namespace {
 
-core::InputError bad(const fs::path& file, const std::string& key, const std::string& what,
-                     const std::string& fix) {
-  return core::InputError(what, core::Location{file.string(), 0, 0, key}, fix);
-}
-
 json read_json(const fs::path& file) {
   std::ifstream in(file);
-  if (!in) throw bad(file, {}, "missing", "a MarianMT directory holds config.json, vocab.json, source.spm, target.spm and model.safetensors");
+  if (!in) throw import_error(file, {}, "missing", "a MarianMT directory holds config.json, vocab.json, source.spm, target.spm and model.safetensors");
   try {
     return json::parse(in);
   } catch (const json::parse_error& e) {
-    throw bad(file, {}, fmt::format("not valid JSON ({})", e.what()), "re-download the file");
+    throw import_error(file, {}, fmt::format("not valid JSON ({})", e.what()), "re-download the file");
   }
 }
 
@@ -46,32 +43,32 @@ std::int64_t integer(const json& c, const fs::path& file, const std::string& key
                      std::optional<std::int64_t> fallback = std::nullopt) {
   if (!c.contains(key) || c[key].is_null()) {
     if (fallback) return *fallback;
-    throw bad(file, key, "missing", "every MarianMT config.json has it");
+    throw import_error(file, key, "missing", "every MarianMT config.json has it");
   }
-  if (!c[key].is_number_integer()) throw bad(file, key, "must be an integer", "fix config.json");
+  if (!c[key].is_number_integer()) throw import_error(file, key, "must be an integer", "fix config.json");
   return c[key].get<std::int64_t>();
 }
 
 bool boolean(const json& c, const fs::path& file, const std::string& key, bool fallback) {
   if (!c.contains(key) || c[key].is_null()) return fallback;
-  if (!c[key].is_boolean()) throw bad(file, key, "must be true or false", "fix config.json");
+  if (!c[key].is_boolean()) throw import_error(file, key, "must be true or false", "fix config.json");
   return c[key].get<bool>();
 }
 
 // vocab.json: piece → id, ids exactly 0..size-1.
 Vocabulary read_vocab(const fs::path& file, std::int64_t size) {
   const json v = read_json(file);
-  if (!v.is_object()) throw bad(file, {}, "must map pieces to ids", "re-download the file");
+  if (!v.is_object()) throw import_error(file, {}, "must map pieces to ids", "re-download the file");
   if (static_cast<std::int64_t>(v.size()) != size)
-    throw bad(file, {}, fmt::format("{} entries, config.json's vocabulary size is {}", v.size(), size),
+    throw import_error(file, {}, fmt::format("{} entries, config.json's vocabulary size is {}", v.size(), size),
               "use the vocab.json that came with the model");
   std::vector<std::string> tokens(static_cast<std::size_t>(size));
   std::vector<char> seen(static_cast<std::size_t>(size), 0);
   for (const auto& [piece, id] : v.items()) {
     if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= size)
-      throw bad(file, piece, fmt::format("id must be an integer in [0, {})", size), "re-download the file");
+      throw import_error(file, piece, fmt::format("id must be an integer in [0, {})", size), "re-download the file");
     const auto i = static_cast<std::size_t>(id.get<std::int64_t>());
-    if (seen[i]++) throw bad(file, piece, fmt::format("id {} is given twice", i), "re-download the file");
+    if (seen[i]++) throw import_error(file, piece, fmt::format("id {} is given twice", i), "re-download the file");
     tokens[i] = piece;
   }
   return Vocabulary(std::move(tokens));
@@ -80,7 +77,7 @@ Vocabulary read_vocab(const fs::path& file, std::int64_t size) {
 std::uint32_t special(const Vocabulary& vocab, const fs::path& file, const std::string& piece) {
   const auto id = vocab.id(piece, static_cast<std::uint32_t>(-1));
   if (id == static_cast<std::uint32_t>(-1))
-    throw bad(file, piece, "the vocabulary lacks this special piece", "use the vocab.json that came with the model");
+    throw import_error(file, piece, "the vocabulary lacks this special piece", "use the vocab.json that came with the model");
   return id;
 }
 
@@ -106,7 +103,7 @@ DecodeOptions generation_defaults(const fs::path& dir, const json& config) {
   try {
     check_decode_options(o);
   } catch (const core::Error& e) {
-    throw bad(f, {}, e.bare_message(), "fix the generation settings");
+    throw import_error(f, {}, e.bare_message(), "fix the generation settings");
   }
   return o;
 }
@@ -121,7 +118,7 @@ class WeightFile {
     }
     pt_ = std::make_unique<pt::Checkpoint>(file);
     if (pt_->root().kind != pt::Value::Kind::dict)
-      throw bad(file, {}, "not a state dict (a dict of tensors)", "save the model with save_pretrained");
+      throw import_error(file, {}, "not a state dict (a dict of tensors)", "save the model with save_pretrained");
     for (const auto& [k, v] : pt_->root().dict)
       if (k->kind == pt::Value::Kind::string && v->kind == pt::Value::Kind::tensor) tensors_[k->s] = v.get();
   }
@@ -133,9 +130,9 @@ class WeightFile {
     if (st_) return st_->read_f32(name, shape);
     const auto it = tensors_.find(name);
     if (it == tensors_.end())
-      throw bad(pt_->path(), name, fmt::format("tensor '{}' is missing", name), "the checkpoint does not match its config.json");
+      throw import_error(pt_->path(), name, fmt::format("tensor '{}' is missing", name), "the checkpoint does not match its config.json");
     if (!shape.empty() && it->second->shape != shape)
-      throw bad(pt_->path(), name,
+      throw import_error(pt_->path(), name,
                 fmt::format("tensor '{}' has shape [{}], the config needs [{}]", name, fmt::join(it->second->shape, ", "),
                             fmt::join(shape, ", ")),
                 "the checkpoint does not match its config.json");
@@ -152,12 +149,12 @@ class WeightFile {
 
 ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
   if (!fs::is_directory(dir))
-    throw bad(dir, {}, "not a directory", "pass the MarianMT model's directory (config.json, vocab.json, ...)");
+    throw import_error(dir, {}, "not a directory", "pass the MarianMT model's directory (config.json, vocab.json, ...)");
   const fs::path cfg_file = dir / "config.json";
   const json c = read_json(cfg_file);
   const std::string type = c.value("model_type", std::string());
   if (type != "marian")
-    throw bad(cfg_file, "model_type",
+    throw import_error(cfg_file, "model_type",
               fmt::format("'{}' is not a MarianMT model", type.empty() ? std::string("(none)") : type),
               "use --from opennmt-py or --from ctranslate2 for those formats");
 
@@ -170,12 +167,12 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
   const auto enc_ffn = integer(c, cfg_file, "encoder_ffn_dim");
   const auto dec_ffn = integer(c, cfg_file, "decoder_ffn_dim");
   if (enc_heads != dec_heads)
-    throw bad(cfg_file, "decoder_attention_heads", "differs from encoder_attention_heads",
+    throw import_error(cfg_file, "decoder_attention_heads", "differs from encoder_attention_heads",
               "keel runs one head count in encoder and decoder");
   if (enc_ffn != dec_ffn)
-    throw bad(cfg_file, "decoder_ffn_dim", "differs from encoder_ffn_dim", "keel runs one FFN width");
+    throw import_error(cfg_file, "decoder_ffn_dim", "differs from encoder_ffn_dim", "keel runs one FFN width");
   auto positive32 = [&](std::int64_t v, const char* key) {
-    if (v <= 0 || v > (1 << 20)) throw bad(cfg_file, key, fmt::format("{} is out of range", v), "fix config.json");
+    if (v <= 0 || v > (1 << 20)) throw import_error(cfg_file, key, fmt::format("{} is out of range", v), "fix config.json");
     return static_cast<std::uint32_t>(v);
   };
   mc.d_model = positive32(d, "d_model");
@@ -188,16 +185,16 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
   else if (act == "gelu") mc.activation = Activation::gelu;
   else if (act == "relu") mc.activation = Activation::relu;
   else
-    throw bad(cfg_file, "activation_function", fmt::format("'{}' is not supported", act),
+    throw import_error(cfg_file, "activation_function", fmt::format("'{}' is not supported", act),
               "keel runs relu, gelu (erf) and swish/silu");
   if (boolean(c, cfg_file, "normalize_before", false))
-    throw bad(cfg_file, "normalize_before", "pre-norm MarianMT is not supported",
+    throw import_error(cfg_file, "normalize_before", "pre-norm MarianMT is not supported",
               "transformers' MarianMT is post-norm; this config asks for another architecture");
   if (boolean(c, cfg_file, "normalize_embedding", false))
-    throw bad(cfg_file, "normalize_embedding", "a layer norm on the embeddings is not supported",
+    throw import_error(cfg_file, "normalize_embedding", "a layer norm on the embeddings is not supported",
               "keel imports the MarianMT architecture of transformers");
   if (!boolean(c, cfg_file, "static_position_embeddings", true))
-    throw bad(cfg_file, "static_position_embeddings", "learned positions are not supported",
+    throw import_error(cfg_file, "static_position_embeddings", "learned positions are not supported",
               "keel imports static sinusoidal positions");
   mc.pre_norm = false;
   mc.scale_embeddings = boolean(c, cfg_file, "scale_embedding", false);
@@ -220,20 +217,20 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
   const auto start = integer(c, cfg_file, "decoder_start_token_id", pad);
   for (auto [v, key] : {std::pair{pad, "pad_token_id"}, {eos, "eos_token_id"}, {start, "decoder_start_token_id"}})
     if (v < 0 || v >= std::min(vocab, tgt_vocab))
-      throw bad(cfg_file, key, fmt::format("{} is outside the vocabulary", v), "fix config.json");
+      throw import_error(cfg_file, key, fmt::format("{} is outside the vocabulary", v), "fix config.json");
   mc.pad_id = static_cast<std::uint32_t>(pad);
   mc.eos_id = static_cast<std::uint32_t>(eos);
   mc.bos_id = static_cast<std::uint32_t>(start);  // the decoder's first input
   mc.unk_id = special(m.src_vocab, dir / "vocab.json", "<unk>");
   if (!shared && special(m.tgt_vocab, dir / "target_vocab.json", "<unk>") != mc.unk_id)
-    throw bad(dir / "target_vocab.json", "<unk>", "<unk> has another id than in vocab.json",
+    throw import_error(dir / "target_vocab.json", "<unk>", "<unk> has another id than in vocab.json",
               "keel needs one id for <unk>");
 
   // Weights: model.safetensors, else pytorch_model.bin (a torch.save state dict).
   fs::path weights = dir / "model.safetensors";
   if (!fs::exists(weights)) weights = dir / "pytorch_model.bin";
   if (!fs::exists(weights))
-    throw bad(dir / "model.safetensors", {}, "missing (and no pytorch_model.bin)",
+    throw import_error(dir / "model.safetensors", {}, "missing (and no pytorch_model.bin)",
               "a MarianMT directory holds model.safetensors or pytorch_model.bin");
   const WeightFile st(weights);
   // MarianMTModel stores "model.…"; a bare MarianModel stores the same names without it.
@@ -309,7 +306,7 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
     if (!st.has(name)) continue;
     const auto shape = st.shape(name);
     if (shape.size() != 2 || shape[1] != D)
-      throw bad(weights, name, "position table is not [positions, d_model]", "the checkpoint does not match config.json");
+      throw import_error(weights, name, "position table is not [positions, d_model]", "the checkpoint does not match config.json");
     const auto table = st.read_f32(name);
     const std::vector<std::int64_t> e_shape = shape;
     std::vector<float> row(static_cast<std::size_t>(D));
@@ -317,24 +314,15 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
       sinusoidal_position(p, D, row.data(), PositionLayout::halves);
       for (std::int64_t k = 0; k < D; ++k)
         if (std::abs(table[static_cast<std::size_t>(p * D + k)] - row[static_cast<std::size_t>(k)]) > 1e-4f)
-          throw bad(weights, name, fmt::format("position {} is not MarianMT's sinusoid: learned positions are not supported", p),
+          throw import_error(weights, name, fmt::format("position {} is not MarianMT's sinusoid: learned positions are not supported", p),
                     "keel imports static sinusoidal positions");
     }
   }
-  mc.validate(cfg_file.string());
-  m.config = mc;
-
-  ImportSummary s;
-  s.config = mc;
-  s.decoding = generation_defaults(dir, c);
-  s.tensors = m.tensors.size();
-  for (const auto& [name, t] : m.tensors) s.parameters += t.numel();
-  s.weights_file = weights.string();
   for (const char* spm : {"source.spm", "target.spm"})
     if (!fs::is_regular_file(dir / spm))
-      throw bad(dir / spm, {}, "missing", "a MarianMT directory holds source.spm and target.spm");
-  write_model_directory(m, s.decoding, dir / "source.spm", dir / "target.spm", out);
-  return s;
+      throw import_error(dir / spm, {}, "missing", "a MarianMT directory holds source.spm and target.spm");
+  return detail::finish_import(m, mc, generation_defaults(dir, c), weights, dir / "source.spm",
+                               dir / "target.spm", out);
 }
 
 }  // namespace keel::nmt

@@ -12,26 +12,23 @@
 
 #include "keel/core/error.h"
 #include "keel/nmt/import.h"
+#include "import_util.h"
 #include "keel/nmt/layers.h"
 #include "torch_pickle.h"
 
 namespace keel::nmt {
 
 namespace fs = std::filesystem;
+using detail::import_error;
 
 namespace {
 
-core::InputError bad(const fs::path& file, const std::string& key, const std::string& what,
-                     const std::string& fix) {
-  return core::InputError(what, core::Location{file.string(), 0, 0, key}, fix);
-}
-
 std::vector<std::string> token_list(const pt::Value* v, const fs::path& file, const std::string& key) {
   if (!v || (v->kind != pt::Value::Kind::list && v->kind != pt::Value::Kind::tuple))
-    throw bad(file, key, "missing or not a list of tokens", "pass an OpenNMT-py 3.x checkpoint");
+    throw import_error(file, key, "missing or not a list of tokens", "pass an OpenNMT-py 3.x checkpoint");
   std::vector<std::string> out;
   for (const auto& t : v->items) {
-    if (t->kind != pt::Value::Kind::string) throw bad(file, key, "a token that is not a string", "pass an OpenNMT-py 3.x checkpoint");
+    if (t->kind != pt::Value::Kind::string) throw import_error(file, key, "a token that is not a string", "pass an OpenNMT-py 3.x checkpoint");
     out.push_back(t->s);
   }
   return out;
@@ -44,14 +41,14 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
   const pt::Checkpoint cp(ckpt);
   const pt::Value& root = cp.root();
   if (root.kind != pt::Value::Kind::dict || !root.get("opt") || !root.get("vocab"))
-    throw bad(ckpt, {}, "not an OpenNMT-py checkpoint (no 'opt' and 'vocab')", "pass the .pt file onmt_train saved");
+    throw import_error(ckpt, {}, "not an OpenNMT-py checkpoint (no 'opt' and 'vocab')", "pass the .pt file onmt_train saved");
   const pt::Value* model = root.get("model");
   const pt::Value* gen = root.get("generator");
   if (!model || model->kind != pt::Value::Kind::dict)
-    throw bad(ckpt, "model", "no weights in the checkpoint (saved with save_format safetensors, or LoRA only)",
+    throw import_error(ckpt, "model", "no weights in the checkpoint (saved with save_format safetensors, or LoRA only)",
               "import a checkpoint saved with save_format pytorch and merged LoRA weights");
   if (!gen || gen->kind != pt::Value::Kind::dict)
-    throw bad(ckpt, "generator", "no generator (a LoRA or copy-attention checkpoint)", "import a plain Transformer checkpoint");
+    throw import_error(ckpt, "generator", "no generator (a LoRA or copy-attention checkpoint)", "import a plain Transformer checkpoint");
   const pt::Value& opt = *root.get("opt");
   auto o_str = [&](const char* key, const std::string& fallback) {
     const pt::Value* v = opt.get(key);
@@ -66,7 +63,7 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
     return v && v->kind == pt::Value::Kind::real ? v->f : v && v->is_int() ? double(v->i) : fallback;
   };
   auto refuse = [&](const std::string& key, const std::string& what) {
-    throw bad(ckpt, "opt." + key, what,
+    throw import_error(ckpt, "opt." + key, what,
               "keel imports OpenNMT-py's plain Transformer: absolute sinusoid positions, standard "
               "layer norm, ReLU or GELU, no relative positions, rotary, ALiBi, gated FFN, grouped "
               "K/V heads, parallel residual, copy attention, LoRA or quantized layers");
@@ -103,18 +100,18 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
   for (const auto& [name, t] : w)
     if (name.find("relative_") != std::string::npos || name.find(".w_3.") != std::string::npos ||
         name.find("emb_luts.1.") != std::string::npos)
-      throw bad(ckpt, name, "this tensor belongs to a variant keel does not import",
+      throw import_error(ckpt, name, "this tensor belongs to a variant keel does not import",
                 "keel imports OpenNMT-py's plain Transformer (one source feature, no gated FFN, no relative positions)");
   auto tensor = [&](const std::string& name) -> const pt::Value& {
     const auto it = w.find(name);
     if (it == w.end())
-      throw bad(ckpt, name, "missing from the state dict", "the checkpoint is not an OpenNMT-py 3.x Transformer");
+      throw import_error(ckpt, name, "missing from the state dict", "the checkpoint is not an OpenNMT-py 3.x Transformer");
     return *it->second;
   };
   auto floats = [&](const std::string& name, const std::vector<std::int64_t>& shape) {
     const pt::Value& t = tensor(name);
     if (!shape.empty() && t.shape != shape)
-      throw bad(ckpt, name, fmt::format("shape [{}], expected [{}]", fmt::join(t.shape, ", "), fmt::join(shape, ", ")),
+      throw import_error(ckpt, name, fmt::format("shape [{}], expected [{}]", fmt::join(t.shape, ", "), fmt::join(shape, ", ")),
                 "the checkpoint is inconsistent with its options");
     return cp.floats(t, name);
   };
@@ -123,17 +120,17 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
   const auto& se = tensor(src_lut);
   const auto& te = tensor(tgt_lut);
   if (se.shape.size() != 2 || te.shape.size() != 2 || se.shape[1] != te.shape[1])
-    throw bad(ckpt, src_lut, "embedding tables are not [vocab, d] of one width", "the checkpoint is not a Transformer");
+    throw import_error(ckpt, src_lut, "embedding tables are not [vocab, d] of one width", "the checkpoint is not a Transformer");
   const std::int64_t d = se.shape[1], V = se.shape[0], Vt = te.shape[0];
   std::int64_t enc_layers = 0, dec_layers = 0;
   while (w.count(fmt::format("encoder.transformer.{}.feed_forward.w_1.weight", enc_layers))) ++enc_layers;
   while (w.count(fmt::format("decoder.transformer_layers.{}.feed_forward.w_1.weight", dec_layers))) ++dec_layers;
   if (enc_layers == 0 || dec_layers == 0)
-    throw bad(ckpt, "encoder.transformer.0", "no Transformer layers in the state dict", "pass an OpenNMT-py 3.x Transformer checkpoint");
+    throw import_error(ckpt, "encoder.transformer.0", "no Transformer layers in the state dict", "pass an OpenNMT-py 3.x Transformer checkpoint");
   const auto& w1 = tensor("encoder.transformer.0.feed_forward.w_1.weight");
   const std::int64_t F = w1.shape.empty() ? 0 : w1.shape[0];
   if (heads <= 0 || d % heads != 0)
-    throw bad(ckpt, "opt.heads", fmt::format("{} heads do not divide the model width {}", heads, d), "fix the checkpoint's options");
+    throw import_error(ckpt, "opt.heads", fmt::format("{} heads do not divide the model width {}", heads, d), "fix the checkpoint's options");
   c.d_model = static_cast<std::uint32_t>(d);
   c.heads = static_cast<std::uint32_t>(heads);
   c.ffn = static_cast<std::uint32_t>(F);
@@ -153,12 +150,12 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
   if (const pt::Value* feats = vocab.get("src_feats");
       feats && ((feats->kind == pt::Value::Kind::dict && !feats->dict.empty()) ||
                 (feats->kind == pt::Value::Kind::list && !feats->items.empty())))
-    throw bad(ckpt, "vocab.src_feats", "source features are not supported", "keel translates plain token sequences");
+    throw import_error(ckpt, "vocab.src_feats", "source features are not supported", "keel translates plain token sequences");
   Model m;
   m.src_vocab = Vocabulary(token_list(vocab.get("src"), ckpt, "vocab.src"));
   m.tgt_vocab = Vocabulary(token_list(vocab.get("tgt"), ckpt, "vocab.tgt"));
   if (static_cast<std::int64_t>(m.src_vocab.size()) != V || static_cast<std::int64_t>(m.tgt_vocab.size()) != Vt)
-    throw bad(ckpt, "vocab", fmt::format("vocabularies of {}/{} tokens, the embeddings have {}/{} rows",
+    throw import_error(ckpt, "vocab", fmt::format("vocabularies of {}/{} tokens, the embeddings have {}/{} rows",
                                          m.src_vocab.size(), m.tgt_vocab.size(), V, Vt),
               "the checkpoint is inconsistent");
   std::string start = "<s>";
@@ -167,12 +164,12 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
   auto id = [&](const std::string& tok, const char* what) {
     const auto i = m.tgt_vocab.id(tok, static_cast<std::uint32_t>(-1));
     if (i == static_cast<std::uint32_t>(-1))
-      throw bad(ckpt, what, fmt::format("'{}' is not in the target vocabulary", tok), "the checkpoint is inconsistent");
+      throw import_error(ckpt, what, fmt::format("'{}' is not in the target vocabulary", tok), "the checkpoint is inconsistent");
     return i;
   };
   c.unk_id = id("<unk>", "vocab.tgt");
   if (m.src_vocab.id("<unk>", c.unk_id + 1) != c.unk_id)
-    throw bad(ckpt, "vocab.src", "<unk> has another id than in the target vocabulary", "keel needs one id");
+    throw import_error(ckpt, "vocab.src", "<unk> has another id than in the target vocabulary", "keel needs one id");
   c.pad_id = id("<blank>", "vocab.tgt");
   c.eos_id = id("</s>", "vocab.tgt");
   c.bos_id = id(start, "decoder_start_token");
@@ -184,7 +181,7 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
     std::int64_t numel = 1;
     for (auto x : pe.shape) numel *= x;
     if (pe.shape.empty() || pe.shape.back() != d || numel % d != 0)
-      throw bad(ckpt, name, "position table is not [positions, d]", "the checkpoint is inconsistent");
+      throw import_error(ckpt, name, "position table is not [positions, d]", "the checkpoint is inconsistent");
     const auto table = cp.floats(pe, name);
     const std::int64_t rows = numel / d;
     bool found = false;
@@ -203,14 +200,11 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
       }
     }
     if (!found)
-      throw bad(ckpt, name, "not a sinusoid table keel knows (interleaved or concat)", "keel computes sinusoid positions");
+      throw import_error(ckpt, name, "not a sinusoid table keel knows (interleaved or concat)", "keel computes sinusoid positions");
   }
 
   auto put = [&](const std::string& name, std::vector<std::int64_t> shape, std::vector<float> data) {
-    Tensor t;
-    t.shape = std::move(shape);
-    t.f32 = std::move(data);
-    m.tensors[name] = std::move(t);
+    detail::put_tensor(m, name, std::move(shape), std::move(data));
   };
   auto maybe = [&](const std::string& name, std::int64_t n) {
     return w.count(name) ? floats(name, {n}) : std::vector<float>(static_cast<std::size_t>(n), 0.f);
@@ -261,19 +255,7 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
   }
   norm("encoder.layer_norm", "encoder.final_norm");
   norm("decoder.layer_norm", "decoder.final_norm");
-  c.validate(ckpt.string());
-  m.config = c;
-
-  ImportSummary s;
-  s.config = c;
-  s.decoding = DecodeOptions{};
-  s.decoding.max_length = 256;
-  s.decoding.max_length_factor = 3.f;
-  s.tensors = m.tensors.size();
-  for (const auto& [name, t] : m.tensors) s.parameters += t.numel();
-  s.weights_file = ckpt.string();
-  write_model_directory(m, s.decoding, source_spm, target_spm, out);
-  return s;
+  return detail::finish_import(m, c, keel_decoding_defaults(), ckpt, source_spm, target_spm, out);
 }
 
 }  // namespace keel::nmt

@@ -24,13 +24,7 @@ class OnmtImport : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new keel::testing::TempDir("keel_onmt");
-    for (const auto& v : kVariants) {
-      const auto r = run_shell("/usr/bin/python3 " KEEL_SOURCE_DIR "/tests/nmt/import/onmt_fixture.py " +
-                               (dir_->path / v).string() + " " + v);
-      ASSERT_EQ(r.rc, 0) << "the fixture writer failed (install-deps.sh installs python3-torch and "
-                            "sentencepiece): "
-                         << r.err;
-    }
+    keel::testing::write_fixtures("onmt_fixture.py", dir_->path, kVariants);
   }
   static void TearDownTestSuite() { delete dir_; }
   static fs::path fixture(const std::string& v) { return dir_->path / v; }

@@ -33,13 +33,7 @@ class MarianImport : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new keel::testing::TempDir("keel_marian");
-    for (const char* variant : {"shared-swish", "separate-gelu"}) {
-      const auto r = run_shell("/usr/bin/python3 " KEEL_SOURCE_DIR "/tests/nmt/import/marian_fixture.py " +
-                               (dir_->path / variant).string() + " " + variant);
-      ASSERT_EQ(r.rc, 0) << "the fixture writer failed (install-deps.sh installs python3-torch and "
-                            "sentencepiece): "
-                         << r.err;
-    }
+    keel::testing::write_fixtures("marian_fixture.py", dir_->path, {"shared-swish", "separate-gelu"});
   }
   static void TearDownTestSuite() { delete dir_; }
   static fs::path fixture(const std::string& variant) { return dir_->path / variant; }

@@ -17,6 +17,17 @@
 
 namespace keel::testing {
 
+// Runs tests/nmt/import/<script> for each variant into dir/<variant> (Debian's python3-torch).
+inline void write_fixtures(const std::string& script, const std::filesystem::path& dir,
+                           const std::vector<std::string>& variants) {
+  for (const auto& v : variants) {
+    const auto r = run_shell("/usr/bin/python3 " KEEL_SOURCE_DIR "/tests/nmt/import/" + script + " " +
+                             (dir / v).string() + " " + v);
+    ASSERT_EQ(r.rc, 0) << "the fixture writer " << script << " failed (install-deps.sh installs "
+                       << "python3-torch and sentencepiece): " << r.err;
+  }
+}
+
 inline std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
   std::istringstream in(text);

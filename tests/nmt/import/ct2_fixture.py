@@ -35,7 +35,7 @@ import sys
 import torch
 
 from marian_fixture import corpus, train_spm
-from reference_search import beam, greedy
+from reference_search import write_reference
 
 MAX_LEN = 20
 SENTENCES = 60
@@ -304,32 +304,11 @@ def main():
     ref = Reference(real, d, heads, pre, act, True, pe)
     start, eos, blank = tgt_vocab.index("<s>"), tgt_vocab.index("</s>"), tgt_vocab.index("<blank>")
     ordinary = [i for i, p in enumerate(src_vocab) if p not in specials]
-    sources, g_out, b_out = [], [], []
-    with torch.no_grad():
-        for _ in range(SENTENCES):
-            ids = [rng.choice(ordinary) for _ in range(rng.randint(3, 15))]
-            fed = ids + ([src_vocab.index("</s>")] if add_source_eos else [])
-            sources.append((ids, fed))
-            g_out.append(greedy(ref, fed, start, eos, {blank, start}, MAX_LEN))
-            b_out.append(beam(ref, fed, start, eos, {blank, start}, MAX_LEN))
-        with open(os.path.join(ref_dir, "sources.txt"), "w") as f:
-            for ids, _ in sources:
-                f.write(" ".join(src_vocab[i] for i in ids) + "\n")
-        for name, outs in (("greedy.txt", g_out), ("beam4.txt", b_out)):
-            with open(os.path.join(ref_dir, name), "w") as f:
-                for ids in outs:
-                    f.write(" ".join(tgt_vocab[i] for i in ids) + "\n")
-        tgt_ordinary = [i for i, p in enumerate(tgt_vocab) if p not in specials]
-        shapes = []
-        with open(os.path.join(ref_dir, "logits.f32"), "wb") as f:
-            for _, fed in sources[:6]:
-                tgt = [rng.choice(tgt_ordinary) for _ in range(8)]
-                rows = ref.logits(ref.encode(fed), [start] + tgt)
-                f.write(struct.pack(f"<{rows.numel()}f", *rows.flatten().tolist()))
-                shapes.append({"source": fed, "target": tgt, "rows": rows.shape[0], "vocab": rows.shape[1]})
-        with open(os.path.join(ref_dir, "logits.json"), "w") as f:
-            json.dump(shapes, f)
-
+    shown = [[rng.choice(ordinary) for _ in range(rng.randint(3, 15))] for _ in range(SENTENCES)]
+    fed = [s + ([src_vocab.index("</s>")] if add_source_eos else []) for s in shown]
+    tgt_ordinary = [i for i, p in enumerate(tgt_vocab) if p not in specials]
+    write_reference(ref_dir, ref, shown, fed, src_vocab, tgt_vocab, start, eos, {blank, start}, MAX_LEN, rng,
+                    tgt_ordinary)
 
 if __name__ == "__main__":
     main()

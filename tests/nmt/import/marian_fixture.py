@@ -34,7 +34,7 @@ import sys
 
 import torch
 
-from reference_search import beam, greedy
+from reference_search import write_reference
 
 MAX_LEN = 20
 SENTENCES = 60
@@ -256,34 +256,12 @@ def main():
 
     ref = Reference(w, cfg)
     ordinary = [i for i, p in enumerate(vocab) if p not in ("</s>", "<unk>", "<pad>")]
-    sources, greedy_out, beam_out = [], [], []
-    with torch.no_grad():
-        for _ in range(SENTENCES):
-            ids = [rng.choice(ordinary) for _ in range(rng.randint(3, 15))] + [cfg["eos_token_id"]]
-            sources.append(ids)
-            stop = (cfg["decoder_start_token_id"], cfg["eos_token_id"], {cfg["pad_token_id"], cfg["decoder_start_token_id"]})
-            greedy_out.append(greedy(ref, ids, *stop, MAX_LEN))
-            beam_out.append(beam(ref, ids, *stop, MAX_LEN))
-        with open(os.path.join(ref_dir, "sources.txt"), "w") as f:
-            for ids in sources:
-                f.write(" ".join(vocab[i] for i in ids[:-1]) + "\n")
-        for name, outs in (("greedy.txt", greedy_out), ("beam4.txt", beam_out)):
-            with open(os.path.join(ref_dir, name), "w") as f:
-                for ids in outs:
-                    f.write(" ".join(tgt_vocab[i] for i in ids) + "\n")
-        # Teacher-forced logits of the first 6 sentences on random targets (every weight and
-        # position takes part, whatever the decoder would choose).
-        shapes = []
-        tgt_ordinary = [i for i, p in enumerate(tgt_vocab) if p not in ("</s>", "<unk>", "<pad>")]
-        with open(os.path.join(ref_dir, "logits.f32"), "wb") as f:
-            for src in sources[:6]:
-                tgt = [rng.choice(tgt_ordinary) for _ in range(8)]
-                rows = ref.logits(ref.encode(src), [cfg["decoder_start_token_id"]] + tgt)
-                f.write(struct.pack(f"<{rows.numel()}f", *rows.flatten().tolist()))
-                shapes.append({"source": src, "target": tgt, "rows": rows.shape[0], "vocab": rows.shape[1]})
-        with open(os.path.join(ref_dir, "logits.json"), "w") as f:
-            json.dump(shapes, f)
-
+    fed = [[rng.choice(ordinary) for _ in range(rng.randint(3, 15))] + [cfg["eos_token_id"]]
+           for _ in range(SENTENCES)]
+    tgt_ordinary = [i for i, p in enumerate(tgt_vocab) if p not in ("</s>", "<unk>", "<pad>")]
+    write_reference(ref_dir, ref, [s[:-1] for s in fed], fed, vocab, tgt_vocab, cfg["decoder_start_token_id"],
+                    cfg["eos_token_id"], {cfg["pad_token_id"], cfg["decoder_start_token_id"]}, MAX_LEN, rng,
+                    tgt_ordinary)
 
 if __name__ == "__main__":
     main()

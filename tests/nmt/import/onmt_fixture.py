@@ -34,7 +34,7 @@ import sys
 import torch
 
 from marian_fixture import corpus, train_spm
-from reference_search import beam, greedy
+from reference_search import write_reference
 
 MAX_LEN = 20
 SENTENCES = 60
@@ -189,31 +189,11 @@ def main():
     ref = Reference(full, d, heads, act, eps, layers)
     start, eos, blank = tgt_vocab.index("<s>"), tgt_vocab.index("</s>"), tgt_vocab.index("<blank>")
     ordinary = [i for i, p in enumerate(src_vocab) if p not in SPECIALS]
-    sources, g_out, b_out = [], [], []
-    with torch.no_grad():
-        for _ in range(SENTENCES):
-            ids = [rng.choice(ordinary) for _ in range(rng.randint(3, 15))]  # no EOS: OpenNMT-py's source
-            sources.append(ids)
-            g_out.append(greedy(ref, ids, start, eos, {blank, start}, MAX_LEN))
-            b_out.append(beam(ref, ids, start, eos, {blank, start}, MAX_LEN))
-        with open(os.path.join(ref_dir, "sources.txt"), "w") as f:
-            for ids in sources:
-                f.write(" ".join(src_vocab[i] for i in ids) + "\n")
-        for name, outs in (("greedy.txt", g_out), ("beam4.txt", b_out)):
-            with open(os.path.join(ref_dir, name), "w") as f:
-                for ids in outs:
-                    f.write(" ".join(tgt_vocab[i] for i in ids) + "\n")
-        tgt_ordinary = [i for i, p in enumerate(tgt_vocab) if p not in SPECIALS]
-        shapes = []
-        with open(os.path.join(ref_dir, "logits.f32"), "wb") as f:
-            for src in sources[:6]:
-                tgt = [rng.choice(tgt_ordinary) for _ in range(8)]
-                rows = ref.logits(ref.encode(src), [start] + tgt)
-                f.write(struct.pack(f"<{rows.numel()}f", *rows.flatten().tolist()))
-                shapes.append({"source": src, "target": tgt, "rows": rows.shape[0], "vocab": rows.shape[1]})
-        with open(os.path.join(ref_dir, "logits.json"), "w") as f:
-            json.dump(shapes, f)
-
+    # No EOS: OpenNMT-py's sources are the bare tokens.
+    fed = [[rng.choice(ordinary) for _ in range(rng.randint(3, 15))] for _ in range(SENTENCES)]
+    tgt_ordinary = [i for i, p in enumerate(tgt_vocab) if p not in SPECIALS]
+    write_reference(ref_dir, ref, fed, fed, src_vocab, tgt_vocab, start, eos, {blank, start}, MAX_LEN, rng,
+                    tgt_ordinary)
 
 if __name__ == "__main__":
     main()

@@ -51,3 +51,34 @@ def beam(ref, src, start, eos, banned, max_len, k=4, length_penalty=1.0):
         if len(done) >= k or t + 1 == max_len or not live:
             break
     return max(done, key=lambda d: d[0])[1] if done else []
+
+
+def write_reference(ref_dir, ref, shown, fed, src_vocab, tgt_vocab, start, eos, banned, max_len, rng,
+                    tgt_ordinary, n_logits=6):
+    """The files the import tests compare keel with, in `ref_dir`: sources.txt (the sources as
+    vocabulary pieces, `shown`), greedy.txt and beam4.txt (the reference's outputs for the
+    encoder inputs `fed`), and logits.f32 + logits.json (teacher-forced logits of the first
+    `n_logits` sentences on random targets of 8 pieces: every weight and position takes part,
+    whatever the decoder would choose)."""
+    import json
+    import os
+    import struct
+    with torch.no_grad():
+        outs = {"greedy.txt": [greedy(ref, s, start, eos, banned, max_len) for s in fed],
+                "beam4.txt": [beam(ref, s, start, eos, banned, max_len) for s in fed]}
+        with open(os.path.join(ref_dir, "sources.txt"), "w") as f:
+            for ids in shown:
+                f.write(" ".join(src_vocab[i] for i in ids) + "\n")
+        for name, rows in outs.items():
+            with open(os.path.join(ref_dir, name), "w") as f:
+                for ids in rows:
+                    f.write(" ".join(tgt_vocab[i] for i in ids) + "\n")
+        shapes = []
+        with open(os.path.join(ref_dir, "logits.f32"), "wb") as f:
+            for src in fed[:n_logits]:
+                tgt = [rng.choice(tgt_ordinary) for _ in range(8)]
+                rows = ref.logits(ref.encode(src), [start] + tgt)
+                f.write(struct.pack(f"<{rows.numel()}f", *rows.flatten().tolist()))
+                shapes.append({"source": src, "target": tgt, "rows": rows.shape[0], "vocab": rows.shape[1]})
+        with open(os.path.join(ref_dir, "logits.json"), "w") as f:
+            json.dump(shapes, f)
