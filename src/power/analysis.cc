@@ -108,6 +108,11 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
   r.step_ms = step_ms;
   r.metrics = measure(run.grid_w, run.step_s, spec);
   r.clauses = evaluate(r.metrics, spec);
+  if (run.gpu_above_tdp_peak_w > 0 && !run.facility_w.empty()) {
+    r.gpu_above_tdp_mw = run.gpu_above_tdp_peak_w / 1e6;
+    const double peak = *std::max_element(run.facility_w.begin(), run.facility_w.end());
+    r.edp_peak_excess_mw = std::max(0.0, peak - run.tdp_capped_peak_w) / 1e6;
+  }
   // Storage that ends below its initial charge has borrowed energy: count its recharge.
   auto energy = [](const SimResult& s) {
     return s.grid_energy_j() + (s.has_storage ? s.storage.recharge_j : 0.0);

@@ -209,7 +209,7 @@ double JobRunner::step(std::int64_t k) {
                         ? total_gpus_ * std::max(0.0, common - gpu_.idle_w)
                         : 0.0;
   const double low_w = phase_ == Phase::checkpoint ? gpu_.checkpoint_w : gpu_.comm_w;
-  double total = 0, smooth_extra = 0, throttled = 0;
+  double total = 0, smooth_extra = 0, throttled = 0, above = 0;
   for (std::size_t u = 0; u < units_.size(); ++u) {
     const double w = static_cast<double>(units_[u].gpus);
     bool computing = phase_ == Phase::replay
@@ -228,6 +228,7 @@ double JobRunner::step(std::int64_t k) {
     GpuState& s = state_[u];
     double throttle = s.step(m_, target, smooth, floor);
     total += w * s.p_out;
+    if (s.p_out > gpu_.tdp_w) above += w * (s.p_out - gpu_.tdp_w);
     if (s.p_out > s.p_nat) smooth_extra += w * (s.p_out - s.p_nat);
     if (computing && phase_ == Phase::replay) {
       // Measured phases cannot stretch: throttling is counted as lost compute time instead.
@@ -246,6 +247,7 @@ double JobRunner::step(std::int64_t k) {
     phase_ = Phase::comm;
     phase_end_ = k + 1 + comm_steps_;
   }
+  above_tdp_w_ = above;
   software_j_ += sw_extra * step_s_;
   smoothing_j_ += smooth_extra * step_s_;
   if (total_gpus_ > 0) stats_.throttled_compute_ms += throttled / total_gpus_;

@@ -40,6 +40,10 @@ std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport
   for (const auto& mc : r.per_mitigation)
     out += fmt::format("  {:<12} alone: energy {:+.2f} %  slowdown {:+.2f} %\n", mc.name,
                        mc.costs.energy_overhead_pct, mc.costs.slowdown_pct);
+  if (r.gpu_above_tdp_mw > 0)
+    out += fmt::format("EDP peaks GPUs up to {:.2f} MW above TDP; facility peak {:+.2f} MW over the "
+                       "TDP-capped peak (before storage)\n",
+                       r.gpu_above_tdp_mw, r.edp_peak_excess_mw);
   if (r.has_storage)
     out += fmt::format("storage   SoC {:.1f}-{:.1f} %  power-limited {:.1f} % of time, "
                        "energy-limited {:.1f} % of time{}\n",
@@ -104,6 +108,8 @@ nlohmann::json to_json(const RunReport& r) {
                    {"band_amplitude_mw", m.band_amplitude_mw},
                    {"band_rms_mw", m.band_rms_mw},
                    {"band_energy_fraction", m.band_energy_fraction}};
+  j["edp_peaks"] = {{"gpu_above_tdp_mw", r.gpu_above_tdp_mw},
+                    {"facility_peak_excess_mw", r.edp_peak_excess_mw}};
   j["cost"] = {{"energy_overhead_pct", r.costs.energy_overhead_pct},
                {"slowdown_pct", r.costs.slowdown_pct},
                {"software_energy_mwh", r.costs.software_energy_mwh},

@@ -1,5 +1,6 @@
 #include "keel/power/sim.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -37,17 +38,22 @@ bool rack_storage(const Scenario& sc) {
 class Facility {
  public:
   Facility(const Scenario& sc, std::int64_t steps)
-      : sc_(sc), power_(sc.facility, sc.sim.step_ms / 1000.0, jobs_base_w(sc)) {
+      : sc_(sc), power_(sc.facility, sc.sim.step_ms / 1000.0, jobs_base_w(sc)),
+        capped_(sc.facility, sc.sim.step_ms / 1000.0, jobs_base_w(sc)) {
     ac_.resize(static_cast<std::size_t>(steps));
     facility_.resize(static_cast<std::size_t>(steps));
     base_w_ = jobs_base_w(sc);
   }
   double server_base_w() const { return base_w_; }
 
-  void record(std::int64_t k, double gpu_w) {
+  // `above_tdp_w`: the part of `gpu_w` above the GPUs' TDP (EDP peaks), also run through a
+  // second facility model without it, for the TDP-capped peak.
+  void record(std::int64_t k, double gpu_w, double above_tdp_w) {
     const auto p = power_.step(gpu_w);
     ac_[static_cast<std::size_t>(k)] = p.ac_w;
     facility_[static_cast<std::size_t>(k)] = p.facility_w;
+    capped_peak_w_ = std::max(capped_peak_w_, capped_.step(gpu_w - above_tdp_w).facility_w);
+    above_peak_w_ = std::max(above_peak_w_, above_tdp_w);
   }
 
   // Collects the jobs' statistics and mitigation energies, then applies storage: at facility
@@ -62,6 +68,8 @@ class Facility {
       r.smoothing_energy_j += jr->smoothing_energy_j();
     }
     r.step_s = sc_.sim.step_ms / 1000.0;
+    r.gpu_above_tdp_peak_w = above_peak_w_;
+    r.tdp_capped_peak_w = capped_peak_w_;
     const StorageParams& st = sc_.storage;
     r.has_storage = st.enabled;
     if (!st.enabled) {
@@ -89,7 +97,8 @@ class Facility {
     return w;
   }
   const Scenario& sc_;
-  FacilityPower power_;
+  FacilityPower power_, capped_;
+  double capped_peak_w_ = 0, above_peak_w_ = 0;
   std::vector<double> ac_, facility_;
   double base_w_ = 0;
 };
@@ -176,13 +185,14 @@ SimResult simulate(const Scenario& sc, const SimOptions& opt) {
   if (opt.trace_jobs) r.job_w.assign(sc.jobs.size(), std::vector<double>(static_cast<std::size_t>(n)));
   for (std::int64_t k = 0; k < n; ++k) {
     const auto ks = static_cast<std::size_t>(k);
-    double gpu_w = 0;
+    double gpu_w = 0, above = 0;
     for (std::size_t j = 0; j < runners.size(); ++j) {
       const double w = runners[j]->step(k);
       gpu_w += w;
+      above += runners[j]->above_tdp_w();
       if (opt.trace_jobs) r.job_w[j][ks] = (w + job_base_w[j]) / sc.facility.psu_efficiency;
     }
-    fac.record(k, gpu_w);
+    fac.record(k, gpu_w, above);
     for (std::size_t t = 0; t < traced.size(); ++t) r.rack_w[t][ks] = rack_ac(traced[t]);
     if (racks) {
       double b = 0, soc = 0;
@@ -234,10 +244,11 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
   for (std::int64_t k = 0; k < n; ++k) {
     const auto ks = static_cast<std::size_t>(k);
     // Facility IT power = sum over racks of (GPUs in the rack + its servers' base power).
-    double it_w = 0;
+    double it_w = 0, above = 0;
     std::size_t rack_id = 0;
     for (std::size_t j = 0; j < runners.size(); ++j) {
       runners[j]->step(k);
+      above += runners[j]->above_tdp_w();
       for (std::int64_t rk = 0; rk < sc.racks_of_job(j); ++rk, ++rack_id) {
         const std::int64_t g0 = std::min(sc.jobs[j].gpus, rk * per_rack);
         const std::int64_t g1 = std::min(sc.jobs[j].gpus, g0 + per_rack);
@@ -250,7 +261,7 @@ SimResult simulate_reference(const Scenario& sc, const SimOptions& opt) {
         it_w += rack;
       }
     }
-    fac.record(k, it_w - fac.server_base_w());
+    fac.record(k, it_w - fac.server_base_w(), above);
     report_progress(opt, k, n);
   }
   // Then every rack's own battery over its own series, and their sum.

@@ -8,6 +8,7 @@
 #include <functional>
 
 #include "keel/core/error.h"
+#include "keel/power/analysis.h"
 #include "keel/power/gpu.h"
 #include "keel/power/optimize.h"
 #include "keel/power/sim.h"
@@ -128,6 +129,28 @@ TEST(GpuProfile, EdpPeaksRideOnTopOfSmoothing) {
   }
   EXPECT_NEAR(peak_gap, 120, 1e-6);  // the whole overshoot shows at the onset, over smoothing
   EXPECT_DOUBLE_EQ(sw.p_out, so.p_out);  // and is gone a second later
+}
+
+// What EDP peaks add is reported: the GPUs' most above TDP at once and the facility's peak over
+// the TDP-capped peak, alike in the fast and the dense reference simulators; 0 without peaks.
+TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
+  const std::string base = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\n";
+  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kJob);
+  const auto fast = power::simulate(with), ref = power::simulate_reference(with);
+  EXPECT_GT(fast.gpu_above_tdp_peak_w, 0);
+  EXPECT_LE(fast.gpu_above_tdp_peak_w, 16 * 120.0 + 1e-9);  // 16 GPUs, at most up to the EDP
+  EXPECT_NEAR(fast.gpu_above_tdp_peak_w, ref.gpu_above_tdp_peak_w, 1e-9 * ref.gpu_above_tdp_peak_w);
+  EXPECT_NEAR(fast.tdp_capped_peak_w, ref.tdp_capped_peak_w, 1e-9 * ref.tdp_capped_peak_w);
+  const double peak = *std::max_element(fast.facility_w.begin(), fast.facility_w.end());
+  EXPECT_LT(fast.tdp_capped_peak_w, peak);
+  const auto rep = power::make_report("x", fast, fast, power::Spec{}, with.sim.step_ms);
+  EXPECT_NEAR(rep.edp_peak_excess_mw, (peak - fast.tdp_capped_peak_w) / 1e6, 1e-12);
+  EXPECT_GT(rep.edp_peak_excess_mw, 0);
+
+  const auto without = power::simulate(scenario_from(base + kJob));
+  EXPECT_EQ(without.gpu_above_tdp_peak_w, 0);
+  EXPECT_DOUBLE_EQ(without.tdp_capped_peak_w,
+                   *std::max_element(without.facility_w.begin(), without.facility_w.end()));
 }
 
 TEST(GpuProfile, OptimizeSearchesOnlyFloorsTheHardwareAllows) {

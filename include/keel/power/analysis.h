@@ -65,6 +65,9 @@ struct RunReport {
   std::vector<Clause> clauses;
   bool has_storage = false;
   double soc_min = 0, soc_max = 0, storage_power_limited_pct = 0, storage_energy_limited_pct = 0;
+  // EDP peaks over the whole run: the GPUs' most above TDP at once, and what they add to the
+  // facility's peak over the peak with every GPU held at TDP (MW; 0 without EDP peaks).
+  double gpu_above_tdp_mw = 0, edp_peak_excess_mw = 0;
   std::vector<JobStats> jobs;
   double step_ms = 0;
 };

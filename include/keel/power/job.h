@@ -56,6 +56,8 @@ class JobRunner {
   double step(std::int64_t k);
 
   double unit_power(std::size_t u) const { return state_[u].p_out; }
+  // The job's GPU power above TDP in the last step (W): its EDP peaks.
+  double above_tdp_w() const { return above_tdp_w_; }
   std::size_t units() const { return units_.size(); }
   const JobStats& stats() const { return stats_; }
   double software_energy_j() const { return software_j_; }
@@ -90,6 +92,7 @@ class JobRunner {
   std::int64_t ckpt_every_;
   double step_s_;
   double total_gpus_ = 0;  // sum of unit weights, for per-GPU means
+  double above_tdp_w_ = 0;
   JobStats stats_;
   double software_j_ = 0, smoothing_j_ = 0;
 };

@@ -35,6 +35,11 @@ struct SimResult {
                                  // for the reference)
   double software_energy_j = 0;   // secondary workload + start/stop ramps above demand
   double smoothing_energy_j = 0;  // power burned by smoothing above demand
+  // EDP peaks: the most the GPUs drew above their TDP at once (W), and the facility's peak had
+  // every GPU been held at its TDP (before storage): peak(facility_w) minus it is what EDP peaks
+  // add to the site's peak.
+  double gpu_above_tdp_peak_w = 0;
+  double tdp_capped_peak_w = 0;
   bool has_storage = false;
   StorageResult storage;          // filled when has_storage (grid_w/soc moved out: see soc)
   std::vector<double> soc;
