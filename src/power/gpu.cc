@@ -19,6 +19,7 @@ GpuModel::GpuModel(const GpuParams& gpu, const SmoothingParams& s, double dt_ms)
       gap_ms(gpu.onset_gap_ms),
       tdp_w(gpu.tdp_w),
       edp_w(gpu.edp_w),
-      edp_peak_ms(gpu.edp_peak_ms) {}
+      edp_peak_ms(gpu.edp_peak_ms),
+      window_keep(gpu.tdp_window_ms > 0 ? std::exp(-dt_ms / gpu.tdp_window_ms) : 1.0) {}
 
 }  // namespace keel::power

@@ -97,6 +97,7 @@ void parse_gpu(const ConfigSection& s, GpuParams& g) {
       const GpuLimits lim = gpu_limits(g.model);
       if (!s.has("tdp_w")) g.tdp_w = lim.default_tdp_w;
       g.edp_peak_ms = lim.edp_peak_ms;
+      g.tdp_window_ms = lim.tdp_window_s * 1000;
       if (g.model == "h100") {
         // Fitted on the committed H100 probes (keel power fit, docs/power.md): +183..+268 W,
         // 200-500 ms decay, gap scale ~10 ms, over a settled compute level of ~610-700 W.

@@ -153,6 +153,36 @@ TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
                    *std::max_element(without.facility_w.begin(), without.facility_w.end()));
 }
 
+// GB200 holds TDP on average over 1 s: with onsets every 40 ms, EDP peaks would lift the mean
+// above TDP; the averaging window stops them once the mean reaches TDP.
+TEST(GpuProfile, TheTdpAveragingWindowHoldsTheOneSecondMeanAtTdp) {
+  const auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 2\n"
+                                "onset_overshoot_w = 200\nonset_decay_ms = 100\nonset_gap_ms = 2\n" + kJob);
+  ASSERT_DOUBLE_EQ(sc.gpu.tdp_window_ms, 1000);
+  power::GpuParams free_gpu = sc.gpu;
+  free_gpu.tdp_window_ms = 0;
+  power::GpuModel held(sc.gpu, sc.smoothing, 1.0), free(free_gpu, sc.smoothing, 1.0);
+  power::GpuState a(150), b(150);
+  std::vector<double> pa, pb;
+  for (int i = 0; i < 6000; ++i) {  // 35 ms compute at TDP, 5 ms dips to 1100 W, for 6 s
+    const double target = i % 40 < 35 ? 1200 : 1100;
+    a.step(held, target, false, false);
+    b.step(free, target, false, false);
+    pa.push_back(a.p_out);
+    pb.push_back(b.p_out);
+  }
+  auto last_second_mean = [](const std::vector<double>& p) {
+    double s = 0;
+    for (std::size_t i = p.size() - 1000; i < p.size(); ++i) s += p[i];
+    return s / 1000;
+  };
+  const double mean_free = last_second_mean(pb), mean_held = last_second_mean(pa);
+  EXPECT_GT(*std::max_element(pa.begin(), pa.end()), 1200);  // EDP peaks still happen ...
+  EXPECT_GT(mean_free, 1210);                                   // (unheld, they lift the mean)
+  EXPECT_LT(mean_held, 1203);                                   // ... until the mean is at TDP
+  EXPECT_GT(mean_held, 35.0 / 40 * 1200 + 5.0 / 40 * 1100);    // the mean without any overshoot
+}
+
 TEST(GpuProfile, OptimizeSearchesOnlyFloorsTheHardwareAllows) {
   auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" + kJob +
                           kSmoothing + "percent_tmp_floor = 60\n");

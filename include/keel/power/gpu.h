@@ -27,6 +27,7 @@ struct GpuModel {
   double overshoot_keep;  // exp(-dt / onset_decay_ms): the part left after one step
   double gap_ms;          // onset_gap_ms
   double tdp_w, edp_w, edp_peak_ms;  // EDP cap of power above TDP (edp_w 0: none)
+  double window_keep;  // exp(-dt / tdp_window_ms): the TDP averaging window as a running mean; 1: none
 };
 
 struct GpuState {
@@ -38,8 +39,9 @@ struct GpuState {
   double gap_ms = 1e12;  // time since the last compute step (onset overshoot)
   double over_w = 0;     // current onset overshoot above the compute target
   double since_onset_ms = 0;  // time since the current compute phase began
+  double avg_w;               // running mean of p_out over the TDP averaging window
 
-  explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0), p_base(p0), p_smooth(p0) {}
+  explicit GpuState(double p0 = 0) : p_nat(p0), p_out(p0), p_base(p0), p_smooth(p0), avg_w(p0) {}
 
   // Advances one step toward `target_w`. `smooth` says whether the smoothing profile is active,
   // `floor` whether its floor applies. Returns the compute throttle in [0, 1]: the fraction of
@@ -53,9 +55,11 @@ struct GpuState {
         gap_ms = 0;
         target_w += over_w;
         over_w *= m.overshoot_keep;
-        // Above TDP only up to the EDP, and only in the EDP-peak window after the onset.
+        // Above TDP only up to the EDP, only in the EDP-peak window after the onset, and only
+        // while the average over the TDP window is below TDP.
         if (m.edp_w > 0 && target_w > m.tdp_w)
           target_w = std::min(target_w, since_onset_ms < m.edp_peak_ms ? m.edp_w : m.tdp_w);
+        if (m.window_keep < 1 && avg_w >= m.tdp_w) target_w = std::min(target_w, std::max(m.tdp_w, base_target));
         since_onset_ms += m.step_ms;
       } else {
         gap_ms += m.step_ms;
@@ -67,6 +71,7 @@ struct GpuState {
     if (!smooth || !m.smoothing) {
       p_out = p_smooth = p_nat;
       hold_ms = 0;
+      average(m);
       return 1.0;
     }
     // Smoothing acts on the demand without the onset transient: an EDP peak is an electrical
@@ -85,11 +90,17 @@ struct GpuState {
       hold_ms = 0;
     }
     p_out = p_smooth + (p_nat - p_base);
+    average(m);
     if (p_base > p_smooth && p_base > m.idle_w) {
       double t = (p_smooth - m.idle_w) / (p_base - m.idle_w);
       return t < 0 ? 0.0 : t;
     }
     return 1.0;
+  }
+
+ private:
+  void average(const GpuModel& m) {
+    if (m.window_keep < 1) avg_w = p_out + (avg_w - p_out) * m.window_keep;
   }
 };
 

@@ -60,6 +60,9 @@ struct GpuParams {
   // only for the profile's edp_peak_ms after a compute onset. 0 = no cap.
   double edp_w = 0;
   double edp_peak_ms = 0;
+  // The profile's TDP averaging window (gb200/gb300: 1 s): once the GPU's average power over it
+  // reaches TDP, nothing above TDP is allowed (no EDP peak) until it falls back. 0 = none.
+  double tdp_window_ms = 0;
 
   bool operator==(const GpuParams&) const = default;
 };
