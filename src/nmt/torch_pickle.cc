@@ -48,7 +48,7 @@ class Machine {
         case 'B': push(bytes(u32())); break;        // BINBYTES
         case 'J': push(integer(static_cast<std::int32_t>(u32()))); break;
         case 'K': push(integer(byte())); break;
-        case 'M': push(integer(static_cast<std::int64_t>(byte()) | static_cast<std::int64_t>(byte()) << 8)); break;
+        case 'M': { const std::int64_t lo = byte(); push(integer(lo | static_cast<std::int64_t>(byte()) << 8)); break; }
         case 0x8a: push(long1()); break;
         case 'G': push(real()); break;
         case 'N': push(make(Value::Kind::none)); break;
