@@ -308,7 +308,13 @@ Checkpoint::Checkpoint(const std::filesystem::path& file) : path_(file) {
     zip_ = nullptr;
     throw bad("no <name>/data.pkl in the archive");
   }
-  root_ = unpickle(entry(prefix_ + "data.pkl"), file.string());
+  try {
+    root_ = unpickle(entry(prefix_ + "data.pkl"), file.string());
+  } catch (...) {
+    zip_close(z);  // the destructor does not run for a constructor that throws
+    zip_ = nullptr;
+    throw;
+  }
 }
 
 Checkpoint::~Checkpoint() {
