@@ -160,7 +160,7 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
         new_score[kept] = c.score;
         ++kept;
       }
-      reorder_cache(s, b * K, std::vector<int>(parent.begin(), parent.begin() + kept), t + 1);
+      reorder_cache(s, b * K, parent, kept, t + 1);
       for (int k = 0; k < kept; ++k) {
         hyp[b * K + k] = std::move(new_hyp[k]);
         score[b * K + k] = new_score[k];
@@ -182,9 +182,8 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   return out;
 }
 
-void Transformer::reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent,
+void Transformer::reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int n,
                                 int steps) const {
-  const auto n = static_cast<int>(parent.size());
   // A slot that is overwritten (its own parent differs) but read by another slot is saved first.
   thread_local std::vector<int> saved_as;
   thread_local std::vector<std::byte> saved;

@@ -5,7 +5,6 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "keel/core/atomic_file.h"
 #include "keel/core/error.h"

@@ -56,22 +56,6 @@ std::optional<std::vector<std::string>> read_vocab(const fs::path& dir, const st
   return std::nullopt;
 }
 
-// Which sinusoid table `t` [rows, d] is (stored position encodings), or nullopt when none.
-std::optional<PositionLayout> sinusoid_layout(const std::vector<float>& t, std::int64_t rows, std::int64_t d) {
-  for (auto layout : {PositionLayout::interleaved, PositionLayout::halves, PositionLayout::tensorflow,
-                      PositionLayout::concat}) {
-    std::vector<float> row(static_cast<std::size_t>(d));
-    bool ok = true;
-    for (std::int64_t p = 0; p < std::min<std::int64_t>(rows, 256) && ok; ++p) {
-      sinusoidal_position(p, d, row.data(), layout);
-      for (std::int64_t k = 0; k < d && ok; ++k)
-        ok = std::abs(t[static_cast<std::size_t>(p * d + k)] - row[static_cast<std::size_t>(k)]) <= 1e-3f;
-    }
-    if (ok) return layout;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 ImportSummary import_ctranslate2(const fs::path& dir, const fs::path& source_spm,
@@ -270,7 +254,10 @@ ImportSummary import_ctranslate2(const fs::path& dir, const fs::path& source_spm
     if (!pe) continue;
     if (pe->shape.size() != 2 || pe->shape[1] != d)
       throw import_error(mb, name, "position table is not [positions, d_model]", "re-convert the model");
-    const auto layout = sinusoid_layout(f.floats(name), pe->shape[0], d);
+    const auto layout = detail::sinusoid_layout(
+        f.floats(name), pe->shape[0], d,
+        {PositionLayout::interleaved, PositionLayout::halves, PositionLayout::tensorflow, PositionLayout::concat},
+        1e-3f);  // float16 tables are stored too
     if (!layout)
       throw import_error(mb, name, "learned (not sinusoidal) position encodings are not supported",
                 "keel computes sinusoid positions");

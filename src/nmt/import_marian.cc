@@ -84,9 +84,7 @@ std::uint32_t special(const Vocabulary& vocab, const fs::path& file, const std::
 // Decoding defaults from generation_config.json (else config.json): num_beams, max_length (HF
 // counts the start token), length_penalty, no_repeat_ngram_size, repetition_penalty.
 DecodeOptions generation_defaults(const fs::path& dir, const json& config) {
-  DecodeOptions o;
-  o.max_length = 256;
-  o.max_length_factor = 3.f;  // keel's default; Marian's own default factor
+  DecodeOptions o = keel_decoding_defaults();
   const fs::path gen_file = dir / "generation_config.json";
   const json g = fs::exists(gen_file) ? read_json(gen_file) : config;
   const fs::path& f = fs::exists(gen_file) ? gen_file : dir / "config.json";
@@ -307,16 +305,9 @@ ImportSummary import_marian_hf(const fs::path& dir, const fs::path& out) {
     const auto shape = st.shape(name);
     if (shape.size() != 2 || shape[1] != D)
       throw import_error(weights, name, "position table is not [positions, d_model]", "the checkpoint does not match config.json");
-    const auto table = st.read_f32(name);
-    const std::vector<std::int64_t> e_shape = shape;
-    std::vector<float> row(static_cast<std::size_t>(D));
-    for (std::int64_t p = 0; p < std::min<std::int64_t>(e_shape[0], 512); ++p) {
-      sinusoidal_position(p, D, row.data(), PositionLayout::halves);
-      for (std::int64_t k = 0; k < D; ++k)
-        if (std::abs(table[static_cast<std::size_t>(p * D + k)] - row[static_cast<std::size_t>(k)]) > 1e-4f)
-          throw import_error(weights, name, fmt::format("position {} is not MarianMT's sinusoid: learned positions are not supported", p),
-                    "keel imports static sinusoidal positions");
-    }
+    if (!detail::sinusoid_layout(st.read_f32(name), shape[0], D, {PositionLayout::halves}, 1e-4f))
+      throw import_error(weights, name, "not MarianMT's sinusoid table: learned positions are not supported",
+                         "keel imports static sinusoidal positions");
   }
   for (const char* spm : {"source.spm", "target.spm"})
     if (!fs::is_regular_file(dir / spm))

@@ -184,23 +184,10 @@ ImportSummary import_opennmt_py(const fs::path& ckpt, const fs::path& source_spm
       throw import_error(ckpt, name, "position table is not [positions, d]", "the checkpoint is inconsistent");
     const auto table = cp.floats(pe, name);
     const std::int64_t rows = numel / d;
-    bool found = false;
-    for (auto layout : {PositionLayout::interleaved, PositionLayout::concat}) {
-      std::vector<float> row(static_cast<std::size_t>(d));
-      bool ok = true;
-      for (std::int64_t p = 0; p < std::min<std::int64_t>(rows, 256) && ok; ++p) {
-        sinusoidal_position(p, d, row.data(), layout);
-        for (std::int64_t k = 0; k < d && ok; ++k)
-          ok = std::abs(table[static_cast<std::size_t>(p * d + k)] - row[static_cast<std::size_t>(k)]) <= 1e-3f;
-      }
-      if (ok) {
-        c.positions = layout;
-        found = true;
-        break;
-      }
-    }
-    if (!found)
+    const auto layout = detail::sinusoid_layout(table, rows, d, {PositionLayout::interleaved, PositionLayout::concat}, 1e-3f);
+    if (!layout)
       throw import_error(ckpt, name, "not a sinusoid table keel knows (interleaved or concat)", "keel computes sinusoid positions");
+    c.positions = *layout;
   }
 
   auto put = [&](const std::string& name, std::vector<std::int64_t> shape, std::vector<float> data) {

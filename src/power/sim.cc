@@ -40,6 +40,9 @@ class Facility {
   Facility(const Scenario& sc, std::int64_t steps)
       : sc_(sc), power_(sc.facility, sc.sim.step_ms / 1000.0, jobs_base_w(sc)),
         capped_(sc.facility, sc.sim.step_ms / 1000.0, jobs_base_w(sc)) {
+    // Only an onset overshoot takes a GPU above TDP (levels and floors are at most TDP): without
+    // one the TDP-capped facility equals the facility, and its second model is not run.
+    for (std::size_t j = 0; j < sc.jobs.size(); ++j) edp_ |= sc.gpu_of(j).onset_overshoot_w > 0;
     ac_.resize(static_cast<std::size_t>(steps));
     facility_.resize(static_cast<std::size_t>(steps));
     base_w_ = jobs_base_w(sc);
@@ -52,6 +55,7 @@ class Facility {
     const auto p = power_.step(gpu_w);
     ac_[static_cast<std::size_t>(k)] = p.ac_w;
     facility_[static_cast<std::size_t>(k)] = p.facility_w;
+    if (!edp_) return;
     capped_peak_w_ = std::max(capped_peak_w_, capped_.step(gpu_w - above_tdp_w).facility_w);
     above_peak_w_ = std::max(above_peak_w_, above_tdp_w);
   }
@@ -69,7 +73,8 @@ class Facility {
     }
     r.step_s = sc_.sim.step_ms / 1000.0;
     r.gpu_above_tdp_peak_w = above_peak_w_;
-    r.tdp_capped_peak_w = capped_peak_w_;
+    r.tdp_capped_peak_w = edp_ || facility_.empty() ? capped_peak_w_
+                                                    : *std::max_element(facility_.begin(), facility_.end());
     const StorageParams& st = sc_.storage;
     r.has_storage = st.enabled;
     if (!st.enabled) {
@@ -99,6 +104,7 @@ class Facility {
   const Scenario& sc_;
   FacilityPower power_, capped_;
   double capped_peak_w_ = 0, above_peak_w_ = 0;
+  bool edp_ = false;
   std::vector<double> ac_, facility_;
   double base_w_ = 0;
 };

@@ -98,8 +98,8 @@ class Transformer {
   // Copies the cached rows [0, steps) of slot `from` into slot `to` (beam reordering).
   void copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const;
   // Slots first + j take the cached rows [0, steps) that slots first + parent[j] held, for all
-  // j at once (a permutation with repeats), copying only where parent[j] != j.
-  void reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int steps) const;
+  // j < n at once (a permutation with repeats), copying only where parent[j] != j.
+  void reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int n, int steps) const;
   // One decoder step for the sentences `active` (indices into the batch) fed `tokens` at
   // position t; writes logits [active.size(), V].
   void step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,

@@ -67,7 +67,7 @@ struct GpuState {
       }
     }
     p_nat += (target_w - p_nat) * m.alpha;
-    p_base += (base_target - p_base) * m.alpha;
+    p_base = m.overshoot_w > 0 ? p_base + (base_target - p_base) * m.alpha : p_nat;
     if (!smooth || !m.smoothing) {
       p_out = p_smooth = p_nat;
       hold_ms = 0;
