@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "keel/core/error.h"
 #include "keel/core/interrupt.h"
+#include "keel/core/log.h"
 #include "keel/core/progress.h"
 #include "keel/core/table.h"
 #include "keel/mcnn/model.h"
@@ -19,6 +20,7 @@
 #include "keel/mcnn/trainer.h"
 #include "keel/train/dist.h"
 #include "keel/train/torch_train.h"
+#include "mcnn_data_flags.h"
 
 namespace keel::cli {
 
@@ -50,7 +52,8 @@ void run_info(const InfoArgs& a, const GlobalOptions& g) {
   print_out(t.render());
 }
 
-void run_synth(const mcnn::SynthOptions& o, const GlobalOptions& g) {
+void run_synth(mcnn::SynthOptions o, const std::string& channels, const GlobalOptions& g) {
+  if (!channels.empty()) o.channels = mcnn::parse_channel_list(channels, "--channels");
   core::Progress bar("synth", 1, core::progress_enabled(g.quiet), "img");
   auto sum = mcnn::synthesize(o, [&](int done, int total) {
     (void)total;
@@ -69,7 +72,8 @@ void run_synth(const mcnn::SynthOptions& o, const GlobalOptions& g) {
   }
 }
 
-void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
+void run_train(mcnn::TrainOptions o, const McnnDataFlags& flags, const GlobalOptions& g) {
+  flags.resolve(o.input);
   auto& comm = train::Comm::world();
   o.progress = core::progress_enabled(g.quiet);
   mcnn::TrainResult r;
@@ -125,20 +129,26 @@ void run_train(mcnn::TrainOptions o, const GlobalOptions& g) {
 }
 
 struct EvalArgs {
-  std::string data, images, checkpoint, split = "val", precision;
+  mcnn::DataSource input;
+  McnnDataFlags flags;
+  std::string checkpoint, split = "val", precision;
   int threads = 0, batch = 16;
   bool skip_bad = false;
 };
 
-void run_eval(const EvalArgs& a, const GlobalOptions& g) {
+void run_eval(EvalArgs a, const GlobalOptions& g) {
   if (a.split != "val" && a.split != "all")
     throw core::InputError("unknown split '" + a.split + "'", {"", 0, 0, "--split"},
                            "use val or all");
+  a.flags.resolve(a.input);
   auto meta = nlohmann::json::parse(train::read_checkpoint_meta(a.checkpoint).extra_json);
   mcnn::LoadOptions lo;
   lo.skip_bad = a.skip_bad;
-  lo.image_root = a.images;
-  mcnn::Dataset ds = mcnn::load_bbbc021(a.data, lo);
+  mcnn::Dataset ds = mcnn::load_dataset(a.input, lo);
+  if (const auto note = mcnn::fit_to_checkpoint(ds, mcnn::read_checkpoint_info(a.checkpoint),
+                                                a.checkpoint);
+      !note.empty())
+    core::log_warn("{}", note);
   std::vector<std::size_t> idx;
   if (a.split == "val") {
     // The split the run held out: same seed and fraction as training.
@@ -152,9 +162,10 @@ void run_eval(const EvalArgs& a, const GlobalOptions& g) {
     throw core::InputError(
         ds.samples.empty() ? "no labelled images to evaluate (no image row joins an MOA)"
                            : "the checkpoint's run held out no validation images (--val-fraction 0)",
-        core::Location{a.data, 0, 0, ds.samples.empty() ? "" : "--split"},
-        ds.samples.empty() ? "check that BBBC021_v1_moa.csv lists the images' compounds and "
-                             "concentrations"
+        core::Location{a.input.origin().string(), 0, 0, ds.samples.empty() ? "" : "--split"},
+        ds.samples.empty() ? "check that the images have labels (BBBC021_v1_moa.csv lists their "
+                             "compounds and concentrations, or the manifest's label column is "
+                             "filled)"
                            : "evaluate with --split all");
   int threads = a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto preds = mcnn::predict_mcnn(ds, idx, a.checkpoint, threads, a.batch, a.precision);
@@ -212,13 +223,18 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   synth->add_option("--seed", so->seed, "Random seed")->capture_default_str();
   synth->add_option("--threads", so->threads, "Drawing threads (0: all cores)")
       ->capture_default_str()->check(NonNegative);
-  synth->callback([so, &global] { run_synth(*so, global); });
+  auto synth_channels = std::make_shared<std::string>();
+  synth->add_option("--channels", *synth_channels,
+                    "Write a manifest layout (manifest.csv, images/) with these channel columns "
+                    "instead of BBBC021's CSVs, e.g. DAPI,Tubulin,Actin,ER,Mito (channels past the "
+                    "third mix the drawn ones)");
+  synth->callback([so, synth_channels, &global] { run_synth(*so, *synth_channels, global); });
 
   auto to = std::make_shared<mcnn::TrainOptions>();
   auto* tr = mcnn->add_subcommand(
       "train", "Train M-CNN (data-parallel under mpirun/srun: one shard of every batch per rank)");
-  tr->add_option("--data", to->data, "BBBC021-layout directory (the two CSVs)")->required();
-  tr->add_option("--images", to->image_root, "Root of the PathName folders (default: --data)");
+  auto tr_flags = std::make_shared<McnnDataFlags>();
+  add_mcnn_data_flags(tr, to->input, *tr_flags, false);
   tr->add_option("--epochs", to->epochs, "Epochs")->capture_default_str()->check(Positive);
   tr->add_option("--batch", to->batch, "Global batch (divided evenly over ranks)")
       ->capture_default_str()->check(Positive);
@@ -270,13 +286,12 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--test-stop-signals", to->test_stop_signals)->group("");
   tr->add_option("--test-kill-at-step", to->test_kill_at_step)->group("");
   tr->add_option("--test-kill-rank", to->test_kill_rank)->group("");
-  tr->callback([to, &global] { run_train(*to, global); });
+  tr->callback([to, tr_flags, &global] { run_train(*to, *tr_flags, global); });
 
   auto ea = std::make_shared<EvalArgs>();
   auto* ev = mcnn->add_subcommand(
       "eval", "Accuracy, confusion matrix and NSC (not-same-compound 1-NN) of a checkpoint");
-  ev->add_option("--data", ea->data, "BBBC021-layout directory")->required();
-  ev->add_option("--images", ea->images, "Root of the PathName folders (default: --data)");
+  add_mcnn_data_flags(ev, ea->input, ea->flags, false);
   ev->add_option("--checkpoint", ea->checkpoint, "Checkpoint from keel mcnn train")->required();
   ev->add_option("--split", ea->split, "val (the run's held-out images) | all")
       ->capture_default_str();
@@ -289,6 +304,8 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"fp32", "bf16"}));
   ev->add_flag("--skip-bad", ea->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
   ev->callback([ea, &global] { run_eval(*ea, global); });
+
+  register_mcnn_predict(*mcnn, global);
 }
 
 }  // namespace keel::cli

@@ -14,139 +14,22 @@
 
 #include "keel/core/error.h"
 #include "keel/mcnn/tiff.h"
+#include "csv.h"
 
 namespace keel::mcnn {
 
 namespace {
 
-struct CsvRecord {
-  std::vector<std::string> fields;
-  int line = 0;
-};
-
-// RFC-4180-style records: quoted fields with "" escapes; LF, CRLF and CR all end a record.
-std::vector<CsvRecord> parse_csv(const std::string& text, const std::string& name) {
-  std::vector<CsvRecord> out;
-  CsvRecord rec;
-  std::string field;
-  bool quoted = false, in_quotes = false, any = false;
-  int line = 1;
-  rec.line = 1;
-  std::size_t i = text.starts_with("\xEF\xBB\xBF") ? 3 : 0;
-  auto end_field = [&] {
-    rec.fields.push_back(field);
-    field.clear();
-    quoted = false;
-  };
-  auto end_record = [&] {
-    end_field();
-    if (!(rec.fields.size() == 1 && rec.fields[0].empty())) out.push_back(rec);
-    rec = CsvRecord{};
-    any = false;
-  };
-  for (; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-      continue;
-    }
-    if (!any) rec.line = line;
-    any = true;
-    if (c == '"' && field.empty() && !quoted) {
-      in_quotes = quoted = true;
-    } else if (c == ',') {
-      end_field();
-    } else if (c == '\n' || c == '\r') {
-      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-      end_record();
-      ++line;
-    } else {
-      field += c;
-    }
-  }
-  if (in_quotes) throw core::InputError("unterminated quoted field", {name, line, 0, {}});
-  if (any) end_record();
-  return out;
-}
-
-std::string read_text(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw core::InputError("cannot read file", {file.string(), 0, 0, {}},
-                                  "a BBBC021 directory holds BBBC021_v1_image.csv and "
-                                  "BBBC021_v1_moa.csv");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-class Columns {
- public:
-  Columns(const CsvRecord& header, std::string file) : file_(std::move(file)) {
-    for (std::size_t i = 0; i < header.fields.size(); ++i) index_[header.fields[i]] = i;
-  }
-  std::size_t operator[](const std::string& name) const {
-    auto it = index_.find(name);
-    if (it == index_.end())
-      throw core::InputError("missing column '" + name + "'", {file_, 1, 0, {}});
-    return it->second;
-  }
-
- private:
-  std::map<std::string, std::size_t> index_;
-  std::string file_;
-};
-
-const std::string& get(const CsvRecord& r, std::size_t col, const std::string& file,
-                       const std::string& name) {
-  if (col >= r.fields.size())
-    throw core::InputError(fmt::format("row has {} fields, column '{}' is missing",
-                                       r.fields.size(), name),
-                           {file, r.line, 0, {}});
-  return r.fields[col];
-}
-
-double parse_number(const std::string& s, const std::string& file, int line,
-                    const std::string& name) {
-  const char* b = s.c_str();
-  char* e = nullptr;
-  double v = std::strtod(b, &e);
-  if (s.empty() || e != b + s.size() || !std::isfinite(v))
-    throw core::InputError(fmt::format("column '{}': '{}' is not a number", name, s),
-                           {file, line, 0, {}});
-  return v;
-}
-
-int parse_int(const std::string& s, const std::string& file, int line, const std::string& name) {
-  double v = parse_number(s, file, line, name);
-  if (v != std::floor(v) || v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
-    throw core::InputError(fmt::format("column '{}': '{}' is not an integer of a usual size", name, s),
-                           {file, line, 0, {}});
-  return static_cast<int>(v);
-}
-
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
+constexpr const char* kBbbc021Hint =
+    "a BBBC021 directory holds BBBC021_v1_image.csv and BBBC021_v1_moa.csv";
 
 }  // namespace
 
 std::vector<ImageRow> read_image_csv(const std::filesystem::path& file) {
   const std::string name = file.string();
-  auto recs = parse_csv(read_text(file), name);
+  auto recs = csv::parse(csv::read_text(file, kBbbc021Hint), name);
   if (recs.empty()) throw core::InputError("empty CSV", {name, 1, 0, {}});
-  Columns col(recs[0], name);
+  csv::Columns col(recs[0], name);
   std::array<std::size_t, 3> fcol{}, pcol{};
   for (std::size_t c = 0; c < 3; ++c) {
     fcol[c] = col[std::string("Image_FileName_") + kChannels[c]];
@@ -162,17 +45,17 @@ std::vector<ImageRow> read_image_csv(const std::filesystem::path& file) {
     const auto& r = recs[i];
     ImageRow row;
     row.line = r.line;
-    row.table_number = parse_int(get(r, tn, name, "TableNumber"), name, r.line, "TableNumber");
-    row.image_number = parse_int(get(r, in, name, "ImageNumber"), name, r.line, "ImageNumber");
+    row.table_number = csv::parse_int(csv::get(r, tn, name, "TableNumber"), name, r.line, "TableNumber");
+    row.image_number = csv::parse_int(csv::get(r, in, name, "ImageNumber"), name, r.line, "ImageNumber");
     for (std::size_t c = 0; c < 3; ++c) {
-      row.file_name[c] = get(r, fcol[c], name, "Image_FileName");
-      row.path_name[c] = get(r, pcol[c], name, "Image_PathName");
+      row.file_name[c] = csv::get(r, fcol[c], name, "Image_FileName");
+      row.path_name[c] = csv::get(r, pcol[c], name, "Image_PathName");
     }
-    row.plate = get(r, plate, name, "Image_Metadata_Plate_DAPI");
-    row.well = get(r, well, name, "Image_Metadata_Well_DAPI");
-    row.replicate = parse_int(get(r, rep, name, "Replicate"), name, r.line, "Replicate");
-    row.compound = get(r, cmp, name, "Image_Metadata_Compound");
-    row.concentration = parse_number(get(r, conc, name, "Image_Metadata_Concentration"), name,
+    row.plate = csv::get(r, plate, name, "Image_Metadata_Plate_DAPI");
+    row.well = csv::get(r, well, name, "Image_Metadata_Well_DAPI");
+    row.replicate = csv::parse_int(csv::get(r, rep, name, "Replicate"), name, r.line, "Replicate");
+    row.compound = csv::get(r, cmp, name, "Image_Metadata_Compound");
+    row.concentration = csv::parse_number(csv::get(r, conc, name, "Image_Metadata_Concentration"), name,
                                      r.line, "Image_Metadata_Concentration");
     rows.push_back(std::move(row));
   }
@@ -181,16 +64,16 @@ std::vector<ImageRow> read_image_csv(const std::filesystem::path& file) {
 
 std::vector<MoaRow> read_moa_csv(const std::filesystem::path& file) {
   const std::string name = file.string();
-  auto recs = parse_csv(read_text(file), name);
+  auto recs = csv::parse(csv::read_text(file, kBbbc021Hint), name);
   if (recs.empty()) throw core::InputError("empty CSV", {name, 1, 0, {}});
-  Columns col(recs[0], name);
+  csv::Columns col(recs[0], name);
   const std::size_t c = col["compound"], k = col["concentration"], m = col["moa"];
   std::vector<MoaRow> rows;
   for (std::size_t i = 1; i < recs.size(); ++i) {
     const auto& r = recs[i];
-    rows.push_back({get(r, c, name, "compound"),
-                    parse_number(get(r, k, name, "concentration"), name, r.line, "concentration"),
-                    get(r, m, name, "moa")});
+    rows.push_back({csv::get(r, c, name, "compound"),
+                    csv::parse_number(csv::get(r, k, name, "concentration"), name, r.line, "concentration"),
+                    csv::get(r, m, name, "moa")});
   }
   return rows;
 }
@@ -203,9 +86,9 @@ std::string format_image_csv(const std::vector<ImageRow>& rows) {
       "Replicate,\"Image_Metadata_Compound\",Image_Metadata_Concentration\n";
   for (const auto& r : rows) {
     s += fmt::format("{},{}", r.table_number, r.image_number);
-    for (std::size_t c = 0; c < 3; ++c) s += "," + quoted(r.file_name[c]) + "," + quoted(r.path_name[c]);
-    s += fmt::format(",{},{},{},{},{:f}\n", quoted(r.plate), quoted(r.well), r.replicate,
-                     quoted(r.compound), r.concentration);
+    for (std::size_t c = 0; c < 3; ++c) s += "," + csv::quoted(r.file_name[c]) + "," + csv::quoted(r.path_name[c]);
+    s += fmt::format(",{},{},{},{},{:f}\n", csv::quoted(r.plate), csv::quoted(r.well), r.replicate,
+                     csv::quoted(r.compound), r.concentration);
   }
   return s;
 }
@@ -213,7 +96,7 @@ std::string format_image_csv(const std::vector<ImageRow>& rows) {
 std::string format_moa_csv(const std::vector<MoaRow>& rows) {
   std::string s = "\"compound\",concentration,\"moa\"\n";
   for (const auto& r : rows)
-    s += fmt::format("{},{:f},{}\n", quoted(r.compound), r.concentration, quoted(r.moa));
+    s += fmt::format("{},{:f},{}\n", csv::quoted(r.compound), r.concentration, csv::quoted(r.moa));
   return s;
 }
 
@@ -242,52 +125,75 @@ Dataset join_bbbc021(std::vector<ImageRow> images, const std::vector<MoaRow>& mo
   std::map<std::string, std::vector<MoaRow>> by_compound;
   for (const auto& m : moa) by_compound[m.compound].push_back(m);
   const auto root = opt.image_root.empty() ? dir : opt.image_root;
-  const std::string csv = (dir / kImageCsv).string();
+  ds.source = dir / kImageCsv;
+  for (const char* c : kChannels) ds.channel_columns.push_back(std::string("Image_FileName_") + c);
   for (auto& row : images) {
     auto it = by_compound.find(row.compound);
     auto label = it == by_compound.end() ? std::nullopt
                                          : find_moa(it->second, row.compound, row.concentration);
     if (!label) {
       ++ds.unlabeled;
-      continue;
+      if (!opt.keep_unlabeled) continue;
     }
     Sample s;
-    s.moa = *label;
-    s.label = static_cast<int>(std::lower_bound(ds.classes.begin(), ds.classes.end(), *label) -
-                               ds.classes.begin());
-    for (std::size_t c = 0; c < 3; ++c) s.files[c] = root / row.path_name[c] / row.file_name[c];
-    s.row = std::move(row);
-    if (opt.check_files) {
-      try {
-        for (const auto& f : s.files) {
-          if (!opt.skip_bad) {
-            std::error_code ec;
-            if (!std::filesystem::is_regular_file(f, ec))
-              throw core::InputError(fmt::format("row points at a missing image file '{}'",
-                                                 f.string()),
-                                     {csv, s.row.line, 0, {}},
-                                     "check the image root, or pass --skip-bad to skip such rows");
-          } else {
-            check_tiff16(f);
-          }
-        }
-      } catch (const core::InputError& e) {
-        if (!opt.skip_bad) throw;
-        ++ds.skipped;
-        if (ds.skip_reasons.size() < 20)
-          ds.skip_reasons.push_back(fmt::format("{}:{}: {}", csv, s.row.line, e.what()));
-        continue;
-      }
+    if (label) {
+      s.moa = *label;
+      s.label = static_cast<int>(std::lower_bound(ds.classes.begin(), ds.classes.end(), *label) -
+                                 ds.classes.begin());
+    } else {
+      s.label = -1;
     }
-    ds.samples.push_back(std::move(s));
+    for (std::size_t c = 0; c < 3; ++c) s.files.push_back(root / row.path_name[c] / row.file_name[c]);
+    s.row = std::move(row);
+    add_checked_sample(ds, std::move(s), opt);
   }
   return ds;
+}
+
+bool add_checked_sample(Dataset& ds, Sample s, const LoadOptions& opt) {
+  const std::string src = ds.source.string();
+  if (opt.check_files) {
+    try {
+      for (std::size_t c = 0; c < s.files.size(); ++c) {
+        const auto& f = s.files[c];
+        const std::string column =
+            c < ds.channel_columns.size() ? ds.channel_columns[c] : ds.channels.at(c);
+        if (!opt.skip_bad) {
+          std::error_code ec;
+          if (!std::filesystem::is_regular_file(f, ec))
+            throw core::InputError(
+                fmt::format("column '{}': missing image file '{}'", column, f.string()),
+                {src, s.row.line, 0, {}},
+                "check the image root, or pass --skip-bad to skip such rows");
+          continue;
+        }
+        Image16 head = check_tiff16(f);
+        if (ds.first_height == 0) {
+          ds.first_height = head.height;
+          ds.first_width = head.width;
+        } else if (head.height != ds.first_height || head.width != ds.first_width) {
+          throw core::InputError(fmt::format("column '{}': image '{}' is {}x{}, the first image is "
+                                             "{}x{} (all images of a run must have one size)",
+                                             column, f.string(), head.height, head.width,
+                                             ds.first_height, ds.first_width));
+        }
+      }
+    } catch (const core::InputError& e) {
+      if (!opt.skip_bad) throw;
+      ++ds.skipped;
+      if (ds.skip_reasons.size() < 20)
+        ds.skip_reasons.push_back(fmt::format("{}:{}: {}", src, s.row.line, e.what()));
+      return false;
+    }
+  }
+  ds.samples.push_back(std::move(s));
+  return true;
 }
 
 Split split_train_val(const Dataset& ds, double val_fraction, std::uint64_t seed) {
   std::vector<std::vector<std::size_t>> per_class(ds.classes.size());
   for (std::size_t i = 0; i < ds.samples.size(); ++i)
-    per_class[static_cast<std::size_t>(ds.samples[i].label)].push_back(i);
+    if (ds.samples[i].label >= 0) per_class[static_cast<std::size_t>(ds.samples[i].label)].push_back(i);
   Split sp;
   std::mt19937_64 rng(seed);
   for (auto& idx : per_class) {

@@ -33,7 +33,7 @@ StepBenchResult bench_train_steps(const StepBenchOptions& opt, const train::Comm
     {
       PrecisionScope scope(opt.precision);
       // The conversion of the batch is part of the step, as in the trainer.
-      logits = net->forward(model_input(raw.data_ptr<float>(), opt.batch, opt.height, opt.width,
+      logits = net->forward(model_input(raw.data_ptr<float>(), opt.batch, kInputChannels, opt.height, opt.width,
                                         opt.channels_last, opt.precision))
                    .to(torch::kFloat);
     }

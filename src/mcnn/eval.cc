@@ -1,17 +1,69 @@
 #include "keel/mcnn/eval.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <tuple>
 
+#include "keel/core/error.h"
+#include "keel/train/torch_train.h"
+
 namespace keel::mcnn {
+
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& checkpoint) {
+  const auto extra = nlohmann::json::parse(train::read_checkpoint_meta(checkpoint).extra_json);
+  CheckpointInfo info;
+  try {
+    info.height = extra.at("height");
+    info.width = extra.at("width");
+    info.classes = extra.at("classes").get<std::vector<std::string>>();
+    info.channels = extra.value("channels", std::vector<std::string>(kChannels.begin(), kChannels.end()));
+    info.precision = extra.value("precision", std::string("fp32"));
+  } catch (const nlohmann::json::exception& e) {
+    throw core::InputError(std::string("not an M-CNN checkpoint (metadata: ") + e.what() + ")",
+                           {checkpoint.string(), 0, 0, {}},
+                           "pass a checkpoint written by keel mcnn train");
+  }
+  return info;
+}
+
+std::string fit_to_checkpoint(Dataset& ds, const CheckpointInfo& info,
+                              const std::filesystem::path& checkpoint) {
+  if (ds.channels.size() != info.channels.size())
+    throw core::InputError(
+        fmt::format("the checkpoint takes {} channels ({}), the data has {} ({})",
+                    info.channels.size(), fmt::join(info.channels, ","), ds.channels.size(),
+                    fmt::join(ds.channels, ",")),
+        {checkpoint.string(), 0, 0, {}},
+        "give the data the channels the model was trained on, in its order (--channels)");
+  for (auto& s : ds.samples) {
+    if (s.label < 0) continue;
+    auto it = std::find(info.classes.begin(), info.classes.end(), s.moa);
+    if (it == info.classes.end())
+      throw core::InputError(
+          fmt::format("label '{}' is not one of the checkpoint's {} classes ({})", s.moa,
+                      info.classes.size(), fmt::join(info.classes, ", ")),
+          {ds.source.string(), s.row.line, 0, {}},
+          "use the checkpoint trained on this class set, or predict without labels");
+    s.label = static_cast<int>(it - info.classes.begin());
+  }
+  ds.classes = info.classes;
+  if (ds.channels != info.channels)
+    return fmt::format("channel names differ: the checkpoint was trained on {}, the data names "
+                       "{} (taken in that order)",
+                       fmt::join(info.channels, ","), fmt::join(ds.channels, ","));
+  return {};
+}
 
 EvalReport evaluate(const Dataset& ds, const std::vector<Prediction>& preds) {
   EvalReport rep;
   const std::size_t k = ds.classes.size();
   rep.confusion.assign(k, std::vector<int>(k, 0));
-  rep.images = preds.size();
   int correct = 0;
   // Treatment profiles: mean feature vector per (compound, concentration).
   struct Profile {
@@ -23,6 +75,8 @@ EvalReport evaluate(const Dataset& ds, const std::vector<Prediction>& preds) {
   std::map<std::pair<std::string, double>, Profile> treatments;
   for (const auto& p : preds) {
     const Sample& s = ds.samples[p.index];
+    if (s.label < 0) continue;  // unlabelled fields have no place in accuracy or NSC
+    ++rep.images;
     ++rep.confusion[static_cast<std::size_t>(s.label)][static_cast<std::size_t>(p.predicted)];
     correct += s.label == p.predicted;
     auto& t = treatments[{s.row.compound, s.row.concentration}];
@@ -32,7 +86,7 @@ EvalReport evaluate(const Dataset& ds, const std::vector<Prediction>& preds) {
     for (std::size_t i = 0; i < p.features.size(); ++i) t.sum[i] += p.features[i];
     ++t.n;
   }
-  rep.accuracy = preds.empty() ? 0 : static_cast<double>(correct) / static_cast<double>(preds.size());
+  rep.accuracy = rep.images ? static_cast<double>(correct) / static_cast<double>(rep.images) : 0;
   std::vector<Profile> prof;
   for (auto& [key, t] : treatments) {
     double norm = 0;

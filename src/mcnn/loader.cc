@@ -24,15 +24,24 @@ void normalise_channel(const std::uint16_t* in, std::size_t n, float* out) {
   for (std::size_t i = 0; i < n; ++i) out[i] = (static_cast<float>(in[i]) - m) * inv;
 }
 
-void load_sample(const Sample& s, int height, int width, float* out) {
+void load_sample(const Dataset& ds, const Sample& s, int height, int width, float* out) {
   const std::size_t plane = static_cast<std::size_t>(height) * static_cast<std::size_t>(width);
-  for (std::size_t c = 0; c < 3; ++c) {
-    Image16 img = read_tiff16(s.files[c]);
+  for (std::size_t c = 0; c < s.files.size(); ++c) {
+    const std::string column =
+        c < ds.channel_columns.size() ? ds.channel_columns[c] : "channel " + std::to_string(c);
+    Image16 img;
+    try {
+      img = read_tiff16(s.files[c]);
+    } catch (const core::InputError& e) {
+      throw core::InputError(fmt::format("column '{}': {}", column, e.what()),
+                             {ds.source.string(), s.row.line, 0, {}});
+    }
     if (img.height != height || img.width != width)
-      throw core::InputError(fmt::format("image is {}x{}, expected {}x{} (all images of a run must "
-                                         "have one size)",
-                                         img.height, img.width, height, width),
-                             {s.files[c].string(), 0, 0, {}});
+      throw core::InputError(fmt::format("column '{}': image '{}' is {}x{}, expected {}x{} (all "
+                                         "images of a run must have one size)",
+                                         column, s.files[c].string(), img.height, img.width,
+                                         height, width),
+                             {ds.source.string(), s.row.line, 0, {}});
     normalise_channel(img.pixels.data(), plane, out + c * plane);
   }
 }
@@ -70,15 +79,18 @@ void PrefetchLoader::work() {
     std::exception_ptr err;
     try {
       const auto& idx = batches_[b];
-      const std::size_t per = 3 * static_cast<std::size_t>(height_) * static_cast<std::size_t>(width_);
+      const std::size_t channels = ds_.channels.size();
+      const std::size_t per =
+          channels * static_cast<std::size_t>(height_) * static_cast<std::size_t>(width_);
       batch.n = static_cast<int>(idx.size());
+      batch.channels = static_cast<int>(channels);
       batch.height = height_;
       batch.width = width_;
       batch.indices = idx;
       batch.data.resize(per * idx.size());
       for (std::size_t i = 0; i < idx.size(); ++i) {
         const Sample& s = ds_.samples[idx[i]];
-        load_sample(s, height_, width_, batch.data.data() + i * per);
+        load_sample(ds_, s, height_, width_, batch.data.data() + i * per);
         batch.labels.push_back(s.label);
       }
     } catch (...) {

@@ -27,7 +27,7 @@ const char* precision_name(Precision p) {
 
 std::int64_t parameter_count(const ModelShape& s) {
   std::int64_t n = 0;
-  for (int w : kBranchWidths) n += (kInputChannels * w * 25 + w) + 2 * (w * w * 25 + w);
+  for (int w : kBranchWidths) n += (s.channels * w * 25 + w) + 2 * (w * w * 25 + w);
   n += std::int64_t{kConcatChannels} * kFuseChannels + kFuseChannels;
   std::int64_t flat = std::int64_t{kFuseChannels} * (s.height / 128) * (s.width / 128);
   n += flat * kFeatureDim + kFeatureDim;
@@ -40,7 +40,7 @@ double forward_flops(const ModelShape& s) {
   for (int b = 0; b < kBranches; ++b) {
     double pixels = static_cast<double>(s.height >> b) * static_cast<double>(s.width >> b);
     double w = kBranchWidths[static_cast<std::size_t>(b)];
-    macs += pixels * 25 * (kInputChannels * w + 2 * w * w);
+    macs += pixels * 25 * (s.channels * w + 2 * w * w);
   }
   double fused_pixels = static_cast<double>(s.height / 64) * (s.width / 64);
   macs += fused_pixels * kConcatChannels * kFuseChannels;

@@ -13,7 +13,7 @@ McnnNetImpl::McnnNetImpl(const ModelShape& shape) : shape_(shape) {
   for (int b = 0; b < kBranches; ++b) {
     int w = kBranchWidths[static_cast<std::size_t>(b)];
     torch::nn::Sequential seq;
-    int in = kInputChannels;
+    int in = shape.channels;
     for (int k = 0; k < 3; ++k) {
       seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, w, 5).stride(1).padding(2)));
       // In place: the convolution's backward does not need its output, so no copy is kept.
@@ -31,9 +31,9 @@ McnnNetImpl::McnnNetImpl(const ModelShape& shape) : shape_(shape) {
 }
 
 torch::Tensor McnnNetImpl::features(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() == 4 && x.size(1) == kInputChannels && x.size(2) == shape_.height &&
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == shape_.channels && x.size(2) == shape_.height &&
                   x.size(3) == shape_.width,
-              "M-CNN input must be [N,3,", shape_.height, ",", shape_.width, "], got ", x.sizes());
+              "M-CNN input must be [N,", shape_.channels, ",", shape_.height, ",", shape_.width, "], got ", x.sizes());
   std::vector<torch::Tensor> outs;
   // The input pyramid is shared: pooling by 2 n times equals pooling by 2^n once (max of maxes
   // over nested blocks), and costs a quarter of the previous level each time.
@@ -91,9 +91,9 @@ PrecisionScope::~PrecisionScope() {
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
 }
 
-torch::Tensor model_input(float* data, std::int64_t n, std::int64_t height, std::int64_t width,
-                          bool channels_last, Precision precision) {
-  auto x = torch::from_blob(data, {n, 3, height, width});
+torch::Tensor model_input(float* data, std::int64_t n, std::int64_t channels, std::int64_t height,
+                          std::int64_t width, bool channels_last, Precision precision) {
+  auto x = torch::from_blob(data, {n, channels, height, width});
   const auto fmt =
       channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
   if (precision == Precision::bf16) return x.to(torch::kBFloat16, false, true, fmt);

@@ -15,9 +15,9 @@ constexpr std::int64_t kSparsePoolMin = 4;
 class McnnNetImpl : public torch::nn::Module {
  public:
   explicit McnnNetImpl(const ModelShape& shape);
-  // [N,3,H,W] -> logits [N,classes].
+  // [N,C,H,W] -> logits [N,classes].
   torch::Tensor forward(const torch::Tensor& x);
-  // [N,3,H,W] -> penultimate activations [N,512] (after ReLU), for NSC profiles.
+  // [N,C,H,W] -> penultimate activations [N,512] (after ReLU), for NSC profiles.
   torch::Tensor features(const torch::Tensor& x);
   // features [N,512] -> logits [N,classes] (the last layer alone).
   torch::Tensor fc2_logits(const torch::Tensor& f) { return fc2_->forward(f); }
@@ -54,10 +54,10 @@ class PrecisionScope {
   at::ScalarType prev_dtype_ = at::kBFloat16;
 };
 
-// A batch [n,3,H,W] (NCHW floats at `data`) as the network's input: channels_last when asked, and
+// A batch [n,C,H,W] (NCHW floats at `data`) as the network's input: channels_last when asked, and
 // already bf16 under bf16 (one conversion pass instead of a layout copy plus autocast's cast).
-torch::Tensor model_input(float* data, std::int64_t n, std::int64_t height, std::int64_t width,
-                          bool channels_last, Precision precision);
+torch::Tensor model_input(float* data, std::int64_t n, std::int64_t channels, std::int64_t height,
+                          std::int64_t width, bool channels_last, Precision precision);
 
 // Xavier-uniform weights, zero biases, drawn from LibTorch's global generator.
 void init_weights(McnnNetImpl& net);

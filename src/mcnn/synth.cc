@@ -18,6 +18,7 @@
 #include "keel/mcnn/bbbc021.h"
 #include "keel/mcnn/model.h"
 #include "keel/mcnn/tiff.h"
+#include "csv.h"
 
 namespace keel::mcnn {
 
@@ -184,12 +185,21 @@ SynthSummary synthesize(const SynthOptions& opt,
   if (ec) throw core::InputError("cannot create output directory: " + ec.message(), {opt.out.string(), 0, 0, {}});
   std::set<std::string> compounds, plates;
   std::vector<ImageRow> rows;
+  const bool manifest = !opt.channels.empty();
+  // Manifest layout: one relative file per channel and row.
+  auto manifest_file = [&](int k, std::size_t c) {
+    const auto& row = joined.samples[chosen[static_cast<std::size_t>(k)]].row;
+    return std::filesystem::path("images") / row.plate /
+           fmt::format("{}_f{}_{}.tif", row.well, k, opt.channels[c]);
+  };
   for (auto i : chosen) {
     const auto& s = joined.samples[i];
     rows.push_back(s.row);
     compounds.insert(s.row.compound);
     plates.insert(s.row.plate);
-    for (std::size_t c = 0; c < 3; ++c) std::filesystem::create_directories(opt.out / s.row.path_name[c]);
+    if (manifest) std::filesystem::create_directories(opt.out / "images" / s.row.plate);
+    else
+      for (std::size_t c = 0; c < 3; ++c) std::filesystem::create_directories(opt.out / s.row.path_name[c]);
   }
   const int total = static_cast<int>(chosen.size());
   std::atomic<int> next{0}, done{0};
@@ -205,8 +215,22 @@ SynthSummary synthesize(const SynthOptions& opt,
         std::uint64_t seed = opt.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(k) * 0xBF58476D1CE4E5B9ull;
         draw_synthetic(s.label, opt.height, opt.width, seed, img[0].pixels.data(),
                        img[1].pixels.data(), img[2].pixels.data());
-        for (std::size_t c = 0; c < 3; ++c)
-          write_tiff16(opt.out / s.row.path_name[c] / s.row.file_name[c], img[c]);
+        if (!manifest) {
+          for (std::size_t c = 0; c < 3; ++c)
+            write_tiff16(opt.out / s.row.path_name[c] / s.row.file_name[c], img[c]);
+        }
+        for (std::size_t c = 0; manifest && c < opt.channels.size(); ++c) {
+          if (c < 3) {
+            write_tiff16(opt.out / manifest_file(k, c), img[c]);
+            continue;
+          }
+          Image16 mix = img[0];
+          const auto& a = img[c % 3].pixels;
+          const auto& b = img[(c + 1) % 3].pixels;
+          for (std::size_t p = 0; p < npix; ++p)
+            mix.pixels[p] = static_cast<std::uint16_t>((a[p] + b[p]) / 2);
+          write_tiff16(opt.out / manifest_file(k, c), mix);
+        }
       } catch (...) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (!err) err = std::current_exception();
@@ -227,8 +251,22 @@ SynthSummary synthesize(const SynthOptions& opt,
   for (auto& t : pool) t.join();
   if (err) std::rethrow_exception(err);
   if (progress) progress(total, total);
-  core::write_file_atomic(opt.out / kImageCsv, format_image_csv(rows));
-  core::write_file_atomic(opt.out / kMoaCsv, format_moa_csv(table.moa));
+  if (manifest) {
+    std::string m = "plate,well,compound,concentration,label";
+    for (const auto& c : opt.channels) m += "," + c;
+    m += "\n";
+    for (int k = 0; k < total; ++k) {
+      const auto& s = joined.samples[chosen[static_cast<std::size_t>(k)]];
+      m += fmt::format("{},{},{},{:g},{}", csv::quoted(s.row.plate), csv::quoted(s.row.well),
+                       csv::quoted(s.row.compound), s.row.concentration, csv::quoted(s.moa));
+      for (std::size_t c = 0; c < opt.channels.size(); ++c) m += "," + manifest_file(k, c).string();
+      m += "\n";
+    }
+    core::write_file_atomic(opt.out / kSynthManifest, m);
+  } else {
+    core::write_file_atomic(opt.out / kImageCsv, format_image_csv(rows));
+    core::write_file_atomic(opt.out / kMoaCsv, format_moa_csv(table.moa));
+  }
   return {total, static_cast<int>(by_class.size()), static_cast<int>(compounds.size()),
           static_cast<int>(plates.size())};
 }

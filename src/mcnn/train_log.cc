@@ -48,7 +48,7 @@ void write_log(const std::filesystem::path& file, const TrainOptions& opt, const
     return;
   }
   json j = {{"config",
-             {{"data", opt.data.string()},
+             {{"data", opt.input.origin().string()},
               {"epochs", opt.epochs},
               {"batch", opt.batch},
               {"lr", opt.lr},

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <cstdlib>
 #include <numeric>
 #include <random>
@@ -110,7 +111,7 @@ std::vector<std::vector<std::size_t>> rank_batches(const std::vector<std::size_t
 }
 
 torch::Tensor to_input(Batch& b, bool channels_last, Precision precision) {
-  return model_input(b.data.data(), b.n, b.height, b.width, channels_last, precision);
+  return model_input(b.data.data(), b.n, b.channels, b.height, b.width, channels_last, precision);
 }
 
 // Forward pass in `precision`; the logits come back fp32 so the loss is computed in fp32.
@@ -146,18 +147,24 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
 
   LoadOptions lo;
   lo.skip_bad = opt.skip_bad;
-  lo.image_root = opt.image_root;
-  Dataset ds = load_bbbc021(opt.data, lo);
+  Dataset ds = load_dataset(opt.input, lo);
   if (ds.samples.empty())
-    throw core::InputError("no labeled images (no image row joins an MOA)",
-                           {opt.data.string(), 0, 0, {}});
+    throw core::InputError(opt.input.manifest.empty()
+                               ? "no labeled images (no image row joins an MOA)"
+                               : "no labeled images (every row's label cell is empty)",
+                           {opt.input.origin().string(), 0, 0, {}});
   if (ds.skipped > 0 && comm.is_root()) {
     core::log_warn("skipped {} image rows with bad or missing files (--skip-bad)", ds.skipped);
     for (const auto& why : ds.skip_reasons) core::log_warn("  {}", why);
   }
+  if (opt.resume) {  // the checkpoint's classes and channels; its numbering of the labels
+    const std::string note = fit_to_checkpoint(ds, read_checkpoint_info(opt.checkpoint), opt.checkpoint);
+    if (!note.empty() && comm.is_root()) core::log_warn("{}", note);
+  }
   Image16 first = check_tiff16(ds.samples[0].files[0]);
   check_input_size(first.height, first.width);
   const int H = first.height, W = first.width;
+  const int C = static_cast<int>(ds.channels.size());
   check_training_memory(H, W, opt.batch / comm.size(), comm.local_size(), opt.ignore_memory_check);
   Split split = split_train_val(ds, opt.val_fraction, opt.seed);
   if (split.train.size() < static_cast<std::size_t>(opt.batch))
@@ -177,7 +184,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
 
   // --- model, optimizer, state ----------------------------------------------------------
   torch::manual_seed(opt.seed);
-  McnnNet net(ModelShape{H, W, static_cast<int>(ds.classes.size())});
+  McnnNet net(ModelShape{H, W, static_cast<int>(ds.classes.size()), C});
   if (opt.channels_last) to_channels_last(*net);
   train::SgdConfig sc;
   sc.lr = sched.at(0);
@@ -233,6 +240,7 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
                   {"height", H},
                   {"width", W},
                   {"classes", ds.classes},
+                  {"channels", ds.channels},
                   {"val_fraction", opt.val_fraction},
                   {"schedule_epochs", opt.epochs},
                   {"precision", precision_name(precision)},
@@ -420,47 +428,58 @@ TrainResult train_mcnn(const TrainOptions& opt, const train::Comm& comm) {
   return res;
 }
 
-std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
-                                     const std::filesystem::path& checkpoint, int threads,
-                                     int batch, const std::string& precision_opt) {
-  json extra = json::parse(train::read_checkpoint_meta(checkpoint).extra_json);
+void predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
+                  const std::filesystem::path& checkpoint, const PredictOptions& opt,
+                  const std::function<void(Prediction&&)>& sink) {
+  const CheckpointInfo info = read_checkpoint_info(checkpoint);
   // Default: the precision the checkpoint was trained in (fp32 for checkpoints older than bf16).
-  const Precision precision = parse_precision(
-      precision_opt.empty() ? extra.value("precision", std::string("fp32")) : precision_opt);
-  if (extra.at("classes").get<std::vector<std::string>>() != ds.classes)
-    throw core::InputError("the checkpoint was trained on other classes than this dataset's",
-                           {checkpoint.string(), 0, 0, {}});
-  const int H = extra.at("height"), W = extra.at("width");
-  train::set_torch_threads(threads);
-  McnnNet net(ModelShape{H, W, static_cast<int>(ds.classes.size())});
+  const Precision precision = parse_precision(opt.precision.empty() ? info.precision : opt.precision);
+  if (info.classes != ds.classes || info.channels.size() != ds.channels.size())
+    throw core::InputError("the data does not fit the checkpoint (classes or channels differ)",
+                           {checkpoint.string(), 0, 0, {}}, "fit_to_checkpoint() first");
+  train::set_torch_threads(opt.threads);
+  McnnNet net(ModelShape{info.height, info.width, static_cast<int>(info.classes.size()),
+                         static_cast<int>(info.channels.size())});
   train::load_checkpoint(checkpoint, *net, nullptr);
   to_channels_last(*net);
   torch::NoGradGuard no_grad;
   std::vector<std::vector<std::size_t>> batches;
-  const std::size_t b = static_cast<std::size_t>(std::max(1, batch));
+  const std::size_t b = static_cast<std::size_t>(std::max(1, opt.batch));
   for (std::size_t i = 0; i < indices.size(); i += b)
     batches.emplace_back(
         indices.begin() + static_cast<std::ptrdiff_t>(i),
         indices.begin() + static_cast<std::ptrdiff_t>(std::min(indices.size(), i + b)));
-  PrefetchLoader loader(ds, std::move(batches), H, W, 1, 2);
-  std::vector<Prediction> out;
+  PrefetchLoader loader(ds, std::move(batches), info.height, info.width,
+                        std::max(1, opt.loader_threads), 2);
   while (auto bt = loader.next()) {
-    torch::Tensor f, pred;
+    torch::Tensor f, logits;
     {
       PrecisionScope scope(precision);
       f = net->features(to_input(*bt, true, precision));  // [n,512]
-      pred = net->fc2_logits(f).argmax(1);
+      logits = net->fc2_logits(f);
     }
-    f = f.to(torch::kFloat);
+    f = f.to(torch::kFloat).contiguous();
+    torch::Tensor probs = torch::softmax(logits.to(torch::kFloat), 1).contiguous();
+    const auto k = probs.size(1);
     for (int i = 0; i < bt->n; ++i) {
       Prediction p;
       p.index = bt->indices[static_cast<std::size_t>(i)];
-      p.predicted = static_cast<int>(pred[i].item<std::int64_t>());
-      torch::Tensor row = f[i].contiguous();
-      p.features.assign(row.data_ptr<float>(), row.data_ptr<float>() + row.numel());
-      out.push_back(std::move(p));
+      const float* pr = probs.data_ptr<float>() + i * k;
+      p.probs.assign(pr, pr + k);
+      p.predicted = static_cast<int>(std::max_element(pr, pr + k) - pr);
+      const float* fr = f.data_ptr<float>() + i * f.size(1);
+      p.features.assign(fr, fr + f.size(1));
+      sink(std::move(p));
     }
   }
+}
+
+std::vector<Prediction> predict_mcnn(const Dataset& ds, const std::vector<std::size_t>& indices,
+                                     const std::filesystem::path& checkpoint, int threads,
+                                     int batch, const std::string& precision) {
+  std::vector<Prediction> out;
+  predict_mcnn(ds, indices, checkpoint, {threads, batch, precision, 1},
+               [&](Prediction&& p) { out.push_back(std::move(p)); });
   return out;
 }
 

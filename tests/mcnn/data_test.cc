@@ -220,7 +220,7 @@ TEST_F(SynthRoundTrip, ImagesAre16BitLike12BitCameraData) {
   EXPECT_TRUE(std::all_of(img.pixels.begin(), img.pixels.end(), [](auto v) { return v % 16 == 0; }));
   EXPECT_GT(*std::max_element(img.pixels.begin(), img.pixels.end()), 4000);
   std::vector<float> x(3 * 128 * 256);
-  load_sample(ds.samples[0], 128, 256, x.data());
+  load_sample(ds, ds.samples[0], 128, 256, x.data());
   double mean = 0, sq = 0;
   for (std::size_t i = 0; i < 128 * 256; ++i) {
     mean += x[i];
@@ -228,7 +228,7 @@ TEST_F(SynthRoundTrip, ImagesAre16BitLike12BitCameraData) {
   }
   EXPECT_NEAR(mean / (128 * 256), 0.0, 1e-3);
   EXPECT_NEAR(sq / (128 * 256), 1.0, 1e-2);
-  EXPECT_THROW(load_sample(ds.samples[0], 128, 128, x.data()), core::InputError);
+  EXPECT_THROW(load_sample(ds, ds.samples[0], 128, 128, x.data()), core::InputError);
 }
 
 TEST_F(SynthRoundTrip, PrefetchLoaderDeliversBatchesInOrder) {
@@ -242,7 +242,7 @@ TEST_F(SynthRoundTrip, PrefetchLoaderDeliversBatchesInOrder) {
     EXPECT_EQ(b->indices, want);
     ASSERT_EQ(b->labels.size(), want.size());
     EXPECT_EQ(b->labels.back(), ds.samples[want.back()].label);
-    load_sample(ds.samples[want.back()], 128, 256, one.data());
+    load_sample(ds, ds.samples[want.back()], 128, 256, one.data());
     EXPECT_TRUE(std::equal(one.begin(), one.end(), b->data.end() - static_cast<std::ptrdiff_t>(one.size())));
   }
   EXPECT_FALSE(loader.next());

@@ -21,7 +21,7 @@ TEST(McnnEval, AccuracyConfusionAndNotSameCompoundNeighbours) {
   // except b2, which looks like class A: its NSC neighbour (a1 or a2) is wrong.
   ds.samples = {sample("a1", 1, 0), sample("a1", 1, 0), sample("a2", 1, 0), sample("b1", 1, 1),
                 sample("b2", 1, 1), sample("DMSO", 0, 2)};
-  auto pred = [](std::size_t i, int p, std::vector<float> f) { return Prediction{i, p, std::move(f)}; };
+  auto pred = [](std::size_t i, int p, std::vector<float> f) { return Prediction{i, p, {}, std::move(f)}; };
   std::vector<Prediction> preds = {pred(0, 0, {1, 0, 0}), pred(1, 1, {1, 0.1f, 0}),
                                    pred(2, 0, {0.9f, 0, 0}), pred(3, 1, {0, 1, 0}),
                                    pred(4, 1, {1, 0.3f, 0}), pred(5, 2, {0, 0, 1})};

@@ -110,7 +110,7 @@ TEST(McnnPrecision, Bf16ForwardIsCloseToFp32) {
   torch::Tensor out, feat;
   {
     PrecisionScope scope(Precision::bf16);
-    auto xb = model_input(x.data_ptr<float>(), 2, 128, 256, true, Precision::bf16);
+    auto xb = model_input(x.data_ptr<float>(), 2, 3, 128, 256, true, Precision::bf16);
     EXPECT_EQ(xb.scalar_type(), torch::kBFloat16);
     EXPECT_TRUE(xb.is_contiguous(torch::MemoryFormat::ChannelsLast));
     out = net.forward(xb);
@@ -156,7 +156,7 @@ TEST(McnnPrecision, Bf16TrainingStepsReduceTheLossWithFp32MasterWeights) {
     torch::Tensor logits;
     {
       PrecisionScope scope(Precision::bf16);
-      logits = net.forward(model_input(x.data_ptr<float>(), 8, 128, 128, true, Precision::bf16))
+      logits = net.forward(model_input(x.data_ptr<float>(), 8, 3, 128, 128, true, Precision::bf16))
                    .to(torch::kFloat);
     }
     auto loss = torch::nn::functional::cross_entropy(logits, y);

@@ -44,20 +44,28 @@ std::string format_moa_csv(const std::vector<MoaRow>& rows);
 std::optional<std::string> find_moa(const std::vector<MoaRow>& moa, const std::string& compound,
                                     double concentration);
 
+// One field of view: a file per channel plus what it shows. A manifest fills row.plate, well,
+// compound (its group column), concentration and line; BBBC021 fills every ImageRow field.
 struct Sample {
   ImageRow row;
-  std::string moa;
-  int label = 0;                                  // index into Dataset::classes
-  std::array<std::filesystem::path, 3> files;     // kChannels order
+  std::string moa;                            // the class name; empty when unlabeled
+  int label = 0;                              // index into Dataset::classes; -1 when unlabeled
+  std::vector<std::filesystem::path> files;   // Dataset::channels order
 };
 
 struct Dataset {
   std::filesystem::path dir;
-  std::vector<std::string> classes;  // the moa CSV's labels, sorted (13 for BBBC021)
-  std::vector<Sample> samples;       // image rows that carry an MOA, in CSV order
-  int unlabeled = 0;                 // image rows without an MOA (not used for training)
+  std::filesystem::path source;  // the CSV whose line numbers ImageRow::line refers to
+  // Channel names in input order, and the source column each comes from (for messages).
+  std::vector<std::string> channels = {kChannels.begin(), kChannels.end()};
+  std::vector<std::string> channel_columns;
+  bool has_wells = true;             // plate and well known (a manifest may lack them)
+  std::vector<std::string> classes;  // the labels, sorted (13 for BBBC021)
+  std::vector<Sample> samples;       // image rows that carry a label (all with keep_unlabeled)
+  int unlabeled = 0;                 // image rows without a label
   int skipped = 0;                   // rows dropped by skip_bad
   std::vector<std::string> skip_reasons;  // one line per skipped row (first 20)
+  int first_height = 0, first_width = 0;  // of the first file whose header was read
 };
 
 struct LoadOptions {
@@ -67,7 +75,14 @@ struct LoadOptions {
   bool skip_bad = false;
   // Where PathName is rooted; the CSVs' directory when empty.
   std::filesystem::path image_root;
+  // Keep rows without a label (label -1) in Dataset::samples: prediction on unlabelled plates.
+  bool keep_unlabeled = false;
 };
+
+// Checks `s`'s files as `opt` asks and appends it to ds.samples: existence always (unless
+// check_files is off); with skip_bad also each TIFF's header, strips and size (equal to the first
+// good file's), bad rows then counted and listed instead of thrown. False when skipped.
+bool add_checked_sample(Dataset& ds, Sample s, const LoadOptions& opt);
 
 // Reads DIR/BBBC021_v1_image.csv and DIR/BBBC021_v1_moa.csv and joins them.
 Dataset load_bbbc021(const std::filesystem::path& dir, const LoadOptions& opt = {});

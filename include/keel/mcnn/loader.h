@@ -17,17 +17,18 @@
 
 namespace keel::mcnn {
 
-// Decodes the three channels of `s` into out[3*H*W] (CHW), normalised as above. Throws
-// InputError when a file is bad or its size is not height x width.
-void load_sample(const Sample& s, int height, int width, float* out);
+// Decodes the channels of `s` (a sample of `ds`) into out[C*H*W] (CHW), normalised as above.
+// Throws InputError naming the file, and the source CSV's line and column, when a file is bad or
+// its size is not height x width.
+void load_sample(const Dataset& ds, const Sample& s, int height, int width, float* out);
 // The normalisation alone, in place over n pixels of one channel.
 void normalise_channel(const std::uint16_t* in, std::size_t n, float* out);
 
 struct Batch {
-  std::vector<float> data;             // [n,3,H,W]
-  std::vector<std::int64_t> labels;    // [n]
+  std::vector<float> data;             // [n,C,H,W]
+  std::vector<std::int64_t> labels;    // [n] (-1: unlabelled)
   std::vector<std::size_t> indices;    // dataset indices
-  int n = 0, height = 0, width = 0;
+  int n = 0, channels = 0, height = 0, width = 0;
 };
 
 // Decodes batches on background threads, `depth` batches ahead of the consumer, and hands them

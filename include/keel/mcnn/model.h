@@ -2,7 +2,7 @@
 // M-CNN (Godinez et al. 2017) as the paper specifies it, described without LibTorch: the shape
 // arithmetic, parameter count and FLOP count. The LibTorch module is private to src/mcnn/.
 //
-//   input [N,3,H,W], H and W divisible by 128 (1024x1280 in the paper)
+//   input [N,C,H,W], H and W divisible by 128 (1024x1280 in the paper), C channels (3 in the paper)
 //   branch n = 0..6: max-pool by 2^n, three [5x5 conv pad 2 + ReLU] of width kBranchWidths[n],
 //                    max-pool by 2^(6-n)                           -> [N,w_n,H/64,W/64]
 //   concat (208 ch) -> 1x1 conv 1024 + ReLU -> 2x2 max-pool         -> [N,1024,H/128,W/128]
@@ -19,12 +19,13 @@ inline constexpr std::array<int, kBranches> kBranchWidths = {16, 16, 16, 32, 32,
 inline constexpr int kConcatChannels = 208;
 inline constexpr int kFuseChannels = 1024;
 inline constexpr int kFeatureDim = 512;
-inline constexpr int kInputChannels = 3;  // DAPI, Tubulin, Actin
+inline constexpr int kInputChannels = 3;  // BBBC021's DAPI, Tubulin, Actin: the default
 inline constexpr int kSizeMultiple = 128;
 
 struct ModelShape {
   int height = 1024, width = 1280;
   int classes = 13;
+  int channels = kInputChannels;  // the first convolutions' input channels, from the data
 };
 
 // Arithmetic of the convolutions and FC layers. bf16: mixed precision as LibTorch's CPU autocast

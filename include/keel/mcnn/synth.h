@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "keel/mcnn/bbbc021.h"
@@ -27,7 +28,13 @@ struct SynthOptions {
   int images_per_class = 8;
   std::uint64_t seed = 1;
   int threads = 0;  // 0: hardware concurrency
+  // Non-empty: write a manifest layout instead (DIR/manifest.csv with plate, well, compound,
+  // concentration, label and one column per channel name; TIFFs under DIR/images/PLATE/).
+  // Channels past the third are mixes of the drawn ones (c: the mean of c mod 3 and c+1 mod 3),
+  // so any channel count can be tried on data a network can learn.
+  std::vector<std::string> channels;
 };
+inline constexpr const char* kSynthManifest = "manifest.csv";
 
 struct SynthSummary {
   int images = 0, classes = 0, compounds = 0, plates = 0;

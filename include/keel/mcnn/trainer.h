@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "keel/mcnn/manifest.h"
+
 namespace keel::train {
 class Comm;
 }
@@ -15,8 +17,7 @@ class Comm;
 namespace keel::mcnn {
 
 struct TrainOptions {
-  std::filesystem::path data;        // BBBC021-layout directory (CSVs)
-  std::filesystem::path image_root;  // where PathName is rooted; `data` when empty
+  DataSource input;                  // BBBC021 directory or manifest, and the image root
   int epochs = 10;
   int batch = 32;                    // global batch, split evenly over ranks
   double lr = 0.01;                  // base rate at `reference_batch`
