@@ -16,6 +16,7 @@
 #include "keel/core/table.h"
 #include "keel/mcnn/model.h"
 #include "keel/mcnn/eval.h"
+#include "keel/mcnn/export.h"
 #include "keel/mcnn/synth.h"
 #include "keel/mcnn/trainer.h"
 #include "keel/train/dist.h"
@@ -27,16 +28,16 @@ namespace keel::cli {
 namespace {
 
 struct InfoArgs {
-  int height = 1024, width = 1280, classes = 13;
+  int height = 1024, width = 1280, classes = 13, channels = mcnn::kInputChannels;
 };
 
 void run_info(const InfoArgs& a, const GlobalOptions& g) {
   mcnn::check_input_size(a.height, a.width);
-  mcnn::ModelShape s{a.height, a.width, a.classes};
+  mcnn::ModelShape s{a.height, a.width, a.classes, a.channels};
   std::int64_t params = mcnn::parameter_count(s);
   double gflop = mcnn::forward_flops(s) / 1e9;
   if (g.json) {
-    nlohmann::json j = {{"height", a.height},    {"width", a.width},
+    nlohmann::json j = {{"height", a.height},    {"width", a.width}, {"channels", a.channels},
                         {"classes", a.classes},  {"parameters", params},
                         {"forward_gflop_per_image", gflop},
                         {"train_gflop_per_image", 3 * gflop}};
@@ -44,7 +45,7 @@ void run_info(const InfoArgs& a, const GlobalOptions& g) {
     return;
   }
   core::Table t({"M-CNN", "value"});
-  t.add_row({"input", fmt::format("3x{}x{}", a.height, a.width)});
+  t.add_row({"input", fmt::format("{}x{}x{}", a.channels, a.height, a.width)});
   t.add_row({"classes", std::to_string(a.classes)});
   t.add_row({"parameters", fmt::format("{} ({:.2f} M)", params, static_cast<double>(params) / 1e6)});
   t.add_row({"forward GFLOP/image", fmt::format("{:.1f}", gflop)});
@@ -192,6 +193,27 @@ void run_eval(EvalArgs a, const GlobalOptions& g) {
                         100 * rep.nsc_accuracy, t.render()));
 }
 
+struct ExportArgs {
+  std::string checkpoint, out;
+};
+
+void run_export(const ExportArgs& a, const GlobalOptions& g) {
+  const auto s = mcnn::export_torchscript(a.checkpoint, a.out, KEEL_VERSION);
+  if (g.json) {
+    print_out(nlohmann::json{{"out", a.out},
+                             {"channels", s.channels},
+                             {"classes", s.classes},
+                             {"height", s.height},
+                             {"width", s.width},
+                             {"metadata", nlohmann::json::parse(s.metadata_json)}}
+                  .dump(2));
+    return;
+  }
+  print_out(fmt::format("wrote {} (TorchScript: input [N,{},{},{}] normalised, {} classes; load "
+                        "with torch.jit.load, metadata in .keel_metadata)",
+                        a.out, s.channels, s.height, s.width, s.classes));
+}
+
 }  // namespace
 
 void register_mcnn(CLI::App& app, const GlobalOptions& global) {
@@ -205,6 +227,8 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   info->add_option("--width", info_args->width, "Input width (multiple of 128)")
       ->capture_default_str();
   info->add_option("--classes", info_args->classes, "Output classes")
+      ->capture_default_str()->check(Positive);
+  info->add_option("--channels", info_args->channels, "Input channels")
       ->capture_default_str()->check(Positive);
   info->callback([info_args, &global] { run_info(*info_args, global); });
 
@@ -306,6 +330,13 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   ev->callback([ea, &global] { run_eval(*ea, global); });
 
   register_mcnn_predict(*mcnn, global);
+
+  auto xa = std::make_shared<ExportArgs>();
+  auto* ex = mcnn->add_subcommand(
+      "export", "Write a checkpoint as a TorchScript module for PyTorch (torch.jit.load)");
+  ex->add_option("--checkpoint", xa->checkpoint, "Checkpoint from keel mcnn train")->required();
+  ex->add_option("--out", xa->out, "TorchScript file to write (model.pt)")->required();
+  ex->callback([xa, &global] { run_export(*xa, global); });
 }
 
 }  // namespace keel::cli

@@ -1,7 +1,14 @@
 #include "net.h"
 
 #include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <torch/script.h>
 
+#include "keel/core/atomic_file.h"
+#include "keel/mcnn/eval.h"
+#include "keel/mcnn/export.h"
+#include "keel/train/torch_train.h"
 #include "sparse_pool.h"
 
 namespace keel::mcnn {
@@ -114,6 +121,85 @@ void to_channels_last(McnnNetImpl& net) {
   torch::NoGradGuard no_grad;
   for (auto& p : net.parameters())
     if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+}
+
+namespace {
+
+// TorchScript source of McnnNetImpl::forward with plain ATen ops (the sparse backward is a
+// training detail): parameters are attributes named as in the module with '.' -> '_'.
+std::string torchscript_source(const ModelShape& shape) {
+  std::string s = "def forward(self, x):\n    level = x\n";
+  for (int b = 0; b < kBranches; ++b) {
+    if (b > 0) s += "    level = torch.max_pool2d(level, [2, 2], [2, 2])\n";
+    s += "    y = level\n";
+    for (int k : {0, 2, 4})
+      s += fmt::format("    y = torch.relu(torch.conv2d(y, self.branch{0}_{1}_weight, "
+                       "self.branch{0}_{1}_bias, [1, 1], [2, 2]))\n",
+                       b, k);
+    const int pool = 1 << (kBranches - 1 - b);
+    if (pool > 1) s += fmt::format("    y = torch.max_pool2d(y, [{0}, {0}], [{0}, {0}])\n", pool);
+    s += fmt::format("    y{} = y\n", b);
+  }
+  s += "    z = torch.cat([y0, y1, y2, y3, y4, y5, y6], 1)\n"
+       "    z = torch.relu(torch.conv2d(z, self.fuse_weight, self.fuse_bias))\n"
+       "    z = torch.max_pool2d(z, [2, 2], [2, 2])\n"
+       "    z = z.contiguous().flatten(1)\n"
+       "    f = torch.relu(torch.addmm(self.fc1_bias, z, self.fc1_weight.t()))\n"
+       "    return torch.addmm(self.fc2_bias, f, self.fc2_weight.t())\n";
+  // keel's loader (loader.cc): per image and channel, population mean and std over the pixels.
+  s += "\ndef normalize(self, raw):\n"
+       "    v = raw.double()\n"
+       "    mean = v.mean([2, 3], True)\n"
+       "    var = (v * v).mean([2, 3], True) - mean * mean\n"
+       "    std = torch.clamp(torch.sqrt(torch.clamp(var, 0.0)), 16.0)\n"
+       "    return (raw.float() - mean.float()) * (1.0 / std).float()\n";
+  (void)shape;
+  return s;
+}
+
+}  // namespace
+
+ExportSummary export_torchscript(const std::filesystem::path& checkpoint,
+                                 const std::filesystem::path& out, const std::string& keel_version) {
+  const CheckpointInfo info = read_checkpoint_info(checkpoint);
+  const ModelShape shape{info.height, info.width, static_cast<int>(info.classes.size()),
+                         static_cast<int>(info.channels.size())};
+  McnnNet net(shape);
+  train::load_checkpoint(checkpoint, *net, nullptr);
+  torch::jit::Module m("keel_mcnn");
+  for (const auto& p : net->named_parameters()) {
+    std::string name = p.key();
+    std::replace(name.begin(), name.end(), '.', '_');
+    m.register_parameter(name, p.value().detach().contiguous().clone(), false);
+  }
+  ExportSummary sum;
+  sum.channels = shape.channels;
+  sum.classes = shape.classes;
+  sum.height = shape.height;
+  sum.width = shape.width;
+  sum.metadata_json =
+      nlohmann::json{
+          {"model", "M-CNN (Godinez et al. 2017), keel mcnn"},
+          {"keel_version", keel_version},
+          {"input", fmt::format("[N,{},{},{}] float32, normalised", shape.channels, shape.height,
+                                shape.width)},
+          {"channels", info.channels},
+          {"classes", info.classes},
+          {"height", shape.height},
+          {"width", shape.width},
+          {"normalisation",
+           "per image and channel over its pixels: x = (v - mean) / max(std, 16), population "
+           "std, v the raw 16-bit values; module.normalize(raw) does it"},
+          {"output", "logits [N,classes]; softmax for probabilities"},
+          {"trained_precision", info.precision}}
+          .dump();
+  m.register_attribute("keel_metadata", c10::StringType::get(), sum.metadata_json);
+  m.define(torchscript_source(shape));
+  m.eval();
+  core::AtomicFile file(out);
+  m.save(file.stream(), {{"keel.json", sum.metadata_json}});
+  file.commit();
+  return sum;
 }
 
 }  // namespace keel::mcnn
