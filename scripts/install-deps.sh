@@ -14,6 +14,8 @@ PKGS=(
   # train / mcnn / nmt
   libtorch-dev libprotobuf-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libsentencepiece-dev sentencepiece libtiff-dev zlib1g-dev
+  # mcnn multi-node test: two network namespaces joined by a veth pair (ip netns)
+  iproute2
   # nmt serve: HTTP server and client; curl for its tests
   libcpp-httplib-dev curl
   # nmt import: PyTorch checkpoints are zip archives
