@@ -44,6 +44,8 @@ void register_nmt_train(CLI::App& nmt, const GlobalOptions& global);
 void register_mcnn(CLI::App& app, const GlobalOptions& global);
 // `keel mcnn predict` (apps/keel/mcnn_predict_cmd.cc), added under `mcnn` by register_mcnn.
 void register_mcnn_predict(CLI::App& mcnn, const GlobalOptions& global);
+// `keel mcnn plan` (apps/keel/mcnn_plan_cmd.cc), under `mcnn`.
+void register_mcnn_plan(CLI::App& mcnn, const GlobalOptions& global);
 
 // Number checks for options with a message a user can act on ("must be at least 1, got 0");
 // CLI11's own PositiveNumber prints the range up to 1.8e308.

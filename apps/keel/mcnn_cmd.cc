@@ -330,6 +330,7 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   ev->callback([ea, &global] { run_eval(*ea, global); });
 
   register_mcnn_predict(*mcnn, global);
+  register_mcnn_plan(*mcnn, global);
 
   auto xa = std::make_shared<ExportArgs>();
   auto* ex = mcnn->add_subcommand(
