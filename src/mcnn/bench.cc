@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "keel/train/dist.h"
 #include "keel/train/torch_train.h"
@@ -44,6 +47,12 @@ StepBenchResult bench_train_steps(const StepBenchOptions& opt, const train::Comm
     optim->step();
   };
   for (int i = 0; i < opt.warmup; ++i) step();
+  // KEEL_PROFILE=FILE: one more step under LibTorch's profiler, as a chrome://tracing JSON
+  // (where the time goes per op; docs/benchmarks.md).
+  if (const char* file = std::getenv("KEEL_PROFILE"); file && *file) {
+    torch::autograd::profiler::RecordProfile guard(file);
+    step();
+  }
   StepBenchResult r;
   for (int i = 0; i < opt.steps; ++i) {
     comm.barrier();

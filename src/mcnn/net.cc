@@ -46,23 +46,30 @@ torch::Tensor McnnNetImpl::features(const torch::Tensor& x) {
   // over nested blocks), and costs a quarter of the previous level each time.
   torch::Tensor level = x;
   for (int b = 0; b < kBranches; ++b) {
-    if (b > 0) level = F::max_pool2d(level, F::MaxPool2dFuncOptions(2));
+    if (b > 0) level = pyramid_pool2(level);
     auto& seq = branches_[static_cast<std::size_t>(b)];
     const std::int64_t k = std::int64_t{1} << (kBranches - 1 - b);
     torch::Tensor y;
     if (sparse_backward_ && k >= kSparsePoolMin) {
-      // Conv, ReLU, conv, ReLU as modules; the last conv + ReLU + pool with the sparse backward.
+      // Conv, ReLU as modules; the rest with the sparse backward: the last conv + ReLU + pool,
+      // from kSparse2PoolMin on the conv before it too.
       y = seq->at<torch::nn::Conv2dImpl>(0).forward(level).relu_();
-      y = seq->at<torch::nn::Conv2dImpl>(2).forward(y).relu_();
+      const bool two = k >= kSparse2PoolMin;
+      if (!two) y = seq->at<torch::nn::Conv2dImpl>(2).forward(y).relu_();
+      auto cast = [](torch::Tensor t) {  // as autocast would for a conv: cached casts
+        if (!at::autocast::is_cpu_enabled()) return t;
+        return at::autocast::cached_cast(at::autocast::get_autocast_cpu_dtype(), t,
+                                         c10::DeviceType::CPU);
+      };
       auto& conv = seq->at<torch::nn::Conv2dImpl>(4);
-      torch::Tensor w = conv.weight, bias = conv.bias;
-      if (at::autocast::is_cpu_enabled()) {  // as autocast would for the conv: cached casts
-        const auto dt = at::autocast::get_autocast_cpu_dtype();
-        w = at::autocast::cached_cast(dt, w, c10::DeviceType::CPU);
-        bias = at::autocast::cached_cast(dt, bias, c10::DeviceType::CPU);
-        y = y.to(dt);
+      if (at::autocast::is_cpu_enabled()) y = y.to(at::autocast::get_autocast_cpu_dtype());
+      if (two) {
+        auto& mid = seq->at<torch::nn::Conv2dImpl>(2);
+        y = conv_relu_conv_relu_maxpool(y, cast(mid.weight), cast(mid.bias), cast(conv.weight),
+                                        cast(conv.bias), k);
+      } else {
+        y = conv_relu_maxpool(y, cast(conv.weight), cast(conv.bias), k);
       }
-      y = conv_relu_maxpool(y, w, bias, k);
     } else {
       y = seq->forward(level);
       if (k > 1) y = F::max_pool2d(y, F::MaxPool2dFuncOptions(k));

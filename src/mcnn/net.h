@@ -11,6 +11,11 @@ namespace keel::mcnn {
 // Pool factors from which the sparse backward is used: at 2 a quarter of the pixels get gradients,
 // and the branch pooled by 2 is 1/1024 of the convolution work (docs/mcnn.md).
 constexpr std::int64_t kSparsePoolMin = 4;
+// From this pool factor the second convolution's backward is sparse too (conv_relu_conv_relu_
+// maxpool): its output gradient covers ~10 % of the pixels at 64 and ~40 % at 32, where the
+// dense bf16 kernels are as fast (measured: 32 gave fp32 1.03 s, bf16 0.73 s per batch-4 step;
+// 64 gave 0.98 s and 0.73 s; docs/benchmarks.md).
+constexpr std::int64_t kSparse2PoolMin = 64;
 
 class McnnNetImpl : public torch::nn::Module {
  public:

@@ -7,6 +7,7 @@
 #include <ATen/autocast_mode.h>
 
 #include <algorithm>
+#include <mutex>
 #include <vector>
 
 namespace keel::mcnn {
@@ -122,6 +123,126 @@ void input_grad(std::vector<Hit> hs, const float* wt, std::int64_t N, std::int64
   });
 }
 
+// One image's gradient at the pixels that have one: pos[r] = y * W + x and an fp32 vector of C
+// values per row. Rows are found through a slot map (H * W entries, -1 where no row), so each
+// pixel's contributions are summed in fp32 and rounded to the tensor's type once at the end.
+struct Rows {
+  std::int64_t C = 0;
+  std::vector<std::int32_t> pos;
+  std::vector<float> val;  // [rows, C]
+};
+
+float* row_at(Rows& r, std::vector<std::int32_t>& slot, std::int32_t q) {
+  std::int32_t s = slot[static_cast<std::size_t>(q)];
+  if (s < 0) {
+    s = slot[static_cast<std::size_t>(q)] = static_cast<std::int32_t>(r.pos.size());
+    r.pos.push_back(q);
+    r.val.resize(r.val.size() + static_cast<std::size_t>(r.C), 0.f);
+  }
+  return r.val.data() + static_cast<std::int64_t>(s) * r.C;
+}
+
+void release(const Rows& r, std::vector<std::int32_t>& slot) {
+  for (auto q : r.pos) slot[static_cast<std::size_t>(q)] = -1;
+}
+
+// The input gradient of the pooled conv from one image's hits (sorted by pixel), as rows of C
+// values: the K x K blocks of input_grad, added into rows instead of a dense tensor.
+Rows hits_to_rows(const Hit* h, const Hit* end, const float* wt, std::int64_t H, std::int64_t W,
+                  std::int64_t C, std::int64_t K, std::vector<std::int32_t>& slot) {
+  const std::int64_t pad = K / 2;
+  Rows out;
+  out.C = C;
+  std::vector<float> block(static_cast<std::size_t>(K * K * C));
+  while (h < end) {
+    const Hit& p = *h;
+    std::fill(block.begin(), block.end(), 0.f);
+    for (; h < end && h->y == p.y && h->x == p.x; ++h) {
+      const float* wc = wt + h->c * K * K * C;
+      for (std::int64_t j = 0; j < K * K * C; ++j) block[static_cast<std::size_t>(j)] += h->g * wc[j];
+    }
+    for (std::int64_t ky = 0; ky < K; ++ky) {
+      const std::int64_t yy = p.y + ky - pad;
+      if (yy < 0 || yy >= H) continue;
+      for (std::int64_t kx = 0; kx < K; ++kx) {
+        const std::int64_t xx = p.x + kx - pad;
+        if (xx < 0 || xx >= W) continue;
+        float* r = row_at(out, slot, static_cast<std::int32_t>(yy * W + xx));
+        const float* b = block.data() + (ky * K + kx) * C;
+        for (std::int64_t c = 0; c < C; ++c) r[c] += b[c];
+      }
+    }
+  }
+  return out;
+}
+
+constexpr std::int64_t kRowChunk = 2048;  // rows per GEMM: 2048 x 400 fp32 patches = 3.3 MB
+
+// dW[c, ky, kx, ci] += Σ_rows dz[r, c] · x[y + ky − pad, x + kx − pad, ci] (x one image, NHWC of
+// type T) and db[c] += Σ dz[r, c]: the patches of a chunk of rows gathered, then one GEMM.
+template <typename T>
+void rows_weight_grad(const Rows& rows, const T* x, std::int64_t H, std::int64_t W,
+                      std::int64_t Cin, std::int64_t K, torch::Tensor& dw, torch::Tensor& db) {
+  const std::int64_t pad = K / 2, kkc = K * K * Cin, n = static_cast<std::int64_t>(rows.pos.size());
+  torch::Tensor patches = torch::empty({kRowChunk, kkc});
+  for (std::int64_t r0 = 0; r0 < n; r0 += kRowChunk) {
+    const std::int64_t m = std::min(kRowChunk, n - r0);
+    float* P = patches.data_ptr<float>();
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t q = rows.pos[static_cast<std::size_t>(r0 + i)], y = q / W, xq = q % W;
+      float* pr = P + i * kkc;
+      for (std::int64_t ky = 0; ky < K; ++ky) {
+        const std::int64_t yy = y + ky - pad;
+        for (std::int64_t kx = 0; kx < K; ++kx) {
+          const std::int64_t xx = xq + kx - pad;
+          float* d = pr + (ky * K + kx) * Cin;
+          if (yy < 0 || yy >= H || xx < 0 || xx >= W) {
+            std::fill(d, d + Cin, 0.f);
+            continue;
+          }
+          const T* s = x + (yy * W + xx) * Cin;
+          for (std::int64_t c = 0; c < Cin; ++c) d[c] = static_cast<float>(s[c]);
+        }
+      }
+    }
+    const auto dz = torch::from_blob(const_cast<float*>(rows.val.data()) + r0 * rows.C, {m, rows.C});
+    dw.addmm_(dz.t(), patches.narrow(0, 0, m));
+    db.add_(dz.sum(0));
+  }
+}
+
+// The rows' gradient one convolution further back: next[q + off] += Σ_c dz[r, c] · w[c, off, :]
+// for the K x K offsets (one GEMM per chunk of rows, then a scatter into the next rows).
+Rows rows_input_grad(const Rows& rows, const torch::Tensor& wmat, std::int64_t H, std::int64_t W,
+                     std::int64_t Cin, std::int64_t K, std::vector<std::int32_t>& slot) {
+  const std::int64_t pad = K / 2, kkc = K * K * Cin, n = static_cast<std::int64_t>(rows.pos.size());
+  Rows out;
+  out.C = Cin;
+  out.pos.reserve(rows.pos.size() * 2);
+  out.val.reserve(rows.pos.size() * 2 * static_cast<std::size_t>(Cin));
+  for (std::int64_t r0 = 0; r0 < n; r0 += kRowChunk) {
+    const std::int64_t m = std::min(kRowChunk, n - r0);
+    const auto dz = torch::from_blob(const_cast<float*>(rows.val.data()) + r0 * rows.C, {m, rows.C});
+    const torch::Tensor blocks = dz.mm(wmat);  // [m, K*K*Cin]
+    const float* B = blocks.data_ptr<float>();
+    for (std::int64_t i = 0; i < m; ++i) {
+      const std::int64_t q = rows.pos[static_cast<std::size_t>(r0 + i)], y = q / W, xq = q % W;
+      for (std::int64_t ky = 0; ky < K; ++ky) {
+        const std::int64_t yy = y + ky - pad;
+        if (yy < 0 || yy >= H) continue;
+        for (std::int64_t kx = 0; kx < K; ++kx) {
+          const std::int64_t xx = xq + kx - pad;
+          if (xx < 0 || xx >= W) continue;
+          float* d = row_at(out, slot, static_cast<std::int32_t>(yy * W + xx));
+          const float* b = B + i * kkc + (ky * K + kx) * Cin;
+          for (std::int64_t c = 0; c < Cin; ++c) d[c] += b[c];
+        }
+      }
+    }
+  }
+  return out;
+}
+
 // Turns off CPU autocast inside the function: its inputs already have the dtype to run in.
 struct NoAutocast {
   bool prev = at::autocast::is_cpu_enabled();
@@ -174,7 +295,122 @@ class ConvReluMaxPool : public torch::autograd::Function<ConvReluMaxPool> {
   }
 };
 
+class ConvReluConvReluMaxPool
+    : public torch::autograd::Function<ConvReluConvReluMaxPool> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& w1, const torch::Tensor& b1,
+                               const torch::Tensor& w2, const torch::Tensor& b2, std::int64_t k) {
+    NoAutocast no_autocast;
+    const std::int64_t K = w1.size(2);
+    torch::Tensor a = torch::conv2d(x, w1, b1, 1, K / 2).relu_();
+    torch::Tensor y = torch::conv2d(a, w2, b2, 1, w2.size(2) / 2);
+    auto [pooled, indices] = torch::max_pool2d_with_indices(y, {k, k}, {k, k});
+    pooled.relu_();
+    ctx->save_for_backward({x, w1, a, w2, pooled, indices});
+    return pooled;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    NoAutocast no_autocast;
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &x = saved[0], &w1 = saved[1], &a = saved[2], &w2 = saved[3],
+                        &pooled = saved[4], &indices = saved[5];
+    const std::int64_t N = x.size(0), Cin = x.size(1), H = x.size(2), W = x.size(3);
+    const std::int64_t Cmid = w1.size(0), Cout = w2.size(0), K1 = w1.size(2), K2 = w2.size(2);
+    std::vector<Hit> hs = hits(grads[0], pooled, indices, W);
+    std::sort(hs.begin(), hs.end(), [](const Hit& p, const Hit& q) {
+      return p.n != q.n ? p.n < q.n : p.y != q.y ? p.y < q.y : p.x != q.x ? p.x < q.x : p.c < q.c;
+    });
+    std::vector<std::size_t> first;  // hits of image n: [first[n], first[n + 1])
+    for (std::int64_t n = 0; n <= N; ++n)
+      first.push_back(static_cast<std::size_t>(
+          std::partition_point(hs.begin(), hs.end(), [n](const Hit& h) { return h.n < n; }) -
+          hs.begin()));
+    const auto xl = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto al = a.contiguous(torch::MemoryFormat::ChannelsLast);
+    torch::Tensor dw2 = torch::empty({Cout, Cmid, K2, K2}, torch::kFloat);
+    torch::Tensor db2 = torch::empty({Cout}, torch::kFloat);
+    const auto w2t = w2.to(torch::kFloat).permute({0, 2, 3, 1}).contiguous();  // [c, ky, kx, ci]
+    const auto w1m = w1.to(torch::kFloat).permute({0, 2, 3, 1}).contiguous().view({Cmid, K1 * K1 * Cin});
+    torch::Tensor dw1 = torch::zeros({Cmid, K1 * K1 * Cin});  // [c, ky, kx, ci]
+    torch::Tensor db1 = torch::zeros({Cmid});
+    torch::Tensor dx;
+    const bool want_dx = ctx->needs_input_grad(0);
+    std::mutex mu;
+    AT_DISPATCH_FLOATING_TYPES_AND(
+        at::kBFloat16, x.scalar_type(), "conv_relu_conv_relu_maxpool_backward", [&] {
+          weight_grad<scalar_t>(hs, al.data_ptr<scalar_t>(), H, W, Cmid, Cout, K2,
+                                dw2.data_ptr<float>(), db2.data_ptr<float>());
+          if (want_dx) dx = torch::zeros_like(xl, torch::MemoryFormat::ChannelsLast);
+          const scalar_t* ap = al.data_ptr<scalar_t>();
+          const scalar_t* xp = xl.data_ptr<scalar_t>();
+          // Per image: rows of the first conv's output gradient, ReLU-masked, give its weight
+          // gradient and (when asked) the input gradient's rows. GEMMs run single-threaded here.
+          at::parallel_for(0, N, 1, [&](std::int64_t n0, std::int64_t n1) {
+            std::vector<std::int32_t> slot(static_cast<std::size_t>(H * W), -1);
+            torch::Tensor dw = torch::zeros_like(dw1), db = torch::zeros_like(db1);
+            for (std::int64_t n = n0; n < n1; ++n) {
+              Rows rows = hits_to_rows(hs.data() + first[static_cast<std::size_t>(n)],
+                                       hs.data() + first[static_cast<std::size_t>(n + 1)],
+                                       w2t.data_ptr<float>(), H, W, Cmid, K2, slot);
+              release(rows, slot);
+              const scalar_t* an = ap + n * H * W * Cmid;
+              for (std::size_t r = 0; r < rows.pos.size(); ++r) {
+                float* v = rows.val.data() + static_cast<std::int64_t>(r) * Cmid;
+                const scalar_t* m = an + static_cast<std::int64_t>(rows.pos[r]) * Cmid;
+                for (std::int64_t c = 0; c < Cmid; ++c)
+                  if (!(static_cast<float>(m[c]) > 0.f)) v[c] = 0.f;
+              }
+              rows_weight_grad<scalar_t>(rows, xp + n * H * W * Cin, H, W, Cin, K1, dw, db);
+              if (!want_dx) continue;
+              Rows in = rows_input_grad(rows, w1m, H, W, Cin, K1, slot);
+              release(in, slot);
+              scalar_t* d = dx.data_ptr<scalar_t>() + n * H * W * Cin;
+              for (std::size_t r = 0; r < in.pos.size(); ++r)
+                for (std::int64_t c = 0; c < Cin; ++c)
+                  d[static_cast<std::int64_t>(in.pos[r]) * Cin + c] =
+                      static_cast<scalar_t>(in.val[r * static_cast<std::size_t>(Cin) + static_cast<std::size_t>(c)]);
+            }
+            std::lock_guard<std::mutex> lock(mu);
+            dw1.add_(dw);
+            db1.add_(db);
+          });
+        });
+    // [c, ky, kx, ci] -> OIHW in the weight's dtype and memory format.
+    torch::Tensor dw1o = dw1.view({Cmid, K1, K1, Cin}).permute({0, 3, 1, 2});
+    return {dx,
+            dw1o.to(w1.scalar_type()).contiguous(w1.suggest_memory_format()),
+            db1.to(w1.scalar_type()),
+            dw2.to(w2.scalar_type()).contiguous(w2.suggest_memory_format()),
+            db2.to(w2.scalar_type()),
+            torch::Tensor()};
+  }
+};
+
 }  // namespace
+
+torch::Tensor conv_relu_conv_relu_maxpool(const torch::Tensor& x, const torch::Tensor& w1,
+                                          const torch::Tensor& b1, const torch::Tensor& w2,
+                                          const torch::Tensor& b2, std::int64_t k) {
+  TORCH_CHECK(x.dim() == 4 && w1.dim() == 4 && w2.dim() == 4 && w1.size(2) == w1.size(3) &&
+                  w1.size(2) % 2 == 1 && w2.size(2) == w2.size(3) && w2.size(2) % 2 == 1,
+              "conv_relu_conv_relu_maxpool: x [N,C,H,W] and odd square kernels");
+  TORCH_CHECK(x.scalar_type() == w1.scalar_type() && w1.scalar_type() == b1.scalar_type() &&
+                  w2.scalar_type() == x.scalar_type() && b2.scalar_type() == x.scalar_type(),
+              "conv_relu_conv_relu_maxpool: x, weights and biases must share a dtype");
+  TORCH_CHECK(x.size(2) % k == 0 && x.size(3) % k == 0,
+              "conv_relu_conv_relu_maxpool: H, W not divisible by k");
+  TORCH_CHECK(x.size(2) * x.size(3) < (std::int64_t{1} << 31), "image too large for the row map");
+  return ConvReluConvReluMaxPool::apply(x, w1, b1, w2, b2, k);
+}
+
+torch::Tensor conv_relu_conv_relu_maxpool_ref(const torch::Tensor& x, const torch::Tensor& w1,
+                                              const torch::Tensor& b1, const torch::Tensor& w2,
+                                              const torch::Tensor& b2, std::int64_t k) {
+  return conv_relu_maxpool_ref(torch::relu(torch::conv2d(x, w1, b1, 1, w1.size(2) / 2)), w2, b2, k);
+}
 
 torch::Tensor conv_relu_maxpool(const torch::Tensor& x, const torch::Tensor& w,
                                 const torch::Tensor& b, std::int64_t k) {
@@ -185,6 +421,46 @@ torch::Tensor conv_relu_maxpool(const torch::Tensor& x, const torch::Tensor& w,
   TORCH_CHECK(x.size(2) % k == 0 && x.size(3) % k == 0,
               "conv_relu_maxpool: H, W not divisible by k");
   return ConvReluMaxPool::apply(x, w, b, k);
+}
+
+namespace {
+
+template <typename T>
+T max4(T a, T b, T c, T d) {
+  // As LibTorch's max-pool: a NaN anywhere in the window is the result.
+  float m = static_cast<float>(a);
+  for (float v : {static_cast<float>(b), static_cast<float>(c), static_cast<float>(d)})
+    m = (v > m || v != v) ? v : m;
+  return static_cast<T>(m);
+}
+
+}  // namespace
+
+torch::Tensor pyramid_pool2(const torch::Tensor& x) {
+  const bool fast = !x.requires_grad() && x.dim() == 4 && x.size(2) % 2 == 0 &&
+                    x.size(3) % 2 == 0 && x.is_contiguous(torch::MemoryFormat::ChannelsLast) &&
+                    (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16);
+  if (!fast) return torch::max_pool2d(x, {2, 2}, {2, 2});
+  const std::int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const std::int64_t OH = H / 2, OW = W / 2;
+  auto out = torch::empty({N, C, OH, OW}, x.options(), torch::MemoryFormat::ChannelsLast);
+  AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "pyramid_pool2", [&] {
+    const scalar_t* in = x.data_ptr<scalar_t>();
+    scalar_t* o = out.data_ptr<scalar_t>();
+    at::parallel_for(0, N * OH, 16, [&](std::int64_t r0, std::int64_t r1) {
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const std::int64_t n = r / OH, oy = r % OH;
+        const scalar_t* a = in + (n * H + 2 * oy) * W * C;
+        const scalar_t* b = a + W * C;
+        scalar_t* d = o + r * OW * C;
+        for (std::int64_t ox = 0; ox < OW; ++ox)
+          for (std::int64_t c = 0; c < C; ++c)
+            d[ox * C + c] = max4(a[2 * ox * C + c], a[(2 * ox + 1) * C + c], b[2 * ox * C + c],
+                                 b[(2 * ox + 1) * C + c]);
+      }
+    });
+  });
+  return out;
 }
 
 torch::Tensor conv_relu_maxpool_ref(const torch::Tensor& x, const torch::Tensor& w,

@@ -81,13 +81,23 @@ class FusedSgd : public torch::optim::SGD {
     const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
     const torch::Tensor& g = p.grad();
     if (p.scalar_type() != torch::kFloat || g.scalar_type() != torch::kFloat ||
-        !p.is_non_overlapping_and_dense() || g.strides() != p.strides() || o.momentum() == 0 ||
+        !p.is_non_overlapping_and_dense() || !same_order(g, p) || o.momentum() == 0 ||
         o.dampening() != 0)
       return false;
     auto it = state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
-    return it == state_.end() || static_cast<const torch::optim::SGDParamState&>(*it->second)
-                                         .momentum_buffer()
-                                         .strides() == p.strides();
+    return it == state_.end() ||
+           same_order(static_cast<const torch::optim::SGDParamState&>(*it->second).momentum_buffer(),
+                      p);
+  }
+
+  // Element i of a's memory is element i of b's: the same sizes and, where a dimension has more
+  // than one element, the same strides (a [1024,208,1,1] gradient may come back from oneDNN with
+  // channels_last strides on its size-1 dimensions while the weight has contiguous ones).
+  static bool same_order(const torch::Tensor& a, const torch::Tensor& b) {
+    if (a.sizes() != b.sizes() || !a.is_non_overlapping_and_dense()) return false;
+    for (std::int64_t d = 0; d < a.dim(); ++d)
+      if (a.size(d) > 1 && a.stride(d) != b.stride(d)) return false;
+    return true;
   }
 
   static void fused_update(float* p, const float* g, float* b, std::int64_t n, float lr, float m,

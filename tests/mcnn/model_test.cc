@@ -215,6 +215,61 @@ TEST(SparsePool, GradientsEqualTheDenseBackward) {
   }
 }
 
+// The two-convolution block against LibTorch's dense autograd: weights and biases of both convs
+// and the input gradient, fp32 and bf16, pools from 8 (dense-ish rows) to 32 (sparse).
+TEST(SparsePool, TwoConvolutionGradientsEqualTheDenseBackward) {
+  torch::manual_seed(4);
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (auto [cin, cmid, cout, k] : {std::tuple{3, 4, 4, 8}, {5, 8, 6, 16}, {16, 16, 16, 32}}) {
+      const double tol = dtype == torch::kFloat ? kSparsePoolFp32RelTol : kSparsePoolBf16RelTol;
+      auto cl = [](torch::Tensor t) { return t.contiguous(torch::MemoryFormat::ChannelsLast); };
+      auto x0 = cl(torch::randn({2, cin, 64, 96}));
+      auto w10 = cl(0.3 * torch::randn({cmid, cin, 5, 5})), w20 = cl(0.3 * torch::randn({cout, cmid, 5, 5}));
+      auto b10 = 0.1 * torch::randn({cmid}), b20 = 0.1 * torch::randn({cout});
+      auto leaf = [&](const torch::Tensor& t) { return t.to(dtype).detach().requires_grad_(true); };
+      auto xs = leaf(x0), w1s = leaf(w10), b1s = leaf(b10), w2s = leaf(w20), b2s = leaf(b20);
+      auto xr = leaf(x0), w1r = leaf(w10), b1r = leaf(b10), w2r = leaf(w20), b2r = leaf(b20);
+      auto ys = keel::mcnn::conv_relu_conv_relu_maxpool(xs, w1s, b1s, w2s, b2s, k);
+      auto yr = keel::mcnn::conv_relu_conv_relu_maxpool_ref(xr, w1r, b1r, w2r, b2r, k);
+      ASSERT_EQ(ys.sizes(), yr.sizes());
+      EXPECT_TRUE(torch::equal(ys, yr)) << "forward runs the same kernels";
+      auto g = torch::randn(ys.sizes()).to(dtype);
+      (ys * g).sum().backward();
+      (yr * g).sum().backward();
+      const std::string what = std::string(dtype == torch::kFloat ? "fp32" : "bf16") + " cin " +
+                               std::to_string(cin) + " k " + std::to_string(k);
+      for (auto [s, r, name] : {std::tuple{w1s, w1r, "w1"}, {b1s, b1r, "b1"}, {w2s, w2r, "w2"},
+                                {b2s, b2r, "b2"}, {xs, xr, "x"}}) {
+        EXPECT_LE(rel_max_err(s.grad(), r.grad()), tol) << what << " " << name;
+        EXPECT_GT(r.grad().abs().max().item<double>(), 0.0) << what << " " << name;
+      }
+    }
+  }
+  // No input gradient is made when the input needs none.
+  auto x = torch::randn({1, 3, 32, 32});
+  auto w1 = torch::randn({4, 3, 5, 5}).requires_grad_(true), w2 = torch::randn({4, 4, 5, 5});
+  keel::mcnn::conv_relu_conv_relu_maxpool(x, w1, torch::zeros({4}), w2, torch::zeros({4}), 16)
+      .sum()
+      .backward();
+  EXPECT_TRUE(w1.grad().defined());
+  EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(SparsePool, PyramidPoolEqualsLibTorchsMaxPool) {
+  torch::manual_seed(6);
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    auto x = torch::randn({2, 3, 64, 96}).to(dtype).contiguous(torch::MemoryFormat::ChannelsLast);
+    x.index_put_({0, 1, 10, 20}, std::numeric_limits<float>::quiet_NaN());
+    x.index_put_({1, 2, 7, 7}, -std::numeric_limits<float>::infinity());
+    const auto got = keel::mcnn::pyramid_pool2(x), want = torch::max_pool2d(x, {2, 2}, {2, 2});
+    EXPECT_TRUE(got.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(torch::equal(got.nan_to_num(7), want.nan_to_num(7)));
+    EXPECT_TRUE(std::isnan(got[0][1][5][10].item<float>()));
+    // Not channels_last: LibTorch's own kernel.
+    EXPECT_TRUE(torch::equal(keel::mcnn::pyramid_pool2(x.contiguous()).nan_to_num(7), want.nan_to_num(7)));
+  }
+}
+
 TEST(SparsePool, NoInputGradientWhenTheInputNeedsNone) {
   auto x = torch::randn({1, 3, 16, 16});
   auto w = torch::randn({4, 3, 5, 5}).requires_grad_(true);
@@ -323,6 +378,32 @@ TEST(FusedSgd, ParametersItCannotFuseGetLibTorchsStep) {
   }
   EXPECT_EQ(keel::train::sgd_fallbacks(*fused), 1);
   EXPECT_TRUE(torch::equal(w1, w2)) << "the whole step was LibTorch's";
+}
+
+// A 1x1 convolution's weight [8,6,1,1]: contiguous and channels_last strides differ only on the
+// size-1 dimensions, so the memory order is the same and the fused pass takes it (oneDNN hands
+// M-CNN's fuse layer its gradient that way; it used to send every step to LibTorch's SGD).
+TEST(FusedSgd, StridesOfSizeOneDimensionsDoNotMatter) {
+  auto w1 = torch::randn({8, 6, 1, 1}).requires_grad_(true);
+  auto w2 = w1.detach().clone().requires_grad_(true);
+  torch::nn::Module m1, m2;
+  m1.register_parameter("w", w1);
+  m2.register_parameter("w", w2);
+  keel::train::SgdConfig cfg;
+  auto fused = keel::train::make_sgd(m1, cfg);
+  cfg.fused = false;
+  auto plain = keel::train::make_sgd(m2, cfg);
+  for (int s = 0; s < 3; ++s) {
+    auto g = torch::empty_strided({8, 6, 1, 1}, {6, 1, 6, 6});  // as oneDNN returns it
+    g.copy_(torch::randn({8, 6, 1, 1}));
+    ASSERT_NE(g.strides(), w1.strides());
+    w1.mutable_grad() = g.clone();
+    w2.mutable_grad() = g.clone();
+    fused->step();
+    plain->step();
+    EXPECT_EQ(keel::train::sgd_fallbacks(*fused), 0);
+  }
+  EXPECT_TRUE(torch::allclose(w1, w2, 1e-6, 1e-7));
 }
 
 // A checkpoint with one byte flipped anywhere, or cut short anywhere, is refused with one clear
