@@ -179,40 +179,48 @@ Rows hits_to_rows(const Hit* h, const Hit* end, const float* wt, std::int64_t H,
 constexpr std::int64_t kRowChunk = 2048;  // rows per GEMM: 2048 x 400 fp32 patches = 3.3 MB
 
 // dW[c, ky, kx, ci] += Σ_rows dz[r, c] · x[y + ky − pad, x + kx − pad, ci] (x one image, NHWC of
-// type T) and db[c] += Σ dz[r, c]: the patches of a chunk of rows gathered, then one GEMM.
+// type T) and db[c] += Σ dz[r, c]: the patches of a chunk of rows gathered, then one GEMM — in
+// T's precision, as the dense backward-weights convolution computes it (bf16 products summed in
+// fp32 by oneDNN's AVX512-BF16 kernel under bf16; fp32 otherwise).
 template <typename T>
 void rows_weight_grad(const Rows& rows, const T* x, std::int64_t H, std::int64_t W,
                       std::int64_t Cin, std::int64_t K, torch::Tensor& dw, torch::Tensor& db) {
   const std::int64_t pad = K / 2, kkc = K * K * Cin, n = static_cast<std::int64_t>(rows.pos.size());
-  torch::Tensor patches = torch::empty({kRowChunk, kkc});
+  const auto dtype = c10::CppTypeToScalarType<T>::value;
+  torch::Tensor patches = torch::empty({kRowChunk, kkc}, torch::TensorOptions().dtype(dtype));
   for (std::int64_t r0 = 0; r0 < n; r0 += kRowChunk) {
     const std::int64_t m = std::min(kRowChunk, n - r0);
-    float* P = patches.data_ptr<float>();
+    T* P = patches.data_ptr<T>();
     for (std::int64_t i = 0; i < m; ++i) {
       const std::int64_t q = rows.pos[static_cast<std::size_t>(r0 + i)], y = q / W, xq = q % W;
-      float* pr = P + i * kkc;
+      T* pr = P + i * kkc;
       for (std::int64_t ky = 0; ky < K; ++ky) {
         const std::int64_t yy = y + ky - pad;
+        if (yy < 0 || yy >= H) {
+          std::fill(pr + ky * K * Cin, pr + (ky + 1) * K * Cin, T(0));
+          continue;
+        }
+        if (xq >= pad && xq + pad < W) {  // the whole kernel row inside: one copy
+          std::copy_n(x + (yy * W + xq - pad) * Cin, K * Cin, pr + ky * K * Cin);
+          continue;
+        }
         for (std::int64_t kx = 0; kx < K; ++kx) {
           const std::int64_t xx = xq + kx - pad;
-          float* d = pr + (ky * K + kx) * Cin;
-          if (yy < 0 || yy >= H || xx < 0 || xx >= W) {
-            std::fill(d, d + Cin, 0.f);
-            continue;
-          }
-          const T* s = x + (yy * W + xx) * Cin;
-          for (std::int64_t c = 0; c < Cin; ++c) d[c] = static_cast<float>(s[c]);
+          T* d = pr + (ky * K + kx) * Cin;
+          if (xx < 0 || xx >= W) std::fill(d, d + Cin, T(0));
+          else std::copy_n(x + (yy * W + xx) * Cin, Cin, d);
         }
       }
     }
     const auto dz = torch::from_blob(const_cast<float*>(rows.val.data()) + r0 * rows.C, {m, rows.C});
-    dw.addmm_(dz.t(), patches.narrow(0, 0, m));
+    if (dtype == torch::kFloat) dw.addmm_(dz.t(), patches.narrow(0, 0, m));
+    else dw.add_(dz.to(dtype).t().mm(patches.narrow(0, 0, m)).to(torch::kFloat));
     db.add_(dz.sum(0));
   }
 }
 
 // The rows' gradient one convolution further back: next[q + off] += Σ_c dz[r, c] · w[c, off, :]
-// for the K x K offsets (one GEMM per chunk of rows, then a scatter into the next rows).
+// for the K x K offsets (one fp32 GEMM per chunk of rows, then a scatter into the next rows).
 Rows rows_input_grad(const Rows& rows, const torch::Tensor& wmat, std::int64_t H, std::int64_t W,
                      std::int64_t Cin, std::int64_t K, std::vector<std::int32_t>& slot) {
   const std::int64_t pad = K / 2, kkc = K * K * Cin, n = static_cast<std::int64_t>(rows.pos.size());
