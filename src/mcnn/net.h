@@ -12,9 +12,8 @@ namespace keel::mcnn {
 // and the branch pooled by 2 is 1/1024 of the convolution work (docs/mcnn.md).
 constexpr std::int64_t kSparsePoolMin = 4;
 // From this pool factor the second convolution's backward is sparse too (conv_relu_conv_relu_
-// maxpool): its output gradient covers ~10 % of the pixels at 64 and ~40 % at 32, where the
-// dense bf16 kernels are as fast (measured: 32 gave fp32 1.03 s, bf16 0.73 s per batch-4 step;
-// 64 gave 0.98 s and 0.73 s; docs/benchmarks.md).
+// maxpool): its output gradient covers ~10 % of the pixels at 64 and ~40 % at 32, where the dense
+// kernels are as fast (batch 4: 32 gave 1.00 s fp32 / 0.66 s bf16 per step, 64 0.98 / 0.64).
 constexpr std::int64_t kSparse2PoolMin = 64;
 
 class McnnNetImpl : public torch::nn::Module {
