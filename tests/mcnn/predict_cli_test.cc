@@ -24,6 +24,9 @@ constexpr double kSumTolerance = 1e-5;
 // 1 vs 2 ranks: the same images through the same weights; only batch composition differs, which
 // changes oneDNN's blocking at most in the last float bits.
 constexpr double kRankTolerance = 1e-5;
+// bf16 against fp32 on a barely trained model (probabilities near 1/13): 2^-8 relative on the
+// activations moves a probability by well under 0.02.
+constexpr double kBf16Tolerance = 0.02;
 
 const std::string kChannels = "DAPI,Tubulin,Actin,ER,Mito";
 
@@ -156,6 +159,17 @@ TEST_F(McnnPredict, FieldsWellsTreatmentsAndFeaturesAgreeWithEachOtherAndEval) {
     EXPECT_EQ(ufields[i][6], "");
     EXPECT_EQ(ufields[i][8], fields[i][8]);
   }
+
+  // bf16 (the checkpoint was trained in fp32): the same fields, probabilities within bf16's
+  // rounding of the activations.
+  auto bf = run_keel(predict("--precision bf16 --manifest " + manifest() + " --channels " +
+                             kChannels + " --out " + (d / "bf16.csv").string()));
+  ASSERT_EQ(bf.rc, 0) << bf.err;
+  auto bfields = read_csv(d / "bf16.csv");
+  ASSERT_EQ(bfields.size(), fields.size());
+  for (std::size_t i = 1; i < fields.size(); ++i)
+    for (std::size_t c = 8; c < fields[i].size(); ++c)
+      EXPECT_NEAR(std::stod(bfields[i][c]), std::stod(fields[i][c]), kBf16Tolerance);
 
   // Two MPI ranks (each a shard; rank 0 writes): the same fields.
   const std::string env = "MALLOC_MMAP_THRESHOLD_=1099511627776 MALLOC_TRIM_THRESHOLD_=1099511627776 "
