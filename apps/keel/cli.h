@@ -25,6 +25,8 @@ void register_power_analyze(CLI::App& power, const GlobalOptions& global);
 void register_power_fit(CLI::App& power, const GlobalOptions& global);
 // `keel power sweep` (a grid of scenario values, MPI-parallel), under `power`.
 void register_power_sweep(CLI::App& power, const GlobalOptions& global);
+// `keel power watch` (a live log judged window by window), under `power`.
+void register_power_watch(CLI::App& power, const GlobalOptions& global);
 void register_nmt(CLI::App& app, const GlobalOptions& global);
 // `keel nmt bleu` (sacreBLEU-compatible BLEU), added under `nmt` by register_nmt.
 void register_nmt_bleu(CLI::App& nmt, const GlobalOptions& global);

@@ -199,6 +199,7 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
 
   register_power_optimize(*power, global);
   register_power_analyze(*power, global);
+  register_power_watch(*power, global);
   register_power_fit(*power, global);
   register_power_sweep(*power, global);
 }
