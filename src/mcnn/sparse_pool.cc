@@ -42,6 +42,20 @@ std::vector<Hit> hits(const torch::Tensor& grad, const torch::Tensor& pooled,
   return out;
 }
 
+// Sorts hits by image, then pixel (row-major), then channel; returns where each image's hits
+// start: image n's are [first[n], first[n + 1]).
+std::vector<std::size_t> sort_by_pixel(std::vector<Hit>& hs, std::int64_t N) {
+  std::sort(hs.begin(), hs.end(), [](const Hit& a, const Hit& b) {
+    return a.n != b.n ? a.n < b.n : a.y != b.y ? a.y < b.y : a.x != b.x ? a.x < b.x : a.c < b.c;
+  });
+  std::vector<std::size_t> first;
+  for (std::int64_t n = 0; n <= N; ++n)
+    first.push_back(static_cast<std::size_t>(
+        std::partition_point(hs.begin(), hs.end(), [n](const Hit& h) { return h.n < n; }) -
+        hs.begin()));
+  return first;
+}
+
 // dW[c, ci, ky, kx] = Σ_hits g · x[n, ci, y + ky − pad, x + kx − pad]; db[c] = Σ g. x is NHWC
 // (channels_last) of type T; parallel over output channels, hits grouped by channel.
 template <typename T>
@@ -77,6 +91,33 @@ void weight_grad(const std::vector<Hit>& hs, const T* x, std::int64_t H, std::in
   });
 }
 
+// For one image's hits [h, end) (sorted by pixel): per argmax pixel, the block Σ_c g_c · w[c]
+// (K·K·C fp32, wt = w as [c, ky, kx, ci]) handed out offset by offset inside the image:
+// add(y * W + x, the C values for that pixel).
+template <typename Add>
+void for_each_hit_block(const Hit* h, const Hit* end, const float* wt, std::int64_t H,
+                        std::int64_t W, std::int64_t C, std::int64_t K, Add&& add) {
+  const std::int64_t pad = K / 2;
+  std::vector<float> block(static_cast<std::size_t>(K * K * C));
+  while (h < end) {
+    const Hit& p = *h;
+    std::fill(block.begin(), block.end(), 0.f);
+    for (; h < end && h->y == p.y && h->x == p.x; ++h) {
+      const float* wc = wt + h->c * K * K * C;
+      for (std::int64_t j = 0; j < K * K * C; ++j) block[static_cast<std::size_t>(j)] += h->g * wc[j];
+    }
+    for (std::int64_t ky = 0; ky < K; ++ky) {
+      const std::int64_t yy = p.y + ky - pad;
+      if (yy < 0 || yy >= H) continue;
+      for (std::int64_t kx = 0; kx < K; ++kx) {
+        const std::int64_t xx = p.x + kx - pad;
+        if (xx < 0 || xx >= W) continue;
+        add(yy * W + xx, block.data() + (ky * K + kx) * C);
+      }
+    }
+  }
+}
+
 // dx[n, y + ky − pad, x + kx − pad, :] += Σ_c g_c · w[c, :, ky, kx] over the hits. Hits of one
 // pixel are summed first (one fp32 block of K·K·Cin per argmax pixel, added once), so each dx
 // element is rounded to T about once, as in the dense path. Parallel over images. dx is NHWC,
@@ -84,42 +125,16 @@ void weight_grad(const std::vector<Hit>& hs, const T* x, std::int64_t H, std::in
 template <typename T>
 void input_grad(std::vector<Hit> hs, const float* wt, std::int64_t N, std::int64_t H,
                 std::int64_t W, std::int64_t Cin, std::int64_t K, T* dx) {
-  const std::int64_t pad = K / 2;
-  std::sort(hs.begin(), hs.end(), [](const Hit& a, const Hit& b) {
-    return a.n != b.n ? a.n < b.n : a.y != b.y ? a.y < b.y : a.x != b.x ? a.x < b.x : a.c < b.c;
-  });
-  std::vector<std::size_t> first;  // hits of image n: [first[n], first[n + 1])
-  for (std::int64_t n = 0; n <= N; ++n)
-    first.push_back(static_cast<std::size_t>(
-        std::partition_point(hs.begin(), hs.end(), [n](const Hit& h) { return h.n < n; }) -
-        hs.begin()));
+  const std::vector<std::size_t> first = sort_by_pixel(hs, N);
   at::parallel_for(0, N, 1, [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<float> block(static_cast<std::size_t>(K * K * Cin));
-    for (std::int64_t n = n0; n < n1; ++n) {
-      const std::size_t end = first[static_cast<std::size_t>(n + 1)];
-      for (std::size_t i = first[static_cast<std::size_t>(n)]; i < end;) {
-        const Hit& p = hs[i];
-        std::fill(block.begin(), block.end(), 0.f);
-        for (; i < end && hs[i].y == p.y && hs[i].x == p.x; ++i) {
-          const float g = hs[i].g;
-          const float* wc = wt + hs[i].c * K * K * Cin;
-          for (std::int64_t j = 0; j < K * K * Cin; ++j)
-            block[static_cast<std::size_t>(j)] += g * wc[j];
-        }
-        for (std::int64_t ky = 0; ky < K; ++ky) {
-          const std::int64_t yy = p.y + ky - pad;
-          if (yy < 0 || yy >= H) continue;
-          for (std::int64_t kx = 0; kx < K; ++kx) {
-            const std::int64_t xx = p.x + kx - pad;
-            if (xx < 0 || xx >= W) continue;
-            T* d = dx + ((n * H + yy) * W + xx) * Cin;
-            const float* b = block.data() + (ky * K + kx) * Cin;
-            for (std::int64_t ci = 0; ci < Cin; ++ci)
-              d[ci] = static_cast<T>(static_cast<float>(d[ci]) + b[ci]);
-          }
-        }
-      }
-    }
+    for (std::int64_t n = n0; n < n1; ++n)
+      for_each_hit_block(hs.data() + first[static_cast<std::size_t>(n)],
+                         hs.data() + first[static_cast<std::size_t>(n + 1)], wt, H, W, Cin, K,
+                         [&](std::int64_t q, const float* b) {
+                           T* d = dx + (n * H * W + q) * Cin;
+                           for (std::int64_t ci = 0; ci < Cin; ++ci)
+                             d[ci] = static_cast<T>(static_cast<float>(d[ci]) + b[ci]);
+                         });
   });
 }
 
@@ -150,29 +165,12 @@ void release(const Rows& r, std::vector<std::int32_t>& slot) {
 // values: the K x K blocks of input_grad, added into rows instead of a dense tensor.
 Rows hits_to_rows(const Hit* h, const Hit* end, const float* wt, std::int64_t H, std::int64_t W,
                   std::int64_t C, std::int64_t K, std::vector<std::int32_t>& slot) {
-  const std::int64_t pad = K / 2;
   Rows out;
   out.C = C;
-  std::vector<float> block(static_cast<std::size_t>(K * K * C));
-  while (h < end) {
-    const Hit& p = *h;
-    std::fill(block.begin(), block.end(), 0.f);
-    for (; h < end && h->y == p.y && h->x == p.x; ++h) {
-      const float* wc = wt + h->c * K * K * C;
-      for (std::int64_t j = 0; j < K * K * C; ++j) block[static_cast<std::size_t>(j)] += h->g * wc[j];
-    }
-    for (std::int64_t ky = 0; ky < K; ++ky) {
-      const std::int64_t yy = p.y + ky - pad;
-      if (yy < 0 || yy >= H) continue;
-      for (std::int64_t kx = 0; kx < K; ++kx) {
-        const std::int64_t xx = p.x + kx - pad;
-        if (xx < 0 || xx >= W) continue;
-        float* r = row_at(out, slot, static_cast<std::int32_t>(yy * W + xx));
-        const float* b = block.data() + (ky * K + kx) * C;
-        for (std::int64_t c = 0; c < C; ++c) r[c] += b[c];
-      }
-    }
-  }
+  for_each_hit_block(h, end, wt, H, W, C, K, [&](std::int64_t q, const float* b) {
+    float* r = row_at(out, slot, static_cast<std::int32_t>(q));
+    for (std::int64_t c = 0; c < C; ++c) r[c] += b[c];
+  });
   return out;
 }
 
@@ -328,14 +326,7 @@ class ConvReluConvReluMaxPool
     const std::int64_t N = x.size(0), Cin = x.size(1), H = x.size(2), W = x.size(3);
     const std::int64_t Cmid = w1.size(0), Cout = w2.size(0), K1 = w1.size(2), K2 = w2.size(2);
     std::vector<Hit> hs = hits(grads[0], pooled, indices, W);
-    std::sort(hs.begin(), hs.end(), [](const Hit& p, const Hit& q) {
-      return p.n != q.n ? p.n < q.n : p.y != q.y ? p.y < q.y : p.x != q.x ? p.x < q.x : p.c < q.c;
-    });
-    std::vector<std::size_t> first;  // hits of image n: [first[n], first[n + 1])
-    for (std::int64_t n = 0; n <= N; ++n)
-      first.push_back(static_cast<std::size_t>(
-          std::partition_point(hs.begin(), hs.end(), [n](const Hit& h) { return h.n < n; }) -
-          hs.begin()));
+    const std::vector<std::size_t> first = sort_by_pixel(hs, N);
     const auto xl = x.contiguous(torch::MemoryFormat::ChannelsLast);
     const auto al = a.contiguous(torch::MemoryFormat::ChannelsLast);
     torch::Tensor dw2 = torch::empty({Cout, Cmid, K2, K2}, torch::kFloat);

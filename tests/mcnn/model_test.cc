@@ -357,53 +357,51 @@ TEST(FusedSgd, FollowsLibTorchSgdAndSharesItsState) {
   EXPECT_GT(a->parameters()[0].abs().sum().item<double>(), 0.0);
 }
 
-TEST(FusedSgd, ParametersItCannotFuseGetLibTorchsStep) {
-  // A channels_last weight whose gradient is contiguous: strides differ, no fused pass.
-  auto w1 =
-      torch::randn({4, 3, 5, 5}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(true);
-  auto w2 = w1.detach().clone().requires_grad_(true);
+// One weight stepped by the fused SGD and by LibTorch's with the same gradients; the fused
+// optimizer's fallback count after each step.
+struct SgdPair {
+  torch::Tensor w1, w2;
   torch::nn::Module m1, m2;
-  m1.register_parameter("w", w1);
-  m2.register_parameter("w", w2);
-  keel::train::SgdConfig cfg;
-  auto fused = keel::train::make_sgd(m1, cfg);
-  cfg.fused = false;
-  auto plain = keel::train::make_sgd(m2, cfg);
-  for (int s = 0; s < 3; ++s) {
-    auto g = torch::randn({4, 3, 5, 5});  // contiguous (NCHW)
+  std::unique_ptr<torch::optim::Optimizer> fused, plain;
+  explicit SgdPair(const torch::Tensor& w)
+      : w1(w.detach().clone().requires_grad_(true)), w2(w.detach().clone().requires_grad_(true)) {
+    m1.register_parameter("w", w1);
+    m2.register_parameter("w", w2);
+    keel::train::SgdConfig cfg;
+    fused = keel::train::make_sgd(m1, cfg);
+    cfg.fused = false;
+    plain = keel::train::make_sgd(m2, cfg);
+  }
+  std::int64_t step(const torch::Tensor& g) {
     w1.mutable_grad() = g.clone();
     w2.mutable_grad() = g.clone();
     fused->step();
     plain->step();
+    return keel::train::sgd_fallbacks(*fused);
   }
-  EXPECT_EQ(keel::train::sgd_fallbacks(*fused), 1);
-  EXPECT_TRUE(torch::equal(w1, w2)) << "the whole step was LibTorch's";
+};
+
+TEST(FusedSgd, ParametersItCannotFuseGetLibTorchsStep) {
+  // A channels_last weight whose gradient is contiguous: strides differ, no fused pass.
+  SgdPair p(torch::randn({4, 3, 5, 5}).contiguous(torch::MemoryFormat::ChannelsLast));
+  std::int64_t fallbacks = 0;
+  for (int s = 0; s < 3; ++s) fallbacks = p.step(torch::randn({4, 3, 5, 5}));  // NCHW
+  EXPECT_EQ(fallbacks, 1);
+  EXPECT_TRUE(torch::equal(p.w1, p.w2)) << "the whole step was LibTorch's";
 }
 
 // A 1x1 convolution's weight [8,6,1,1]: contiguous and channels_last strides differ only on the
 // size-1 dimensions, so the memory order is the same and the fused pass takes it (oneDNN hands
 // M-CNN's fuse layer its gradient that way; it used to send every step to LibTorch's SGD).
 TEST(FusedSgd, StridesOfSizeOneDimensionsDoNotMatter) {
-  auto w1 = torch::randn({8, 6, 1, 1}).requires_grad_(true);
-  auto w2 = w1.detach().clone().requires_grad_(true);
-  torch::nn::Module m1, m2;
-  m1.register_parameter("w", w1);
-  m2.register_parameter("w", w2);
-  keel::train::SgdConfig cfg;
-  auto fused = keel::train::make_sgd(m1, cfg);
-  cfg.fused = false;
-  auto plain = keel::train::make_sgd(m2, cfg);
+  SgdPair p(torch::randn({8, 6, 1, 1}));
   for (int s = 0; s < 3; ++s) {
     auto g = torch::empty_strided({8, 6, 1, 1}, {6, 1, 6, 6});  // as oneDNN returns it
     g.copy_(torch::randn({8, 6, 1, 1}));
-    ASSERT_NE(g.strides(), w1.strides());
-    w1.mutable_grad() = g.clone();
-    w2.mutable_grad() = g.clone();
-    fused->step();
-    plain->step();
-    EXPECT_EQ(keel::train::sgd_fallbacks(*fused), 0);
+    ASSERT_NE(g.strides(), p.w1.strides());
+    EXPECT_EQ(p.step(g), 0);
   }
-  EXPECT_TRUE(torch::allclose(w1, w2, 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(p.w1, p.w2, 1e-6, 1e-7));
 }
 
 // A checkpoint with one byte flipped anywhere, or cut short anywhere, is refused with one clear
