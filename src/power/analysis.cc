@@ -125,6 +125,7 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
   }
   r.costs.software_energy_mwh = run.software_energy_j / kJPerMwh;
   r.costs.smoothing_energy_mwh = run.smoothing_energy_j / kJPerMwh;
+  r.costs.power_burn_mwh = run.burn_energy_j / kJPerMwh;
   r.has_storage = run.has_storage;
   if (run.has_storage) {
     r.costs.storage_loss_mwh = run.storage.loss_j / kJPerMwh;

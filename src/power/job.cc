@@ -84,6 +84,17 @@ JobRunner::JobRunner(const Scenario& sc, std::size_t job_index, const GpuModel& 
   k_start_ = to_steps(j.start_s * 1000.0, dt);
   ramp_up_steps_ = software ? to_steps(sw.start_ramp_s * 1000.0, dt) : 0;
   ramp_down_steps_ = software ? to_steps(sw.stop_ramp_s * 1000.0, dt) : 0;
+  const StorageParams& st = sc.storage;
+  if (st.enabled && st.level == StorageLevel::psu) {
+    cap_steps_ = to_steps(st.start_ramp_s * 1000.0, dt);
+    // One ramp down at a stop: the longer of the software ramp and the power burn, its energy
+    // the owner's.
+    const std::int64_t burn = to_steps(st.stop_burn_s * 1000.0, dt);
+    if (burn > ramp_down_steps_) {
+      ramp_down_steps_ = burn;
+      stop_is_burn_ = true;
+    }
+  }
   k_ramp_begin_ = std::max<std::int64_t>(0, k_start_ - ramp_up_steps_);
   k_stop_ = j.stop_s ? to_steps(*j.stop_s * 1000.0, dt) : kNever;
   k_fail_ = j.fail_s ? to_steps(*j.fail_s * 1000.0, dt) : kNever;
@@ -208,6 +219,16 @@ double JobRunner::step(std::int64_t k) {
   double sw_extra = phase_ == Phase::start_ramp || phase_ == Phase::stop_ramp
                         ? total_gpus_ * std::max(0.0, common - gpu_.idle_w)
                         : 0.0;
+  if (phase_ == Phase::stop_ramp && stop_is_burn_) {
+    burn_j_ += sw_extra * step_s_;
+    sw_extra = 0;
+  }
+  // The psu power-cap ramp: from the job's start the cap rises from idle to TDP; a unit computing
+  // under it progresses at cap / compute power.
+  double cap = std::numeric_limits<double>::infinity();
+  if (cap_steps_ > 0 && k >= k_start_ && k < k_start_ + cap_steps_)
+    cap = gpu_.idle_w + (gpu_.tdp_w - gpu_.idle_w) * static_cast<double>(k - k_start_ + 1) /
+                            static_cast<double>(cap_steps_);
   const double low_w = phase_ == Phase::checkpoint ? gpu_.checkpoint_w : gpu_.comm_w;
   double total = 0, smooth_extra = 0, throttled = 0, above = 0;
   for (std::size_t u = 0; u < units_.size(); ++u) {
@@ -225,8 +246,13 @@ double JobRunner::step(std::int64_t k) {
         target = sw_floor_w_;
       }
     }
+    double capped = 1.0;
+    if (target > cap) {
+      if (computing) capped = cap / target;
+      target = cap;
+    }
     GpuState& s = state_[u];
-    double throttle = s.step(m_, target, smooth, floor);
+    double throttle = s.step(m_, target, smooth, floor) * capped;
     total += w * s.p_out;
     if (s.p_out > gpu_.tdp_w) above += w * (s.p_out - gpu_.tdp_w);
     if (s.p_out > s.p_nat) smooth_extra += w * (s.p_out - s.p_nat);

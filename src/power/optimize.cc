@@ -50,7 +50,7 @@ void apply(const Point& p, const Ranges& r, int mask, Scenario& sc) {
     sc.smoothing.ramp_down_rate_w_per_s = log_lerp(r.rate_lo, r.rate_hi, p[4]);
   }
   if (mask & 4) {
-    double units = sc.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;
+    double units = per_rack(sc.storage.level) ? static_cast<double>(sc.total_racks()) : 1.0;
     double kw = log_lerp(r.kw_lo, r.kw_hi, p[5]);
     double seconds = log_lerp(r.s_lo, r.s_hi, p[6]);
     sc.storage.power_kw = kw / units;
@@ -68,7 +68,7 @@ Point point_of(const Scenario& sc, const Ranges& r) {
   p[2] = un(r.pct_floor_lo, r.pct_floor_hi, sc.smoothing.percent_tmp_floor);
   p[3] = sc.smoothing.ramp_up_rate_w_per_s > 0 ? unlerp_log(r.rate_lo, r.rate_hi, sc.smoothing.ramp_up_rate_w_per_s) : 0.5;
   p[4] = sc.smoothing.ramp_down_rate_w_per_s > 0 ? unlerp_log(r.rate_lo, r.rate_hi, sc.smoothing.ramp_down_rate_w_per_s) : 0.5;
-  double units = sc.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;
+  double units = per_rack(sc.storage.level) ? static_cast<double>(sc.total_racks()) : 1.0;
   double kw = sc.storage.power_kw * units;
   p[5] = kw > 0 ? unlerp_log(r.kw_lo, r.kw_hi, kw) : 0.5;
   p[6] = kw > 0 ? unlerp_log(r.s_lo, r.s_hi, sc.storage.energy_kwh * units * 3600.0 / kw) : 0.5;
@@ -156,7 +156,7 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
     Candidate c = settings_of(t);
     c.report = make_report(c.mix, simulate(c.scenario), base, spec, sc.sim.step_ms);
     if (c.scenario.storage.enabled) {
-      double units = c.scenario.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;
+      double units = per_rack(c.scenario.storage.level) ? static_cast<double>(sc.total_racks()) : 1.0;
       c.storage_mwh = c.scenario.storage.energy_kwh * units / 1e3;
       c.storage_mw = c.scenario.storage.power_kw * units / 1e3;
     }

@@ -8,7 +8,7 @@ namespace keel::power {
 
 namespace {
 double storage_units(const Scenario& sc) {
-  return sc.storage.level == StorageLevel::rack ? static_cast<double>(sc.total_racks()) : 1.0;
+  return per_rack(sc.storage.level) ? static_cast<double>(sc.total_racks()) : 1.0;
 }
 }  // namespace
 
@@ -57,15 +57,25 @@ std::string mitigations_toml(const Scenario& sc) {
   const StorageParams& st = sc.storage;
   if (st.enabled || st.configured) {
     t += fmt::format("{}[mitigation.storage]\nenabled = {}\n", t.empty() ? "" : "\n", st.enabled);
-    if (st.enabled)
+    if (st.enabled) {
+      t += fmt::format("level = \"{}\"\n", storage_level_name(st.level));
+      if (st.level == StorageLevel::psu) {
+        // Sized per GPU: the per-rack totals (what the search varies) over the rack's GPUs.
+        const double gpus = static_cast<double>(sc.gpus_per_rack());
+        t += fmt::format("energy_j_per_gpu = {:.6g}\npower_w_per_gpu = {:.6g}\nstart_ramp_s = "
+                         "{:.6g}\nstop_burn_s = {:.6g}\n",
+                         st.energy_kwh * 3.6e6 / gpus, st.power_kw * 1000.0 / gpus,
+                         st.start_ramp_s, st.stop_burn_s);
+      } else {
+        t += fmt::format("energy_kwh = {:.6g}\npower_kw = {:.6g}\n", st.energy_kwh, st.power_kw);
+      }
       t += fmt::format(
-          "level = \"{}\"\nenergy_kwh = {:.6g}\npower_kw = {:.6g}\n"
           "round_trip_efficiency = {:.6g}\nsoc_min = {:.6g}\nsoc_max = {:.6g}\n"
           "soc_initial = {:.6g}\nfilter_time_constant_s = {:.6g}\n"
           "soc_restore_time_s = {:.6g}\n",
-          st.level == StorageLevel::rack ? "rack" : "facility", st.energy_kwh, st.power_kw,
           st.round_trip_efficiency, st.soc_min, st.soc_max, st.soc_initial,
           st.filter_time_constant_s, st.soc_restore_time_s);
+    }
   }
   return t;
 }
@@ -85,7 +95,7 @@ nlohmann::json mitigations_json(const Scenario& sc) {
                       {"ramp_down_hysteresis_ms", sc.smoothing.ramp_down_hysteresis_ms}};
   if (sc.storage.enabled) {
     const double units = storage_units(sc);
-    j["storage"] = {{"level", sc.storage.level == StorageLevel::rack ? "rack" : "facility"},
+    j["storage"] = {{"level", storage_level_name(sc.storage.level)},
                     {"energy_kwh", sc.storage.energy_kwh},
                     {"power_kw", sc.storage.power_kw},
                     {"total_energy_mwh", sc.storage.energy_kwh * units / 1e3},

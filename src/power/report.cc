@@ -33,10 +33,13 @@ std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport
     out += fmt::format("job       {}: {} iterations, mean {:.3f} s\n", j.name, j.iterations,
                        j.mean_iteration_s(r.step_ms));
   out += fmt::format("cost      energy overhead {:+.2f} %  slowdown {:+.2f} %  (software {:.3f} MWh, "
-                     "smoothing {:.3f} MWh, storage losses {:.3f} MWh)\n",
+                     "smoothing {:.3f} MWh, storage losses {:.3f} MWh{})\n",
                      r.costs.energy_overhead_pct, r.costs.slowdown_pct,
                      r.costs.software_energy_mwh, r.costs.smoothing_energy_mwh,
-                     r.costs.storage_loss_mwh);
+                     r.costs.storage_loss_mwh,
+                     r.costs.power_burn_mwh > 0
+                         ? fmt::format(", power burn {:.3f} MWh", r.costs.power_burn_mwh)
+                         : std::string());
   for (const auto& mc : r.per_mitigation)
     out += fmt::format("  {:<12} alone: energy {:+.2f} %  slowdown {:+.2f} %\n", mc.name,
                        mc.costs.energy_overhead_pct, mc.costs.slowdown_pct);
@@ -114,7 +117,8 @@ nlohmann::json to_json(const RunReport& r) {
                {"slowdown_pct", r.costs.slowdown_pct},
                {"software_energy_mwh", r.costs.software_energy_mwh},
                {"smoothing_energy_mwh", r.costs.smoothing_energy_mwh},
-               {"storage_loss_mwh", r.costs.storage_loss_mwh}};
+               {"storage_loss_mwh", r.costs.storage_loss_mwh},
+               {"power_burn_mwh", r.costs.power_burn_mwh}};
   j["per_mitigation"] = nlohmann::json::array();
   for (const auto& mc : r.per_mitigation)
     j["per_mitigation"].push_back({{"mitigation", mc.name},

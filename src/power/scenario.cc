@@ -222,9 +222,27 @@ void parse_storage(const ConfigSection& s, StorageParams& p) {
   std::string level = s.string_or("level", "facility");
   if (level == "rack") p.level = StorageLevel::rack;
   else if (level == "facility") p.level = StorageLevel::facility;
-  else s.fail("level", "unknown storage level '" + level + "'", "use \"rack\" or \"facility\"");
-  p.energy_kwh = s.number_in("energy_kwh", std::nullopt, kPositive);
-  p.power_kw = s.number_in("power_kw", std::nullopt, kPositive);
+  else if (level == "psu") p.level = StorageLevel::psu;
+  else s.fail("level", "unknown storage level '" + level + "'", "use \"rack\", \"facility\" or \"psu\"");
+  const bool psu = p.level == StorageLevel::psu;
+  if (psu) {
+    // Sized per GPU (65 J: what NVIDIA reports for GB300 NVL72's power supplies); the per-rack
+    // totals follow from the facility once it is parsed (parse_scenario).
+    s.check(!s.has("energy_kwh") && !s.has("power_kw"), s.has("energy_kwh") ? "energy_kwh" : "power_kw",
+            "psu storage is sized per GPU: use energy_j_per_gpu and power_w_per_gpu");
+    p.energy_j_per_gpu = s.number_in("energy_j_per_gpu", 65.0, kPositive);
+    p.power_w_per_gpu = s.number_in("power_w_per_gpu", std::nullopt, kPositive);
+    p.start_ramp_s = s.number_in("start_ramp_s", 0.0, kNonNeg);
+    p.stop_burn_s = s.number_in("stop_burn_s", 0.0, kNonNeg);
+    // Supply capacitors cover milliseconds, not seconds: a fast filter and a quick recharge.
+    p.filter_time_constant_s = 0.1;
+    p.soc_restore_time_s = 2;
+  } else {
+    for (const char* k : {"energy_j_per_gpu", "power_w_per_gpu", "start_ramp_s", "stop_burn_s"})
+      s.check(!s.has(k), k, "only psu storage (level = \"psu\") takes this key");
+    p.energy_kwh = s.number_in("energy_kwh", std::nullopt, kPositive);
+    p.power_kw = s.number_in("power_kw", std::nullopt, kPositive);
+  }
   p.round_trip_efficiency = s.number_in("round_trip_efficiency", p.round_trip_efficiency, {0, 1, true});
   p.soc_min = s.number_in("soc_min", p.soc_min, kFraction);
   p.soc_max = s.number_in("soc_max", p.soc_max, kFraction);
@@ -285,6 +303,10 @@ void place_jobs(Scenario& sc, const std::vector<ConfigSection>& tables) {
 
 }  // namespace
 
+const char* storage_level_name(StorageLevel l) {
+  return l == StorageLevel::rack ? "rack" : l == StorageLevel::psu ? "psu" : "facility";
+}
+
 Scenario parse_scenario(const ConfigSection& root) {
   Scenario sc;
   sc.name = root.string_or("name", sc.name);
@@ -310,7 +332,15 @@ Scenario parse_scenario(const ConfigSection& root) {
       parse_smoothing(*s, sc.smoothing);
       check_smoothing_hardware(sc, *s);
     }
-    if (auto s = m->table("storage")) parse_storage(*s, sc.storage);
+    if (auto s = m->table("storage")) {
+      parse_storage(*s, sc.storage);
+      if (sc.storage.level == StorageLevel::psu) {
+        // Per rack: the sum of its GPUs' supplies.
+        const double gpus = static_cast<double>(sc.gpus_per_rack());
+        sc.storage.energy_kwh = sc.storage.energy_j_per_gpu * gpus / 3.6e6;
+        sc.storage.power_kw = sc.storage.power_w_per_gpu * gpus / 1000.0;
+      }
+    }
   }
   return sc;
 }

@@ -30,7 +30,7 @@ struct RackStorage {
 };
 
 bool rack_storage(const Scenario& sc) {
-  return sc.storage.enabled && sc.storage.level == StorageLevel::rack;
+  return sc.storage.enabled && per_rack(sc.storage.level);
 }
 
 // The part shared by both simulators: IT power per step -> facility (PSU losses, cooling that
@@ -70,6 +70,7 @@ class Facility {
       r.jobs.push_back(jr->stats());
       r.software_energy_j += jr->software_energy_j();
       r.smoothing_energy_j += jr->smoothing_energy_j();
+      r.burn_energy_j += jr->burn_energy_j();
     }
     r.step_s = sc_.sim.step_ms / 1000.0;
     r.gpu_above_tdp_peak_w = above_peak_w_;

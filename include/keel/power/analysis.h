@@ -50,6 +50,7 @@ struct Costs {
   double energy_overhead_pct = 0;  // grid energy over the same window
   double slowdown_pct = 0;         // mean iteration time, first job
   double software_energy_mwh = 0, smoothing_energy_mwh = 0, storage_loss_mwh = 0;
+  double power_burn_mwh = 0;  // psu storage's power burn at planned stops
 };
 
 struct MitigationCost {

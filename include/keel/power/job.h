@@ -62,6 +62,8 @@ class JobRunner {
   const JobStats& stats() const { return stats_; }
   double software_energy_j() const { return software_j_; }
   double smoothing_energy_j() const { return smoothing_j_; }
+  // psu storage's power burn at a planned stop: the energy drawn above idle (J).
+  double burn_energy_j() const { return burn_j_; }
 
  private:
   enum class Phase { before, start_ramp, compute, comm, checkpoint, replay, stop_ramp, off };
@@ -94,7 +96,11 @@ class JobRunner {
   double total_gpus_ = 0;  // sum of unit weights, for per-GPU means
   double above_tdp_w_ = 0;
   JobStats stats_;
-  double software_j_ = 0, smoothing_j_ = 0;
+  double software_j_ = 0, smoothing_j_ = 0, burn_j_ = 0;
+  // psu storage (scenario.h): the power-cap ramp's length from the job's start, and whether the
+  // stop ramp is its power burn rather than the software mitigation's ramp.
+  std::int64_t cap_steps_ = 0;
+  bool stop_is_burn_ = false;
 };
 
 }  // namespace keel::power

@@ -139,14 +139,24 @@ struct SmoothingParams {
   bool operator==(const SmoothingParams&) const = default;
 };
 
-enum class StorageLevel { rack, facility };
+// psu: energy storage in the racks' power supplies (GB300 NVL72: ~65 J per GPU), sized per GPU
+// and modelled per rack as the sum of its servers' supplies (exact when they carry the same load).
+enum class StorageLevel { rack, facility, psu };
+// Whether the level keeps one battery per rack (rack, psu) rather than one for the site.
+inline bool per_rack(StorageLevel l) { return l != StorageLevel::facility; }
+const char* storage_level_name(StorageLevel l);
 
 struct StorageParams {
   bool configured = false;  // the scenario has this table (compare can toggle it)
   bool enabled = false;
   StorageLevel level = StorageLevel::facility;
-  double energy_kwh = 0;  // per rack at rack level, total at facility level
+  double energy_kwh = 0;  // per rack at rack and psu level (psu: derived), total at facility level
   double power_kw = 0;    // same
+  // psu level: sizes per GPU, and GB300's job-edge behaviour: the power cap ramps from idle to
+  // TDP over start_ramp_s when a job starts (compute slowed as the cap binds); at a planned stop
+  // the GPUs keep burning power, ramping from the job's mean power to idle over stop_burn_s.
+  double energy_j_per_gpu = 0, power_w_per_gpu = 0;
+  double start_ramp_s = 0, stop_burn_s = 0;
   double round_trip_efficiency = 0.9;
   double soc_min = 0.1, soc_max = 0.9, soc_initial = 0.5;
   double filter_time_constant_s = 10;  // the grid sees a low-pass of the load

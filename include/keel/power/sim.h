@@ -35,6 +35,7 @@ struct SimResult {
                                  // for the reference)
   double software_energy_j = 0;   // secondary workload + start/stop ramps above demand
   double smoothing_energy_j = 0;  // power burned by smoothing above demand
+  double burn_energy_j = 0;       // psu storage's power burn at planned stops, above idle
   // EDP peaks: the most the GPUs drew above their TDP at once (W), and the facility's peak had
   // every GPU been held at its TDP (before storage): peak(facility_w) minus it is what EDP peaks
   // add to the site's peak.
