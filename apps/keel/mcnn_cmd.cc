@@ -20,7 +20,6 @@
 #include "keel/mcnn/synth.h"
 #include "keel/mcnn/trainer.h"
 #include "keel/train/dist.h"
-#include "keel/train/torch_train.h"
 #include "mcnn_data_flags.h"
 
 namespace keel::cli {
@@ -142,19 +141,17 @@ void run_eval(EvalArgs a, const GlobalOptions& g) {
     throw core::InputError("unknown split '" + a.split + "'", {"", 0, 0, "--split"},
                            "use val or all");
   a.flags.resolve(a.input);
-  auto meta = nlohmann::json::parse(train::read_checkpoint_meta(a.checkpoint).extra_json);
+  const auto info = mcnn::read_checkpoint_info(a.checkpoint);
   mcnn::LoadOptions lo;
   lo.skip_bad = a.skip_bad;
   mcnn::Dataset ds = mcnn::load_dataset(a.input, lo);
-  if (const auto note = mcnn::fit_to_checkpoint(ds, mcnn::read_checkpoint_info(a.checkpoint),
-                                                a.checkpoint);
+  if (const auto note = mcnn::fit_to_checkpoint(ds, info, a.checkpoint);
       !note.empty())
     core::log_warn("{}", note);
   std::vector<std::size_t> idx;
   if (a.split == "val") {
     // The split the run held out: same seed and fraction as training.
-    idx = mcnn::split_train_val(ds, meta.at("val_fraction").get<double>(),
-                                meta.at("seed").get<std::uint64_t>()).val;
+    idx = mcnn::split_train_val(ds, info.val_fraction, info.seed).val;
   } else {
     idx.resize(ds.samples.size());
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;

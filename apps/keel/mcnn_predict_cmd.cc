@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
-#include <set>
 #include <thread>
 
 #include "cli.h"
@@ -104,7 +103,6 @@ PredictSummary predict(PredictArgs a, const train::Comm& comm, bool progress) {
   if (!comm.is_root()) return sum;
   std::vector<mcnn::FieldResult> fields;
   int correct = 0;
-  std::set<std::pair<std::string, std::string>> wells;
   for (std::size_t i = 0; i + k < all.size(); i += k + 1) {
     mcnn::FieldResult r;
     r.index = static_cast<std::size_t>(all[i]);
@@ -116,15 +114,14 @@ PredictSummary predict(PredictArgs a, const train::Comm& comm, bool progress) {
       correct += static_cast<int>(std::max_element(r.probs.begin(), r.probs.end()) -
                                   r.probs.begin()) == s.label;
     }
-    wells.insert({s.row.plate, s.row.well});
     fields.push_back(std::move(r));
   }
-  sum.fields = fields.size();
-  sum.wells = ds.has_wells ? wells.size() : 0;
-  sum.treatments = treatments.list.size();
   sum.skipped = ds.skipped;
   sum.accuracy = sum.labelled ? static_cast<double>(correct) / sum.labelled : 0;
-  mcnn::write_predictions(ds, std::move(fields), treatments, feats, sum.paths);
+  const auto rows = mcnn::write_predictions(ds, std::move(fields), treatments, feats, sum.paths);
+  sum.fields = rows.fields;
+  sum.wells = rows.wells;
+  sum.treatments = rows.treatments;
   return sum;
 }
 

@@ -93,8 +93,7 @@ class AlertExit : public core::Error {
   int exit_code() const override { return 3; }
 };
 
-void report(const std::vector<power::WatchWindow>& ws, const WatchArgs& a, const GlobalOptions& g,
-            int alert_after) {
+void report(const std::vector<power::WatchWindow>& ws, const WatchArgs& a, const GlobalOptions& g) {
   for (const auto& w : ws) {
     if (g.json) {
       print_out(window_json(w).dump());
@@ -114,7 +113,6 @@ void report(const std::vector<power::WatchWindow>& ws, const WatchArgs& a, const
     std::fflush(stdout);
     if (w.alert && a.exit_on_alert) throw AlertExit();
   }
-  (void)alert_after;
 }
 
 void run_watch(const WatchArgs& a, const GlobalOptions& g) {
@@ -141,8 +139,7 @@ void run_watch(const WatchArgs& a, const GlobalOptions& g) {
       const ssize_t n = ::read(fd, buf.data(), buf.size());
       if (n > 0) {
         idle_since = std::chrono::steady_clock::now();
-        report(watcher.feed(std::string_view(buf.data(), static_cast<std::size_t>(n))), a, g,
-               a.alert_after);
+        report(watcher.feed(std::string_view(buf.data(), static_cast<std::size_t>(n))), a, g);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -155,7 +152,7 @@ void run_watch(const WatchArgs& a, const GlobalOptions& g) {
       // Polling, as `tail -f` does without inotify: the logger appends at its own pace.
       std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(a.poll_ms));
     }
-    report(watcher.finish(), a, g, a.alert_after);
+    report(watcher.finish(), a, g);
   } catch (...) {
     if (!is_stdin) ::close(fd);
     throw;

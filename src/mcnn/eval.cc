@@ -24,6 +24,8 @@ CheckpointInfo read_checkpoint_info(const std::filesystem::path& checkpoint) {
     info.classes = extra.at("classes").get<std::vector<std::string>>();
     info.channels = extra.value("channels", std::vector<std::string>(kChannels.begin(), kChannels.end()));
     info.precision = extra.value("precision", std::string("fp32"));
+    info.seed = extra.value("seed", std::uint64_t{0});
+    info.val_fraction = extra.value("val_fraction", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw core::InputError(std::string("not an M-CNN checkpoint (metadata: ") + e.what() + ")",
                            {checkpoint.string(), 0, 0, {}},

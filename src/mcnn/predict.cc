@@ -68,7 +68,7 @@ PredictPaths predict_paths(const std::filesystem::path& out, const std::filesyst
   return p;
 }
 
-void write_predictions(const Dataset& ds, std::vector<FieldResult> fields,
+PredictionRows write_predictions(const Dataset& ds, std::vector<FieldResult> fields,
                        const TreatmentIndex& treatments, const TreatmentFeatures& features,
                        const PredictPaths& paths) {
   std::sort(fields.begin(), fields.end(),
@@ -125,6 +125,11 @@ void write_predictions(const Dataset& ds, std::vector<FieldResult> fields,
     }
   }
   for (auto& file : files) file->commit();
+  PredictionRows rows;
+  rows.fields = fields.size();
+  rows.wells = paths.wells.empty() ? 0 : wells.size();
+  for (const auto& m : per_treatment) rows.treatments += m.n > 0;
+  return rows;
 }
 
 }  // namespace keel::mcnn

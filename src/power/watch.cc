@@ -22,21 +22,28 @@ Watcher::Watcher(WatchOptions opt) : opt_(std::move(opt)) {
 std::vector<WatchWindow> Watcher::feed(std::string_view bytes) {
   partial_.append(bytes);
   std::size_t start = 0;
-  bool any = false;
   for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
     std::string line = partial_.substr(start, nl - start);
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    ++total_lines_;
     if (header_known_) lines_.push_back(std::move(line));
     else header_.push_back(std::move(line));
-    any = true;
+    ++pending_;
   }
   partial_.erase(0, start);
-  return any ? advance() : std::vector<WatchWindow>{};
+  // Parsing and resampling the retained window costs as much for one new line as for many: wait
+  // until the lines the next window end needs have (about) arrived.
+  if (pending_ == 0 || (header_known_ && pending_ < lines_needed_)) return {};
+  return advance();
 }
 
 std::vector<WatchWindow> Watcher::finish() {
-  std::vector<WatchWindow> out = partial_.empty() ? std::vector<WatchWindow>{} : feed("\n");
+  if (!partial_.empty()) {
+    ++pending_;
+    if (header_known_) lines_.push_back(std::move(partial_));
+    else header_.push_back(std::move(partial_));
+    partial_.clear();
+  }
+  std::vector<WatchWindow> out = pending_ > 0 ? advance() : std::vector<WatchWindow>{};
   if (!header_known_) {
     // The stream ended before any sample parsed: the parser's own error says why.
     std::string text;
@@ -48,6 +55,7 @@ std::vector<WatchWindow> Watcher::finish() {
 }
 
 std::vector<WatchWindow> Watcher::advance() {
+  pending_ = 0;
   std::vector<WatchWindow> out;
   // The retained text: header lines, then the data lines kept.
   std::string text;
@@ -73,7 +81,6 @@ std::vector<WatchWindow> Watcher::advance() {
     for (std::size_t i = keep; i < header_.size(); ++i) lines_.push_back(header_[i]);
     header_.resize(std::min(keep, header_.size()));
     header_known_ = true;
-    first_line_ = static_cast<long long>(header_.size()) + 1;
   }
   Resampled grid;
   try {
@@ -88,8 +95,8 @@ std::vector<WatchWindow> Watcher::advance() {
   // sample): log time is anchored on the earliest retained sample instead, 0 at the first grid
   // point of the first parse.
   const double grid0 = first + grid.skipped_head_s;  // retained-text time of grid point 0
-  if (!start_s_) {
-    start_s_ = 0;
+  if (!started_) {
+    started_ = true;
     anchor_s_ = -grid.skipped_head_s;
     next_end_s_ = opt_.window_s;
   }
@@ -136,9 +143,15 @@ std::vector<WatchWindow> Watcher::advance() {
         }
     if (zero < std::numeric_limits<double>::infinity()) {
       lines_.erase(lines_.begin(), lines_.begin() + drop);
-      first_line_ += drop;
       anchor_s_ = base_s_ + zero;
     }
+  }
+  // Lines per second of log time in what is retained: how many more the next window end needs
+  // (90 % of the estimate, so a window is never judged late by a rate that drifts).
+  const double span = last - anchor_s_;
+  if (span > 0 && !lines_.empty()) {
+    const double rate = static_cast<double>(lines_.size()) / span;
+    lines_needed_ = static_cast<std::size_t>(std::max(0.0, 0.9 * (next_end_s_ - last) * rate));
   }
   return out;
 }

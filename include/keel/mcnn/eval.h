@@ -27,6 +27,8 @@ struct CheckpointInfo {
   int height = 0, width = 0;
   std::vector<std::string> classes, channels;
   std::string precision = "fp32";
+  std::uint64_t seed = 0;   // the run's seed and validation fraction: its held-out split
+  double val_fraction = 0;
 };
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& checkpoint);
 

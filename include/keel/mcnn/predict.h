@@ -45,8 +45,11 @@ struct TreatmentFeatures {
 
 // Writes the CSVs (each to a temporary name; all renamed once all are written). `fields` in any
 // order, one per sample predicted. Mean probabilities per well/treatment; predicted = argmax of
-// the mean. Columns are documented in docs/mcnn.md.
-void write_predictions(const Dataset& ds, std::vector<FieldResult> fields,
+// the mean. Columns are documented in docs/mcnn.md. Returns the rows written per table.
+struct PredictionRows {
+  std::size_t fields = 0, wells = 0, treatments = 0;
+};
+PredictionRows write_predictions(const Dataset& ds, std::vector<FieldResult> fields,
                        const TreatmentIndex& treatments, const TreatmentFeatures& features,
                        const PredictPaths& paths);
 

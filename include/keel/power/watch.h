@@ -7,7 +7,6 @@
 // older than the next window are dropped (the header lines are kept).
 
 #include <deque>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,12 +52,12 @@ class Watcher {
   std::string partial_;                 // an incomplete last line
   std::vector<std::string> header_;     // lines before the first data line, kept
   std::deque<std::string> lines_;       // data lines retained
-  long long first_line_ = 1;            // global line number of lines_.front()
-  long long total_lines_ = 0;
   bool header_known_ = false;
+  std::size_t pending_ = 0;       // lines since the last evaluation
+  std::size_t lines_needed_ = 0;  // estimated lines until the next window can end
+  bool started_ = false;                // the first grid point fixed log time's zero
   double base_s_ = 0;                   // log time of the retained text's time zero
   double anchor_s_ = 0;                 // log time of the earliest retained sample
-  std::optional<double> start_s_;       // log time of the first grid point
   double next_end_s_ = 0;               // end of the next window to judge
   int streak_ = 0;
 };
