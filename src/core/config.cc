@@ -1,5 +1,7 @@
 #include "keel/core/config.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -81,7 +83,13 @@ std::vector<std::string> ConfigSection::scalar_literals(std::string_view key) co
   std::vector<std::string> out;
   for (const auto& e : *arr) {
     std::ostringstream ss;
-    if (e.is_integer() || e.is_floating_point() || e.is_boolean() || e.is_string()) {
+    if (e.is_floating_point()) {
+      // The shortest spelling that reads back to the same double (toml++ prints 17 digits:
+      // 0.8 as 0.80000000000000004), kept a TOML float.
+      std::string f = fmt::format("{}", e.as_floating_point()->get());
+      if (f.find_first_of(".eEn") == std::string::npos) f += ".0";
+      ss << f;
+    } else if (e.is_integer() || e.is_boolean() || e.is_string()) {
       e.visit([&](const auto& v) {
         if constexpr (toml::is_value<decltype(v)>) ss << v;
       });

@@ -106,6 +106,7 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
   RunReport r;
   r.variant = variant;
   r.step_ms = step_ms;
+  r.steps = static_cast<std::int64_t>(run.grid_w.size());
   r.metrics = measure(run.grid_w, run.step_s, spec);
   r.clauses = evaluate(r.metrics, spec);
   if (run.gpu_above_tdp_peak_w > 0 && !run.facility_w.empty()) {
@@ -127,6 +128,7 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
   r.costs.smoothing_energy_mwh = run.smoothing_energy_j / kJPerMwh;
   r.costs.power_burn_mwh = run.burn_energy_j / kJPerMwh;
   r.has_storage = run.has_storage;
+  r.coordinated = run.coordinated;
   if (run.has_storage) {
     r.costs.storage_loss_mwh = run.storage.loss_j / kJPerMwh;
     r.soc_min = run.storage.soc_min_seen;
@@ -166,9 +168,15 @@ std::string mix_name(int mask) {
   return name.empty() ? "none" : name;
 }
 
+std::string mix_name(int mask, bool coordinated) {
+  if (!coordinated || (mask & 6) != 6) return mix_name(mask);
+  return mask & 1 ? "software+coordinated" : "coordinated";
+}
+
 std::string mix_name(const Scenario& sc) {
   return mix_name((sc.software.enabled ? 1 : 0) | (sc.smoothing.enabled ? 2 : 0) |
-                  (sc.storage.enabled ? 4 : 0));
+                      (sc.storage.enabled ? 4 : 0),
+                  sc.coordinating());
 }
 
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc) {
@@ -182,8 +190,16 @@ std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc) {
     v.software.enabled = mask & 1;
     v.smoothing.enabled = mask & 2;
     v.storage.enabled = mask & 4;
-    out.push_back({__builtin_popcount(static_cast<unsigned>(mask)) * 8 + mask,
-                   {mix_name(mask), std::move(v)}});
+    v.coordinated.enabled = false;
+    const int order = __builtin_popcount(static_cast<unsigned>(mask)) * 16 + mask * 2;
+    // With [mitigation.coordinated], smoothing and storage also run coordinated, right after
+    // their independent combination.
+    if (sc.coordinated.configured && (mask & 6) == 6) {
+      Scenario c = v;
+      c.coordinated.enabled = true;
+      out.push_back({order + 1, {mix_name(mask, true), std::move(c)}});
+    }
+    out.push_back({order, {mix_name(mask), std::move(v)}});
   }
   // Fewest mitigations first: none, each alone, pairs, all.
   std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.first < b.first; });

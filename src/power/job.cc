@@ -196,6 +196,13 @@ double JobRunner::step(std::int64_t k) {
   // before it) and stays on after a planned stop, so the hardware ramps power down; a failure
   // takes the GPUs down at once. The floor only holds while the job iterates.
   const bool smooth = !failed_ && phase_ != Phase::before && phase_ != Phase::start_ramp;
+  const GpuModel& profile = !relaxed_ || profile_ == Profile::full ? m_
+                            : profile_ == Profile::ramps         ? *ramps_
+                                                                 : *relaxed_;
+  if (relaxed_ && smooth) {
+    stats_.full_profile_steps += profile_ == Profile::full;
+    stats_.ramps_profile_steps += profile_ == Profile::ramps;
+  }
   double common = gpu_.idle_w;  // target of every unit outside the iteration phases
   if (phase_ == Phase::start_ramp) {
     double f = static_cast<double>(k - k_ramp_begin_ + 1) / static_cast<double>(ramp_up_steps_);
@@ -252,7 +259,7 @@ double JobRunner::step(std::int64_t k) {
       target = cap;
     }
     GpuState& s = state_[u];
-    double throttle = s.step(m_, target, smooth, floor) * capped;
+    double throttle = s.step(profile, target, smooth, floor) * capped;
     total += w * s.p_out;
     if (s.p_out > gpu_.tdp_w) above += w * (s.p_out - gpu_.tdp_w);
     if (s.p_out > s.p_nat) smooth_extra += w * (s.p_out - s.p_nat);

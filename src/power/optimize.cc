@@ -141,6 +141,7 @@ OptimizeResult optimize(const Scenario& sc, const Spec& spec, const OptimizeOpti
   auto settings_of = [&](const Task& t) {
     Candidate c;
     c.scenario = sc;  // keeps settings the search does not vary (delays, SoC limits, ...)
+    c.scenario.coordinated.enabled = false;  // it searches independent mixes (compare: both)
     if (t.own) {
       c.scenario.software.enabled = t.mask & 1;
       c.scenario.smoothing.enabled = t.mask & 2;

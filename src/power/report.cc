@@ -12,6 +12,13 @@
 
 namespace keel::power {
 
+namespace {
+// Coordinated control: the share of the run's steps a job spent in a profile.
+double pct_of_run(const RunReport& r, std::int64_t steps) {
+  return r.steps > 0 ? 100.0 * static_cast<double>(steps) / static_cast<double>(r.steps) : 0.0;
+}
+}  // namespace
+
 std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport& r) {
   const Metrics& m = r.metrics;
   std::string out;
@@ -30,8 +37,14 @@ std::string format_summary(const Scenario& sc, const Spec& spec, const RunReport
                      m.band_amplitude_mw, m.band_peak_hz, m.band_rms_mw,
                      100.0 * m.band_energy_fraction);
   for (const auto& j : r.jobs)
-    out += fmt::format("job       {}: {} iterations, mean {:.3f} s\n", j.name, j.iterations,
-                       j.mean_iteration_s(r.step_ms));
+    out += fmt::format("job       {}: {} iterations, mean {:.3f} s{}\n", j.name, j.iterations,
+                       j.mean_iteration_s(r.step_ms),
+                       r.coordinated
+                           ? fmt::format("; coordinated: full profile {:.1f} %, ramps only {:.1f} % "
+                                         "of the time",
+                                         pct_of_run(r, j.full_profile_steps),
+                                         pct_of_run(r, j.ramps_profile_steps))
+                           : std::string());
   out += fmt::format("cost      energy overhead {:+.2f} %  slowdown {:+.2f} %  (software {:.3f} MWh, "
                      "smoothing {:.3f} MWh, storage losses {:.3f} MWh{})\n",
                      r.costs.energy_overhead_pct, r.costs.slowdown_pct,
@@ -129,9 +142,14 @@ nlohmann::json to_json(const RunReport& r) {
                     {"power_limited_pct", r.storage_power_limited_pct},
                     {"energy_limited_pct", r.storage_energy_limited_pct}};
   j["jobs"] = nlohmann::json::array();
-  for (const auto& s : r.jobs)
+  for (const auto& s : r.jobs) {
     j["jobs"].push_back({{"name", s.name}, {"iterations", s.iterations},
                          {"mean_iteration_s", s.mean_iteration_s(r.step_ms)}});
+    if (r.coordinated) {
+      j["jobs"].back()["full_profile_pct"] = pct_of_run(r, s.full_profile_steps);
+      j["jobs"].back()["ramps_profile_pct"] = pct_of_run(r, s.ramps_profile_steps);
+    }
+  }
   j["clauses"] = nlohmann::json::array();
   for (const auto& c : r.clauses)
     j["clauses"].push_back({{"name", c.name}, {"value", c.value}, {"limit", c.limit},

@@ -252,6 +252,37 @@ void parse_storage(const ConfigSection& s, StorageParams& p) {
   p.soc_restore_time_s = s.number_in("soc_restore_time_s", p.soc_restore_time_s, kPositive);
 }
 
+// Coordinated control needs both halves it coordinates, and margins that leave a band between
+// engaging and releasing inside the storage's SoC limits.
+void parse_coordinated(const ConfigSection& s, Scenario& sc) {
+  CoordinationParams& p = sc.coordinated;
+  p.configured = true;
+  p.enabled = s.boolean_or("enabled", true);
+  s.check(sc.smoothing.configured && sc.storage.configured, "enabled",
+          fmt::format("coordinated control shares the storage's state of charge with GPU smoothing, "
+                      "but [mitigation.{}] is missing",
+                      sc.smoothing.configured ? "storage" : "smoothing"),
+          "add it (see examples/power/default.toml)");
+  const double half = 0.5 * (sc.storage.soc_max - sc.storage.soc_min);
+  p.engage_margin = s.number_in("engage_margin", std::min(p.engage_margin, 0.25 * half), {0, half});
+  p.release_margin = s.number_in("release_margin", std::min(p.release_margin, 0.5 * half), {0, half});
+  s.check(p.release_margin > p.engage_margin, "release_margin",
+          fmt::format("must be greater than engage_margin ({:g}): the profile would switch on and "
+                      "off at the same state of charge",
+                      p.engage_margin));
+  p.engage_power_fraction = s.number_in("engage_power_fraction", p.engage_power_fraction, {0, 1, true});
+  p.release_power_fraction =
+      s.number_in("release_power_fraction", std::min(p.release_power_fraction, p.engage_power_fraction),
+                  {0, p.engage_power_fraction});
+  p.relaxed_floor_pct = s.number_in("relaxed_floor_pct", 0.0, {0, sc.smoothing.percent_tmp_floor});
+  p.relaxed_ramp_up_rate_w_per_s =
+      s.number_in("relaxed_ramp_up_rate_w_per_s", sc.smoothing.ramp_up_rate_w_per_s, kPositive);
+  p.relaxed_ramp_down_rate_w_per_s =
+      s.number_in("relaxed_ramp_down_rate_w_per_s", sc.smoothing.ramp_down_rate_w_per_s, kPositive);
+  p.relaxed_ramp_down_hysteresis_ms =
+      s.number_in("relaxed_ramp_down_hysteresis_ms", sc.smoothing.ramp_down_hysteresis_ms, kNonNeg);
+}
+
 // Smoothing within what the GPUs allow: the floor under every profile's maximum, and some job
 // whose GPU has smoothing at all (jobs on GPUs without it are not smoothed).
 void check_smoothing_hardware(const Scenario& sc, const ConfigSection& s) {
@@ -341,6 +372,7 @@ Scenario parse_scenario(const ConfigSection& root) {
         sc.storage.power_kw = sc.storage.power_w_per_gpu * gpus / 1000.0;
       }
     }
+    if (auto s = m->table("coordinated")) parse_coordinated(*s, sc);
   }
   return sc;
 }

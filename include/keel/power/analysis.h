@@ -4,6 +4,7 @@
 // of every combination of the scenario's mitigations.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -65,12 +66,14 @@ struct RunReport {
   Costs costs;
   std::vector<Clause> clauses;
   bool has_storage = false;
+  bool coordinated = false;  // jobs' stats say how long each profile ran
   double soc_min = 0, soc_max = 0, storage_power_limited_pct = 0, storage_energy_limited_pct = 0;
   // EDP peaks over the whole run: the GPUs' most above TDP at once, and what they add to the
   // facility's peak over the peak with every GPU held at TDP (MW; 0 without EDP peaks).
   double gpu_above_tdp_mw = 0, edp_peak_excess_mw = 0;
   std::vector<JobStats> jobs;
   double step_ms = 0;
+  std::int64_t steps = 0;  // time steps of the run
 };
 
 // The scenario with every mitigation switched off.
@@ -83,11 +86,15 @@ RunReport make_report(const std::string& variant, const SimResult& run, const Si
 std::vector<MitigationCost> costs_of_each(const Scenario& sc, const SimResult& base,
                                           const Spec& spec, const RunReport& combined);
 
-// Every combination of the mitigations the scenario configures ("none" first, all of them last).
+// Every combination of the mitigations the scenario configures ("none" first, all of them last);
+// with [mitigation.coordinated], "coordinated" (and "software+coordinated") after
+// "smoothing+storage" (and all three).
 std::vector<std::pair<std::string, Scenario>> variants(const Scenario& sc);
 // "none", "software", "smoothing+storage", ...: the name of a set of mitigations (mask bits:
 // 1 software, 2 smoothing, 4 storage), or of a scenario's enabled ones.
 std::string mix_name(int mask);
+// "coordinated" for smoothing+storage under coordinated control ("software+coordinated").
+std::string mix_name(int mask, bool coordinated);
 std::string mix_name(const Scenario& sc);
 // Sees each variant's full result (index in variants() order) before compare() drops it; called
 // from the worker threads, at most once per index, so it may write slot i of a presized vector.

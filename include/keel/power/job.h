@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "keel/power/coordination.h"
 #include "keel/power/gpu.h"
 #include "keel/power/scenario.h"
 
@@ -39,6 +40,8 @@ struct JobStats {
   std::int64_t iterations = 0;       // completed iterations
   std::int64_t iteration_steps = 0;  // summed duration of completed iterations
   double throttled_compute_ms = 0;   // compute time lost to smoothing throttling, per GPU-mean
+  // Coordinated control: steps with the full profile, and with its ramps only (coordination.h).
+  std::int64_t full_profile_steps = 0, ramps_profile_steps = 0;
   double mean_iteration_s(double step_ms) const {
     return iterations ? static_cast<double>(iteration_steps) * step_ms / 1000.0 /
                             static_cast<double>(iterations)
@@ -54,6 +57,15 @@ class JobRunner {
   // Advances to step k (called for k = 0, 1, 2, ... in order). Returns the summed GPU power of
   // the job (W) and adds this step's energy of each mitigation to the accumulators.
   double step(std::int64_t k);
+
+  // Coordinated control (coordination.h): the GPU models of the relaxed and the ramps-only
+  // profiles (kept by reference); set_profile chooses among them and the full profile before
+  // each step.
+  void coordinate(const GpuModel& relaxed, const GpuModel& ramps) {
+    relaxed_ = &relaxed;
+    ramps_ = &ramps;
+  }
+  void set_profile(Profile p) { profile_ = p; }
 
   double unit_power(std::size_t u) const { return state_[u].p_out; }
   // The job's GPU power above TDP in the last step (W): its EDP peaks.
@@ -101,6 +113,8 @@ class JobRunner {
   // stop ramp is its power burn rather than the software mitigation's ramp.
   std::int64_t cap_steps_ = 0;
   bool stop_is_burn_ = false;
+  Profile profile_ = Profile::full;
+  const GpuModel *relaxed_ = nullptr, *ramps_ = nullptr;
 };
 
 }  // namespace keel::power

@@ -165,6 +165,30 @@ struct StorageParams {
   bool operator==(const StorageParams&) const = default;
 };
 
+// Coordinated control (the seed paper's recommended design, Sec. IV): GPU smoothing and the
+// storage share the battery's state. While every battery a job's racks see has headroom, the
+// job's GPUs run a relaxed smoothing profile (by default [mitigation.smoothing]'s ramps without
+// its floor) and the storage absorbs the swings; when one nears a limit — within engage_margin of
+// soc_min or soc_max, or delivering engage_power_fraction of its power rating — the job switches
+// to the full profile ([mitigation.smoothing]: floor and ramp limits), and back once every such
+// battery is release_margin inside both SoC limits and below release_power_fraction of its
+// rating. Switching changes the profile's parameters, not the power: it ramps at the new rates.
+// Facility storage: one battery for every job.
+struct CoordinationParams {
+  bool configured = false;  // the scenario has this table (compare adds coordinated variants)
+  bool enabled = false;
+  double engage_margin = 0.1;   // SoC fraction from a limit at which the profile switches on
+  double release_margin = 0.2;  // ... and how far inside both limits before it switches off
+  double engage_power_fraction = 0.95;  // battery power, of its rating, that switches it on
+  double release_power_fraction = 0.5;  // ... and below which it may switch off
+  // The relaxed profile (defaults: no floor, [mitigation.smoothing]'s ramps and hysteresis).
+  double relaxed_floor_pct = 0;
+  double relaxed_ramp_up_rate_w_per_s = 0, relaxed_ramp_down_rate_w_per_s = 0;
+  double relaxed_ramp_down_hysteresis_ms = 0;
+
+  bool operator==(const CoordinationParams&) const = default;
+};
+
 struct Scenario {
   std::string name = "scenario";
   SimulationParams sim;
@@ -174,6 +198,10 @@ struct Scenario {
   SoftwareParams software;
   SmoothingParams smoothing;
   StorageParams storage;
+  CoordinationParams coordinated;
+
+  // Whether coordinated control runs: configured on, with both smoothing and storage on.
+  bool coordinating() const { return coordinated.enabled && smoothing.enabled && storage.enabled; }
 
   std::int64_t total_gpus() const;
   std::int64_t steps() const;

@@ -42,6 +42,7 @@ struct SimResult {
   double gpu_above_tdp_peak_w = 0;
   double tdp_capped_peak_w = 0;
   bool has_storage = false;
+  bool coordinated = false;       // coordinated control ran (JobStats: time in each profile)
   StorageResult storage;          // filled when has_storage (grid_w/soc moved out: see soc)
   std::vector<double> soc;
 

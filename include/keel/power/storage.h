@@ -33,6 +33,7 @@ class Battery {
   // load_w minus it.
   double step(double load_w);
   double soc() const { return e_ / cap_j_; }
+  double power_rating_w() const { return pmax_; }
   // Adds this battery's totals, counted `weight` times (identical batteries), to `r`: losses,
   // discharge, recharge, SoC extremes, and limited steps (as counts; see finish_totals).
   void add_totals(StorageResult& r, double weight) const;
@@ -54,7 +55,24 @@ StorageResult apply_storage(const std::vector<double>& load_w, double step_s,
                             const StorageParams& p, double units);
 
 // The same controller written independently (storage_reference.cc) for the dense reference
-// simulator; one battery of exactly `p`'s size. Tests compare it with apply_storage.
+// simulator; one battery of exactly `p`'s size, stepped in time. Tests compare it with Battery.
+class ReferenceBattery {
+ public:
+  ReferenceBattery(const StorageParams& p, double step_s);
+  double step(double load_w);  // as Battery::step
+  double soc() const { return soc_; }
+  double power_rating_w() const { return max_w_; }
+  // Totals so far (grid_w and soc empty).
+  StorageResult result() const;
+
+ private:
+  StorageParams p_;
+  double step_s_, capacity_j_, max_w_, one_way_, keep_, soc_, smoothed_ = 0;
+  std::size_t steps_ = 0, power_limited_ = 0, energy_limited_ = 0;
+  StorageResult out_;
+};
+
+// ReferenceBattery over a whole series.
 StorageResult apply_storage_reference(const std::vector<double>& load_w, double step_s,
                                       const StorageParams& p);
 
