@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "decode_flags.h"
+#include "http_bind.h"
 #include "install_paths.h"
 #include "peer_socket.h"
 #include "keel/core/error.h"
@@ -150,14 +151,8 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
   svr.set_keep_alive_max_count(100000);
   svr.set_keep_alive_timeout(5);
   svr.set_tcp_nodelay(true);  // small answers: Nagle + delayed ACKs would add ~40 ms each
-  // SO_REUSEADDR only: the library's default SO_REUSEPORT would let a second server share a port
-  // already in use (the kernel then splits connections between them) instead of failing.
   int listen_socket = -1;
-  svr.set_socket_options([&listen_socket](int sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_socket = sock;
-  });
+  exclusive_port(svr, &listen_socket);
 
   int port = a.port;  // the bound one once known (handlers read it)
   // Every API handler: errors become {"error": ...} with their status, and are counted.
@@ -242,15 +237,7 @@ void run_serve(const ServeArgs& a, const GlobalOptions& g) {
     metrics.request(known ? req.path : "other", res.status, 0);
   });
 
-  if (a.port == 0) {
-    port = svr.bind_to_any_port(a.host);
-  } else if (!svr.bind_to_port(a.host, a.port)) {
-    port = -1;
-  }
-  if (port <= 0)
-    throw core::InputError(fmt::format("cannot listen on {}:{}: {}", a.host, a.port,
-                                       std::strerror(errno)),
-                           {}, "choose another --port (0 picks a free one) or --host");
+  port = bind_exclusive(svr, a.host, a.port);
   // cpp-httplib 0.11 listens with a backlog of 5: a burst of new clients overflows it (SYN
   // cookies, connections reset). Linux lets listen() on the bound socket raise it.
   if (listen_socket >= 0) ::listen(listen_socket, SOMAXCONN);

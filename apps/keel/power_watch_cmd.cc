@@ -1,18 +1,22 @@
 // `keel power watch`: judges a live power log window by window (keel::power::Watcher); reading
-// the stream, printing, the alert exit and the Prometheus textfile are here.
+// the stream, printing, the alert exit, the Prometheus textfile and the /metrics endpoint
+// (cpp-httplib) are here.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "cli.h"
+#include "http_bind.h"
 #include "keel/core/atomic_file.h"
 #include "keel/core/error.h"
 #include "keel/power/spec.h"
@@ -24,7 +28,8 @@ namespace keel::cli {
 namespace {
 
 struct WatchArgs {
-  std::string log = "-", spec, prometheus;
+  std::string log = "-", spec, prometheus, host = "127.0.0.1";
+  int port = -1;  // serve /metrics here; -1: no server, 0: any free port
   TraceFlags trace;
   double window_s = 60, every_s = 10, idle_exit_s = 0, poll_ms = 200;
   int alert_after = 1;
@@ -65,9 +70,12 @@ nlohmann::json window_json(const power::WatchWindow& w) {
 
 // Prometheus's text exposition format, for node_exporter's textfile collector (written whole
 // each window: a temp name, then rename).
-std::string prometheus_text(const power::WatchWindow& w) {
+std::string prometheus_text(const power::WatchWindow& w, std::int64_t windows) {
   const auto& m = w.metrics;
-  std::string s;
+  std::string s = fmt::format(
+      "# HELP keel_watch_windows_total Windows judged so far\n# TYPE keel_watch_windows_total "
+      "counter\nkeel_watch_windows_total {}\n",
+      windows);
   auto gauge = [&](const char* name, const char* help, double v) {
     s += fmt::format("# HELP keel_watch_{0} {1}\n# TYPE keel_watch_{0} gauge\nkeel_watch_{0} {2}\n",
                      name, help, v);
@@ -87,14 +95,66 @@ std::string prometheus_text(const power::WatchWindow& w) {
   return s;
 }
 
+// GET /metrics: the last window's Prometheus text, for a Prometheus server to scrape (GET /health
+// answers "ok"). Its own thread; stopped when the watch ends.
+class MetricsServer {
+ public:
+  MetricsServer(const std::string& host, int port) {
+    svr_.new_task_queue = [] { return new httplib::ThreadPool(2); };
+    svr_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard<std::mutex> lock(mu_);
+      res.set_content(text_, "text/plain; version=0.0.4; charset=utf-8");
+    });
+    svr_.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    exclusive_port(svr_);
+    url_ = fmt::format("http://{}:{}/metrics", host, bind_exclusive(svr_, host, port));
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  }
+  ~MetricsServer() {
+    svr_.stop();
+    thread_.join();
+  }
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+  void publish(std::string text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    text_ = std::move(text);
+  }
+  const std::string& url() const { return url_; }
+
+ private:
+  httplib::Server svr_;
+  std::mutex mu_;
+  std::string text_ =
+      "# HELP keel_watch_windows_total Windows judged so far\n# TYPE keel_watch_windows_total "
+      "counter\nkeel_watch_windows_total 0\n";
+  std::string url_;
+  std::thread thread_;
+};
+
 class AlertExit : public core::Error {
  public:
   AlertExit() : Error("alert") {}
   int exit_code() const override { return 3; }
 };
 
-void report(const std::vector<power::WatchWindow>& ws, const WatchArgs& a, const GlobalOptions& g) {
+struct Outputs {
+  std::int64_t windows = 0;
+  std::unique_ptr<MetricsServer> server;
+};
+
+void report(const std::vector<power::WatchWindow>& ws, const WatchArgs& a, const GlobalOptions& g,
+            Outputs& out) {
   for (const auto& w : ws) {
+    ++out.windows;
+    // Published before the line is printed: whoever read the line can scrape its window.
+    if (!a.prometheus.empty() || out.server) {
+      std::string text = prometheus_text(w, out.windows);
+      if (!a.prometheus.empty()) core::write_file_atomic(a.prometheus, text);
+      if (out.server) out.server->publish(std::move(text));
+    }
     if (g.json) {
       print_out(window_json(w).dump());
     } else {
@@ -109,7 +169,6 @@ void report(const std::vector<power::WatchWindow>& ws, const WatchArgs& a, const
                               w.to_s, failed_text(w), w.failing_streak,
                               w.failing_streak == 1 ? "" : "s"));
     }
-    if (!a.prometheus.empty()) core::write_file_atomic(a.prometheus, prometheus_text(w));
     std::fflush(stdout);
     if (w.alert && a.exit_on_alert) throw AlertExit();
   }
@@ -128,6 +187,13 @@ void run_watch(const WatchArgs& a, const GlobalOptions& g) {
   o.alert_after = a.alert_after;
   o.name = a.log == "-" ? "stdin" : a.log;
   power::Watcher watcher(o);
+  Outputs out;
+  if (a.port >= 0) {
+    out.server = std::make_unique<MetricsServer>(a.host, a.port);
+    print_out(g.json ? nlohmann::json{{"metrics_url", out.server->url()}}.dump()
+                     : "metrics: " + out.server->url());
+    std::fflush(stdout);
+  }
   const bool is_stdin = a.log == "-";
   int fd = is_stdin ? 0 : ::open(a.log.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -139,7 +205,7 @@ void run_watch(const WatchArgs& a, const GlobalOptions& g) {
       const ssize_t n = ::read(fd, buf.data(), buf.size());
       if (n > 0) {
         idle_since = std::chrono::steady_clock::now();
-        report(watcher.feed(std::string_view(buf.data(), static_cast<std::size_t>(n))), a, g);
+        report(watcher.feed(std::string_view(buf.data(), static_cast<std::size_t>(n))), a, g, out);
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
@@ -152,7 +218,7 @@ void run_watch(const WatchArgs& a, const GlobalOptions& g) {
       // Polling, as `tail -f` does without inotify: the logger appends at its own pace.
       std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(a.poll_ms));
     }
-    report(watcher.finish(), a, g);
+    report(watcher.finish(), a, g, out);
   } catch (...) {
     if (!is_stdin) ::close(fd);
     throw;
@@ -189,6 +255,12 @@ void register_power_watch(CLI::App& power, const GlobalOptions& global) {
   cmd->add_option("--prometheus", a->prometheus,
                   "Write each window's metrics here in Prometheus text format (node_exporter's "
                   "textfile collector)");
+  cmd->add_option("--port", a->port,
+                  "Serve the last window's Prometheus text at http://HOST:PORT/metrics while "
+                  "watching (0: any free port; the URL is the first line printed)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--host", a->host, "Address for --port (default: loopback only)")
+      ->capture_default_str();
   a->trace.add(*cmd, Positive);
   cmd->callback([a, &global] { run_watch(*a, global); });
 }

@@ -10,7 +10,10 @@
 #include <random>
 #include <sstream>
 
+#include <httplib.h>
+
 #include "../support/run_keel.h"
+#include "../support/spawn_keel.h"
 #include "keel/core/config.h"
 #include "keel/power/spec.h"
 #include "keel/power/trace_in.h"
@@ -163,6 +166,63 @@ TEST_F(Watch, CliPipesAlertsExitsAndWritesPrometheusText) {
   auto gbg = watch("garbage.csv", "spec.toml", "");
   EXPECT_EQ(gbg.rc, 2) << gbg.out << gbg.err;
   EXPECT_EQ(keel::testing::count_lines(gbg.err), 1) << gbg.err;
+}
+
+TEST_F(Watch, ServesTheLastWindowOnAPrometheusEndpoint) {
+  // A followed log with --port 0: the first line is the URL; /metrics always holds a window at
+  // least as recent as the last line read (published before it is printed), and once the file is
+  // read to its end exactly the last window's text, as in the --prometheus file.
+  using keel::testing::KeelProcess;
+  KeelProcess w("power watch " + (dir_ / "log.csv").string() + " --spec " +
+                    (dir_ / "spec.toml").string() +
+                    " --scale-gpus 10000 --window-s 30 --every-s 10 --json --follow --poll-ms 20"
+                    " --port 0 --prometheus " + (dir_ / "m.prom").string(),
+                dir_ / "stderr.log");
+  const auto first = nlohmann::json::parse(w.read_line(std::chrono::seconds(20)));
+  const std::string url = first.at("metrics_url");
+  const std::string prefix = "http://127.0.0.1:";
+  ASSERT_EQ(url.rfind(prefix, 0), 0u) << url;
+  const int port = std::stoi(url.substr(prefix.size()));
+  httplib::Client c("127.0.0.1", port);
+  auto windows_total = [](const std::string& body) {
+    const std::string key = "\nkeel_watch_windows_total ";
+    const auto at = body.find(key);
+    return at == std::string::npos ? -1 : std::stoi(body.substr(at + key.size()));
+  };
+  int windows = 0;
+  nlohmann::json last;
+  for (std::string line; (line = w.read_line(std::chrono::seconds(20))).size();) {
+    ++windows;
+    last = nlohmann::json::parse(line);
+    const auto res = c.Get("/metrics");
+    ASSERT_TRUE(res) << "no answer from " << url;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_GE(windows_total(res->body), windows) << res->body;
+    if (last["to_s"].get<double>() >= 230) break;  // the last window before the end of the file
+  }
+  EXPECT_EQ(windows, 21);
+  const auto res = c.Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(windows_total(res->body), windows) << res->body;
+  EXPECT_EQ(res->body, keel::testing::read_all(dir_ / "m.prom"));
+  EXPECT_NE(res->body.find(std::string("keel_watch_window_end_seconds ") +
+                           fmt_w(last["to_s"].get<double>()).substr(0, 3)),
+            std::string::npos)
+      << res->body;
+  const auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->body, "ok\n");
+
+  // The port is taken now: a second watch says so in one line, exit 2.
+  auto busy = keel::testing::run_keel("power watch " + (dir_ / "log.csv").string() + " --spec " +
+                                      (dir_ / "spec.toml").string() + " --port " +
+                                      std::to_string(port));
+  EXPECT_EQ(busy.rc, 2);
+  EXPECT_NE(busy.err.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << busy.err;
+  EXPECT_EQ(keel::testing::count_lines(busy.err), 1) << "[" << busy.err << "]";
+  w.signal(SIGTERM);
+  EXPECT_EQ(w.wait(), 128 + SIGTERM);
 }
 
 }  // namespace
