@@ -43,7 +43,9 @@ class Coordinator {
     }
   }
   bool active() const { return !profiles_.empty(); }
+  // Without coordination these return at once (the simulators call them every step).
   void begin() {
+    if (profiles_.empty()) return;
     std::fill(lo_.begin(), lo_.end(), 2.0);
     std::fill(hi_.begin(), hi_.end(), -1.0);
     std::fill(charge_.begin(), charge_.end(), 0.0);
@@ -52,12 +54,14 @@ class Coordinator {
   // A battery of `job` after this step: its SoC and the power it delivered (W; < 0 charging)
   // of its rating.
   void see(std::size_t job, double soc, double battery_w, double rating_w) {
+    if (profiles_.empty()) return;
     lo_[job] = std::min(lo_[job], soc);
     hi_[job] = std::max(hi_[job], soc);
     auto& side = battery_w < 0 ? charge_ : discharge_;
     side[job] = std::max(side[job], std::abs(battery_w) / rating_w);
   }
   void see_all(double soc, double battery_w, double rating_w) {
+    if (profiles_.empty()) return;
     for (std::size_t j = 0; j < lo_.size(); ++j) see(j, soc, battery_w, rating_w);
   }
   // After a step: each job's profile for the next one.
