@@ -31,6 +31,9 @@ bool better(const Candidate& a, const Candidate& b) {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr std::int64_t kBlock = 64;
+// Rows of logits a beam step holds at once (beam_search): a greedy batch of 32 sentences' worth,
+// enough rows for the output GEMM to run at full speed.
+constexpr std::int64_t kProjectRows = 32;
 
 // The best `want` candidates of one sentence from its live rows (log-probabilities), skipping
 // `skip` tokens and each row's banned ones, best first. Rows are scanned in (beam, token)
@@ -107,7 +110,9 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   std::vector<int> active, parent(static_cast<std::size_t>(K));
   std::vector<std::int64_t> running, first_row;
   std::vector<std::uint32_t> tokens, seen;
-  std::vector<float> logits;
+  // A run holds kProjectRows rows, or one sentence's K when more, or all there are when fewer.
+  std::vector<float> logits(
+      static_cast<std::size_t>(std::min(std::max<std::int64_t>(kProjectRows, K), B * K) * V));
   std::vector<Candidate> top;
   std::vector<std::vector<std::uint32_t>> banned(static_cast<std::size_t>(K));
   const bool penalty = options.repetition_penalty != 1.f;
@@ -127,24 +132,37 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
     }
     if (running.empty()) break;
     const auto A = static_cast<std::int64_t>(active.size());
-    logits.resize(static_cast<std::size_t>(A * V));
-    step(s, active, tokens.data(), t, logits.data());
-    if (penalty)
-      for (std::int64_t r = 0; r < A; ++r)
-        detail::penalize_repeats(logits.data() + r * V, hyp[static_cast<std::size_t>(active[r])],
-                                 options.repetition_penalty, seen);
-    log_softmax_rows(logits.data(), A, V);
+    const float* hidden = step_hidden(s, active, tokens.data(), t);
     // Padding and BOS are inputs, never outputs; EOS waits for min_length.
     const std::uint32_t skip[3] = {config_.pad_id, config_.bos_id, eos};
     const int nskip = t >= options.min_length ? 2 : 3;
+    // The output projection, log-softmax and top-k run over runs of whole sentences of at most
+    // kProjectRows rows (one sentence at least): the logits (and int8's accumulators) of all
+    // K x batch hypotheses at once would be 4x greedy's, the largest buffers of a beam step.
+    // Rows are independent, so the scores are those of one projection over all of them.
+    std::int64_t chunk_row = 0, chunk_rows = 0;
     for (std::size_t i = 0; i < running.size(); ++i) {
+      if (first_row[i] >= chunk_row + chunk_rows) {
+        chunk_row = first_row[i];
+        const auto end_of = [&](std::size_t j) { return j + 1 < running.size() ? first_row[j + 1] : A; };
+        std::size_t j = i;
+        while (j + 1 < running.size() && end_of(j + 1) - chunk_row <= kProjectRows) ++j;
+        chunk_rows = end_of(j) - chunk_row;
+        project(hidden + chunk_row * config_.d_model, chunk_rows, logits.data());
+        if (penalty)
+          for (std::int64_t r = 0; r < chunk_rows; ++r)
+            detail::penalize_repeats(logits.data() + r * V,
+                                     hyp[static_cast<std::size_t>(active[chunk_row + r])],
+                                     options.repetition_penalty, seen);
+        log_softmax_rows(logits.data(), chunk_rows, V);
+      }
       const std::int64_t b = running[i];
       const bool final_step = t + 1 == limit[b];
       for (int k = 0; k < live[b]; ++k) {
         banned[k].clear();
         detail::ngram_bans(hyp[b * K + k], options.no_repeat_ngram_size, banned[k]);
       }
-      top_candidates(logits.data() + first_row[i] * V, V, score.data() + b * K, live[b], banned,
+      top_candidates(logits.data() + (first_row[i] - chunk_row) * V, V, score.data() + b * K, live[b], banned,
                      skip, nskip, static_cast<std::size_t>(2 * K), top);
       int kept = 0;
       for (const Candidate& c : top) {

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -100,14 +101,22 @@ void log_softmax_rows(float* x, std::int64_t rows, std::int64_t cols) {
     dnnl::logsoftmax_forward prim;
     dnnl::memory::desc md;
   };
-  thread_local Prim p;  // decoding steps repeat a few shapes: keep the last one
-  if (p.rows != rows || p.cols != cols) {
-    p.md = dnnl::memory::desc({rows, cols}, dt::f32, tag::ab);
-    dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, p.md, 1);
-    p.prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, cpu_engine()));
-    p.rows = rows;
-    p.cols = cols;
+  // Decoding steps repeat a few shapes (beam search's runs of sentences vary by a few rows):
+  // keep the last 8, replaced round-robin, rather than build a primitive per call.
+  thread_local std::array<Prim, 8> cache;
+  thread_local std::size_t next = 0;
+  Prim* found = nullptr;
+  for (auto& c : cache)
+    if (c.rows == rows && c.cols == cols) found = &c;
+  if (!found) {
+    found = &cache[next++ % cache.size()];
+    found->md = dnnl::memory::desc({rows, cols}, dt::f32, tag::ab);
+    dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, found->md, 1);
+    found->prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, cpu_engine()));
+    found->rows = rows;
+    found->cols = cols;
   }
+  Prim& p = *found;
   dnnl::memory m(p.md, cpu_engine(), x);
   p.prim.execute(thread_stream(), {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}});
   thread_stream().wait();

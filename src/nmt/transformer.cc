@@ -297,6 +297,15 @@ Transformer::State Transformer::start(const std::vector<Ids>& src, int max_steps
 
 void Transformer::step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,
                        float* logits) const {
+  project(step_hidden(s, active, tokens, t), static_cast<std::int64_t>(active.size()), logits);
+}
+
+void Transformer::project(const float* hidden, std::int64_t rows, float* logits) const {
+  output_->forward(hidden, rows, logits);
+}
+
+const float* Transformer::step_hidden(State& s, const std::vector<int>& active,
+                                      const std::uint32_t* tokens, int t) const {
   assert(t < s.max_steps);
   const std::int64_t d = config_.d_model, heads = config_.heads, dh = d / heads;
   const auto A = static_cast<std::int64_t>(active.size());
@@ -368,9 +377,9 @@ void Transformer::step(State& s, const std::vector<int>& active, const std::uint
     add_inplace(x, tmp, A * d);
     if (!pre) l.ffn_norm.forward(x, A, x);
   }
-  const float* in = x;
-  if (pre) decoder_norm_.forward(x, A, (in = h, h));
-  output_->forward(in, A, logits);
+  if (!pre) return x;
+  decoder_norm_.forward(x, A, h);
+  return h;
 }
 
 void Transformer::copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const {

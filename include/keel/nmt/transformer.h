@@ -104,6 +104,11 @@ class Transformer {
   // position t; writes logits [active.size(), V].
   void step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,
             float* logits) const;
+  // The same step up to the output projection: the final hidden rows [active.size(), d] (held by
+  // `s` until its next step); project() then writes logits for any run of them.
+  const float* step_hidden(State& s, const std::vector<int>& active, const std::uint32_t* tokens,
+                           int t) const;
+  void project(const float* hidden, std::int64_t rows, float* logits) const;
 
   ModelConfig config_;
   Compute compute_;
