@@ -113,6 +113,11 @@ TEST(Sweep, RowsFollowTheSweptValues) {
   EXPECT_GT(peak_64, peak_32);
   const double peak_64_big = std::stod(field(sweep.row(3), 5));
   EXPECT_LT(peak_64_big, peak_64);
+  // Floats are written as their shortest round-trip spelling, still TOML floats.
+  const auto g2 = power::load_sweep(
+      f.write("g2.toml", "[sweep]\n\"mitigation.storage.power_kw\" = [0.8, 3000.0, 1e-7]\n"));
+  EXPECT_EQ(g2.axes.at(0).values, (std::vector<std::string>{"0.8", "3000.0", "1e-07"}));
+  EXPECT_EQ(power::Sweep(f.scenario, g2, {}).scenario(0).storage.power_kw, 0.8);
 }
 
 TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {
