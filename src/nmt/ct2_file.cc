@@ -7,6 +7,7 @@
 #include <bit>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
 #include "keel/core/error.h"
 #include "keel/nmt/half.h"
@@ -79,6 +80,38 @@ class Reader {
   std::uint64_t at_ = 0;
 };
 
+constexpr float kGlobalInt16Scale = 1000.f;
+
+bool is_transformer(const std::string& spec) {
+  return spec.empty() || spec == "TransformerBase" || spec == "TransformerBig" || spec == "TransformerSpec";
+}
+
+// Revision 1 of the Transformer spec stored OpenNMT-tf's own names (CTranslate2 maps them as it
+// registers each variable, TransformerModel::register_variable): e.g.
+// "transformer/decoder/layer_0/masked_multi_head/conv1d/kernel:0" is
+// "decoder/layer_0/self_attention/linear_0/weight". Like CTranslate2, each rule rewrites the first
+// occurrence only; names already in the spec's form pass through unchanged.
+std::string v1_name(std::string name) {
+  auto once = [&](std::string_view from, std::string_view to) {
+    if (const auto at = name.find(from); at != std::string::npos) name.replace(at, from.size(), to);
+  };
+  once("transformer/", "");
+  once(":0", "");
+  once("w_embs", "embeddings/weight");
+  once("kernel", "weight");
+  once("LayerNorm", "layer_norm");
+  once("dense", "projection");
+  once("conv1d_", "linear_");
+  once("conv1d", "linear_0");
+  if (name.find("encoder") != std::string::npos) {
+    once("multi_head", "self_attention");
+  } else {
+    once("masked_multi_head", "self_attention");
+    once("multi_head", "attention");
+  }
+  return name;
+}
+
 }  // namespace
 
 std::int64_t Variable::numel() const {
@@ -97,13 +130,11 @@ File read(const std::filesystem::path& path) {
   File f;
   f.path = path;
   f.version = r.pod<std::uint32_t>("the binary version");
-  if (f.version < 1 || f.version > 6) r.fail(fmt::format("binary version {} (CTranslate2 4.x writes 1 to 6)", f.version));
-  if (f.version == 1)
-    throw core::InputError("binary version 1 (CTranslate2 1.x, OpenNMT-tf V1 variable names) is not supported",
-                           core::Location{path.string(), 0, 0, {}},
-                           "re-convert the model with a current CTranslate2 (ct2-*-converter)");
-  f.spec = r.str("the spec name");
-  f.revision = r.pod<std::uint32_t>("the spec revision");
+  if (f.version < 1 || f.version > 6) r.fail(fmt::format("binary version {} (CTranslate2 4.x reads 1 to 6)", f.version));
+  if (f.version >= 2) {
+    f.spec = r.str("the spec name");
+    f.revision = r.pod<std::uint32_t>("the spec revision");
+  }  // else: no spec name (CTranslate2 runs it as TransformerBase), revision 1
   const auto n = r.pod<std::uint32_t>("the variable count");
   for (std::uint32_t i = 0; i < n; ++i) {
     const std::string name = r.str("a variable name");
@@ -135,7 +166,8 @@ File read(const std::filesystem::path& path) {
       r.fail(fmt::format("variable '{}': {} bytes for {} [{}]", name, nbytes, dtype_name(v.dtype),
                          fmt::join(v.shape, ", ")));
     v.data = r.bytes(nbytes, "variable data");
-    if (!f.variables.emplace(name, std::move(v)).second) r.fail(fmt::format("variable '{}' is stored twice", name));
+    const std::string key = f.revision == 1 && is_transformer(f.spec) ? v1_name(name) : name;
+    if (!f.variables.emplace(key, std::move(v)).second) r.fail(fmt::format("variable '{}' is stored twice", key));
   }
   if (f.version >= 3) {
     const auto m = r.pod<std::uint32_t>("the alias count");
@@ -195,9 +227,12 @@ std::vector<float> File::floats(const std::string& name, const std::vector<std::
     case DType::i8:
     case DType::i16: {
       // Quantized: real = q / scale, one scale per row (int8) or for the whole tensor (int16).
+      // int16 weights of early models carry no scale: CTranslate2 then uses its global one
+      // (ops::Quantize::global_int16_scale, 1000).
       const Variable* s = find(name + "_scale");
-      if (!s) throw bad(fmt::format("{} without {}_scale", dtype_name(v->dtype), name), "re-convert the model");
-      const auto scales = floats(name + "_scale");
+      if (!s && v->dtype == DType::i8)
+        throw bad(fmt::format("{} without {}_scale", dtype_name(v->dtype), name), "re-convert the model");
+      const auto scales = s ? floats(name + "_scale") : std::vector<float>{kGlobalInt16Scale};
       const std::int64_t rows = v->shape.empty() ? 1 : v->shape[0], cols = rows ? v->numel() / rows : 0;
       if (scales.size() != 1 && static_cast<std::int64_t>(scales.size()) != rows)
         throw bad(fmt::format("{} scales for {} rows", scales.size(), rows), "re-convert the model");

@@ -3,13 +3,14 @@
 // Debian; the layout follows CTranslate2's own writer (python/ctranslate2/specs/model_spec.py,
 // ModelSpec._serialize) and reader (src/models/model.cc, Model::load), little-endian:
 //   u32 binary_version (1..6)
-//   v >= 2: string spec_name, u32 spec_revision
+//   v >= 2: string spec_name, u32 spec_revision (v1: no name, revision 1)
 //   u32 n; n × { string name, u8 rank, u32 dims[rank],
 //                v >= 4: u8 dtype (0 f32, 1 i8, 2 i16, 3 i32, 4 f16, 5 bf16), u32 bytes
 //                v <= 3: u8 item size (4 f32, 2 i16, 1 i8), u32 elements;  data }
 //   v >= 3: u32 m; m × { string alias, string target }
 // where a string is a u16 length (NUL included) and that many bytes ending in NUL. Every size is
-// checked against the file before it is trusted.
+// checked against the file before it is trusted. Revision 1 Transformers stored OpenNMT-tf's
+// variable names: read() renames them to the spec's, as CTranslate2 does.
 #include <cstdint>
 #include <filesystem>
 #include <map>

@@ -1,6 +1,7 @@
 // `keel nmt import --from ctranslate2` on model directories in CTranslate2's exact layouts,
-// written by tests/nmt/import/ct2_fixture.py (Debian's python3-torch): binary versions 6, 5, 3
-// and 2; int8, int16, float16 and float32 weights; pre- and post-norm; shared and separate
+// written by tests/nmt/import/ct2_fixture.py (Debian's python3-torch): binary versions 6, 5, 3,
+// 2 and 1 (OpenNMT-tf's variable names, no spec name, int16 without a stored scale); int8, int16,
+// float16 and float32 weights; pre- and post-norm; shared and separate
 // vocabularies (.json and .txt); stored and generated position tables. keel's greedy and beam-4
 // outputs equal the fixture's reference forward token for token, fp32 logits within 1e-4; bad
 // inputs are one line, exit 2, nothing written.
@@ -24,7 +25,7 @@ namespace {
 constexpr float kLogitTol = 1e-4f;
 
 const std::vector<std::string> kVariants = {"v6-prenorm-int8", "v5-postnorm-int16", "v3-prenorm-f32",
-                                            "v2-prenorm-f32"};
+                                            "v2-prenorm-f32", "v1-prenorm-int16"};
 
 class Ct2Import : public ::testing::Test {
  protected:
@@ -83,7 +84,8 @@ TEST_F(Ct2Import, BadInputsAreOneLineAndWriteNothing) {
   const std::vector<Case> cases = {
       {"no_model", "model.bin", [](const fs::path& d) { fs::remove(d / "model.bin"); }},
       {"version_9", "binary version 9", [&](const fs::path& d) { patch(d / "model.bin", 0, std::string("\x09\0\0\0", 4)); }},
-      {"version_1", "binary version 1", [&](const fs::path& d) { patch(d / "model.bin", 0, std::string("\x01\0\0\0", 4)); }},
+      // Version 1 has no spec name: this file's name is then read as the variable count.
+      {"version_1", "not a CTranslate2 model file", [&](const fs::path& d) { patch(d / "model.bin", 0, std::string("\x01\0\0\0", 4)); }},
       {"truncated", "file ends inside",
        [](const fs::path& d) { fs::resize_file(d / "model.bin", fs::file_size(d / "model.bin") / 2); }},
       {"spec", "not an encoder-decoder Transformer",

@@ -16,6 +16,11 @@ VARIANT (each a layout CTranslate2 4.x reads):
   v3-prenorm-f32    binary version 3 (item sizes instead of dtypes), revision 4 (attributes at the
                     root), float32, shared vocabulary (.txt), aliases
   v2-prenorm-f32    binary version 2: as v3 without the alias section (tied tables stored twice)
+  v1-prenorm-int16  binary version 1 (no spec name: CTranslate2 runs it as TransformerBase, 8
+                    heads; revision 1), OpenNMT-tf's own variable names (transformer/encoder/w_embs,
+                    .../multi_head/conv1d/kernel, .../LayerNorm/gamma, decoder/dense), int16
+                    weights without a stored scale (CTranslate2's global scale, 1000), no
+                    attributes at all, separate vocabularies (.txt), no position table
 
 OUT_DIR/model/ holds model.bin (written byte by byte from the layout CTranslate2's
 ModelSpec._serialize writes and src/models/model.cc reads: u32 version; u16-length NUL-ended
@@ -71,6 +76,22 @@ def write_model_bin(path, version, spec, revision, variables, aliases):
             out += ct2_string(alias) + ct2_string(target)
     with open(path, "wb") as f:
         f.write(out)
+
+
+def opennmt_tf_v1_name(name):
+    """The name OpenNMT-tf 1.x gave the variable the Transformer spec calls `name` (what binary
+    version 1 files store; CTranslate2's map_v1_variable_name goes the other way)."""
+    side, rest = name.split("/", 1)
+    rest = rest.replace("embeddings/weight", "w_embs").replace("projection/", "dense/")
+    if side == "encoder":
+        rest = rest.replace("self_attention/", "multi_head/")
+    else:
+        rest = rest.replace("self_attention/", "masked_multi_head/").replace("/attention/", "/multi_head/")
+    rest = rest.replace("linear_0/", "conv1d/").replace("linear_1/", "conv1d_1/").replace("linear_2/", "conv1d_2/")
+    rest = rest.replace("layer_norm/", "LayerNorm/")
+    if rest.endswith("/weight"):
+        rest = rest[: -len("weight")] + "kernel"
+    return f"transformer/{side}/{rest}"
 
 
 def interleaved_sinusoids(n, d):
@@ -164,7 +185,7 @@ def main():
     version = int(variant[1])
     pre = "prenorm" in variant
     quant = "int8" if "int8" in variant else "int16" if "int16" in variant else "float32"
-    shared = version != 5
+    shared = version not in (1, 5)
     rng = random.Random(23)
     torch.manual_seed(23)
     model_dir, ref_dir, spm_dir = (os.path.join(out, x) for x in ("model", "reference", "spm"))
@@ -185,6 +206,8 @@ def main():
     else:
         src_vocab, tgt_vocab = vocab_of(src_pieces), vocab_of(tgt_pieces)
     V, Vt, d, ffn, heads, layers = len(src_vocab), len(tgt_vocab), 64, 128, 4, 2
+    if version == 1:
+        heads = 8  # no attribute: the spec-less model is TransformerBase
     act = "relu" if pre else "gelu"
 
     # Float weights first; what CTranslate2 stores (and the reference uses) is derived below.
@@ -197,8 +220,9 @@ def main():
         w[name + "/gamma"] = 1.0 + 0.1 * torch.randn(d)
         w[name + "/beta"] = 0.05 * torch.randn(d)
     w["decoder/embeddings/weight"] = torch.randn(Vt, d) * (1.0 if pre else 0.3)
+    src_table = "encoder/embeddings/weight" if version == 1 else "encoder/embeddings_0/weight"
     if not shared:
-        w["encoder/embeddings_0/weight"] = torch.randn(V, d) * 0.3
+        w[src_table] = torch.randn(V, d) * 0.3
         w["decoder/projection/weight"] = torch.randn(Vt, d) * 0.3
     w["decoder/projection/bias"] = torch.randn(Vt) * (0.05 if pre else 0.3)
     for side, n in (("encoder", layers), ("decoder", layers)):
@@ -230,10 +254,12 @@ def main():
             stored[name + "_scale"] = ("float32", [t.shape[0]], scale.tolist())
             real[name] = q.float() / scale.float()[:, None]
         elif quantize:
-            scale = torch.tensor(2.0 ** 10 / float(t.abs().max()), dtype=torch.float32)
+            # Binary version 1 kept no int16 scale: CTranslate2 applies its global one, 1000.
+            scale = torch.tensor(1000.0 if version == 1 else 2.0 ** 10 / float(t.abs().max()), dtype=torch.float32)
             q = torch.clamp(torch.round(t * scale), -32768, 32767).to(torch.int16)
             stored[name] = ("int16", list(t.shape), q.flatten().tolist())
-            stored[name + "_scale"] = ("float32", [], [float(scale)])
+            if version != 1:
+                stored[name + "_scale"] = ("float32", [], [float(scale)])
             real[name] = q.float() / scale
         elif version == 5:  # float16 biases and norms
             h = t.half()
@@ -257,6 +283,8 @@ def main():
     if version == 6:
         stored["decoder/position_encodings/encodings"] = ("float32", [512, d], pe.flatten().tolist())
         aliases["encoder/position_encodings/encodings"] = "decoder/position_encodings/encodings"
+    if version == 1:  # revision 1: OpenNMT-tf's names, no attributes
+        stored = {opennmt_tf_v1_name(n): v for n, v in stored.items()}
     # Attributes: scopes since revision 5, at the root before.
     attrs = {"num_heads": ("int16" if version >= 4 else "int8", heads), "pre_norm": ("int8", int(pre)),
              "activation": ("int8", 0 if act == "relu" else 3), "scale_embeddings": ("int8", 1)}
@@ -270,18 +298,18 @@ def main():
         stored["decoder/start_from_zero_embedding"] = ("int8", [], [0])
         stored["decoder/alibi"] = ("int8", [], [0])
         stored["encoder/multi_query_attention"] = ("int8", [], [0])
-    else:
+    elif version > 1:
         for k, (t, v) in attrs.items():
             stored[k] = ("int8", [], [v])
-    add_source_eos = version != 6
-    if version < 6:  # the tokens and source settings as root attributes
+    add_source_eos = version not in (1, 6)  # absent: CTranslate2 adds none
+    if 1 < version < 6:  # the tokens and source settings as root attributes
         for k, s in (("unk_token", "<unk>"), ("bos_token", "<s>"), ("eos_token", "</s>")):
             stored[k] = ("int8", [len(s)], list(s.encode()))
         stored["with_source_bos"] = ("int8", [], [0])
         stored["with_source_eos"] = ("int8", [], [int(add_source_eos)])
         stored["with_target_bos"] = ("int8", [], [1])
         stored["user_decoder_start_tokens"] = ("int8", [], [0])
-    revision = {6: 7, 5: 5, 3: 4, 2: 2}[version]
+    revision = {6: 7, 5: 5, 3: 4, 2: 2, 1: 1}[version]
     write_model_bin(os.path.join(model_dir, "model.bin"), version, "TransformerSpec", revision, stored, aliases)
     if version == 6:
         with open(os.path.join(model_dir, "config.json"), "w") as f:
@@ -301,6 +329,8 @@ def main():
         save_vocab("source_vocabulary", src_vocab)
         save_vocab("target_vocabulary", tgt_vocab)
 
+    if version == 1:
+        real["encoder/embeddings_0/weight"] = real.pop(src_table)
     ref = Reference(real, d, heads, pre, act, True, pe)
     start, eos, blank = tgt_vocab.index("<s>"), tgt_vocab.index("</s>"), tgt_vocab.index("<blank>")
     ordinary = [i for i, p in enumerate(src_vocab) if p not in specials]
