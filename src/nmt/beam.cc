@@ -1,9 +1,10 @@
 // Beam search, the fast path (the plain one is beam_reference.cc; tests compare them). Where the
 // reference spent its time (docs/benchmarks.md): a double exp per vocabulary entry of every
 // hypothesis, a heap test per entry, and every hypothesis's whole cache copied every step.
-// Here: only live hypotheses are fed (one per sentence at the first step), oneDNN's
-// vectorized log-softmax normalizes the rows, a threshold scan finds the best 2K, and the
-// cache is reordered in place in K slots, copying only hypotheses whose parent changed.
+// Here: only live hypotheses are fed (one per sentence at the first step), the logits arrive one
+// row at a time (int8: dequantized into a cached row), oneDNN's vectorized log-softmax normalizes
+// the row, a threshold scan finds its best 2K, a sentence merges its rows', and the cache is
+// reordered in place in K slots, copying only hypotheses whose parent changed.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -35,49 +36,45 @@ constexpr std::int64_t kBlock = 64;
 // enough rows for the output GEMM to run at full speed.
 constexpr std::int64_t kProjectRows = 32;
 
-// The best `want` candidates of one sentence from its live rows (log-probabilities), skipping
-// `skip` tokens and each row's banned ones, best first. Rows are scanned in (beam, token)
-// order, so a later candidate that only ties the worst kept one never displaces it: the
-// strict test on the score alone selects exactly what the reference's heap does.
-void top_candidates(const float* rows, std::int64_t V, const float* base, int live,
-                    const std::vector<std::vector<std::uint32_t>>& banned, const std::uint32_t* skip,
-                    int nskip, std::size_t want, std::vector<Candidate>& top) {
-  top.clear();
-  for (int k = 0; k < live; ++k) {
-    const float* row = rows + static_cast<std::int64_t>(k) * V;
-    const float b = base[k];
-    float worst = top.size() < want ? kNegInf : top.front().score;
-    for (std::int64_t v = 0; v < V; ++v) {
-      // Once the heap is full, whole blocks below the worst kept score are skipped by a test
-      // the compiler vectorizes; almost every block goes that way.
-      if (top.size() >= want && v % kBlock == 0 && v + kBlock <= V) {
-        bool any = false;
-#pragma omp simd reduction(|| : any)
-        for (std::int64_t u = v; u < v + kBlock; ++u) any = any || (b + row[u] > worst);
-        if (!any) {
-          v += kBlock - 1;
-          continue;
-        }
+// Adds hypothesis `beam`'s continuations to its sentence's heap `top` of the best `want` (worst
+// on top), scored base + row[token] from its row of log-probabilities, skipping `skip` tokens
+// and `banned` ones. A sentence's rows are fed in (beam, token) order into one heap, so a later
+// candidate that only ties the worst kept one never displaces it: the strict test on the score
+// alone selects exactly what the reference's heap does.
+void add_candidates(const float* row, std::int64_t V, float base, int beam,
+                    const std::vector<std::uint32_t>& banned, const std::uint32_t* skip, int nskip,
+                    std::size_t want, std::vector<Candidate>& top) {
+  float worst = top.size() < want ? kNegInf : top.front().score;
+  for (std::int64_t v = 0; v < V; ++v) {
+    // Once the heap is full, whole blocks below the worst kept score are skipped; almost every
+    // block goes that way. A max reduction, which the compiler vectorizes (an || one it did not):
+    // the block's best score beats `worst` exactly when one of its scores does.
+    if (top.size() >= want && v % kBlock == 0 && v + kBlock <= V) {
+      float best = kNegInf;
+#pragma omp simd reduction(max : best)
+      for (std::int64_t u = v; u < v + kBlock; ++u) best = std::max(best, base + row[u]);
+      if (!(best > worst)) {
+        v += kBlock - 1;
+        continue;
       }
-      const float score = b + row[v];
-      if (!(score > worst) && top.size() >= want) continue;
-      if (top.size() < want && score == kNegInf) continue;  // nothing to rank
-      const auto tok = static_cast<std::uint32_t>(v);
-      if (std::find(skip, skip + nskip, tok) != skip + nskip) continue;
-      if (std::find(banned[k].begin(), banned[k].end(), tok) != banned[k].end()) continue;
-      const Candidate c{score, k, tok};
-      if (top.size() < want) {
-        top.push_back(c);
-        std::push_heap(top.begin(), top.end(), better);  // worst on top
-      } else {
-        std::pop_heap(top.begin(), top.end(), better);
-        top.back() = c;
-        std::push_heap(top.begin(), top.end(), better);
-      }
-      if (top.size() >= want) worst = top.front().score;
     }
+    const float score = base + row[v];
+    if (!(score > worst) && top.size() >= want) continue;
+    if (top.size() < want && score == kNegInf) continue;  // nothing to rank
+    const auto tok = static_cast<std::uint32_t>(v);
+    if (std::find(skip, skip + nskip, tok) != skip + nskip) continue;
+    if (std::find(banned.begin(), banned.end(), tok) != banned.end()) continue;
+    const Candidate c{score, beam, tok};
+    if (top.size() < want) {
+      top.push_back(c);
+      std::push_heap(top.begin(), top.end(), better);  // worst on top
+    } else {
+      std::pop_heap(top.begin(), top.end(), better);
+      top.back() = c;
+      std::push_heap(top.begin(), top.end(), better);
+    }
+    if (top.size() >= want) worst = top.front().score;
   }
-  std::sort(top.begin(), top.end(), better);
 }
 
 }  // namespace
@@ -101,7 +98,8 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
 
   // Live hypotheses of sentence b are k < live[b]; all others are gone (the reference's -inf).
   std::vector<int> live(static_cast<std::size_t>(B), 1);
-  std::vector<float> score(static_cast<std::size_t>(B * K), 0.f), new_score(static_cast<std::size_t>(K));
+  std::vector<float> score(static_cast<std::size_t>(B * K), 0.f),
+      new_score(static_cast<std::size_t>(K));
   std::vector<Ids> hyp(static_cast<std::size_t>(B * K)), new_hyp(static_cast<std::size_t>(K));
   std::vector<std::uint32_t> last(static_cast<std::size_t>(B * K), config_.bos_id);
   std::vector<std::vector<std::pair<float, Ids>>> finished(static_cast<std::size_t>(B));
@@ -110,11 +108,14 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   std::vector<int> active, parent(static_cast<std::size_t>(K));
   std::vector<std::int64_t> running, first_row;
   std::vector<std::uint32_t> tokens, seen;
-  // A run holds kProjectRows rows, or one sentence's K when more, or all there are when fewer.
-  std::vector<float> logits(
-      static_cast<std::size_t>(std::min(std::max<std::int64_t>(kProjectRows, K), B * K) * V));
-  std::vector<Candidate> top;
-  std::vector<std::vector<std::uint32_t>> banned(static_cast<std::size_t>(K));
+  // A run holds kProjectRows rows, or one sentence's K when more, or all there are when fewer;
+  // only fp32 writes their logits (the int8 modes hand over one dequantized row at a time).
+  std::vector<float> logits;
+  if (output_->compute() == Compute::fp32)
+    logits.resize(
+        static_cast<std::size_t>(std::min(std::max<std::int64_t>(kProjectRows, K), B * K) * V));
+  std::vector<std::vector<Candidate>> sentence_top;  // per sentence of a run: its best 2K
+  std::vector<std::uint32_t> banned_row;
   const bool penalty = options.repetition_penalty != 1.f;
   for (int t = 0; t < steps; ++t) {
     active.clear();
@@ -137,58 +138,69 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
     const std::uint32_t skip[3] = {config_.pad_id, config_.bos_id, eos};
     const int nskip = t >= options.min_length ? 2 : 3;
     // The output projection, log-softmax and top-k run over runs of whole sentences of at most
-    // kProjectRows rows (one sentence at least): the logits (and int8's accumulators) of all
-    // K x batch hypotheses at once would be 4x greedy's, the largest buffers of a beam step.
-    // Rows are independent, so the scores are those of one projection over all of them.
-    std::int64_t chunk_row = 0, chunk_rows = 0;
-    for (std::size_t i = 0; i < running.size(); ++i) {
-      if (first_row[i] >= chunk_row + chunk_rows) {
-        chunk_row = first_row[i];
-        const auto end_of = [&](std::size_t j) { return j + 1 < running.size() ? first_row[j + 1] : A; };
-        std::size_t j = i;
-        while (j + 1 < running.size() && end_of(j + 1) - chunk_row <= kProjectRows) ++j;
-        chunk_rows = end_of(j) - chunk_row;
-        project(hidden + chunk_row * config_.d_model, chunk_rows, logits.data());
-        if (penalty)
-          for (std::int64_t r = 0; r < chunk_rows; ++r)
-            detail::penalize_repeats(logits.data() + r * V,
-                                     hyp[static_cast<std::size_t>(active[chunk_row + r])],
-                                     options.repetition_penalty, seen);
-        log_softmax_rows(logits.data(), chunk_rows, V);
-      }
-      const std::int64_t b = running[i];
-      const bool final_step = t + 1 == limit[b];
-      for (int k = 0; k < live[b]; ++k) {
-        banned[k].clear();
-        detail::ngram_bans(hyp[b * K + k], options.no_repeat_ngram_size, banned[k]);
-      }
-      top_candidates(logits.data() + (first_row[i] - chunk_row) * V, V, score.data() + b * K, live[b], banned,
-                     skip, nskip, static_cast<std::size_t>(2 * K), top);
-      int kept = 0;
-      for (const Candidate& c : top) {
-        if (kept == K) break;
-        const Ids& from = hyp[b * K + c.beam];
-        if (c.token == eos) {
-          finished[b].push_back({normalized(c.score, from.size() + 1), from});
-          continue;
+    // kProjectRows rows (one sentence at least), and the logits reach the search one row at a
+    // time (project_rows): normalized and ranked while the row is in cache, never all K x batch
+    // of them at once (4x greedy's, the largest buffers of a beam step). Rows are independent,
+    // so the scores are those of one projection over all of them.
+    auto end_of = [&](std::size_t j) { return j + 1 < running.size() ? first_row[j + 1] : A; };
+    for (std::size_t i = 0; i < running.size();) {
+      const std::int64_t chunk_row = first_row[i];
+      std::size_t last_sentence = i;
+      while (last_sentence + 1 < running.size() &&
+             end_of(last_sentence + 1) - chunk_row <= kProjectRows)
+        ++last_sentence;
+      const std::int64_t chunk_rows = end_of(last_sentence) - chunk_row;
+      const std::size_t first_sentence = i;
+      if (sentence_top.size() <= last_sentence - first_sentence)
+        sentence_top.resize(last_sentence - first_sentence + 1);
+      std::size_t current = first_sentence;  // rows arrive in order, sentence by sentence
+      project_rows(hidden + chunk_row * config_.d_model, chunk_rows, logits.data(),
+                   [&](std::int64_t r, float* row) {
+                     while (chunk_row + r >= end_of(current)) ++current;
+                     auto& heap = sentence_top[current - first_sentence];
+                     if (chunk_row + r == first_row[current]) heap.clear();
+                     const auto slot = static_cast<std::size_t>(active[chunk_row + r]);
+                     if (penalty)
+                       detail::penalize_repeats(row, hyp[slot], options.repetition_penalty, seen);
+                     log_softmax_rows(row, 1, V);
+                     banned_row.clear();
+                     detail::ngram_bans(hyp[slot], options.no_repeat_ngram_size, banned_row);
+                     add_candidates(row, V, score[slot],
+                                    static_cast<int>(slot % static_cast<std::size_t>(K)),
+                                    banned_row, skip, nskip, static_cast<std::size_t>(2 * K), heap);
+                   });
+      for (; i <= last_sentence; ++i) {
+        const std::int64_t b = running[i];
+        const bool final_step = t + 1 == limit[b];
+        std::vector<Candidate>& top = sentence_top[i - first_sentence];
+        std::sort(top.begin(), top.end(), better);
+        int kept = 0;
+        for (const Candidate& c : top) {
+          if (kept == K) break;
+          const Ids& from = hyp[b * K + c.beam];
+          if (c.token == eos) {
+            finished[b].push_back({normalized(c.score, from.size() + 1), from});
+            continue;
+          }
+          parent[kept] = c.beam;
+          new_hyp[kept] = from;
+          new_hyp[kept].push_back(c.token);
+          new_score[kept] = c.score;
+          ++kept;
         }
-        parent[kept] = c.beam;
-        new_hyp[kept] = from;
-        new_hyp[kept].push_back(c.token);
-        new_score[kept] = c.score;
-        ++kept;
+        reorder_cache(s, b * K, parent, kept, t + 1);
+        for (int k = 0; k < kept; ++k) {
+          hyp[b * K + k] = std::move(new_hyp[k]);
+          score[b * K + k] = new_score[k];
+          last[b * K + k] = hyp[b * K + k].back();
+        }
+        live[b] = kept;
+        if (final_step)
+          for (int k = 0; k < kept; ++k)
+            finished[b].push_back(
+                {normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
+        if (static_cast<int>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
       }
-      reorder_cache(s, b * K, parent, kept, t + 1);
-      for (int k = 0; k < kept; ++k) {
-        hyp[b * K + k] = std::move(new_hyp[k]);
-        score[b * K + k] = new_score[k];
-        last[b * K + k] = hyp[b * K + k].back();
-      }
-      live[b] = kept;
-      if (final_step)
-        for (int k = 0; k < kept; ++k)
-          finished[b].push_back({normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
-      if (static_cast<int>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
     }
   }
   for (std::int64_t b = 0; b < B; ++b) {
@@ -222,16 +234,19 @@ void Transformer::reorder_cache(State& s, std::int64_t first, const std::vector<
       for (int p = 0; p < n; ++p)
         if (saved_as[p] >= 0)
           std::copy_n(s.self_kv[l].get() + (first + p) * s.max_steps * row, span,
-                      saved.data() + (l * static_cast<std::size_t>(nsaved) + static_cast<std::size_t>(saved_as[p])) * span);
+                      saved.data() + (l * static_cast<std::size_t>(nsaved) +
+                                      static_cast<std::size_t>(saved_as[p])) *
+                                         span);
   }
   for (std::size_t l = 0; l < layers; ++l)
     for (int j = 0; j < n; ++j) {
       const int p = parent[j];
       if (p == j) continue;
-      const std::byte* from =
-          p < n && saved_as[p] >= 0
-              ? saved.data() + (l * static_cast<std::size_t>(nsaved) + static_cast<std::size_t>(saved_as[p])) * span
-              : s.self_kv[l].get() + (first + p) * s.max_steps * row;
+      const std::byte* from = p < n && saved_as[p] >= 0
+                                  ? saved.data() + (l * static_cast<std::size_t>(nsaved) +
+                                                    static_cast<std::size_t>(saved_as[p])) *
+                                                       span
+                                  : s.self_kv[l].get() + (first + p) * s.max_steps * row;
       std::copy_n(from, span, s.self_kv[l].get() + (first + j) * s.max_steps * row);
     }
 }

@@ -365,6 +365,43 @@ void Linear::forward_to_u8(const float* x, std::int64_t M, std::uint8_t* yq,
     requantize_row(acc + m * N, comp, w_inv, bias, x_inv, floor, s, out.is_unsigned, N, yq + m * N);
 }
 
+void Linear::forward_rows(const float* x, std::int64_t M, float* y, const RowFn& row) const {
+  assert(impl_ && M >= 0);
+  if (M == 0) return;
+  const std::int64_t N = n_, K = k_;
+  if (compute_ == Compute::fp32) {
+    forward(x, M, y);
+    for (std::int64_t m = 0; m < M; ++m) row(m, y + m * N);
+    return;
+  }
+  if (observer_) observer_(x, M, K);
+  std::uint8_t* xq = scratch(xq_buf, M * K);
+  float x_inv = 0.f;
+  const float* inv = &x_inv;  // per row (dynamic) or one value (static)
+  std::int64_t inv_stride = 0;
+  if (compute_ == Compute::int8_static) {
+    quantize_input(x, M, xq);
+    x_inv = 1.f / input_.scale;
+  } else {
+    float* xs = scratch(xs_buf, M);
+    quantize_rows_u8(x, M, K, xq, xs);
+    for (std::int64_t m = 0; m < M; ++m) xs[m] = 1.f / xs[m];
+    inv = xs;
+    inv_stride = 1;
+  }
+  std::int32_t* acc = scratch(acc_buf, M * N);
+  gemm_s32(xq, M, acc);
+  // One row at a time into a buffer that stays in cache while `row` reads it.
+  thread_local std::vector<float> out_row;
+  float* r = scratch(out_row, N);
+  const float* bias = impl_->bias.empty() ? nullptr : impl_->bias.data();
+  for (std::int64_t m = 0; m < M; ++m) {
+    dequantize(acc + m * N, 1, N, inv + m * inv_stride, 0, impl_->w_inv.data(), impl_->comp.data(), bias,
+               false, [r](std::int64_t, std::int64_t n, float v) { r[n] = v; });
+    row(m, r);
+  }
+}
+
 void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const {
   assert(impl_ && M >= 0);
   if (M == 0) return;

@@ -92,6 +92,13 @@ class Linear {
   // of written in fp32.
   void forward_to_u8(const float* x, std::int64_t M, std::uint8_t* yq, const ActivationQuant& out,
                      bool relu = false) const;
+  // The output handed over one row at a time, in order, for a consumer that reduces each row
+  // (beam search's scoring): `row(m, values)` gets row m's N outputs, which it may change. fp32
+  // writes all M rows into y first (M × N); the int8 modes leave y alone (it may be null) and
+  // dequantize each row into a per-thread buffer, so their M × N floats are never written out.
+  // The values equal forward()'s.
+  using RowFn = std::function<void(std::int64_t, float*)>;
+  void forward_rows(const float* x, std::int64_t M, float* y, const RowFn& row) const;
   // Static quantization of `rows` × in_features() inputs as this layer expects them.
   void quantize_input(const float* x, std::int64_t rows, std::uint8_t* q) const;
   const ActivationQuant& input_quant() const { return input_; }

@@ -109,6 +109,9 @@ class Transformer {
   const float* step_hidden(State& s, const std::vector<int>& active, const std::uint32_t* tokens,
                            int t) const;
   void project(const float* hidden, std::int64_t rows, float* logits) const;
+  // The same logits one row at a time (Linear::forward_rows): `logits` [rows, V] is written in
+  // fp32 only (the int8 modes never hold more than one row).
+  void project_rows(const float* hidden, std::int64_t rows, float* logits, const Linear::RowFn& row) const;
 
   ModelConfig config_;
   Compute compute_;
