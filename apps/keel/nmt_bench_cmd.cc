@@ -98,25 +98,49 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
     make_static = [calibrated] { return nmt::load_model(calibrated, nmt::LoadMode::deferred); };
   }
 
-  nlohmann::json runs = nlohmann::json::array();
+  // Beam sizes side by side run in rounds: every (beam, compute) once per round, each in its own
+  // child, the beams' order reversed every other round (greedy, beam 4, beam 4, greedy, ...). A
+  // beam's cost is taken within each round, where this VM's drift between minutes (10-40 %)
+  // mostly cancels, and the median over rounds is reported; the tables show each
+  // configuration's median run. One beam size: `repeat` runs in one child, as before.
+  const bool rounds_mode = a.beams.size() > 1;
+  const int rounds = rounds_mode ? a.s.repeat : 1;
+  nlohmann::json runs = nlohmann::json::array(), beam_costs = nlohmann::json::array();
   std::string text = fmt::format("machine: {}\n", nmt::bench_machine());
   text += fmt::format(
       "model: {}; {} sentences of {}-{} tokens, exactly {} target tokens each, {} "
-      "streams x {} threads{}, median of {} run(s) after a warm-up\n{}",
+      "streams x {} threads{}, {}\n{}",
       a.model.empty() ? fmt::format("random {} preset", a.preset) : a.model, a.s.sentences,
       a.s.min_len, a.s.max_len, a.s.target_len, a.s.streams, a.s.threads_per_stream,
-      a.s.pin ? " (pinned)" : "", a.s.repeat, calib_note);
+      a.s.pin ? " (pinned)" : "",
+      rounds_mode ? fmt::format("{} interleaved round(s), each run in its own process after a warm-up; "
+                                "medians shown", rounds)
+                  : fmt::format("median of {} run(s) after a warm-up", a.s.repeat),
+      calib_note);
   for (int batch : a.batches) {
     a.s.batch = batch;
-    std::vector<std::vector<nmt::BenchResult>> by_beam;
-    for (int beam : a.beams) {
-      a.s.beam_size = beam;
-      std::vector<nmt::BenchResult> results;
-      for (auto c : computes) {
-        core::log_info("bench: batch {}, beam {}, {}", batch, beam, nmt::to_string(c));
-        results.push_back(
-            nmt::bench_forked(c == nmt::Compute::int8_static ? make_static : make, c, a.s));
+    // all[beam][compute][round]
+    std::vector<std::vector<std::vector<nmt::BenchResult>>> all(
+        a.beams.size(), std::vector<std::vector<nmt::BenchResult>>(computes.size()));
+    nmt::BenchSettings one = a.s;
+    one.repeat = rounds_mode ? 1 : a.s.repeat;
+    for (int r = 0; r < rounds; ++r)
+      for (std::size_t k = 0; k < a.beams.size(); ++k) {
+        const std::size_t bi = r % 2 == 0 ? k : a.beams.size() - 1 - k;
+        one.beam_size = a.beams[bi];
+        one.latency = a.s.latency && r == 0;  // per-sentence latency once
+        for (std::size_t c = 0; c < computes.size(); ++c) {
+          core::log_info("bench: batch {}, beam {}, {}{}", batch, one.beam_size, nmt::to_string(computes[c]),
+                         rounds_mode ? fmt::format(", round {}/{}", r + 1, rounds) : std::string());
+          all[bi][c].push_back(nmt::bench_forked(
+              computes[c] == nmt::Compute::int8_static ? make_static : make, computes[c], one));
+        }
       }
+    std::vector<std::vector<nmt::BenchResult>> by_beam;
+    for (std::size_t bi = 0; bi < a.beams.size(); ++bi) {
+      const int beam = a.beams[bi];
+      std::vector<nmt::BenchResult> results;
+      for (const auto& per_round : all[bi]) results.push_back(nmt::median_run(per_round));
       text += fmt::format(
           "\nmax batch {} sentences{}, {}:\n{}", batch,
           a.s.max_batch_tokens > 0 ? fmt::format(", {} tokens", a.s.max_batch_tokens) : "",
@@ -139,19 +163,31 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
                         {"latency_p99_ms", r.latency_p99_ms}});
       by_beam.push_back(std::move(results));
     }
-    // Each beam's cost against the first beam size listed (normally greedy), per compute type.
+    // Each beam's cost against the first beam size listed (normally greedy), per compute type:
+    // time as the median of the rounds' ratios, peak RSS of the median runs.
     for (std::size_t i = 1; i < by_beam.size(); ++i) {
       text += fmt::format("beam {} against {}:", a.beams[i], a.beams[0] == 1 ? std::string("greedy")
                                                                               : fmt::format("beam {}", a.beams[0]));
-      for (std::size_t c = 0; c < computes.size(); ++c)
-        text += fmt::format(" {} {:.2f}x time, {:.2f}x peak RSS;", nmt::to_string(computes[c]),
-                            by_beam[i][c].run_s / by_beam[0][c].run_s,
-                            by_beam[i][c].peak_rss_mb / by_beam[0][c].peak_rss_mb);
+      for (std::size_t c = 0; c < computes.size(); ++c) {
+        const nmt::RatioSummary t = nmt::round_ratios(all[i][c], all[0][c]);
+        const double rss = by_beam[i][c].peak_rss_mb / by_beam[0][c].peak_rss_mb;
+        text += fmt::format(" {} {:.2f}x time{}, {:.2f}x peak RSS;", nmt::to_string(computes[c]), t.median,
+                            rounds > 1 ? fmt::format(" ({:.2f}-{:.2f})", t.min, t.max) : std::string(), rss);
+        beam_costs.push_back({{"batch", batch},
+                              {"beam_size", a.beams[i]},
+                              {"against_beam_size", a.beams[0]},
+                              {"compute", std::string(nmt::to_string(computes[c]))},
+                              {"rounds", rounds},
+                              {"time_ratio_median", t.median},
+                              {"time_ratio_min", t.min},
+                              {"time_ratio_max", t.max},
+                              {"peak_rss_ratio", rss}});
+      }
       text += "\n";
     }
   }
   if (g.json)
-    print_out(nlohmann::json{{"machine", nmt::bench_machine()}, {"runs", runs}}.dump(2));
+    print_out(nlohmann::json{{"machine", nmt::bench_machine()}, {"runs", runs}, {"beam_costs", beam_costs}}.dump(2));
   else
     print_out(text);
 }
@@ -197,7 +233,9 @@ void register_nmt_bench(CLI::App& nmt, const GlobalOptions& global) {
       ->check(NonNegative);
   cmd->add_option("--threads-per-stream", a->s.threads_per_stream, "Threads per stream (default 1)")
       ->check(Positive);
-  cmd->add_option("--repeat", a->s.repeat, "Timed runs per configuration; the median is shown")
+  cmd->add_option("--repeat", a->s.repeat,
+                  "Timed runs per configuration; the median is shown (with several beam sizes: "
+                  "interleaved rounds, the beam's cost the median of the rounds' ratios)")
       ->check(Positive);
   cmd->add_flag("--no-pin", a->no_pin, "Do not pin streams to cores");
   cmd->add_flag("--latency", a->s.latency,

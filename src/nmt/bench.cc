@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -198,6 +200,26 @@ bool is_calibrated(const Model& model) {
   for (const auto& [name, t] : model.tensors)
     if (name.ends_with(".input_range")) return true;
   return false;
+}
+
+BenchResult median_run(const std::vector<BenchResult>& runs) {
+  assert(!runs.empty());
+  std::vector<std::size_t> order(runs.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return runs[x].run_s < runs[y].run_s; });
+  BenchResult r = runs[order[(order.size() - 1) / 2]];
+  r.latency_p50_ms = runs.front().latency_p50_ms;
+  r.latency_p99_ms = runs.front().latency_p99_ms;
+  return r;
+}
+
+RatioSummary round_ratios(const std::vector<BenchResult>& runs, const std::vector<BenchResult>& base) {
+  assert(!runs.empty() && runs.size() == base.size());
+  std::vector<double> q;
+  for (std::size_t i = 0; i < runs.size(); ++i) q.push_back(runs[i].run_s / base[i].run_s);
+  std::sort(q.begin(), q.end());
+  const std::size_t n = q.size();
+  return {n % 2 ? q[n / 2] : 0.5 * (q[n / 2 - 1] + q[n / 2]), q.front(), q.back()};
 }
 
 std::string format_bench(const std::vector<BenchResult>& results) {

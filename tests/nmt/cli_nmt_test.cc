@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../support/run_keel.h"
+#include "keel/nmt/bench.h"
 #include "keel/nmt/model.h"
 
 using keel::testing::run_keel;
@@ -302,4 +303,42 @@ TEST(CliNmtText, DecodingJsonSetsTheModelsDefaultsAndFlagsOverrideThem) {
   EXPECT_NE(bad.err.find("repetition penalty"), std::string::npos) << bad.err;
   fs::remove_all(dir);
   fs::remove(in);
+}
+
+// A beam's cost is the median of per-round ratios, paired by round: a round that ran slow for
+// both configurations (the VM's drift) does not move it.
+TEST(NmtBench, RoundRatiosArePairedByRoundAndMedianRunIsTheMiddleOne) {
+  auto runs_of = [](std::vector<double> secs) {
+    std::vector<keel::nmt::BenchResult> v;
+    for (double s : secs) v.push_back({.run_s = s});
+    return v;
+  };
+  // Rounds 2 and 3 ran twice as slow for both: the ratios are 2, 2.5, 2.5.
+  auto r = keel::nmt::round_ratios(runs_of({2.0, 10.0, 10.0}), runs_of({1.0, 4.0, 4.0}));
+  EXPECT_DOUBLE_EQ(r.median, 2.5);
+  EXPECT_DOUBLE_EQ(r.min, 2.0);
+  EXPECT_DOUBLE_EQ(r.max, 2.5);
+  r = keel::nmt::round_ratios(runs_of({3.0, 2.0, 8.0, 4.0}), runs_of({1.0, 1.0, 2.0, 1.0}));  // 3 2 4 4
+  EXPECT_DOUBLE_EQ(r.median, 3.5);
+  auto runs = runs_of({5.0, 1.0, 3.0, 4.0});
+  runs[0].latency_p50_ms = 7.0;  // measured in the first round only
+  const auto m = keel::nmt::median_run(runs);
+  EXPECT_DOUBLE_EQ(m.run_s, 3.0);
+  EXPECT_DOUBLE_EQ(m.latency_p50_ms, 7.0);
+}
+
+TEST(CliNmt, BenchComparesBeamSizesInInterleavedRounds) {
+  auto b = run_keel("nmt bench --quiet --json --preset tiny --compute fp32 --batch 4 --sentences 4 "
+                    "--target-length 4 --streams 1 --beam-size 1,2 --repeat 3");
+  ASSERT_EQ(b.rc, 0) << b.err;
+  const auto j = nlohmann::json::parse(b.out);
+  ASSERT_EQ(j["runs"].size(), 2u);
+  ASSERT_EQ(j["beam_costs"].size(), 1u);
+  const auto& c = j["beam_costs"][0];
+  EXPECT_EQ(c["rounds"], 3);
+  EXPECT_EQ(c["beam_size"], 2);
+  EXPECT_EQ(c["against_beam_size"], 1);
+  EXPECT_LE(c["time_ratio_min"].get<double>(), c["time_ratio_median"].get<double>());
+  EXPECT_LE(c["time_ratio_median"].get<double>(), c["time_ratio_max"].get<double>());
+  EXPECT_GT(c["time_ratio_min"].get<double>(), 0.0);
 }

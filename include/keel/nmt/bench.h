@@ -64,6 +64,17 @@ std::pair<int, double> calibrate_to_file(const std::function<Model()>& make_mode
 // True when some dense layer of the model carries a calibrated input range.
 bool is_calibrated(const Model& model);
 
+// The run with the median run time (the lower middle one for an even count); its latency
+// figures are the first run's (BenchSettings::latency is measured once). `runs` not empty.
+BenchResult median_run(const std::vector<BenchResult>& runs);
+
+// Per-round time ratios runs[r].run_s / base[r].run_s (paired by index): median (the mean of
+// the two middle ones for an even count), smallest and largest.
+struct RatioSummary {
+  double median = 0, min = 0, max = 0;
+};
+RatioSummary round_ratios(const std::vector<BenchResult>& runs, const std::vector<BenchResult>& base);
+
 // The results as a table with tok/s, sentences/s, tok per CPU-second, preparation time, peak
 // RSS, int8 layers and the speed ratio to the first (fp32) row.
 std::string format_bench(const std::vector<BenchResult>& results);
