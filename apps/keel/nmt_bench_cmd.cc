@@ -98,7 +98,7 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
     make_static = [calibrated] { return nmt::load_model(calibrated, nmt::LoadMode::deferred); };
   }
 
-  // Beam sizes side by side run in rounds: every (beam, compute) once per round, each in its own
+  // Beam sizes side by side run in rounds: every (compute, beam) once per round, each in its own
   // child, the beams' order reversed every other round (greedy, beam 4, beam 4, greedy, ...). A
   // beam's cost is taken within each round, where this VM's drift between minutes (10-40 %)
   // mostly cancels, and the median over rounds is reported; the tables show each
@@ -124,18 +124,18 @@ void run_bench(BenchArgs a, const GlobalOptions& g) {
         a.beams.size(), std::vector<std::vector<nmt::BenchResult>>(computes.size()));
     nmt::BenchSettings one = a.s;
     one.repeat = rounds_mode ? 1 : a.s.repeat;
+    // A compute type's beams run back to back, so the runs a ratio pairs are adjacent.
     for (int r = 0; r < rounds; ++r)
-      for (std::size_t k = 0; k < a.beams.size(); ++k) {
-        const std::size_t bi = r % 2 == 0 ? k : a.beams.size() - 1 - k;
-        one.beam_size = a.beams[bi];
-        one.latency = a.s.latency && r == 0;  // per-sentence latency once
-        for (std::size_t c = 0; c < computes.size(); ++c) {
+      for (std::size_t c = 0; c < computes.size(); ++c)
+        for (std::size_t k = 0; k < a.beams.size(); ++k) {
+          const std::size_t bi = r % 2 == 0 ? k : a.beams.size() - 1 - k;
+          one.beam_size = a.beams[bi];
+          one.latency = a.s.latency && r == 0;  // per-sentence latency once
           core::log_info("bench: batch {}, beam {}, {}{}", batch, one.beam_size, nmt::to_string(computes[c]),
                          rounds_mode ? fmt::format(", round {}/{}", r + 1, rounds) : std::string());
           all[bi][c].push_back(nmt::bench_forked(
               computes[c] == nmt::Compute::int8_static ? make_static : make, computes[c], one));
         }
-      }
     std::vector<std::vector<nmt::BenchResult>> by_beam;
     for (std::size_t bi = 0; bi < a.beams.size(); ++bi) {
       const int beam = a.beams[bi];
