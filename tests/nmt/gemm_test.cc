@@ -145,3 +145,27 @@ TEST(Linear, WeightRowReadsBackTheWeights) {
     }
   }
 }
+
+// Beam search reads the output projection through forward_rows: every row, in order, with the
+// very values forward() writes (int8: dequantized one row at a time, never all rows at once).
+TEST(Linear, ForwardRowsHandsOverForwardsRowsInOrder) {
+  for (const Shape& s : kShapes) {
+    auto w = randn(std::size_t(s.n * s.k), 3), b = randn(std::size_t(s.n), 4),
+         x = randn(std::size_t(s.m * s.k), 5);
+    for (Compute c : {Compute::fp32, Compute::int8_dynamic, Compute::int8_static}) {
+      const ActivationQuant in{c == Compute::int8_static ? 40.f : 0.f, false};
+      Linear lin(w, b, s.n, s.k, c, in);
+      std::vector<float> want(std::size_t(s.m * s.n)), y(want.size(), -1.f);
+      lin.forward(x.data(), s.m, want.data());
+      std::int64_t next = 0;
+      lin.forward_rows(x.data(), s.m, c == Compute::fp32 ? y.data() : nullptr,
+                       [&](std::int64_t m, float* row) {
+                         ASSERT_EQ(m, next++) << to_string(c);
+                         for (std::int64_t n = 0; n < s.n; ++n)
+                           ASSERT_EQ(row[n], want[std::size_t(m * s.n + n)])
+                               << to_string(c) << " M " << s.m << " N " << s.n << " row " << m;
+                       });
+      EXPECT_EQ(next, s.m) << to_string(c);
+    }
+  }
+}
