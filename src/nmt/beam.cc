@@ -35,7 +35,8 @@ constexpr std::int64_t kBlock = 64;
 // Rows of logits a beam step holds at once (beam_search). Each run re-reads the whole output
 // projection (32 000 x d: 64 MB in fp32, 16 MB in int8), so fewer, larger runs save memory
 // traffic; each holds rows x V floats (fp32 logits, int8 s32 accumulators). fp32: 64 rows (beam 4
-// / greedy 2.4x time at 1.44x peak RSS, against 2.8x at 32 rows; 128 rows reached 1.50x RSS);
+// / greedy 2.05-2.13x time at 1.44x peak RSS, against 2.81x at 32 rows; 128 rows reached 1.50x
+// RSS; docs/benchmarks.md);
 // int8, whose weights are a quarter of the bytes: 32 rows, a greedy batch's worth.
 constexpr std::int64_t kProjectRowsFp32 = 64, kProjectRowsInt8 = 32;
 
@@ -113,10 +114,10 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   std::vector<std::uint32_t> tokens, seen;
   // A run holds run_rows rows, or one sentence's K when more, or all there are when fewer;
   // only fp32 writes their logits (the int8 modes hand over one dequantized row at a time).
-  const std::int64_t run_rows =
-      output_->compute() == Compute::fp32 ? kProjectRowsFp32 : kProjectRowsInt8;
+  const bool fp32_logits = output_->compute() == Compute::fp32;
+  const std::int64_t run_rows = fp32_logits ? kProjectRowsFp32 : kProjectRowsInt8;
   std::vector<float> logits;
-  if (output_->compute() == Compute::fp32)
+  if (fp32_logits)
     logits.resize(
         static_cast<std::size_t>(std::min(std::max<std::int64_t>(run_rows, K), B * K) * V));
   std::vector<std::vector<Candidate>> sentence_top;  // per sentence of a run: its best 2K

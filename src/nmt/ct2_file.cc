@@ -82,10 +82,6 @@ class Reader {
 
 constexpr float kGlobalInt16Scale = 1000.f;
 
-bool is_transformer(const std::string& spec) {
-  return spec.empty() || spec == "TransformerBase" || spec == "TransformerBig" || spec == "TransformerSpec";
-}
-
 // Revision 1 of the Transformer spec stored OpenNMT-tf's own names (CTranslate2 maps them as it
 // registers each variable, TransformerModel::register_variable): e.g.
 // "transformer/decoder/layer_0/masked_multi_head/conv1d/kernel:0" is
@@ -166,7 +162,7 @@ File read(const std::filesystem::path& path) {
       r.fail(fmt::format("variable '{}': {} bytes for {} [{}]", name, nbytes, dtype_name(v.dtype),
                          fmt::join(v.shape, ", ")));
     v.data = r.bytes(nbytes, "variable data");
-    const std::string key = f.revision == 1 && is_transformer(f.spec) ? v1_name(name) : name;
+    const std::string key = f.revision == 1 && is_transformer_spec(f.spec) ? v1_name(name) : name;
     if (!f.variables.emplace(key, std::move(v)).second) r.fail(fmt::format("variable '{}' is stored twice", key));
   }
   if (f.version >= 3) {
@@ -178,6 +174,10 @@ File read(const std::filesystem::path& path) {
   }
   if (!r.done()) r.fail("data after the last section");
   return f;
+}
+
+bool is_transformer_spec(const std::string& spec) {
+  return spec.empty() || spec == "TransformerBase" || spec == "TransformerBig" || spec == "TransformerSpec";
 }
 
 std::string File::resolve(const std::string& name) const {

@@ -53,4 +53,8 @@ struct File {
 
 File read(const std::filesystem::path& path);
 
+// The spec names CTranslate2 runs as an encoder-decoder Transformer: TransformerSpec, the legacy
+// TransformerBase / TransformerBig, and none (binary version 1).
+bool is_transformer_spec(const std::string& spec);
+
 }  // namespace keel::nmt::ct2

@@ -101,8 +101,8 @@ void log_softmax_rows(float* x, std::int64_t rows, std::int64_t cols) {
     dnnl::logsoftmax_forward prim;
     dnnl::memory::desc md;
   };
-  // Decoding steps repeat a few shapes (beam search's runs of sentences vary by a few rows):
-  // keep the last 8, replaced round-robin, rather than build a primitive per call.
+  // Callers repeat a few shapes (beam search normalizes one row of V at a time): keep the last
+  // 8, replaced round-robin, rather than build a primitive per call.
   thread_local std::array<Prim, 8> cache;
   thread_local std::size_t next = 0;
   Prim* found = nullptr;

@@ -64,7 +64,7 @@ ImportSummary import_ctranslate2(const fs::path& dir, const fs::path& source_spm
     throw import_error(dir, {}, "not a directory", "pass the CTranslate2 model directory (model.bin, config.json, vocabularies)");
   const ct2::File f = ct2::read(dir / "model.bin");
   const fs::path& mb = f.path;
-  if (f.spec != "TransformerSpec" && f.spec != "TransformerBase" && f.spec != "TransformerBig" && !f.spec.empty())
+  if (!ct2::is_transformer_spec(f.spec))
     throw import_error(mb, {}, fmt::format("spec '{}' is not an encoder-decoder Transformer", f.spec),
               "keel imports CTranslate2's TransformerSpec models (translation); not language models or Whisper");
   if (f.revision > 7)
