@@ -2,8 +2,9 @@
 // reference spent its time (docs/benchmarks.md): a double exp per vocabulary entry of every
 // hypothesis, a heap test per entry, and every hypothesis's whole cache copied every step.
 // Here: only live hypotheses are fed (one per sentence at the first step), the logits arrive one
-// row at a time (int8: dequantized into a cached row), oneDNN's vectorized log-softmax normalizes
-// the row, a threshold scan finds its best 2K, a sentence merges its rows', and the cache is
+// row at a time (int8: dequantized into a cached row), one pass finds the row's block maxima and
+// a second its log-sum-exp (logsumexp.h; the row is never rewritten normalized), a scan of the
+// blocks that can still qualify finds its best 2K, a sentence merges its rows', and the cache is
 // reordered in place in K slots, copying only hypotheses whose parent changed.
 #include <algorithm>
 #include <cmath>
@@ -11,6 +12,7 @@
 
 #include "decode_controls.h"
 #include "keel/nmt/gemm.h"
+#include "keel/nmt/logsumexp.h"
 #include "keel/nmt/transformer.h"
 #include "state.h"
 
@@ -41,43 +43,37 @@ constexpr std::int64_t kBlock = 64;
 constexpr std::int64_t kProjectRowsFp32 = 64, kProjectRowsInt8 = 32;
 
 // Adds hypothesis `beam`'s continuations to its sentence's heap `top` of the best `want` (worst
-// on top), scored base + row[token] from its row of log-probabilities, skipping `skip` tokens
-// and `banned` ones. A sentence's rows are fed in (beam, token) order into one heap, so a later
-// candidate that only ties the worst kept one never displaces it: the strict test on the score
-// alone selects exactly what the reference's heap does.
-void add_candidates(const float* row, std::int64_t V, float base, int beam,
-                    const std::vector<std::uint32_t>& banned, const std::uint32_t* skip, int nskip,
-                    std::size_t want, std::vector<Candidate>& top) {
+// on top), scored base + (row[token] - lse) from its row of logits and their log-sum-exp,
+// skipping `skip` tokens and `banned` ones. A sentence's rows are fed in (beam, token) order into
+// one heap, so a later candidate that only ties the worst kept one never displaces it: the strict
+// test on the score alone selects exactly what the reference's heap does.
+void add_candidates(const float* row, std::int64_t V, float base, float lse,
+                    const float* block_max, int beam, const std::vector<std::uint32_t>& banned,
+                    const std::uint32_t* skip, int nskip, std::size_t want,
+                    std::vector<Candidate>& top) {
   float worst = top.size() < want ? kNegInf : top.front().score;
-  for (std::int64_t v = 0; v < V; ++v) {
-    // Once the heap is full, whole blocks below the worst kept score are skipped; almost every
-    // block goes that way. A max reduction, which the compiler vectorizes (an || one it did not):
-    // the block's best score beats `worst` exactly when one of its scores does.
-    if (top.size() >= want && v % kBlock == 0 && v + kBlock <= V) {
-      float best = kNegInf;
-#pragma omp simd reduction(max : best)
-      for (std::int64_t u = v; u < v + kBlock; ++u) best = std::max(best, base + row[u]);
-      if (!(best > worst)) {
-        v += kBlock - 1;
-        continue;
+  for (std::int64_t v0 = 0; v0 < V; v0 += kBlock) {
+    // Once the heap is full, blocks whose best score cannot beat the worst kept one are skipped
+    // (almost all of them): rounding is monotone, so no score in the block beats it either.
+    if (top.size() >= want && !(base + (block_max[v0 / kBlock] - lse) > worst)) continue;
+    for (std::int64_t v = v0; v < std::min(V, v0 + kBlock); ++v) {
+      const float score = base + (row[v] - lse);
+      if (!(score > worst) && top.size() >= want) continue;
+      if (top.size() < want && score == kNegInf) continue;  // nothing to rank
+      const auto tok = static_cast<std::uint32_t>(v);
+      if (std::find(skip, skip + nskip, tok) != skip + nskip) continue;
+      if (std::find(banned.begin(), banned.end(), tok) != banned.end()) continue;
+      const Candidate c{score, beam, tok};
+      if (top.size() < want) {
+        top.push_back(c);
+        std::push_heap(top.begin(), top.end(), better);  // worst on top
+      } else {
+        std::pop_heap(top.begin(), top.end(), better);
+        top.back() = c;
+        std::push_heap(top.begin(), top.end(), better);
       }
+      if (top.size() >= want) worst = top.front().score;
     }
-    const float score = base + row[v];
-    if (!(score > worst) && top.size() >= want) continue;
-    if (top.size() < want && score == kNegInf) continue;  // nothing to rank
-    const auto tok = static_cast<std::uint32_t>(v);
-    if (std::find(skip, skip + nskip, tok) != skip + nskip) continue;
-    if (std::find(banned.begin(), banned.end(), tok) != banned.end()) continue;
-    const Candidate c{score, beam, tok};
-    if (top.size() < want) {
-      top.push_back(c);
-      std::push_heap(top.begin(), top.end(), better);  // worst on top
-    } else {
-      std::pop_heap(top.begin(), top.end(), better);
-      top.back() = c;
-      std::push_heap(top.begin(), top.end(), better);
-    }
-    if (top.size() >= want) worst = top.front().score;
   }
 }
 
@@ -122,6 +118,7 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
         static_cast<std::size_t>(std::min(std::max<std::int64_t>(run_rows, K), B * K) * V));
   std::vector<std::vector<Candidate>> sentence_top;  // per sentence of a run: its best 2K
   std::vector<std::uint32_t> banned_row;
+  std::vector<float> block_max(static_cast<std::size_t>((V + kBlock - 1) / kBlock));
   const bool penalty = options.repetition_penalty != 1.f;
   for (int t = 0; t < steps; ++t) {
     active.clear();
@@ -143,9 +140,9 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
     // Padding and BOS are inputs, never outputs; EOS waits for min_length.
     const std::uint32_t skip[3] = {config_.pad_id, config_.bos_id, eos};
     const int nskip = t >= options.min_length ? 2 : 3;
-    // The output projection, log-softmax and top-k run over runs of whole sentences of at most
+    // The output projection, log-sum-exp and top-k run over runs of whole sentences of at most
     // run_rows rows (one sentence at least), and the logits reach the search one row at a
-    // time (project_rows): normalized and ranked while the row is in cache, never all K x batch
+    // time (project_rows): summed and ranked while the row is in cache, never all K x batch
     // of them at once (4x greedy's, the largest buffers of a beam step). Rows are independent,
     // so the scores are those of one projection over all of them.
     auto end_of = [&](std::size_t j) { return j + 1 < running.size() ? first_row[j + 1] : A; };
@@ -168,10 +165,10 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
                      const auto slot = static_cast<std::size_t>(active[chunk_row + r]);
                      if (penalty)
                        detail::penalize_repeats(row, hyp[slot], options.repetition_penalty, seen);
-                     log_softmax_rows(row, 1, V);
+                     const float lse = logsumexp_blocks(row, V, kBlock, block_max.data());
                      banned_row.clear();
                      detail::ngram_bans(hyp[slot], options.no_repeat_ngram_size, banned_row);
-                     add_candidates(row, V, score[slot],
+                     add_candidates(row, V, score[slot], lse, block_max.data(),
                                     static_cast<int>(slot % static_cast<std::size_t>(K)),
                                     banned_row, skip, nskip, static_cast<std::size_t>(2 * K), heap);
                    });

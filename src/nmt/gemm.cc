@@ -3,7 +3,6 @@
 #include <immintrin.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <array>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -93,34 +92,6 @@ T* scratch(std::vector<T>& v, std::int64_t n) {
 constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threading costs more
 
 }  // namespace
-
-void log_softmax_rows(float* x, std::int64_t rows, std::int64_t cols) {
-  if (rows <= 0 || cols <= 0) return;
-  struct Prim {
-    std::int64_t rows = -1, cols = -1;
-    dnnl::logsoftmax_forward prim;
-    dnnl::memory::desc md;
-  };
-  // Callers repeat a few shapes (beam search normalizes one row of V at a time): keep the last
-  // 8, replaced round-robin, rather than build a primitive per call.
-  thread_local std::array<Prim, 8> cache;
-  thread_local std::size_t next = 0;
-  Prim* found = nullptr;
-  for (auto& c : cache)
-    if (c.rows == rows && c.cols == cols) found = &c;
-  if (!found) {
-    found = &cache[next++ % cache.size()];
-    found->md = dnnl::memory::desc({rows, cols}, dt::f32, tag::ab);
-    dnnl::logsoftmax_forward::desc d(dnnl::prop_kind::forward_inference, found->md, 1);
-    found->prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, cpu_engine()));
-    found->rows = rows;
-    found->cols = cols;
-  }
-  Prim& p = *found;
-  dnnl::memory m(p.md, cpu_engine(), x);
-  p.prim.execute(thread_stream(), {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}});
-  thread_stream().wait();
-}
 
 std::string gemm_backend() {
   const dnnl_version_t* v = dnnl_version();

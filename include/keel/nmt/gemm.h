@@ -29,10 +29,6 @@ enum class Compute { fp32, int8_dynamic, int8_static };
 // "oneDNN 2.6.3, ISA avx512_core_vnni"-style description of the GEMM backend, for reports.
 std::string gemm_backend();
 
-// In place, row by row: x[r, :] -= logsumexp(x[r, :]) over [rows, cols] (oneDNN's logsoftmax,
-// vectorized; threads as the calling stream's OpenMP team). Beam search scores with it.
-void log_softmax_rows(float* x, std::int64_t rows, std::int64_t cols);
-
 // "fp32" | "int8" (static, calibrated) | "int8-dynamic"; throws core::InputError otherwise.
 Compute parse_compute(std::string_view name);
 std::string_view to_string(Compute c);

@@ -63,8 +63,9 @@ class Transformer {
 
   // Beam search with options.beam_size hypotheses per sentence. A sentence stops when beam_size
   // hypotheses have ended (or at its length bound); the best by length-normalized logprob is
-  // returned. Only live hypotheses are fed (one per sentence at the first step); log-softmax
-  // runs vectorized in oneDNN; the top 2K continuations are found by a threshold scan; the
+  // returned. Only live hypotheses are fed (one per sentence at the first step); each row's
+  // log-sum-exp and 64-entry block maxima take two vectorized passes; the top 2K continuations
+  // are found by a scan of the blocks that can still qualify; the
   // self-attention cache is reordered in place (K slots per sentence), copying only the
   // hypotheses whose parent changed.
   std::vector<Ids> beam_search(const std::vector<Ids>& src, const DecodeOptions& options) const;
