@@ -4,9 +4,11 @@
 // Here: only live hypotheses are fed (one per sentence at the first step), the logits arrive one
 // row at a time (int8: dequantized into a cached row), one pass finds the row's block maxima and
 // a second its log-sum-exp (logsumexp.h; the row is never rewritten normalized), a scan of the
-// blocks that can still qualify finds its best 2K, a sentence merges its rows', and the cache is
-// reordered in place in K slots, copying only hypotheses whose parent changed.
+// blocks that can still qualify finds its best 2K, a sentence merges its rows', and a hypothesis
+// reads its history where its ancestors cached it (State::history): nothing is copied, and a
+// sentence's hypotheses read the rows they share once.
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -92,6 +94,7 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   const int steps = *std::max_element(limit.begin(), limit.end());
   if (steps == 0) return out;
   State s = start(src, steps, K);  // slot b·K + k: hypothesis k of sentence b
+  s.history.assign(static_cast<std::size_t>(B * K * s.max_steps), 0);
   auto normalized = [&](float score, std::size_t len) {
     return score / std::pow(static_cast<float>(len), options.length_penalty);
   };
@@ -217,41 +220,20 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
 
 void Transformer::reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int n,
                                 int steps) const {
-  // A slot that is overwritten (its own parent differs) but read by another slot is saved first.
-  thread_local std::vector<int> saved_as;
-  thread_local std::vector<std::byte> saved;
-  saved_as.assign(static_cast<std::size_t>(n), -1);
-  int nsaved = 0;
-  for (int j = 0; j < n; ++j) {
-    const int p = parent[j];
-    if (p == j || p >= n || parent[p] == p || saved_as[p] >= 0) continue;
-    saved_as[p] = nsaved++;
-  }
-  const std::int64_t row = 2 * config_.d_model * s.kv_bytes();
-  const auto span = static_cast<std::size_t>(steps * row);
-  const std::size_t layers = s.self_kv.size();
-  if (nsaved > 0) {
-    if (saved.size() < layers * static_cast<std::size_t>(nsaved) * span)
-      saved.resize(layers * static_cast<std::size_t>(nsaved) * span);
-    for (std::size_t l = 0; l < layers; ++l)
-      for (int p = 0; p < n; ++p)
-        if (saved_as[p] >= 0)
-          std::copy_n(s.self_kv[l].get() + (first + p) * s.max_steps * row, span,
-                      saved.data() + (l * static_cast<std::size_t>(nsaved) +
-                                      static_cast<std::size_t>(saved_as[p])) *
-                                         span);
-  }
-  for (std::size_t l = 0; l < layers; ++l)
-    for (int j = 0; j < n; ++j) {
-      const int p = parent[j];
-      if (p == j) continue;
-      const std::byte* from = p < n && saved_as[p] >= 0
-                                  ? saved.data() + (l * static_cast<std::size_t>(nsaved) +
-                                                    static_cast<std::size_t>(saved_as[p])) *
-                                                       span
-                                  : s.self_kv[l].get() + (first + p) * s.max_steps * row;
-      std::copy_n(from, span, s.self_kv[l].get() + (first + j) * s.max_steps * row);
-    }
+  // Histories are tables of slots (State::history): a hypothesis takes its parent's table, and
+  // the cached rows stay where they were written (a slot writes only its step's row, so no row
+  // that a history names is ever overwritten).
+  assert(!s.history.empty());
+  thread_local std::vector<std::int32_t> taken;
+  const auto len = static_cast<std::size_t>(steps);
+  taken.resize(static_cast<std::size_t>(n) * len);
+  auto history = [&](std::int64_t slot) {
+    return s.history.begin() + static_cast<std::ptrdiff_t>((first + slot) * s.max_steps);
+  };
+  for (int j = 0; j < n; ++j)
+    std::copy_n(history(parent[j]), len, taken.begin() + static_cast<std::ptrdiff_t>(j * len));
+  for (int j = 0; j < n; ++j)
+    std::copy_n(taken.begin() + static_cast<std::ptrdiff_t>(j * len), len, history(j));
 }
 
 }  // namespace keel::nmt

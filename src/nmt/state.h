@@ -20,10 +20,15 @@ struct Transformer::State {
   bool half = false;
   std::vector<std::unique_ptr<std::byte[]>> cross_kv;  // per layer [Σ L_b, 2d]: rows [k | v], once
   std::vector<std::unique_ptr<std::byte[]>> self_kv;   // per layer [slots, max_steps, 2d]: KV cache
+  // Beam search only: [slots, max_steps], the slot whose cached row j slot b's hypothesis reads
+  // (its history lives where its ancestors wrote it; reordering copies these, not the rows).
+  // Empty: every slot reads its own rows.
+  std::vector<std::int32_t> history;
   std::int64_t kv_bytes() const { return half ? 2 : 4; }  // per element
   // Scratch reused across steps.
   std::vector<float> x, h, big, ctx, tmp;
   std::vector<std::int32_t> positions;
+  std::vector<std::int64_t> self_rows;  // per query row of a step: its cache rows (history)
 };
 
 }  // namespace keel::nmt

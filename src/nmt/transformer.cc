@@ -220,6 +220,25 @@ void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64
                       heads, dh, ctx + a.q_row * ctx_stride, ctx_stride, scores.data());
   }
 }
+// The same where query row r reads its own cache rows rows[r·nk .. + nk) (beam hypotheses'
+// histories; State::history), a group being one sentence's hypotheses.
+template <typename T>
+void multi_head_gathered(const std::vector<AttnGroup>& groups, const std::int64_t* rows,
+                         const float* q, std::int64_t q_stride, const T* kv, std::int64_t kv_stride,
+                         std::int64_t v_offset, std::int64_t heads, std::int64_t dh, float* ctx,
+                         std::int64_t ctx_stride) {
+  const auto n = static_cast<std::int64_t>(groups.size());
+#pragma omp parallel for schedule(static) if (n > 1)
+  for (std::int64_t g = 0; g < n; ++g) {
+    thread_local std::vector<float> scores;
+    const AttnGroup& a = groups[g];
+    if (scores.size() < static_cast<std::size_t>(8 * heads * a.nk))
+      scores.resize(static_cast<std::size_t>(8 * heads * a.nk));
+    attention_queries_gathered(q + a.q_row * q_stride, q_stride, a.nq, kv, kv_stride, v_offset,
+                               rows + a.q_row * a.nk, a.nk, heads, dh, ctx + a.q_row * ctx_stride,
+                               ctx_stride, scores.data());
+  }
+}
 }  // namespace
 
 std::vector<float> Transformer::encode(const std::vector<Ids>& src) const {
@@ -323,13 +342,27 @@ const float* Transformer::step_hidden(State& s, const std::vector<int>& active,
   for (std::int64_t r = 0; r < A; ++r) pos[r] = t;
   tgt_embed_.forward(tokens, pos, A, x);
 
-  // Self-attention: every row its own cache. Cross-attention: consecutive rows of one sentence
-  // (its beam hypotheses) share the encoder output, so they form one group.
-  std::vector<AttnGroup> self_groups(static_cast<std::size_t>(A)), cross_groups;
+  // Self-attention: every row its own cache, or (beam search) the rows its history names, a
+  // sentence's hypotheses in one group so that the rows they share are read once. Cross-
+  // attention: consecutive rows of one sentence share the encoder output: one group.
+  const bool gathered = !s.history.empty();
+  std::vector<AttnGroup> self_groups, cross_groups;
+  std::int64_t* rows = gathered ? sized(s.self_rows, A * (t + 1)) : nullptr;
   for (std::int64_t r = 0; r < A; ++r) {
     const int b = active[r];
     const std::int64_t sentence = b / s.slots_per_sentence;
-    self_groups[r] = {r, 1, b * s.max_steps, t + 1};
+    if (gathered) {
+      std::int32_t* history = s.history.data() + b * s.max_steps;
+      history[t] = b;
+      for (std::int64_t j = 0; j <= t; ++j) rows[r * (t + 1) + j] = history[j] * s.max_steps + j;
+      if (!self_groups.empty() && self_groups.back().kv_row == sentence &&
+          self_groups.back().q_row + self_groups.back().nq == r)
+        ++self_groups.back().nq;
+      else
+        self_groups.push_back({r, 1, sentence, t + 1});  // kv_row: the sentence
+    } else {
+      self_groups.push_back({r, 1, b * s.max_steps, t + 1});
+    }
     if (!cross_groups.empty() && cross_groups.back().kv_row == s.offset[sentence] &&
         cross_groups.back().q_row + cross_groups.back().nq == r)
       ++cross_groups.back().nq;
@@ -353,7 +386,13 @@ const float* Transformer::step_hidden(State& s, const std::vector<int>& active,
         std::memcpy(reinterpret_cast<float*>(cache) + at, kv,
                     sizeof(float) * static_cast<std::size_t>(2 * d));
     }
-    if (s.half)
+    if (gathered && s.half)
+      multi_head_gathered(self_groups, rows, big, 3 * d, reinterpret_cast<const Half*>(cache), 2 * d,
+                          d, heads, dh, ctx, d);
+    else if (gathered)
+      multi_head_gathered(self_groups, rows, big, 3 * d, reinterpret_cast<const float*>(cache),
+                          2 * d, d, heads, dh, ctx, d);
+    else if (s.half)
       multi_head(self_groups, big, 3 * d, reinterpret_cast<const Half*>(cache), 2 * d, d, heads, dh,
                  ctx, d);
     else

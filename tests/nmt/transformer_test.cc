@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <random>
 
@@ -103,6 +104,52 @@ TEST(Layers, AttentionOverHalfCachesStaysCloseToFp32) {
         << nk << "x" << heads << "x" << dh;
     EXPECT_GT(max_diff(out, ref), 0.f);  // the half path really ran on rounded values
   }
+}
+
+// Beam hypotheses read their histories from rows where their ancestors cached them: each query
+// gets exactly what attention_query gives over a contiguous copy of its own rows (grouping and
+// sharing change nothing, bit for bit), and the double reference agrees.
+template <typename T>
+void expect_gathered_equals_per_query() {
+  const std::int64_t heads = 4, dh = 16, d = heads * dh, stride = 2 * d + 3, slots = 5, steps = 9;
+  const std::int64_t nq = 11, nk = 7;  // more queries than one chunk of 8
+  auto kv32 = randn(std::size_t(slots * steps * stride), 21), q = randn(std::size_t(nq * d), 22);
+  std::vector<T> kv(kv32.size());
+  if constexpr (std::is_same_v<T, float>)
+    kv = kv32;
+  else
+    float_to_half(kv32.data(), static_cast<std::int64_t>(kv32.size()), kv.data());
+  // Query i reads row j of slot (i / 3 + j / 3) % slots: neighbours share rows, later rows part.
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(nq * nk));
+  for (std::int64_t i = 0; i < nq; ++i)
+    for (std::int64_t j = 0; j < nk; ++j) rows[i * nk + j] = ((i / 3 + j / 3) % slots) * steps + j;
+  std::vector<float> out(static_cast<std::size_t>(nq * d)), scores(static_cast<std::size_t>(8 * heads * nk));
+  attention_queries_gathered(q.data(), d, nq, kv.data(), stride, d, rows.data(), nk, heads, dh,
+                             out.data(), d, scores.data());
+  for (std::int64_t i = 0; i < nq; ++i) {
+    std::vector<T> own(static_cast<std::size_t>(nk * stride));
+    std::vector<float> own32(own.size());
+    for (std::int64_t j = 0; j < nk; ++j) {
+      std::copy_n(kv.data() + rows[i * nk + j] * stride, stride, own.data() + j * stride);
+      std::copy_n(kv32.data() + rows[i * nk + j] * stride, stride, own32.data() + j * stride);
+    }
+    std::vector<float> one(static_cast<std::size_t>(d)), ref(one.size());
+    attention_query(q.data() + i * d, own.data(), own.data() + d, stride, nk, heads, dh, one.data(),
+                    scores.data());
+    EXPECT_EQ(std::memcmp(one.data(), out.data() + i * d, sizeof(float) * one.size()), 0)
+        << "query " << i;
+    for (std::int64_t h = 0; h < heads; ++h)
+      attention_head_ref(q.data() + i * d + h * dh, d, own32.data() + h * dh, stride,
+                         own32.data() + d + h * dh, stride, 1, nk, dh, ref.data() + h * dh, d);
+    const float tol = std::is_same_v<T, float> ? kAttnTol * 4.f : kHalfCacheAttnTol * max_abs(ref);
+    EXPECT_LE(max_diff(std::vector<float>(out.begin() + i * d, out.begin() + (i + 1) * d), ref), tol)
+        << "query " << i;
+  }
+}
+
+TEST(Layers, GatheredQueriesEqualEachQueryOverItsOwnRows) {
+  expect_gathered_equals_per_query<float>();
+  expect_gathered_equals_per_query<Half>();
 }
 
 TEST(Layers, SinusoidalPositionsFollowThePaper) {

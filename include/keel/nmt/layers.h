@@ -57,6 +57,22 @@ void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, c
                        const Half* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
                        std::int64_t dh, float* out, std::int64_t out_stride, float* scores);
 
+// attention_query for nq queries that each read their own key/value rows of one cache: key row j
+// of query i is kv + rows[i·nk + j]·kv_stride, its value row v_offset further. Beam hypotheses
+// share their common history this way instead of copying it; a row read by several of the
+// queries is loaded (and converted) once for all. Same results per query as attention_query, bit
+// for bit. `scores`: scratch for 8·heads·nk floats.
+void attention_queries_gathered(const float* q, std::int64_t q_stride, std::int64_t nq,
+                                const float* kv, std::int64_t kv_stride, std::int64_t v_offset,
+                                const std::int64_t* rows, std::int64_t nk, std::int64_t heads,
+                                std::int64_t dh, float* out, std::int64_t out_stride,
+                                float* scores);
+void attention_queries_gathered(const float* q, std::int64_t q_stride, std::int64_t nq,
+                                const Half* kv, std::int64_t kv_stride, std::int64_t v_offset,
+                                const std::int64_t* rows, std::int64_t nk, std::int64_t heads,
+                                std::int64_t dh, float* out, std::int64_t out_stride,
+                                float* scores);
+
 // attention_head in double, plainly, for tests.
 void attention_head_ref(const float* q, std::int64_t q_stride, const float* k,
                         std::int64_t k_stride, const float* v, std::int64_t v_stride,

@@ -65,9 +65,9 @@ class Transformer {
   // hypotheses have ended (or at its length bound); the best by length-normalized logprob is
   // returned. Only live hypotheses are fed (one per sentence at the first step); each row's
   // log-sum-exp and 64-entry block maxima take two vectorized passes; the top 2K continuations
-  // are found by a scan of the blocks that can still qualify; the
-  // self-attention cache is reordered in place (K slots per sentence), copying only the
-  // hypotheses whose parent changed.
+  // are found by a scan of the blocks that can still qualify; a hypothesis's self-attention
+  // history is a table of where its ancestors cached their rows: reordering copies no rows,
+  // and a sentence's hypotheses read their shared rows once.
   std::vector<Ids> beam_search(const std::vector<Ids>& src, const DecodeOptions& options) const;
   // The same search written plainly (beam_reference.cc): double log-softmax of every row, a
   // heap over every (hypothesis, token), whole caches copied between two halves of 2K slots.
@@ -98,8 +98,8 @@ class Transformer {
   State start(const std::vector<Ids>& src, int max_steps, int slots_per_sentence = 1) const;
   // Copies the cached rows [0, steps) of slot `from` into slot `to` (beam reordering).
   void copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const;
-  // Slots first + j take the cached rows [0, steps) that slots first + parent[j] held, for all
-  // j < n at once (a permutation with repeats), copying only where parent[j] != j.
+  // Slots first + j take the histories (State::history, positions [0, steps)) that slots
+  // first + parent[j] held, for all j < n at once (a permutation with repeats).
   void reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int n, int steps) const;
   // One decoder step for the sentences `active` (indices into the batch) fed `tokens` at
   // position t; writes logits [active.size(), V].
