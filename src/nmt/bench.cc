@@ -46,6 +46,19 @@ double cpu_seconds() {
          1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+TranslateOptions translate_options(const BenchSettings& s, int beam_size) {
+  TranslateOptions opt;
+  opt.decode = {.max_length = s.target_len, .min_length = s.target_len, .beam_size = beam_size};
+  opt.decode.no_repeat_ngram_size = s.no_repeat_ngram_size;
+  opt.decode.repetition_penalty = s.repetition_penalty;
+  opt.max_batch_size = s.batch;
+  opt.max_batch_tokens = s.max_batch_tokens;
+  opt.streams = s.streams;
+  opt.threads_per_stream = s.threads_per_stream;
+  opt.pin_cores = s.pin;
+  return opt;
+}
+
 BenchResult run(const std::function<Model()>& make_model, Compute compute, const BenchSettings& s) {
   using clock = std::chrono::steady_clock;
   BenchResult res;
@@ -63,15 +76,7 @@ BenchResult run(const std::function<Model()>& make_model, Compute compute, const
     ++res.layers;
     res.int8_layers += l.compute() != Compute::fp32;
   });
-  TranslateOptions opt;
-  opt.decode = {.max_length = s.target_len, .min_length = s.target_len, .beam_size = s.beam_size};
-  opt.decode.no_repeat_ngram_size = s.no_repeat_ngram_size;
-  opt.decode.repetition_penalty = s.repetition_penalty;
-  opt.max_batch_size = s.batch;
-  opt.max_batch_tokens = s.max_batch_tokens;
-  opt.streams = s.streams;
-  opt.threads_per_stream = s.threads_per_stream;
-  opt.pin_cores = s.pin;
+  const TranslateOptions opt = translate_options(s, s.beam_size);
   // Warm-up: JIT the primitives of every stream for the shapes most batches use.
   std::vector<std::string> warm(
       lines.begin(), lines.begin() + std::min<std::ptrdiff_t>(std::ssize(lines), 2L * s.streams));
@@ -220,6 +225,66 @@ RatioSummary round_ratios(const std::vector<BenchResult>& runs, const std::vecto
   std::sort(q.begin(), q.end());
   const std::size_t n = q.size();
   return {n % 2 ? q[n / 2] : 0.5 * (q[n / 2 - 1] + q[n / 2]), q.front(), q.back()};
+}
+
+RatioSummary slice_ratios(const std::vector<double>& times, const std::vector<double>& base) {
+  assert(!times.empty() && times.size() == base.size());
+  RatioSummary r{0, times[0] / base[0], times[0] / base[0]};
+  double sum = 0, sum_base = 0;
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    sum += times[i];
+    sum_base += base[i];
+    r.min = std::min(r.min, times[i] / base[i]);
+    r.max = std::max(r.max, times[i] / base[i]);
+  }
+  r.value = sum / sum_base;
+  return r;
+}
+
+RatioSummary paired_slices(const std::function<Model()>& make_model, Compute compute,
+                           const BenchSettings& s, int beam_size, int base_beam_size) {
+  const std::string reply = run_in_child([&] {
+    using clock = std::chrono::steady_clock;
+    std::unique_ptr<Translator> tr;
+    std::vector<std::string> lines;
+    {
+      Model m = make_model();
+      lines = bench_input(s, m.src_vocab, s.seed);
+      tr = std::make_unique<Translator>(std::move(m), compute);
+    }
+    const TranslateOptions beam = translate_options(s, beam_size), base = translate_options(s, base_beam_size);
+    // A slice is one batch per stream: both searches see the same batches as in a whole run.
+    const auto slice = static_cast<std::size_t>(std::max(1, s.streams) * s.batch);
+    auto part = [&](std::size_t i) {
+      return std::vector<std::string>(lines.begin() + static_cast<std::ptrdiff_t>(i),
+                                      lines.begin() + static_cast<std::ptrdiff_t>(std::min(i + slice, lines.size())));
+    };
+    tr->translate(part(0), base);  // warm-up of both
+    tr->translate(part(0), beam);
+    auto timed = [&](const std::vector<std::string>& in, const TranslateOptions& o) {
+      const auto a = clock::now();
+      tr->translate(in, o);
+      return std::chrono::duration<double>(clock::now() - a).count();
+    };
+    std::vector<double> t_beam, t_base;
+    for (int r = 0; r < std::max(1, s.repeat); ++r)
+      for (std::size_t i = 0; i < lines.size(); i += slice) {
+        const auto in = part(i);
+        if (t_beam.size() % 2 == 0) {  // ABBA: neither always runs first
+          t_base.push_back(timed(in, base));
+          t_beam.push_back(timed(in, beam));
+        } else {
+          t_beam.push_back(timed(in, beam));
+          t_base.push_back(timed(in, base));
+        }
+      }
+    const RatioSummary q = slice_ratios(t_beam, t_base);
+    return fmt::format("{} {} {}", q.value, q.min, q.max);
+  });
+  RatioSummary q;
+  if (std::sscanf(reply.c_str(), "%lf %lf %lf", &q.value, &q.min, &q.max) != 3)
+    throw core::Error("bench: bad reply from the paired-slices child");
+  return q;
 }
 
 std::string format_bench(const std::vector<BenchResult>& results) {

@@ -315,16 +315,26 @@ TEST(NmtBench, RoundRatiosArePairedByRoundAndMedianRunIsTheMiddleOne) {
   };
   // Rounds 2 and 3 ran twice as slow for both: the ratios are 2, 2.5, 2.5.
   auto r = keel::nmt::round_ratios(runs_of({2.0, 10.0, 10.0}), runs_of({1.0, 4.0, 4.0}));
-  EXPECT_DOUBLE_EQ(r.median, 2.5);
+  EXPECT_DOUBLE_EQ(r.value, 2.5);
   EXPECT_DOUBLE_EQ(r.min, 2.0);
   EXPECT_DOUBLE_EQ(r.max, 2.5);
   r = keel::nmt::round_ratios(runs_of({3.0, 2.0, 8.0, 4.0}), runs_of({1.0, 1.0, 2.0, 1.0}));  // 3 2 4 4
-  EXPECT_DOUBLE_EQ(r.median, 3.5);
+  EXPECT_DOUBLE_EQ(r.value, 3.5);
   auto runs = runs_of({5.0, 1.0, 3.0, 4.0});
   runs[0].latency_p50_ms = 7.0;  // measured in the first round only
   const auto m = keel::nmt::median_run(runs);
   EXPECT_DOUBLE_EQ(m.run_s, 3.0);
   EXPECT_DOUBLE_EQ(m.latency_p50_ms, 7.0);
+}
+
+// Paired slices: the beam's cost is its total time over the base's, not a mean of ratios; the
+// spread is the pairs' smallest and largest ratio.
+TEST(NmtBench, SliceRatiosAreTotalsWithThePairsSpread) {
+  // Pairs 3/1, 2/2, 8/2: totals 13 / 5.
+  const auto r = keel::nmt::slice_ratios({3.0, 2.0, 8.0}, {1.0, 2.0, 2.0});
+  EXPECT_DOUBLE_EQ(r.value, 13.0 / 5.0);
+  EXPECT_DOUBLE_EQ(r.min, 1.0);
+  EXPECT_DOUBLE_EQ(r.max, 4.0);
 }
 
 TEST(CliNmt, BenchComparesBeamSizesInInterleavedRounds) {
@@ -341,4 +351,8 @@ TEST(CliNmt, BenchComparesBeamSizesInInterleavedRounds) {
   EXPECT_LE(c["time_ratio_min"].get<double>(), c["time_ratio_median"].get<double>());
   EXPECT_LE(c["time_ratio_median"].get<double>(), c["time_ratio_max"].get<double>());
   EXPECT_GT(c["time_ratio_min"].get<double>(), 0.0);
+  // The cost from paired slices lies within its pairs' spread.
+  EXPECT_LE(c["slice_ratio_min"].get<double>(), c["time_ratio"].get<double>());
+  EXPECT_LE(c["time_ratio"].get<double>(), c["slice_ratio_max"].get<double>());
+  EXPECT_GT(c["slice_ratio_min"].get<double>(), 0.0);
 }

@@ -68,12 +68,23 @@ bool is_calibrated(const Model& model);
 // figures are the first run's (BenchSettings::latency is measured once). `runs` not empty.
 BenchResult median_run(const std::vector<BenchResult>& runs);
 
-// Per-round time ratios runs[r].run_s / base[r].run_s (paired by index): median (the mean of
-// the two middle ones for an even count), smallest and largest.
+// Per-round time ratios runs[r].run_s / base[r].run_s (paired by index): their median (the mean
+// of the two middle ones for an even count) in `value`, smallest and largest.
 struct RatioSummary {
-  double median = 0, min = 0, max = 0;
+  double value = 0, min = 0, max = 0;
 };
 RatioSummary round_ratios(const std::vector<BenchResult>& runs, const std::vector<BenchResult>& base);
+
+// A beam size's time against another's with the drift between minutes taken out: in one child,
+// the workload is cut into slices of one batch per stream, each slice is translated with both
+// beam sizes in turn (base first, then second, alternately), over `repeat` passes, after a
+// warm-up of both. Slices take about a second here, so this VM's speed drift (tens of percent
+// between minutes) falls on both sides of nearly every pair. Returns slice_ratios of the times.
+RatioSummary paired_slices(const std::function<Model()>& make_model, Compute compute,
+                           const BenchSettings& s, int beam_size, int base_beam_size);
+// Σ times / Σ base (in `value`) and the smallest and largest times[i] / base[i]: the total
+// cost, and the spread of the pairs. Paired by index; not empty.
+RatioSummary slice_ratios(const std::vector<double>& times, const std::vector<double>& base);
 
 // The results as a table with tok/s, sentences/s, tok per CPU-second, preparation time, peak
 // RSS, int8 layers and the speed ratio to the first (fp32) row.
