@@ -204,10 +204,10 @@ namespace {
 struct AttnGroup {
   std::int64_t q_row, nq, kv_row, nk;
 };
-template <typename T>
-void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64_t q_stride,
-                const T* kv, std::int64_t kv_stride, std::int64_t v_offset, std::int64_t heads,
-                std::int64_t dh, float* ctx, std::int64_t ctx_stride) {
+// Calls attend(group, scores) for every group, in parallel when there are several; `scores` is
+// per-thread scratch for 8·heads·nk floats.
+template <typename Attend>
+void each_group(const std::vector<AttnGroup>& groups, std::int64_t heads, const Attend& attend) {
   const auto n = static_cast<std::int64_t>(groups.size());
 #pragma omp parallel for schedule(static) if (n > 1)
   for (std::int64_t g = 0; g < n; ++g) {
@@ -215,10 +215,18 @@ void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64
     const AttnGroup& a = groups[g];
     if (scores.size() < static_cast<std::size_t>(8 * heads * a.nk))
       scores.resize(static_cast<std::size_t>(8 * heads * a.nk));
+    attend(a, scores.data());
+  }
+}
+template <typename T>
+void multi_head(const std::vector<AttnGroup>& groups, const float* q, std::int64_t q_stride,
+                const T* kv, std::int64_t kv_stride, std::int64_t v_offset, std::int64_t heads,
+                std::int64_t dh, float* ctx, std::int64_t ctx_stride) {
+  each_group(groups, heads, [&](const AttnGroup& a, float* scores) {
     const T* k = kv + a.kv_row * kv_stride;
     attention_queries(q + a.q_row * q_stride, q_stride, a.nq, k, k + v_offset, kv_stride, a.nk,
-                      heads, dh, ctx + a.q_row * ctx_stride, ctx_stride, scores.data());
-  }
+                      heads, dh, ctx + a.q_row * ctx_stride, ctx_stride, scores);
+  });
 }
 // The same where query row r reads its own cache rows rows[r·nk .. + nk) (beam hypotheses'
 // histories; State::history), a group being one sentence's hypotheses.
@@ -227,17 +235,11 @@ void multi_head_gathered(const std::vector<AttnGroup>& groups, const std::int64_
                          const float* q, std::int64_t q_stride, const T* kv, std::int64_t kv_stride,
                          std::int64_t v_offset, std::int64_t heads, std::int64_t dh, float* ctx,
                          std::int64_t ctx_stride) {
-  const auto n = static_cast<std::int64_t>(groups.size());
-#pragma omp parallel for schedule(static) if (n > 1)
-  for (std::int64_t g = 0; g < n; ++g) {
-    thread_local std::vector<float> scores;
-    const AttnGroup& a = groups[g];
-    if (scores.size() < static_cast<std::size_t>(8 * heads * a.nk))
-      scores.resize(static_cast<std::size_t>(8 * heads * a.nk));
+  each_group(groups, heads, [&](const AttnGroup& a, float* scores) {
     attention_queries_gathered(q + a.q_row * q_stride, q_stride, a.nq, kv, kv_stride, v_offset,
                                rows + a.q_row * a.nk, a.nk, heads, dh, ctx + a.q_row * ctx_stride,
-                               ctx_stride, scores.data());
-  }
+                               ctx_stride, scores);
+  });
 }
 }  // namespace
 
