@@ -46,6 +46,15 @@ double cpu_seconds() {
          1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
+// A translator for `compute` over the model `make_model` gives (the Model itself is gone once
+// the translator holds its weights) and the workload's lines in its vocabulary.
+std::pair<std::unique_ptr<Translator>, std::vector<std::string>> prepare(
+    const std::function<Model()>& make_model, Compute compute, const BenchSettings& s) {
+  Model m = make_model();
+  std::vector<std::string> lines = bench_input(s, m.src_vocab, s.seed);
+  return {std::make_unique<Translator>(std::move(m), compute), std::move(lines)};
+}
+
 TranslateOptions translate_options(const BenchSettings& s, int beam_size) {
   TranslateOptions opt;
   opt.decode = {.max_length = s.target_len, .min_length = s.target_len, .beam_size = beam_size};
@@ -64,13 +73,7 @@ BenchResult run(const std::function<Model()>& make_model, Compute compute, const
   BenchResult res;
   res.compute = compute;
   auto t0 = clock::now();
-  std::unique_ptr<Translator> tr;
-  std::vector<std::string> lines;
-  {
-    Model m = make_model();
-    lines = bench_input(s, m.src_vocab, s.seed);
-    tr = std::make_unique<Translator>(std::move(m), compute);
-  }
+  auto [tr, lines] = prepare(make_model, compute, s);
   res.prepare_s = std::chrono::duration<double>(clock::now() - t0).count();
   tr->model().for_each_linear([&](const auto&, const Linear& l) {
     ++res.layers;
@@ -245,13 +248,7 @@ RatioSummary paired_slices(const std::function<Model()>& make_model, Compute com
                            const BenchSettings& s, int beam_size, int base_beam_size) {
   const std::string reply = run_in_child([&] {
     using clock = std::chrono::steady_clock;
-    std::unique_ptr<Translator> tr;
-    std::vector<std::string> lines;
-    {
-      Model m = make_model();
-      lines = bench_input(s, m.src_vocab, s.seed);
-      tr = std::make_unique<Translator>(std::move(m), compute);
-    }
+    auto [tr, lines] = prepare(make_model, compute, s);
     const TranslateOptions beam = translate_options(s, beam_size), base = translate_options(s, base_beam_size);
     // A slice is one batch per stream: both searches see the same batches as in a whole run.
     const auto slice = static_cast<std::size_t>(std::max(1, s.streams) * s.batch);
