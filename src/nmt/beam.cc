@@ -1,11 +1,11 @@
 // Beam search, the fast path (the plain one is beam_reference.cc; tests compare them). Where the
 // reference spent its time (docs/benchmarks.md): a double exp per vocabulary entry of every
 // hypothesis, a heap test per entry, and every hypothesis's whole cache copied every step.
-// Here: only live hypotheses are fed (one per sentence at the first step), the logits arrive one
-// row at a time (int8: dequantized into a cached row), one pass finds the row's block maxima and
-// a second its log-sum-exp (logsumexp.h; the row is never rewritten normalized), a scan of the
-// blocks that can still qualify finds its best 2K, a sentence merges its rows', and a hypothesis
-// reads its history where its ancestors cached it (State::history): nothing is copied, and a
+// Here: only live hypotheses are fed (one per sentence at the first step); the output
+// projection runs over all of them a chunk of columns at a time (Linear::forward_chunks), each
+// chunk folded into every row's online log-sum-exp and its few entries that can still rank
+// (RowScan) while it is in cache; a sentence merges its rows' survivors; and a hypothesis reads
+// its history where its ancestors cached it (State::history): nothing is copied, and a
 // sentence's hypotheses read the rows they share once.
 #include <algorithm>
 #include <cassert>
@@ -15,6 +15,7 @@
 #include "decode_controls.h"
 #include "keel/nmt/gemm.h"
 #include "keel/nmt/logsumexp.h"
+#include "keel/nmt/row_scan.h"
 #include "keel/nmt/transformer.h"
 #include "state.h"
 
@@ -36,45 +37,46 @@ bool better(const Candidate& a, const Candidate& b) {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr std::int64_t kBlock = 64;
-// Rows of logits a beam step holds at once (beam_search). Each run re-reads the whole output
-// projection (32 000 x d: 64 MB in fp32, 16 MB in int8), so fewer, larger runs save memory
-// traffic; each holds rows x V floats (fp32 logits, int8 s32 accumulators). fp32: 64 rows (beam 4
-// / greedy 2.05-2.13x time at 1.44x peak RSS, against 2.81x at 32 rows; 128 rows reached 1.50x
-// RSS; docs/benchmarks.md);
-// int8, whose weights are a quarter of the bytes: 32 rows, a greedy batch's worth.
-constexpr std::int64_t kProjectRowsFp32 = 64, kProjectRowsInt8 = 32;
+// The output projection's shape per call (forward_chunks): up to kPassRows hypotheses × 512
+// columns, so a chunk's weights (1 MB fp32) and results (256 KB at 128 rows) stay in L2 while
+// the scoring reads them. Against 64-row calls over all 32 000 columns that wrote the logits
+// out: ~20 % less time per row for the projection and its log-sum-exp (docs/benchmarks.md).
+constexpr std::int64_t kPassRows = 256, kChunkCols = 512;
 
-// Adds hypothesis `beam`'s continuations to its sentence's heap `top` of the best `want` (worst
-// on top), scored base + (row[token] - lse) from its row of logits and their log-sum-exp,
-// skipping `skip` tokens and `banned` ones. A sentence's rows are fed in (beam, token) order into
-// one heap, so a later candidate that only ties the worst kept one never displaces it: the strict
-// test on the score alone selects exactly what the reference's heap does.
-void add_candidates(const float* row, std::int64_t V, float base, float lse,
-                    const float* block_max, int beam, const std::vector<std::uint32_t>& banned,
-                    const std::uint32_t* skip, int nskip, std::size_t want,
-                    std::vector<Candidate>& top) {
-  float worst = top.size() < want ? kNegInf : top.front().score;
+// Offers candidate c to a sentence's heap `top` of the best `want` (worst on top). A sentence's
+// candidates arrive in (beam, token) order, so a later one that only ties the worst kept one
+// never displaces it: the strict test on the score alone selects exactly what the reference's
+// heap does.
+void offer(std::vector<Candidate>& top, std::size_t want, const Candidate& c) {
+  if (top.size() < want) {
+    if (c.score == kNegInf) return;  // nothing to rank
+    top.push_back(c);
+    std::push_heap(top.begin(), top.end(), better);  // worst on top
+  } else if (c.score > top.front().score) {
+    std::pop_heap(top.begin(), top.end(), better);
+    top.back() = c;
+    std::push_heap(top.begin(), top.end(), better);
+  }
+}
+
+// The whole row at once, for a row whose RowScan could not be shown exact: hypothesis `beam`'s
+// continuations offered to `top`, scored base + (row[token] - lse) from its row of logits and
+// their log-sum-exp, skipping `skip` tokens and `banned` ones, in token order.
+void add_candidates(const float* row, std::int64_t V, float base, float lse, const float* block_max,
+                    int beam, const std::vector<std::uint32_t>& banned, const std::uint32_t* skip,
+                    int nskip, std::size_t want, std::vector<Candidate>& top) {
   for (std::int64_t v0 = 0; v0 < V; v0 += kBlock) {
     // Once the heap is full, blocks whose best score cannot beat the worst kept one are skipped
     // (almost all of them): rounding is monotone, so no score in the block beats it either.
-    if (top.size() >= want && !(base + (block_max[v0 / kBlock] - lse) > worst)) continue;
+    if (top.size() >= want && !(base + (block_max[v0 / kBlock] - lse) > top.front().score))
+      continue;
     for (std::int64_t v = v0; v < std::min(V, v0 + kBlock); ++v) {
       const float score = base + (row[v] - lse);
-      if (!(score > worst) && top.size() >= want) continue;
-      if (top.size() < want && score == kNegInf) continue;  // nothing to rank
+      if (top.size() >= want && !(score > top.front().score)) continue;
       const auto tok = static_cast<std::uint32_t>(v);
       if (std::find(skip, skip + nskip, tok) != skip + nskip) continue;
       if (std::find(banned.begin(), banned.end(), tok) != banned.end()) continue;
-      const Candidate c{score, beam, tok};
-      if (top.size() < want) {
-        top.push_back(c);
-        std::push_heap(top.begin(), top.end(), better);  // worst on top
-      } else {
-        std::pop_heap(top.begin(), top.end(), better);
-        top.back() = c;
-        std::push_heap(top.begin(), top.end(), better);
-      }
-      if (top.size() >= want) worst = top.front().score;
+      offer(top, want, Candidate{score, beam, tok});
     }
   }
 }
@@ -110,19 +112,16 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
   for (std::int64_t b = 0; b < B; ++b) done[b] = limit[b] == 0;
   std::vector<int> active, parent(static_cast<std::size_t>(K));
   std::vector<std::int64_t> running, first_row;
-  std::vector<std::uint32_t> tokens, seen;
-  // A run holds run_rows rows, or one sentence's K when more, or all there are when fewer;
-  // only fp32 writes their logits (the int8 modes hand over one dequantized row at a time).
-  const bool fp32_logits = output_->compute() == Compute::fp32;
-  const std::int64_t run_rows = fp32_logits ? kProjectRowsFp32 : kProjectRowsInt8;
-  std::vector<float> logits;
-  if (fp32_logits)
-    logits.resize(
-        static_cast<std::size_t>(std::min(std::max<std::int64_t>(run_rows, K), B * K) * V));
-  std::vector<std::vector<Candidate>> sentence_top;  // per sentence of a run: its best 2K
-  std::vector<std::uint32_t> banned_row;
-  std::vector<float> block_max(static_cast<std::size_t>((V + kBlock - 1) / kBlock));
+  std::vector<std::uint32_t> tokens;
+  const auto want = static_cast<std::size_t>(2 * K);  // the best 2K: K may end in EOS
+  std::vector<RowScan> scans;
+  std::vector<std::vector<std::uint32_t>> repeats;  // per row: its tokens, for the penalty
+  std::vector<std::vector<ScoredToken>> survivors;  // per row: what may rank, token order
+  std::vector<Candidate> top;
+  std::vector<std::uint32_t> excluded, banned, seen;
+  std::vector<float> row, block_max;  // the whole-row fallback
   const bool penalty = options.repetition_penalty != 1.f;
+  const std::int64_t d = config_.d_model;
   for (int t = 0; t < steps; ++t) {
     active.clear();
     tokens.clear();
@@ -143,70 +142,93 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
     // Padding and BOS are inputs, never outputs; EOS waits for min_length.
     const std::uint32_t skip[3] = {config_.pad_id, config_.bos_id, eos};
     const int nskip = t >= options.min_length ? 2 : 3;
-    // The output projection, log-sum-exp and top-k run over runs of whole sentences of at most
-    // run_rows rows (one sentence at least), and the logits reach the search one row at a
-    // time (project_rows): summed and ranked while the row is in cache, never all K x batch
-    // of them at once (4x greedy's, the largest buffers of a beam step). Rows are independent,
-    // so the scores are those of one projection over all of them.
-    auto end_of = [&](std::size_t j) { return j + 1 < running.size() ? first_row[j + 1] : A; };
-    for (std::size_t i = 0; i < running.size();) {
-      const std::int64_t chunk_row = first_row[i];
-      std::size_t last_sentence = i;
-      while (last_sentence + 1 < running.size() &&
-             end_of(last_sentence + 1) - chunk_row <= run_rows)
-        ++last_sentence;
-      const std::int64_t chunk_rows = end_of(last_sentence) - chunk_row;
-      const std::size_t first_sentence = i;
-      if (sentence_top.size() <= last_sentence - first_sentence)
-        sentence_top.resize(last_sentence - first_sentence + 1);
-      std::size_t current = first_sentence;  // rows arrive in order, sentence by sentence
-      project_rows(hidden + chunk_row * config_.d_model, chunk_rows, logits.data(),
-                   [&](std::int64_t r, float* row) {
-                     while (chunk_row + r >= end_of(current)) ++current;
-                     auto& heap = sentence_top[current - first_sentence];
-                     if (chunk_row + r == first_row[current]) heap.clear();
-                     const auto slot = static_cast<std::size_t>(active[chunk_row + r]);
-                     if (penalty)
-                       detail::penalize_repeats(row, hyp[slot], options.repetition_penalty, seen);
-                     const float lse = logsumexp_blocks(row, V, kBlock, block_max.data());
-                     banned_row.clear();
-                     detail::ngram_bans(hyp[slot], options.no_repeat_ngram_size, banned_row);
-                     add_candidates(row, V, score[slot], lse, block_max.data(),
-                                    static_cast<int>(slot % static_cast<std::size_t>(K)),
-                                    banned_row, skip, nskip, static_cast<std::size_t>(2 * K), heap);
-                   });
-      for (; i <= last_sentence; ++i) {
-        const std::int64_t b = running[i];
-        const bool final_step = t + 1 == limit[b];
-        std::vector<Candidate>& top = sentence_top[i - first_sentence];
-        std::sort(top.begin(), top.end(), better);
-        int kept = 0;
-        for (const Candidate& c : top) {
-          if (kept == K) break;
-          const Ids& from = hyp[b * K + c.beam];
-          if (c.token == eos) {
-            finished[b].push_back({normalized(c.score, from.size() + 1), from});
-            continue;
-          }
-          parent[kept] = c.beam;
-          new_hyp[kept] = from;
-          new_hyp[kept].push_back(c.token);
-          new_score[kept] = c.score;
-          ++kept;
+    auto banned_of = [&](std::size_t slot) {
+      banned.clear();
+      detail::ngram_bans(hyp[slot], options.no_repeat_ngram_size, banned);
+      return banned;
+    };
+    if (scans.size() < static_cast<std::size_t>(A)) {
+      scans.resize(static_cast<std::size_t>(A));
+      repeats.resize(static_cast<std::size_t>(A));
+      survivors.resize(static_cast<std::size_t>(A));
+    }
+    for (std::int64_t r = 0; r < A; ++r) {
+      const auto slot = static_cast<std::size_t>(active[r]);
+      excluded.assign(skip, skip + nskip);
+      const auto& ban = banned_of(slot);
+      excluded.insert(excluded.end(), ban.begin(), ban.end());
+      scans[r].reset(want, score[slot], excluded.data(), excluded.size());
+      if (penalty) detail::distinct_tokens(hyp[slot], repeats[r]);
+    }
+    // All rows' logits, a chunk of columns at a time, each chunk scored while in cache. Rows are
+    // independent, so the scores are those of one projection over all of them.
+    for (std::int64_t r0 = 0; r0 < A; r0 += kPassRows) {
+      const std::int64_t rows = std::min(kPassRows, A - r0);
+      output_->forward_chunks(
+          hidden + r0 * d, rows, kChunkCols, [&](std::int64_t n0, std::int64_t nc, float* values) {
+            for (std::int64_t m = 0; m < rows; ++m) {
+              float* x = values + m * nc;
+              if (penalty)
+                detail::penalize_range(x, n0, nc, repeats[r0 + m], options.repetition_penalty);
+              scans[r0 + m].add(n0, x, nc);
+            }
+          });
+    }
+    for (std::int64_t r = 0; r < A; ++r) {
+      if (scans[r].finish(survivors[r])) continue;
+      // Dropped entries might tie the kept ones after rounding (logits far apart in magnitude):
+      // this row's logits again, whole, ranked as the reference does.
+      const auto slot = static_cast<std::size_t>(active[r]);
+      row.resize(static_cast<std::size_t>(V));
+      block_max.resize(static_cast<std::size_t>((V + kBlock - 1) / kBlock));
+      output_->forward(hidden + r * d, 1, row.data());
+      if (penalty)
+        detail::penalize_repeats(row.data(), hyp[slot], options.repetition_penalty, seen);
+      const float lse = logsumexp_blocks(row.data(), V, kBlock, block_max.data());
+      top.clear();
+      add_candidates(row.data(), V, score[slot], lse, block_max.data(), 0, banned_of(slot), skip,
+                     nskip, want, top);
+      survivors[r].clear();
+      for (const Candidate& c : top) survivors[r].push_back({c.score, c.token});
+      std::sort(survivors[r].begin(), survivors[r].end(),
+                [](const ScoredToken& x, const ScoredToken& y) { return x.token < y.token; });
+    }
+    for (std::size_t i = 0; i < running.size(); ++i) {
+      const std::int64_t b = running[i];
+      const bool final_step = t + 1 == limit[b];
+      // The sentence's rows in hypothesis order, each in token order: the reference's order.
+      top.clear();
+      const std::int64_t end = i + 1 < running.size() ? first_row[i + 1] : A;
+      for (std::int64_t r = first_row[i]; r < end; ++r)
+        for (const ScoredToken& c : survivors[r])
+          offer(top, want, Candidate{c.score, static_cast<std::int32_t>(active[r] % K), c.token});
+      std::sort(top.begin(), top.end(), better);
+      int kept = 0;
+      for (const Candidate& c : top) {
+        if (kept == K) break;
+        const Ids& from = hyp[b * K + c.beam];
+        if (c.token == eos) {
+          finished[b].push_back({normalized(c.score, from.size() + 1), from});
+          continue;
         }
-        reorder_cache(s, b * K, parent, kept, t + 1);
-        for (int k = 0; k < kept; ++k) {
-          hyp[b * K + k] = std::move(new_hyp[k]);
-          score[b * K + k] = new_score[k];
-          last[b * K + k] = hyp[b * K + k].back();
-        }
-        live[b] = kept;
-        if (final_step)
-          for (int k = 0; k < kept; ++k)
-            finished[b].push_back(
-                {normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
-        if (static_cast<int>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
+        parent[kept] = c.beam;
+        new_hyp[kept] = from;
+        new_hyp[kept].push_back(c.token);
+        new_score[kept] = c.score;
+        ++kept;
       }
+      reorder_cache(s, b * K, parent, kept, t + 1);
+      for (int k = 0; k < kept; ++k) {
+        hyp[b * K + k] = std::move(new_hyp[k]);
+        score[b * K + k] = new_score[k];
+        last[b * K + k] = hyp[b * K + k].back();
+      }
+      live[b] = kept;
+      if (final_step)
+        for (int k = 0; k < kept; ++k)
+          finished[b].push_back(
+              {normalized(score[b * K + k], hyp[b * K + k].size()), hyp[b * K + k]});
+      if (static_cast<int>(finished[b].size()) >= K || final_step || kept == 0) done[b] = 1;
     }
   }
   for (std::int64_t b = 0; b < B; ++b) {

@@ -19,23 +19,15 @@ namespace {
 
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
+using detail::Cached;
+using detail::cached_primitive;
+using detail::cpu_engine;
+using detail::dequantize;
+using detail::Key;
+using detail::kParallelMin;
+using detail::scratch;
+using detail::thread_stream;
 
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-// One stream per thread: parallel translation streams must not share one.
-dnnl::stream& thread_stream() {
-  thread_local dnnl::stream stream(cpu_engine());
-  return stream;
-}
-
-struct Key {
-  std::int64_t m, n, k;
-  bool int8, relu, bias;
-  bool operator==(const Key&) const = default;
-};
 struct KeyHash {
   std::size_t operator()(const Key& k) const {
     std::size_t h = static_cast<std::size_t>(k.m) * 0x9e3779b97f4a7c15ull;
@@ -67,10 +59,20 @@ dnnl::matmul::primitive_desc make_pd(const Key& key) {
   return {dnnl::matmul::desc(s, w, y), attr, cpu_engine()};
 }
 
-struct Cached {
-  dnnl::matmul prim;
-  dnnl::memory::desc weights_desc;
-};
+}  // namespace
+
+namespace detail {
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// One stream per thread: parallel translation streams must not share one.
+dnnl::stream& thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
 
 const Cached& cached_primitive(const Key& key) {
   thread_local std::unordered_map<Key, Cached, KeyHash> cache;
@@ -82,16 +84,7 @@ const Cached& cached_primitive(const Key& key) {
   return it->second;
 }
 
-// Per-thread scratch reused across calls (sizes only grow), so decoding allocates nothing.
-template <typename T>
-T* scratch(std::vector<T>& v, std::int64_t n) {
-  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
-  return v.data();
-}
-
-constexpr std::int64_t kParallelMin = 1 << 15;  // elements below which threading costs more
-
-}  // namespace
+}  // namespace detail
 
 std::string gemm_backend() {
   const dnnl_version_t* v = dnnl_version();
@@ -216,31 +209,6 @@ thread_local std::vector<std::uint8_t> xq_buf;
 thread_local std::vector<float> xs_buf;
 thread_local std::vector<std::int32_t> acc_buf;
 
-// One pass over the s32 result: (acc − comp[n]) · x_inv[m] · w_inv[n] + bias[n], ReLU, then
-// `store(m, n, value)`. The compensation is subtracted in int32: |acc| can exceed float's 24-bit
-// exact range for K ≥ 520. x_inv is per row (dynamic) or one value (static: x_inv_stride 0).
-template <typename Store>
-void dequantize(const std::int32_t* acc, std::int64_t M, std::int64_t N, const float* x_inv,
-                std::int64_t x_inv_stride, const float* w_inv, const std::int32_t* comp,
-                const float* bias, bool relu, Store store) {
-#pragma omp parallel for schedule(static) if (M * N > kParallelMin)
-  for (std::int64_t m = 0; m < M; ++m) {
-    const float a_inv = x_inv[m * x_inv_stride];
-    const std::int32_t* a = acc + m * N;
-    const float floor = relu ? 0.f : -std::numeric_limits<float>::infinity();
-    if (bias) {
-#pragma omp simd
-      for (std::int64_t n = 0; n < N; ++n)
-        store(m, n,
-              std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n]) + bias[n]));
-    } else {
-#pragma omp simd
-      for (std::int64_t n = 0; n < N; ++n)
-        store(m, n, std::max(floor, static_cast<float>(a[n] - comp[n]) * (a_inv * w_inv[n])));
-    }
-  }
-}
-
 // One output row of a static layer quantized for the next one: (acc − comp) · x_inv · w_inv + bias,
 // ReLU, · s, rounded half away from zero and clamped to u8 ([0, 255], or [-127, 127] + 128). GCC
 // does not vectorize the narrowing float → u8 loop, so AVX-512 does it by hand (16 at a time);
@@ -334,43 +302,6 @@ void Linear::forward_to_u8(const float* x, std::int64_t M, std::uint8_t* yq,
 #pragma omp parallel for schedule(static) if (M * N > kParallelMin)
   for (std::int64_t m = 0; m < M; ++m)
     requantize_row(acc + m * N, comp, w_inv, bias, x_inv, floor, s, out.is_unsigned, N, yq + m * N);
-}
-
-void Linear::forward_rows(const float* x, std::int64_t M, float* y, const RowFn& row) const {
-  assert(impl_ && M >= 0);
-  if (M == 0) return;
-  const std::int64_t N = n_, K = k_;
-  if (compute_ == Compute::fp32) {
-    forward(x, M, y);
-    for (std::int64_t m = 0; m < M; ++m) row(m, y + m * N);
-    return;
-  }
-  if (observer_) observer_(x, M, K);
-  std::uint8_t* xq = scratch(xq_buf, M * K);
-  float x_inv = 0.f;
-  const float* inv = &x_inv;  // per row (dynamic) or one value (static)
-  std::int64_t inv_stride = 0;
-  if (compute_ == Compute::int8_static) {
-    quantize_input(x, M, xq);
-    x_inv = 1.f / input_.scale;
-  } else {
-    float* xs = scratch(xs_buf, M);
-    quantize_rows_u8(x, M, K, xq, xs);
-    for (std::int64_t m = 0; m < M; ++m) xs[m] = 1.f / xs[m];
-    inv = xs;
-    inv_stride = 1;
-  }
-  std::int32_t* acc = scratch(acc_buf, M * N);
-  gemm_s32(xq, M, acc);
-  // One row at a time into a buffer that stays in cache while `row` reads it.
-  thread_local std::vector<float> out_row;
-  float* r = scratch(out_row, N);
-  const float* bias = impl_->bias.empty() ? nullptr : impl_->bias.data();
-  for (std::int64_t m = 0; m < M; ++m) {
-    dequantize(acc + m * N, 1, N, inv + m * inv_stride, 0, impl_->w_inv.data(), impl_->comp.data(), bias,
-               false, [r](std::int64_t, std::int64_t n, float v) { r[n] = v; });
-    row(m, r);
-  }
 }
 
 void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const {

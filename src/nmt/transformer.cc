@@ -325,11 +325,6 @@ void Transformer::project(const float* hidden, std::int64_t rows, float* logits)
   output_->forward(hidden, rows, logits);
 }
 
-void Transformer::project_rows(const float* hidden, std::int64_t rows, float* logits,
-                               const Linear::RowFn& row) const {
-  output_->forward_rows(hidden, rows, logits, row);
-}
-
 const float* Transformer::step_hidden(State& s, const std::vector<int>& active,
                                       const std::uint32_t* tokens, int t) const {
   assert(t < s.max_steps);

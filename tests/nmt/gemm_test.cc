@@ -146,26 +146,43 @@ TEST(Linear, WeightRowReadsBackTheWeights) {
   }
 }
 
-// Beam search reads the output projection through forward_rows: every row, in order, with the
-// very values forward() writes (int8: dequantized one row at a time, never all rows at once).
-TEST(Linear, ForwardRowsHandsOverForwardsRowsInOrder) {
-  for (const Shape& s : kShapes) {
-    auto w = randn(std::size_t(s.n * s.k), 3), b = randn(std::size_t(s.n), 4),
-         x = randn(std::size_t(s.m * s.k), 5);
-    for (Compute c : {Compute::fp32, Compute::int8_dynamic, Compute::int8_static}) {
-      const ActivationQuant in{c == Compute::int8_static ? 40.f : 0.f, false};
-      Linear lin(w, b, s.n, s.k, c, in);
-      std::vector<float> want(std::size_t(s.m * s.n)), y(want.size(), -1.f);
-      lin.forward(x.data(), s.m, want.data());
-      std::int64_t next = 0;
-      lin.forward_rows(x.data(), s.m, c == Compute::fp32 ? y.data() : nullptr,
-                       [&](std::int64_t m, float* row) {
-                         ASSERT_EQ(m, next++) << to_string(c);
-                         for (std::int64_t n = 0; n < s.n; ++n)
-                           ASSERT_EQ(row[n], want[std::size_t(m * s.n + n)])
-                               << to_string(c) << " M " << s.m << " N " << s.n << " row " << m;
-                       });
-      EXPECT_EQ(next, s.m) << to_string(c);
+// Beam search reads the output projection through forward_chunks: every column once, chunk
+// after chunk in order, `cols` wide but the last, with the values forward() writes (int8: the
+// same integers and scaling, so exactly; fp32: a kernel of another width, to float rounding).
+constexpr float kChunkFp32Tol = 1e-6f;  // relative to max(1, |y|)
+
+TEST(Linear, ForwardChunksHandOverForwardsColumnsInOrder) {
+  std::vector<Shape> shapes(std::begin(kShapes), std::end(kShapes));
+  shapes.push_back({128, 3000, 512});  // sliced: 64-column blocks, a tail of 3000 % cols
+  shapes.push_back({7, 4096, 96});
+  for (const Shape& s : shapes)
+    for (std::int64_t cols : {64, 100, 512, 100000}) {
+      auto w = randn(std::size_t(s.n * s.k), 3), b = randn(std::size_t(s.n), 4),
+           x = randn(std::size_t(s.m * s.k), 5);
+      for (Compute c : {Compute::fp32, Compute::int8_dynamic, Compute::int8_static}) {
+        const ActivationQuant in{c == Compute::int8_static ? 40.f : 0.f, false};
+        Linear lin(w, b, s.n, s.k, c, in);
+        std::vector<float> want(std::size_t(s.m * s.n));
+        lin.forward(x.data(), s.m, want.data());
+        std::int64_t next = 0, width = -1;
+        lin.forward_chunks(x.data(), s.m, cols, [&](std::int64_t n0, std::int64_t nc, float* v) {
+          ASSERT_EQ(n0, next) << to_string(c);
+          if (width < 0) width = nc;  // cols rounded to the layout's column blocks
+          ASSERT_TRUE(nc == width || n0 + nc == s.n) << n0 << " " << nc << " " << width;
+          next += nc;
+          for (std::int64_t m = 0; m < s.m; ++m)
+            for (std::int64_t j = 0; j < nc; ++j) {
+              const float y = want[std::size_t(m * s.n + n0 + j)], got = v[m * nc + j];
+              if (c == Compute::fp32)
+                ASSERT_NEAR(got, y, kChunkFp32Tol * std::max(1.f, std::abs(y)))
+                    << "M " << s.m << " N " << s.n << " cols " << cols << " at " << m << ","
+                    << n0 + j;
+              else
+                ASSERT_EQ(got, y) << to_string(c) << " M " << s.m << " N " << s.n << " cols "
+                                  << cols << " at " << m << "," << n0 + j;
+            }
+        });
+        EXPECT_EQ(next, s.n) << to_string(c) << " cols " << cols;
+      }
     }
-  }
 }

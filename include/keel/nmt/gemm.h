@@ -88,13 +88,17 @@ class Linear {
   // of written in fp32.
   void forward_to_u8(const float* x, std::int64_t M, std::uint8_t* yq, const ActivationQuant& out,
                      bool relu = false) const;
-  // The output handed over one row at a time, in order, for a consumer that reduces each row
-  // (beam search's scoring): `row(m, values)` gets row m's N outputs, which it may change. fp32
-  // writes all M rows into y first (M × N); the int8 modes leave y alone (it may be null) and
-  // dequantize each row into a per-thread buffer, so their M × N floats are never written out.
-  // The values equal forward()'s.
-  using RowFn = std::function<void(std::int64_t, float*)>;
-  void forward_rows(const float* x, std::int64_t M, float* y, const RowFn& row) const;
+  // The output handed over a chunk of columns at a time, for a consumer that reduces each row
+  // as it goes (beam search's scoring): `chunk(n0, nc, values)` gets columns [n0, n0 + nc) of
+  // all M rows, values[m · nc + j] = y[m, n0 + j] (which it may change), chunk after chunk in
+  // order; each chunk is `cols` wide but the last. One GEMM per chunk reads its slice of the
+  // prepared weights (their blocked layout keeps a run of whole column blocks contiguous), so a
+  // chunk's weights stay in cache for all M rows and the M × N output never exists at once; where
+  // oneDNN's layout cannot be sliced so, all of forward() is computed first. The values equal
+  // forward()'s (int8: exactly; fp32: to float rounding, the kernels may differ).
+  using ChunkFn = std::function<void(std::int64_t n0, std::int64_t nc, float* values)>;
+  void forward_chunks(const float* x, std::int64_t M, std::int64_t cols,
+                      const ChunkFn& chunk) const;
   // Static quantization of `rows` × in_features() inputs as this layer expects them.
   void quantize_input(const float* x, std::int64_t rows, std::uint8_t* q) const;
   const ActivationQuant& input_quant() const { return input_; }

@@ -63,11 +63,11 @@ class Transformer {
 
   // Beam search with options.beam_size hypotheses per sentence. A sentence stops when beam_size
   // hypotheses have ended (or at its length bound); the best by length-normalized logprob is
-  // returned. Only live hypotheses are fed (one per sentence at the first step); each row's
-  // log-sum-exp and 64-entry block maxima take two vectorized passes; the top 2K continuations
-  // are found by a scan of the blocks that can still qualify; a hypothesis's self-attention
-  // history is a table of where its ancestors cached their rows: reordering copies no rows,
-  // and a sentence's hypotheses read their shared rows once.
+  // returned. Only live hypotheses are fed (one per sentence at the first step); the output
+  // projection runs over all of them a chunk of columns at a time, each chunk folded into every
+  // row's online log-sum-exp and the few entries that can still rank (RowScan); a hypothesis's
+  // self-attention history is a table of where its ancestors cached their rows: reordering
+  // copies no rows, and a sentence's hypotheses read their shared rows once.
   std::vector<Ids> beam_search(const std::vector<Ids>& src, const DecodeOptions& options) const;
   // The same search written plainly (beam_reference.cc): double log-softmax of every row, a
   // heap over every (hypothesis, token), whole caches copied between two halves of 2K slots.
@@ -110,9 +110,6 @@ class Transformer {
   const float* step_hidden(State& s, const std::vector<int>& active, const std::uint32_t* tokens,
                            int t) const;
   void project(const float* hidden, std::int64_t rows, float* logits) const;
-  // The same logits one row at a time (Linear::forward_rows): `logits` [rows, V] is written in
-  // fp32 only (the int8 modes never hold more than one row).
-  void project_rows(const float* hidden, std::int64_t rows, float* logits, const Linear::RowFn& row) const;
 
   ModelConfig config_;
   Compute compute_;
