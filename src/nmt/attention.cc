@@ -74,6 +74,54 @@ inline float dot(const float* q, const float* k, std::int64_t n) {
   for (std::int64_t c = 0; c < n; ++c) sum += q[c] * k[c];
   return sum;
 }
+
+#if defined(__AVX512F__)
+// Eight sums of 16 lanes at once, each added in the very order _mm512_reduce_add_ps uses
+// (256-bit halves, then 128-bit halves, then (x0 + x2) + (x1 + x3)), so every head's score is
+// bit-identical to dot()'s: 10 shuffles and 7 adds for eight heads instead of 8 × 6 steps.
+inline void reduce8(const __m512* a, float* out) {
+  __m512 t[4], u[2];
+  for (int p = 0; p < 4; ++p)  // [a_lo + a_hi | b_lo + b_hi]
+    t[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)),
+                         _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)));
+  for (int p = 0; p < 2; ++p)  // one head per 128-bit lane: heads 4p .. 4p + 3
+    u[p] = _mm512_add_ps(_mm512_shuffle_f32x4(t[2 * p], t[2 * p + 1], _MM_SHUFFLE(3, 1, 3, 1)),
+                         _mm512_shuffle_f32x4(t[2 * p], t[2 * p + 1], _MM_SHUFFLE(2, 0, 2, 0)));
+  // Per lane [x0 + x2, x1 + x3] of heads L and L + 4, then their sum.
+  const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(3, 2, 3, 2)),
+                                 _mm512_shuffle_ps(u[0], u[1], _MM_SHUFFLE(1, 0, 1, 0)));
+  const __m512 f = _mm512_add_ps(r, _mm512_shuffle_ps(r, r, _MM_SHUFFLE(2, 3, 0, 1)));
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, f);
+  for (int l = 0; l < 4; ++l) {
+    out[l] = lanes[4 * l];
+    out[l + 4] = lanes[4 * l + 2];
+  }
+}
+#endif
+
+// scores[h · stride] = (q · k over head h's dh floats) · scale for every head.
+inline void head_dots(const float* q, const float* k, std::int64_t heads, std::int64_t dh,
+                      float scale, float* scores, std::int64_t stride) {
+  std::int64_t h = 0;
+#if defined(__AVX512F__)
+  if (dh % 16 == 0)
+    for (; h + 8 <= heads; h += 8) {
+      __m512 acc[8];
+      for (int e = 0; e < 8; ++e) {
+        const float* qh = q + (h + e) * dh;
+        const float* kh = k + (h + e) * dh;
+        acc[e] = _mm512_setzero_ps();
+        for (std::int64_t c = 0; c < dh; c += 16)
+          acc[e] = _mm512_fmadd_ps(_mm512_loadu_ps(qh + c), _mm512_loadu_ps(kh + c), acc[e]);
+      }
+      float sums[8];
+      reduce8(acc, sums);
+      for (int e = 0; e < 8; ++e) scores[(h + e) * stride] = sums[e] * scale;
+    }
+#endif
+  for (; h < heads; ++h) scores[h * stride] = dot(q + h * dh, k + h * dh, dh) * scale;
+}
 #pragma GCC diagnostic pop
 
 // Up to kChunk queries over nk key/value rows each: either rows they share (a sentence's
@@ -110,7 +158,8 @@ void attention_queries_impl(const float* q, std::int64_t q_stride, std::int64_t 
   const float scale = 1.f / std::sqrt(static_cast<float>(dh));
   const std::int64_t d = heads * dh;
   thread_local std::vector<float> buf;
-  if (buf.size() < static_cast<std::size_t>(kChunk * d)) buf.resize(static_cast<std::size_t>(kChunk * d));
+  if (buf.size() < static_cast<std::size_t>(kChunk * d))
+    buf.resize(static_cast<std::size_t>(kChunk * d));
   const T* raw[kChunk];
   const float* row[kChunk];
   // Rows are kv_stride apart with the other half ([k | v]) in between, which the hardware
@@ -138,9 +187,7 @@ void attention_queries_impl(const float* q, std::int64_t q_stride, std::int64_t 
     if (j + 2 < nk) prefetch(k, j + 2);
     load(k, j);
     for (std::int64_t i = 0; i < nq; ++i)
-      for (std::int64_t h = 0; h < heads; ++h) {
-        scores[(i * heads + h) * nk + j] = dot(q + i * q_stride + h * dh, row[i] + h * dh, dh) * scale;
-      }
+      head_dots(q + i * q_stride, row[i], heads, dh, scale, scores + i * heads * nk + j, nk);
   }
   for (std::int64_t ih = 0; ih < nq * heads; ++ih) {
     float* s = scores + ih * nk;
@@ -209,13 +256,15 @@ void attention_query(const float* q, const Half* k, const Half* v, std::int64_t 
 void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, const float* k,
                        const float* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
                        std::int64_t dh, float* out, std::int64_t out_stride, float* scores) {
-  attention_queries_chunked(q, q_stride, nq, k, v, kv_stride, nk, heads, dh, out, out_stride, scores);
+  attention_queries_chunked(q, q_stride, nq, k, v, kv_stride, nk, heads, dh, out, out_stride,
+                            scores);
 }
 
 void attention_queries(const float* q, std::int64_t q_stride, std::int64_t nq, const Half* k,
                        const Half* v, std::int64_t kv_stride, std::int64_t nk, std::int64_t heads,
                        std::int64_t dh, float* out, std::int64_t out_stride, float* scores) {
-  attention_queries_chunked(q, q_stride, nq, k, v, kv_stride, nk, heads, dh, out, out_stride, scores);
+  attention_queries_chunked(q, q_stride, nq, k, v, kv_stride, nk, heads, dh, out, out_stride,
+                            scores);
 }
 
 void attention_queries_gathered(const float* q, std::int64_t q_stride, std::int64_t nq,
