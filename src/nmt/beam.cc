@@ -8,6 +8,7 @@
 // its history where its ancestors cached it (State::history): nothing is copied, and a
 // sentence's hypotheses read the rows they share once.
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cmath>
 #include <limits>
@@ -81,7 +82,13 @@ void add_candidates(const float* row, std::int64_t V, float base, float lse, con
   }
 }
 
+std::atomic<bool> rescan_every_row{false};
+
 }  // namespace
+
+void detail::rescan_every_row_for_tests(bool on) {
+  rescan_every_row = on;
+}
 
 std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
                                           const DecodeOptions& options) const {
@@ -174,8 +181,9 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
             }
           });
     }
+    const bool rescan_all = rescan_every_row;
     for (std::int64_t r = 0; r < A; ++r) {
-      if (scans[r].finish(survivors[r])) continue;
+      if (scans[r].finish(survivors[r]) && !rescan_all) continue;
       // Dropped entries might tie the kept ones after rounding (logits far apart in magnitude):
       // this row's logits again, whole, ranked as the reference does.
       const auto slot = static_cast<std::size_t>(active[r]);

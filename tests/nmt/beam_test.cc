@@ -15,13 +15,15 @@ using namespace keel::nmt;
 
 namespace {
 
-// A random model big enough that near-ties between candidates are rare, small enough for CI.
+// A random model big enough that near-ties between candidates are rare, small enough for CI;
+// its 700 target tokens take two column chunks of the output projection (512 and a tail), so
+// each row's scan folds several.
 Model small_model(float eos_bias, std::uint64_t seed = 5) {
   ModelConfig c = preset_config(Preset::tiny);
   c.d_model = 64;
   c.heads = 4;
   c.ffn = 128;
-  c.src_vocab = c.tgt_vocab = 400;
+  c.src_vocab = c.tgt_vocab = 700;
   Model m = random_model(c, seed);
   m.tensors.at("decoder.output.bias").f32[c.eos_id] += eos_bias;
   return m;
@@ -44,7 +46,8 @@ std::vector<Ids> many_sources(const ModelConfig& c, std::size_t n = 60) {
 bool repeats_ngram(const Ids& y, std::size_t n) {
   std::set<Ids> seen;
   for (std::size_t i = 0; i + n <= y.size(); ++i)
-    if (!seen.insert(Ids(y.begin() + static_cast<long>(i), y.begin() + static_cast<long>(i + n))).second)
+    if (!seen.insert(Ids(y.begin() + static_cast<long>(i), y.begin() + static_cast<long>(i + n)))
+             .second)
       return true;
   return false;
 }
@@ -65,20 +68,44 @@ TEST(BeamFast, EqualsTheReferenceTokenForToken) {
       for (int beam : {2, 4})
         for (float lp : {1.f, 0.6f})
           for (int min_len : {0, 3}) {
-            DecodeOptions o{.max_length = 24, .min_length = min_len, .beam_size = beam, .length_penalty = lp};
+            DecodeOptions o{
+                .max_length = 24, .min_length = min_len, .beam_size = beam, .length_penalty = lp};
             const auto fast = t.beam_search(src, o), ref = t.beam_search_reference(src, o);
             ASSERT_EQ(fast.size(), ref.size());
             std::set<std::size_t> lengths;
             for (std::size_t b = 0; b < src.size(); ++b) {
-              EXPECT_EQ(fast[b], ref[b]) << "sentence " << b << ", " << to_string(compute)
-                                         << ", eos bias " << eos_bias << ", beam " << beam
-                                         << ", length penalty " << lp << ", min " << min_len;
+              EXPECT_EQ(fast[b], ref[b])
+                  << "sentence " << b << ", " << to_string(compute) << ", eos bias " << eos_bias
+                  << ", beam " << beam << ", length penalty " << lp << ", min " << min_len;
               lengths.insert(fast[b].size());
             }
             varied_lengths += lengths.size() > 3;
           }
     }
   EXPECT_GT(varied_lengths, 0) << "every output had one length: EOS handling went untested";
+}
+
+// The whole-row ranking a row falls back to when its chunked scan cannot be shown exact gives
+// what the chunked scan gives, with and without the controls.
+TEST(BeamFast, TheWholeRowFallbackEqualsTheChunkedScan) {
+  Model m = small_model(3.f);
+  const auto src = many_sources(m.config, 30);
+  for (Compute compute : {Compute::fp32, Compute::int8_dynamic}) {
+    Transformer t(m, compute);
+    for (bool controls : {false, true}) {
+      DecodeOptions o{.max_length = 24, .min_length = 0, .beam_size = 4};
+      if (controls) {
+        o.no_repeat_ngram_size = 2;
+        o.repetition_penalty = 1.4f;
+      }
+      const auto chunked = t.beam_search(src, o);
+      detail::rescan_every_row_for_tests(true);
+      const auto whole = t.beam_search(src, o);
+      detail::rescan_every_row_for_tests(false);
+      EXPECT_EQ(whole, chunked) << to_string(compute) << (controls ? " with controls" : "");
+      EXPECT_EQ(whole, t.beam_search_reference(src, o)) << to_string(compute);
+    }
+  }
 }
 
 TEST(BeamFast, ControlsEqualTheReferenceAndBeamOneIsGreedy) {
@@ -105,15 +132,18 @@ TEST(DecodingControls, NoRepeatedNgramsAndTheLengthBoundHold) {
     DecodeOptions plain{.max_length = 40, .min_length = 0, .beam_size = beam};
     int repeated = 0;
     for (const Ids& y : t.decode(src, plain)) repeated += repeats_ngram(y, 2);
-    EXPECT_GT(repeated, 0) << "no output repeats a bigram even unconstrained: the test proves nothing";
+    EXPECT_GT(repeated, 0)
+        << "no output repeats a bigram even unconstrained: the test proves nothing";
     DecodeOptions o = plain;
     o.no_repeat_ngram_size = 2;
     o.max_length_factor = 1.5f;
     const auto out = t.decode(src, o);
     for (std::size_t b = 0; b < src.size(); ++b) {
       EXPECT_FALSE(repeats_ngram(out[b], 2)) << "beam " << beam << ", sentence " << b;
-      const auto bound = static_cast<std::size_t>(std::ceil(1.5 * static_cast<double>(src[b].size() - 1)));
-      EXPECT_EQ(out[b].size(), std::min<std::size_t>(bound, 40)) << "beam " << beam << ", sentence " << b;
+      const auto bound =
+          static_cast<std::size_t>(std::ceil(1.5 * static_cast<double>(src[b].size() - 1)));
+      EXPECT_EQ(out[b].size(), std::min<std::size_t>(bound, 40))
+          << "beam " << beam << ", sentence " << b;
     }
   }
 }
@@ -129,7 +159,8 @@ TEST(DecodingControls, RepetitionPenaltyRepeatsLessAndBadValuesAreRefused) {
   for (const Ids& y : t.greedy(src, o)) penalized += repeated_tokens(y);
   EXPECT_GT(plain, 0u);
   EXPECT_LT(penalized, plain);
-  for (auto bad : {DecodeOptions{.repetition_penalty = 0.5f}, DecodeOptions{.no_repeat_ngram_size = -1},
-                   DecodeOptions{.max_length_factor = -1.f}, DecodeOptions{.beam_size = 0}})
+  for (auto bad :
+       {DecodeOptions{.repetition_penalty = 0.5f}, DecodeOptions{.no_repeat_ngram_size = -1},
+        DecodeOptions{.max_length_factor = -1.f}, DecodeOptions{.beam_size = 0}})
     EXPECT_THROW(t.decode(src, bad), keel::core::InputError);
 }

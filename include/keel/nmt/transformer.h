@@ -42,6 +42,12 @@ std::vector<int> sentence_max_lengths(const DecodeOptions& o, const std::vector<
 // Throws core::InputError naming the flag when `o` is out of range.
 void check_decode_options(const DecodeOptions& o);
 
+namespace detail {
+// Tests only: beam search ranks every row whole, as it does a row whose chunked scan cannot be
+// shown exact (RowScan::finish), so that rare path can be compared with the usual one.
+void rescan_every_row_for_tests(bool on);
+}  // namespace detail
+
 class Transformer {
  public:
   Transformer(const Model& model, Compute compute);
@@ -100,7 +106,8 @@ class Transformer {
   void copy_cache(State& s, std::int64_t from, std::int64_t to, int steps) const;
   // Slots first + j take the histories (State::history, positions [0, steps)) that slots
   // first + parent[j] held, for all j < n at once (a permutation with repeats).
-  void reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int n, int steps) const;
+  void reorder_cache(State& s, std::int64_t first, const std::vector<int>& parent, int n,
+                     int steps) const;
   // One decoder step for the sentences `active` (indices into the batch) fed `tokens` at
   // position t; writes logits [active.size(), V].
   void step(State& s, const std::vector<int>& active, const std::uint32_t* tokens, int t,
