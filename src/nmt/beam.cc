@@ -149,7 +149,7 @@ std::vector<Ids> Transformer::beam_search(const std::vector<Ids>& src,
     // Padding and BOS are inputs, never outputs; EOS waits for min_length.
     const std::uint32_t skip[3] = {config_.pad_id, config_.bos_id, eos};
     const int nskip = t >= options.min_length ? 2 : 3;
-    auto banned_of = [&](std::size_t slot) {
+    auto banned_of = [&](std::size_t slot) -> const std::vector<std::uint32_t>& {
       banned.clear();
       detail::ngram_bans(hyp[slot], options.no_repeat_ngram_size, banned);
       return banned;

@@ -1,7 +1,8 @@
 // Linear::forward_chunks: the output a run of columns at a time, one GEMM per run over a slice
 // of the prepared weights. Beam search's output projection is 128 rows × 32 000 × 512: one call
 // over all columns streams the 64 MB of fp32 weights once per call and writes 16 MB of logits
-// that the scoring reads back; chunks of ~1 000 columns keep both in L2 (docs/benchmarks.md).
+// that the scoring reads back; chunks of a few hundred columns keep both in L2
+// (docs/benchmarks.md).
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -61,13 +62,18 @@ void Linear::forward_chunks(const float* x, std::int64_t M, std::int64_t cols,
   cols = std::max(block, cols / block * block);
   float* out = detail::scratch(chunk_buf, M * std::min(cols, N));
 
-  // A layout that cannot be sliced (or a chunk wider than the layer): the whole output, handed
-  // over in the same chunks.
+  // A chunk as wide as the layer is the whole output; a layout that cannot be sliced gets the
+  // whole output handed over in the same chunks.
   auto sliceable = [&](std::int64_t nc) {
     const detail::Key key{M, nc, K, int8, false, has_bias && !int8};
     return same_blocking(detail::cached_primitive(key).weights_desc, impl_->weights_desc);
   };
-  if (cols >= N || !sliceable(cols) || (N % cols != 0 && !sliceable(N % cols))) {
+  if (cols >= N) {  // one chunk: the whole output
+    forward(x, M, out);
+    chunk(0, N, out);
+    return;
+  }
+  if (!sliceable(cols) || (N % cols != 0 && !sliceable(N % cols))) {
     float* y = detail::scratch(full_buf, M * N);
     forward(x, M, y);
     for (std::int64_t n0 = 0; n0 < N; n0 += cols) {

@@ -32,9 +32,6 @@ class RowScan {
   // rounding. The caller then ranks the whole row itself.
   bool finish(std::vector<ScoredToken>& out) const;
 
-  // Entries dropped below the running threshold so far are all < threshold() (-inf: none).
-  float threshold() const { return threshold_; }
-
  private:
   void compact();
   bool excluded(std::uint32_t token) const;
