@@ -245,43 +245,52 @@ RatioSummary slice_ratios(const std::vector<double>& times, const std::vector<do
 }
 
 RatioSummary paired_slices(const std::function<Model()>& make_model, Compute compute,
-                           const BenchSettings& s, int beam_size, int base_beam_size) {
+                           const BenchSettings& s, const SliceSide& side, const SliceSide& base_side) {
   const std::string reply = run_in_child([&] {
     using clock = std::chrono::steady_clock;
     auto [tr, lines] = prepare(make_model, compute, s);
-    const TranslateOptions beam = translate_options(s, beam_size), base = translate_options(s, base_beam_size);
-    // A slice is one batch per stream: both searches see the same batches as in a whole run.
+    const TranslateOptions a = translate_options(s, side.beam_size),
+                           b = translate_options(s, base_side.beam_size);
+    // A slice is one batch per stream: both sides see the same batches as in a whole run.
     const auto slice = static_cast<std::size_t>(std::max(1, s.streams) * s.batch);
     auto part = [&](std::size_t i) {
       return std::vector<std::string>(lines.begin() + static_cast<std::ptrdiff_t>(i),
                                       lines.begin() + static_cast<std::ptrdiff_t>(std::min(i + slice, lines.size())));
     };
-    tr->translate(part(0), base);  // warm-up of both
-    tr->translate(part(0), beam);
-    auto timed = [&](const std::vector<std::string>& in, const TranslateOptions& o) {
-      const auto a = clock::now();
+    auto timed = [&](const std::vector<std::string>& in, const TranslateOptions& o,
+                     const SliceSide& x) {
+      if (x.enter) x.enter();
+      const auto t0 = clock::now();
       tr->translate(in, o);
-      return std::chrono::duration<double>(clock::now() - a).count();
+      return std::chrono::duration<double>(clock::now() - t0).count();
     };
-    std::vector<double> t_beam, t_base;
+    timed(part(0), b, base_side);  // warm-up of both
+    timed(part(0), a, side);
+    std::vector<double> t_side, t_base;
     for (int r = 0; r < std::max(1, s.repeat); ++r)
       for (std::size_t i = 0; i < lines.size(); i += slice) {
         const auto in = part(i);
-        if (t_beam.size() % 2 == 0) {  // ABBA: neither always runs first
-          t_base.push_back(timed(in, base));
-          t_beam.push_back(timed(in, beam));
+        if (t_side.size() % 2 == 0) {  // ABBA: neither always runs first
+          t_base.push_back(timed(in, b, base_side));
+          t_side.push_back(timed(in, a, side));
         } else {
-          t_beam.push_back(timed(in, beam));
-          t_base.push_back(timed(in, base));
+          t_side.push_back(timed(in, a, side));
+          t_base.push_back(timed(in, b, base_side));
         }
       }
-    const RatioSummary q = slice_ratios(t_beam, t_base);
+    const RatioSummary q = slice_ratios(t_side, t_base);
     return fmt::format("{} {} {}", q.value, q.min, q.max);
   });
   RatioSummary q;
   if (std::sscanf(reply.c_str(), "%lf %lf %lf", &q.value, &q.min, &q.max) != 3)
     throw core::Error("bench: bad reply from the paired-slices child");
   return q;
+}
+
+RatioSummary paired_slices(const std::function<Model()>& make_model, Compute compute,
+                           const BenchSettings& s, int beam_size, int base_beam_size) {
+  return paired_slices(make_model, compute, s, SliceSide{beam_size, {}},
+                       SliceSide{base_beam_size, {}});
 }
 
 std::string format_bench(const std::vector<BenchResult>& results) {

@@ -8,6 +8,7 @@
 #include <limits>
 #include <unordered_map>
 
+#include "gemm_f32.h"
 #include "gemm_impl.h"
 #include "keel/core/error.h"
 #include "keel/nmt/gemm.h"
@@ -133,6 +134,11 @@ void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std:
   }
 }
 
+bool Linear::uses_f32_kernel(std::int64_t M) const {
+  return compute_ == Compute::fp32 && impl_->f32_kernel && M <= detail::kF32KernelMaxRows &&
+         detail::f32_kernel_enabled();
+}
+
 Linear::Linear() = default;
 Linear::Linear(Linear&&) noexcept = default;
 Linear& Linear::operator=(Linear&&) noexcept = default;
@@ -177,6 +183,7 @@ Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64
     dnnl::reorder(plain, impl_->weights).execute(stream, plain, impl_->weights);
   }
   stream.wait();
+  impl_->f32_kernel = !int8 && detail::f32_kernel_reads(impl_->weights_desc);
   impl_->k_off = detail::blocked_offsets(impl_->weights_desc, 0, K);
   impl_->n_off = detail::blocked_offsets(impl_->weights_desc, 1, N);
   for (auto& o : impl_->n_off) o -= impl_->weights_desc.data.offset0;
@@ -187,6 +194,7 @@ const std::vector<float>& Linear::weight_scales() const {
 }
 
 std::string Linear::impl_name(std::int64_t M) const {
+  if (uses_f32_kernel(M)) return "keel:avx512_f32_panels";
   const bool int8 = compute_ != Compute::fp32;
   return make_pd(Key{M, n_, k_, int8, false, !impl_->bias.empty() && !int8}).impl_info_str();
 }
@@ -309,6 +317,12 @@ void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const 
   if (M == 0) return;
   if (observer_) observer_(x, M, k_);
   const std::int64_t N = n_, K = k_;
+  if (uses_f32_kernel(M)) {
+    detail::gemm_f32_panels(x, M, K, static_cast<const float*>(impl_->weights.get_data_handle()),
+                            N, 0, N, impl_->bias.empty() ? nullptr : impl_->bias.data(), relu, y,
+                            N);
+    return;
+  }
   if (compute_ == Compute::fp32) {
     auto& stream = thread_stream();
     auto& eng = cpu_engine();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "gemm_f32.h"
 #include "gemm_impl.h"
 #include "keel/nmt/gemm.h"
 
@@ -71,6 +72,17 @@ void Linear::forward_chunks(const float* x, std::int64_t M, std::int64_t cols,
   if (cols >= N) {  // one chunk: the whole output
     forward(x, M, out);
     chunk(0, N, out);
+    return;
+  }
+  if (uses_f32_kernel(M)) {
+    if (observer_) observer_(x, M, K);
+    const auto* w = static_cast<const float*>(impl_->weights.get_data_handle());
+    for (std::int64_t n0 = 0; n0 < N; n0 += cols) {
+      const std::int64_t nc = std::min(cols, N - n0);
+      detail::gemm_f32_panels(x, M, K, w, N, n0, nc, has_bias ? impl_->bias.data() : nullptr,
+                              false, out, nc);
+      chunk(n0, nc, out);
+    }
     return;
   }
   if (!sliceable(cols) || (N % cols != 0 && !sliceable(N % cols))) {

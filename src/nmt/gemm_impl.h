@@ -20,6 +20,7 @@ struct Linear::Impl {
   std::vector<float> w_inv;                // [N] int8: 1 / w_scales
   std::vector<std::int32_t> comp;          // [N] int8: 128 · Σ_k Wq[n,k], undoes the u8 shift
   std::vector<std::int64_t> k_off, n_off;  // weight_row: element offsets (blocked_offsets)
+  bool f32_kernel = false;                 // fp32 in the layout gemm_f32_panels reads
 };
 
 namespace detail {

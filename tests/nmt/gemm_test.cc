@@ -30,7 +30,9 @@ const Shape kShapes[] = {{1, 1, 1},     {1, 7, 5},      {3, 19, 37},    {1, 513,
 
 }  // namespace
 
+// Both fp32 paths: the hand kernel (decode-step sizes) and oneDNN (every size).
 TEST(Gemm, Fp32MatchesReferenceOnOddShapes) {
+  for (bool kernel : {true, false})
   for (const Shape& s : kShapes)
     for (bool relu : {false, true})
       for (bool with_bias : {false, true}) {
@@ -39,11 +41,14 @@ TEST(Gemm, Fp32MatchesReferenceOnOddShapes) {
         auto b = with_bias ? randn(std::size_t(s.n), 3) : std::vector<float>{};
         Linear lin(w, b, s.n, s.k, Compute::fp32);
         std::vector<float> y(std::size_t(s.m * s.n)), ref(y.size());
+        detail::use_f32_kernel_for_tests(kernel);
         lin.forward(x.data(), s.m, y.data(), relu);
+        detail::use_f32_kernel_for_tests(true);
         gemm_ref(x.data(), w.data(), with_bias ? b.data() : nullptr, ref.data(), s.m, s.n, s.k,
                  relu);
         EXPECT_LE(max_diff(y, ref), kFp32GemmTol * (1.f + max_abs(ref)))
-            << "M=" << s.m << " N=" << s.n << " K=" << s.k << " relu=" << relu;
+            << "M=" << s.m << " N=" << s.n << " K=" << s.k << " relu=" << relu
+            << " kernel=" << kernel;
         if (relu) {
           EXPECT_GE(*std::min_element(y.begin(), y.end()), 0.f);
         }
@@ -155,11 +160,15 @@ TEST(Linear, ForwardChunksHandOverForwardsColumnsInOrder) {
   std::vector<Shape> shapes(std::begin(kShapes), std::end(kShapes));
   shapes.push_back({128, 3000, 512});  // sliced: 64-column blocks, a tail of 3000 % cols
   shapes.push_back({7, 4096, 96});
+  bool kernel = false;
   for (const Shape& s : shapes)
     for (std::int64_t cols : {64, 100, 512, 100000}) {
       auto w = randn(std::size_t(s.n * s.k), 3), b = randn(std::size_t(s.n), 4),
            x = randn(std::size_t(s.m * s.k), 5);
-      for (Compute c : {Compute::fp32, Compute::int8_dynamic, Compute::int8_static}) {
+      for (Compute c : {Compute::fp32, Compute::fp32, Compute::int8_dynamic, Compute::int8_static}) {
+        // fp32 twice: once with oneDNN's sliced weights, once with the hand kernel.
+        kernel = c == Compute::fp32 && !kernel;
+        detail::use_f32_kernel_for_tests(kernel);
         const ActivationQuant in{c == Compute::int8_static ? 40.f : 0.f, false};
         Linear lin(w, b, s.n, s.k, c, in);
         std::vector<float> want(std::size_t(s.m * s.n));
@@ -185,4 +194,41 @@ TEST(Linear, ForwardChunksHandOverForwardsColumnsInOrder) {
         EXPECT_EQ(next, s.n) << to_string(c) << " cols " << cols;
       }
     }
+  detail::use_f32_kernel_for_tests(true);
+}
+
+// The hand fp32 kernel (decode steps) against oneDNN on the shapes a decoder step has and on
+// odd ones: row counts around its 6-row blocks, column tails inside a 64-column panel, K padded
+// to 16 and summed in runs (K > 512). On the machine it was written on both give the same bits;
+// elsewhere oneDNN may order its sums differently, hence a tolerance of float rounding.
+constexpr float kHandKernelFp32Tol = 1e-6f;  // relative to max(1, |y|)
+
+TEST(Linear, HandFp32KernelAgreesWithOneDnn) {
+  const Shape shapes[] = {{1, 512, 512},   {6, 1536, 512}, {7, 2048, 512}, {32, 512, 2048},
+                          {128, 1000, 512}, {131, 77, 37}, {256, 64, 1040}, {5, 3000, 1024}};
+  for (const Shape& s : shapes)
+    for (bool relu : {false, true})
+      for (bool with_bias : {false, true}) {
+        auto x = randn(std::size_t(s.m * s.k), 21);
+        auto w = randn(std::size_t(s.n * s.k), 22, 1.f / std::sqrt(float(s.k)));
+        auto b = with_bias ? randn(std::size_t(s.n), 23) : std::vector<float>{};
+        Linear lin(w, b, s.n, s.k, Compute::fp32);
+#if defined(__AVX512F__)
+        EXPECT_EQ(lin.impl_name(s.m), "keel:avx512_f32_panels");
+#endif
+        std::vector<float> fast(std::size_t(s.m * s.n)), ref(fast.size());
+        lin.forward(x.data(), s.m, fast.data(), relu);
+        detail::use_f32_kernel_for_tests(false);
+        EXPECT_EQ(lin.impl_name(s.m).rfind("keel:", 0), std::string::npos);
+        lin.forward(x.data(), s.m, ref.data(), relu);
+        detail::use_f32_kernel_for_tests(true);
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < ref.size(); ++i) {
+          ASSERT_NEAR(fast[i], ref[i], kHandKernelFp32Tol * std::max(1.f, std::abs(ref[i])))
+              << "M " << s.m << " N " << s.n << " K " << s.k << " at " << i;
+          differ += fast[i] != ref[i];
+        }
+        if (differ) std::printf("M %ld N %ld K %ld: %zu of %zu sums rounded differently\n",
+                                long(s.m), long(s.n), long(s.k), differ, ref.size());
+      }
 }

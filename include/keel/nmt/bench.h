@@ -82,6 +82,14 @@ RatioSummary round_ratios(const std::vector<BenchResult>& runs, const std::vecto
 // between minutes) falls on both sides of nearly every pair. Returns slice_ratios of the times.
 RatioSummary paired_slices(const std::function<Model()>& make_model, Compute compute,
                            const BenchSettings& s, int beam_size, int base_beam_size);
+// The same pairing between any two settings of one child: a side's beam size, and `enter`
+// (may be empty), called before each of its slices (e.g. to switch a kernel on or off).
+struct SliceSide {
+  int beam_size = 1;
+  std::function<void()> enter;
+};
+RatioSummary paired_slices(const std::function<Model()>& make_model, Compute compute,
+                           const BenchSettings& s, const SliceSide& side, const SliceSide& base);
 // Σ times / Σ base (in `value`) and the smallest and largest times[i] / base[i]: the total
 // cost, and the spread of the pairs. Paired by index; not empty.
 RatioSummary slice_ratios(const std::vector<double>& times, const std::vector<double>& base);

@@ -117,7 +117,8 @@ class Linear {
   // Row n of W read back from oneDNN's layout (int8: Wq[n,k] / w_scale[n]), so an embedding
   // table tied to this layer needs no copy of its own. out: K floats.
   void weight_row(std::int64_t n, float* out) const;
-  // oneDNN's implementation name for M rows, e.g. "brg:avx512_core_vnni".
+  // The implementation that runs M rows: oneDNN's name (e.g. "brg:avx512_core_vnni") or
+  // "keel:avx512_f32_panels" (fp32 decode steps, src/nmt/gemm_f32.cc).
   std::string impl_name(std::int64_t M) const;
 
  private:
@@ -128,6 +129,13 @@ class Linear {
   ActivationQuant input_;
   Observer observer_;
   void gemm_s32(const std::uint8_t* xq, std::int64_t M, std::int32_t* acc) const;
+  bool uses_f32_kernel(std::int64_t M) const;  // fp32 rows go to src/nmt/gemm_f32.cc
 };
+
+namespace detail {
+// Tests: false routes every fp32 Linear call to oneDNN, true (the default) lets decode-step
+// sizes use the hand kernel (src/nmt/gemm_f32.cc), so each can be held to the other.
+void use_f32_kernel_for_tests(bool on);
+}  // namespace detail
 
 }  // namespace keel::nmt
