@@ -62,7 +62,8 @@ struct Prefetcher {
 // Rows [0, R) of x times one panel, k in [k0, k1), from zero.
 template <int R>
 inline void run(const float* x, std::int64_t ldx, const float* panel, std::int64_t k0,
-                std::int64_t k1, __m512 (&acc)[R][4], Prefetcher& pf) {
+                std::int64_t k1, __m512 (&acc)[R][4], Prefetcher& state) {
+  Prefetcher pf = state;  // in registers for the loop, not behind a reference
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_setzero_ps();
   for (std::int64_t k = k0; k < k1; ++k) {
@@ -78,6 +79,7 @@ inline void run(const float* x, std::int64_t ldx, const float* panel, std::int64
     }
     pf.step();
   }
+  state = pf;
 }
 
 // R rows of one panel: the runs of k summed in order, then bias and ReLU, stored (masked to
