@@ -319,8 +319,13 @@ std::string bench_machine() {
       cpu = line.substr(line.find(':') + 2);
       break;
     }
-  return fmt::format("{} ({} hardware threads), {}", cpu, std::thread::hardware_concurrency(),
-                     gemm_backend());
+#if defined(__AVX512F__)
+  const char* decode = ", fp32 decode steps on keel's AVX-512 kernel";  // src/nmt/gemm_f32.cc
+#else
+  const char* decode = "";
+#endif
+  return fmt::format("{} ({} hardware threads), {}{}", cpu, std::thread::hardware_concurrency(),
+                     gemm_backend(), decode);
 }
 
 }  // namespace keel::nmt

@@ -68,8 +68,8 @@ inline void run(const float* x, std::int64_t ldx, const float* panel, std::int64
     for (int j = 0; j < 4; ++j) acc[r][j] = _mm512_setzero_ps();
   for (std::int64_t k = k0; k < k1; ++k) {
     const float* p = panel + k * kPanel;
-    const __m512 b0 = _mm512_load_ps(p), b1 = _mm512_load_ps(p + 16),
-                 b2 = _mm512_load_ps(p + 32), b3 = _mm512_load_ps(p + 48);
+    const __m512 b0 = _mm512_loadu_ps(p), b1 = _mm512_loadu_ps(p + 16),
+                 b2 = _mm512_loadu_ps(p + 32), b3 = _mm512_loadu_ps(p + 48);
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(x[r * ldx + k]);
       acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);

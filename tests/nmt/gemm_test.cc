@@ -1,7 +1,9 @@
-// oneDNN GEMMs against the reference kernels on odd shapes, with named tolerances.
+// oneDNN GEMMs and the hand fp32 kernel against the reference kernels and each other on odd shapes,
+// with named tolerances.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "keel/nmt/gemm.h"
