@@ -16,8 +16,8 @@
 #include <algorithm>
 #include <barrier>
 #include <chrono>
-#include <mutex>
 #include <cstdio>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -70,8 +70,8 @@ void step(const std::vector<Layer>& layers, std::int64_t M, const std::vector<fl
           std::vector<float>& y, float& sink) {
   for (std::size_t i = 0; i + 1 < layers.size(); ++i)
     layers[i].lin.forward(x.data(), M, y.data(), layers[i].relu);
-  layers.back().lin.forward_chunks(x.data(), M, kChunk,
-                                   [&](std::int64_t, std::int64_t nc, float* v) { sink += v[nc - 1]; });
+  layers.back().lin.forward_chunks(
+      x.data(), M, kChunk, [&](std::int64_t, std::int64_t nc, float* v) { sink += v[nc - 1]; });
 }
 
 void standalone(int steps, int phases) {
@@ -82,7 +82,8 @@ void standalone(int steps, int phases) {
     auto worker = [&](int id) {
       omp_set_num_threads(1);
       const auto layers = decoder_layers(100 + static_cast<std::uint64_t>(id));
-      std::vector<float> x(static_cast<std::size_t>(M * kFfn), 0.25f), y(static_cast<std::size_t>(M * kFfn));
+      std::vector<float> x(static_cast<std::size_t>(M * kFfn), 0.25f),
+          y(static_cast<std::size_t>(M * kFfn));
       float sink = 0;
       for (int p = 0; p < 2 * phases; ++p) {
         const bool kernel = p % 4 == 0 || p % 4 == 3;  // ABBA
@@ -93,7 +94,8 @@ void standalone(int steps, int phases) {
         for (int s = 0; s < steps; ++s) {
           const auto t0 = std::chrono::steady_clock::now();
           step(layers, M, x, y, sink);
-          const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const double t =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           std::lock_guard lock(mu);
           (kernel ? t_kernel : t_onednn).push_back(t);
         }
@@ -109,9 +111,11 @@ void standalone(int steps, int phases) {
       return v[v.size() / 2];
     };
     const double k = median(t_kernel), o = median(t_onednn);
-    fmt::print("{:>4} rows: keel kernel {:7.2f} ms/step {:6.1f} GFLOP/s | oneDNN {:7.2f} ms/step {:6.1f} GFLOP/s | "
-               "kernel / oneDNN time {:.3f}\n",
-               M, 1e3 * k, step_flops(M) / k / 1e9, 1e3 * o, step_flops(M) / o / 1e9, k / o);
+    fmt::print(
+        "{:>4} rows: keel kernel {:7.2f} ms/step {:6.1f} GFLOP/s | oneDNN {:7.2f} ms/step {:6.1f} "
+        "GFLOP/s | "
+        "kernel / oneDNN time {:.3f}\n",
+        M, 1e3 * k, step_flops(M) / k / 1e9, 1e3 * o, step_flops(M) / o / 1e9, k / o);
   }
 }
 
@@ -132,28 +136,31 @@ int main(int argc, char** argv) {
     else if (a == "--no-translate")
       translate = false;
     else {
-      std::fprintf(stderr, "bench_gemm: unknown flag '%s' (see the comment at the top)\n", a.c_str());
+      std::fprintf(stderr, "bench_gemm: unknown flag '%s' (see the comment at the top)\n",
+                   a.c_str());
       return 2;
     }
   }
   fmt::print("machine: {}\n", bench_machine());
-  fmt::print("decoder-step GEMMs of Transformer-base (6 layers + 32000-column projection in {}-column "
-             "chunks), 2 threads at once, own weights each; {} phases x {} steps per path, medians:\n",
-             kChunk, 2 * phases, steps);
+  fmt::print(
+      "decoder-step GEMMs of Transformer-base (6 layers + 32000-column projection in {}-column "
+      "chunks), 2 threads at once, own weights each; {} phases x {} steps per path, medians:\n",
+      kChunk, 2 * phases, steps);
   standalone(steps, phases);
   if (!translate) return 0;
   BenchSettings s;
   s.batch = 32;
   s.repeat = repeat;
   s.streams = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  fmt::print("\ntranslation: random Transformer-base, {} sentences of {}-{} tokens, {} target tokens, "
-             "batch {}, {} streams x 1 thread (pinned), fp32; paired slices, {} passes:\n",
-             s.sentences, s.min_len, s.max_len, s.target_len, s.batch, s.streams, s.repeat);
+  fmt::print(
+      "\ntranslation: random Transformer-base, {} sentences of {}-{} tokens, {} target tokens, "
+      "batch {}, {} streams x 1 thread (pinned), fp32; paired slices, {} passes:\n",
+      s.sentences, s.min_len, s.max_len, s.target_len, s.batch, s.streams, s.repeat);
   auto make = [] { return random_model(preset_config(Preset::base), 1); };
   for (int beam : {1, 4}) {
-    const RatioSummary q = paired_slices(make, Compute::fp32, s,
-                                         SliceSide{beam, [] { detail::use_f32_kernel_for_tests(true); }},
-                                         SliceSide{beam, [] { detail::use_f32_kernel_for_tests(false); }});
+    const RatioSummary q = paired_slices(
+        make, Compute::fp32, s, SliceSide{beam, [] { detail::use_f32_kernel_for_tests(true); }},
+        SliceSide{beam, [] { detail::use_f32_kernel_for_tests(false); }});
     fmt::print("{}: keel kernel / oneDNN time {:.3f} (slices {:.3f}-{:.3f})\n",
                beam == 1 ? "greedy" : "beam 4", q.value, q.min, q.max);
   }

@@ -113,13 +113,13 @@ void rows_of_panel(const float* x, std::int64_t K, std::int64_t run_len, const f
 bool f32_kernel_reads(const dnnl::memory::desc& weights) {
   if (weights.data.ndims != 2 || weights.data.data_type != dnnl_f32) return false;
   const dnnl::memory::dims dims{weights.data.dims[0], weights.data.dims[1]};
-  return weights == dnnl::memory::desc(dims, dnnl::memory::data_type::f32,
-                                       dnnl::memory::format_tag::BA16a64b);
+  return weights ==
+         dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::BA16a64b);
 }
 
-void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float* w,
-                     std::int64_t N, std::int64_t n0, std::int64_t nc, const float* bias, bool relu,
-                     float* y, std::int64_t ldy) {
+void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float* w, std::int64_t N,
+                     std::int64_t n0, std::int64_t nc, const float* bias, bool relu, float* y,
+                     std::int64_t ldy) {
   assert(n0 % kPanel == 0 && n0 + nc <= N && M > 0);
   const std::int64_t Kp = (K + 15) / 16 * 16, panel_size = Kp * kPanel;
   const std::int64_t panels = (N + kPanel - 1) / kPanel;
@@ -148,12 +148,23 @@ void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float
     const float* xm = x + m * K;
     float* ym = out + m * ldy;
     switch (M - m) {
-      case 5: rows_of_panel<5>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf); break;
-      case 4: rows_of_panel<4>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf); break;
-      case 3: rows_of_panel<3>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf); break;
-      case 2: rows_of_panel<2>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf); break;
-      case 1: rows_of_panel<1>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf); break;
-      default: break;
+      case 5:
+        rows_of_panel<5>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
+        break;
+      case 4:
+        rows_of_panel<4>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
+        break;
+      case 3:
+        rows_of_panel<3>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
+        break;
+      case 2:
+        rows_of_panel<2>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
+        break;
+      case 1:
+        rows_of_panel<1>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
+        break;
+      default:
+        break;
     }
   }
 }

@@ -20,9 +20,9 @@ bool f32_kernel_reads(const dnnl::memory::desc& weights);
 // (`w` its first element, `N` all its columns) and n0 a multiple of 64. Each output's sum runs in
 // oneDNN 2.6's order: k ascending with fused multiply-adds in runs of 512 (K ≤ 1024) or 1024
 // columns, the runs' sums added in order, then the bias.
-void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float* w,
-                     std::int64_t N, std::int64_t n0, std::int64_t nc, const float* bias, bool relu,
-                     float* y, std::int64_t ldy);
+void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float* w, std::int64_t N,
+                     std::int64_t n0, std::int64_t nc, const float* bias, bool relu, float* y,
+                     std::int64_t ldy);
 
 // False while a test routes every fp32 call to oneDNN (detail::use_f32_kernel_for_tests).
 bool f32_kernel_enabled();
