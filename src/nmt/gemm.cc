@@ -136,7 +136,7 @@ void quantize_rows_u8(const float* x, std::int64_t rows, std::int64_t cols, std:
 
 bool Linear::uses_f32_kernel(std::int64_t M) const {
   return compute_ == Compute::fp32 && impl_->f32_kernel && M <= detail::kF32KernelMaxRows &&
-         detail::f32_kernel_enabled();
+         detail::f32_kernel_fits(M, k_) && detail::f32_kernel_enabled();
 }
 
 Linear::Linear() = default;

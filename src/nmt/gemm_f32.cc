@@ -9,6 +9,7 @@
 #include "gemm_f32.h"
 
 #include <immintrin.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +31,14 @@ namespace detail {
 
 bool f32_kernel_enabled() {
   return kernel_on;
+}
+
+bool f32_kernel_fits(std::int64_t M, std::int64_t K) {
+  static const std::int64_t budget = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return (l2 > 0 ? std::int64_t{l2} : std::int64_t{1} << 20) * 3 / 4;
+  }();
+  return 4 * M * K + 2 * 4 * K * 64 <= budget;
 }
 
 #if defined(__AVX512F__)

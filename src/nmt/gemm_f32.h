@@ -11,6 +11,12 @@ namespace keel::nmt::detail {
 // beam). Longer inputs (the encoder's sentences) go to oneDNN, which blocks rows for the cache.
 constexpr std::int64_t kF32KernelMaxRows = 256;
 
+// Whether M rows of K inputs, the panel being computed and the one being prefetched fit in 3/4 of
+// this core's L2 (sysconf; 1 MB when unknown). Beyond that the prefetch evicts the rows the
+// panel needs next (128 × 2048 measured ~10 % slower here) and oneDNN, which blocks for the
+// cache, does better.
+bool f32_kernel_fits(std::int64_t M, std::int64_t K);
+
 // Whether this build has the kernel and `weights` is the layout it reads: fp32 [K, N] in
 // oneDNN's "BA16a64b" (panels of 64 columns, each K rows of 64 contiguous floats, K padded to
 // 16), no offset.
