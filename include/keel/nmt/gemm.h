@@ -1,6 +1,8 @@
 #pragma once
 // Dense layers y = x · Wᵀ + b (+ ReLU) over oneDNN matmul, fp32 or int8 on VNNI, with plain
-// reference kernels (`*_ref`) beside them for tests.
+// reference kernels (`*_ref`) beside them for tests. fp32 decode steps (up to 256 rows) run on a
+// hand kernel over the same weights that prefetches the next panel while it computes
+// (src/nmt/gemm_f32.cc; same sums as oneDNN's on the machine it was written on).
 //
 // int8-dynamic (CTranslate2's scheme): weights are symmetric int8 per output channel, quantized
 // once at load; each activation row is quantized at run time with its own abs-max scale, shifted
