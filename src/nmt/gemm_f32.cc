@@ -117,6 +117,12 @@ void rows_of_panel(const float* x, std::int64_t K, std::int64_t run_len, const f
   }
 }
 
+// The last M % kRows rows, by count.
+using RowsFn = void (*)(const float*, std::int64_t, std::int64_t, const float*, const float*, bool,
+                        int, float*, std::int64_t, Prefetcher&);
+constexpr RowsFn kTail[kRows] = {nullptr,          rows_of_panel<1>, rows_of_panel<2>,
+                                 rows_of_panel<3>, rows_of_panel<4>, rows_of_panel<5>};
+
 }  // namespace
 
 bool f32_kernel_reads(const dnnl::memory::desc& weights) {
@@ -154,27 +160,7 @@ void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float
     std::int64_t m = 0;
     for (; m + kRows <= M; m += kRows)
       rows_of_panel<kRows>(x + m * K, K, run_len, panel, b, relu, cols, out + m * ldy, ldy, pf);
-    const float* xm = x + m * K;
-    float* ym = out + m * ldy;
-    switch (M - m) {
-      case 5:
-        rows_of_panel<5>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
-        break;
-      case 4:
-        rows_of_panel<4>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
-        break;
-      case 3:
-        rows_of_panel<3>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
-        break;
-      case 2:
-        rows_of_panel<2>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
-        break;
-      case 1:
-        rows_of_panel<1>(xm, K, run_len, panel, b, relu, cols, ym, ldy, pf);
-        break;
-      default:
-        break;
-    }
+    if (m < M) kTail[M - m](x + m * K, K, run_len, panel, b, relu, cols, out + m * ldy, ldy, pf);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <utility>
 
 #include "keel/nmt/gemm.h"
 
@@ -35,26 +36,26 @@ const Shape kShapes[] = {{1, 1, 1},     {1, 7, 5},      {3, 19, 37},    {1, 513,
 // Both fp32 paths: the hand kernel (decode-step sizes) and oneDNN (every size).
 TEST(Gemm, Fp32MatchesReferenceOnOddShapes) {
   for (bool kernel : {true, false})
-  for (const Shape& s : kShapes)
-    for (bool relu : {false, true})
-      for (bool with_bias : {false, true}) {
-        auto x = randn(std::size_t(s.m * s.k), 1);
-        auto w = randn(std::size_t(s.n * s.k), 2, 1.f / std::sqrt(float(s.k)));
-        auto b = with_bias ? randn(std::size_t(s.n), 3) : std::vector<float>{};
-        Linear lin(w, b, s.n, s.k, Compute::fp32);
-        std::vector<float> y(std::size_t(s.m * s.n)), ref(y.size());
-        detail::use_f32_kernel_for_tests(kernel);
-        lin.forward(x.data(), s.m, y.data(), relu);
-        detail::use_f32_kernel_for_tests(true);
-        gemm_ref(x.data(), w.data(), with_bias ? b.data() : nullptr, ref.data(), s.m, s.n, s.k,
-                 relu);
-        EXPECT_LE(max_diff(y, ref), kFp32GemmTol * (1.f + max_abs(ref)))
-            << "M=" << s.m << " N=" << s.n << " K=" << s.k << " relu=" << relu
-            << " kernel=" << kernel;
-        if (relu) {
-          EXPECT_GE(*std::min_element(y.begin(), y.end()), 0.f);
+    for (const Shape& s : kShapes)
+      for (bool relu : {false, true})
+        for (bool with_bias : {false, true}) {
+          auto x = randn(std::size_t(s.m * s.k), 1);
+          auto w = randn(std::size_t(s.n * s.k), 2, 1.f / std::sqrt(float(s.k)));
+          auto b = with_bias ? randn(std::size_t(s.n), 3) : std::vector<float>{};
+          Linear lin(w, b, s.n, s.k, Compute::fp32);
+          std::vector<float> y(std::size_t(s.m * s.n)), ref(y.size());
+          detail::use_f32_kernel_for_tests(kernel);
+          lin.forward(x.data(), s.m, y.data(), relu);
+          detail::use_f32_kernel_for_tests(true);
+          gemm_ref(x.data(), w.data(), with_bias ? b.data() : nullptr, ref.data(), s.m, s.n, s.k,
+                   relu);
+          EXPECT_LE(max_diff(y, ref), kFp32GemmTol * (1.f + max_abs(ref)))
+              << "M=" << s.m << " N=" << s.n << " K=" << s.k << " relu=" << relu
+              << " kernel=" << kernel;
+          if (relu) {
+            EXPECT_GE(*std::min_element(y.begin(), y.end()), 0.f);
+          }
         }
-      }
 }
 
 TEST(Gemm, Int8MatchesInt8ReferenceOnOddShapes) {
@@ -162,14 +163,15 @@ TEST(Linear, ForwardChunksHandOverForwardsColumnsInOrder) {
   std::vector<Shape> shapes(std::begin(kShapes), std::end(kShapes));
   shapes.push_back({128, 3000, 512});  // sliced: 64-column blocks, a tail of 3000 % cols
   shapes.push_back({7, 4096, 96});
-  bool kernel = false;
   for (const Shape& s : shapes)
     for (std::int64_t cols : {64, 100, 512, 100000}) {
       auto w = randn(std::size_t(s.n * s.k), 3), b = randn(std::size_t(s.n), 4),
            x = randn(std::size_t(s.m * s.k), 5);
-      for (Compute c : {Compute::fp32, Compute::fp32, Compute::int8_dynamic, Compute::int8_static}) {
-        // fp32 twice: once with oneDNN's sliced weights, once with the hand kernel.
-        kernel = c == Compute::fp32 && !kernel;
+      // fp32 twice: once on the hand kernel, once on oneDNN's sliced weights.
+      for (auto [c, kernel] : {std::pair{Compute::fp32, true},
+                               {Compute::fp32, false},
+                               {Compute::int8_dynamic, true},
+                               {Compute::int8_static, true}}) {
         detail::use_f32_kernel_for_tests(kernel);
         const ActivationQuant in{c == Compute::int8_static ? 40.f : 0.f, false};
         Linear lin(w, b, s.n, s.k, c, in);
@@ -209,9 +211,9 @@ TEST(Linear, HandFp32KernelAgreesWithOneDnn) {
   // Rows + two panels within 3/4 of a 1 MB L2 (the smallest this project runs on), so each of
   // these runs on the kernel wherever the build has it; greedy's fc2 (32 × 2048) does where L2
   // is larger; 256 × 4096 does nowhere (oneDNN: the rows would not stay in L2).
-  const Shape shapes[] = {{1, 512, 512},   {6, 1536, 512}, {7, 2048, 512}, {40, 64, 1040},
-                          {128, 1000, 512}, {131, 77, 37}, {5, 3000, 1024}, {32, 512, 2048},
-                          {256, 64, 4096}};
+  const Shape shapes[] = {{1, 512, 512},   {6, 1536, 512},   {7, 2048, 512},
+                          {40, 64, 1040},  {128, 1000, 512}, {131, 77, 37},
+                          {5, 3000, 1024}, {32, 512, 2048},  {256, 64, 4096}};
   for (const Shape& s : shapes)
     for (bool relu : {false, true})
       for (bool with_bias : {false, true}) {
@@ -239,7 +241,8 @@ TEST(Linear, HandFp32KernelAgreesWithOneDnn) {
               << "M " << s.m << " N " << s.n << " K " << s.k << " at " << i;
           differ += fast[i] != ref[i];
         }
-        if (differ) std::printf("M %ld N %ld K %ld: %zu of %zu sums rounded differently\n",
-                                long(s.m), long(s.n), long(s.k), differ, ref.size());
+        if (differ)
+          std::printf("M %ld N %ld K %ld: %zu of %zu sums rounded differently\n", long(s.m),
+                      long(s.n), long(s.k), differ, ref.size());
       }
 }
