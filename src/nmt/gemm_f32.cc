@@ -117,7 +117,7 @@ void rows_of_panel(const float* x, std::int64_t K, std::int64_t run_len, const f
   }
 }
 
-// The last M % kRows rows, by count.
+// The last rows (fewer than kRows), by count.
 using RowsFn = void (*)(const float*, std::int64_t, std::int64_t, const float*, const float*, bool,
                         int, float*, std::int64_t, Prefetcher&);
 constexpr RowsFn kTail[kRows] = {nullptr,          rows_of_panel<1>, rows_of_panel<2>,
@@ -140,7 +140,12 @@ void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float
   const std::int64_t panels = (N + kPanel - 1) / kPanel;
   const std::int64_t run_len = K <= 512 ? K : K <= 1024 ? 512 : 1024;
   const std::int64_t first = n0 / kPanel, last = (n0 + nc + kPanel - 1) / kPanel;
-  const std::int64_t blocks = (M + kRows - 1) / kRows;
+  // Register blocks of 6 rows; a tail of 1 or 2 would read the panel from L2 for too little
+  // arithmetic (bandwidth-bound), so the last 7 or 8 rows go as 4 + 3 or 4 + 4 instead.
+  std::int64_t full = M / kRows;
+  int tail = static_cast<int>(M % kRows);
+  if (tail > 0 && tail < 3 && full > 0) --full, tail += kRows;
+  const std::int64_t blocks = full + (tail == 0 ? 0 : tail < kRows ? 1 : 2);
   // Threads (a stream with several) split the panels: worth it from 256 KB of weights on, since
   // even one row's call is then a memory stream both cores can share.
 #pragma omp parallel for schedule(static) if (nc * K >= (std::int64_t{1} << 16) && last - first > 1)
@@ -158,8 +163,12 @@ void gemm_f32_panels(const float* x, std::int64_t M, std::int64_t K, const float
     const float* b = bias ? bias + p * kPanel : nullptr;
     float* out = y + (p * kPanel - n0);
     std::int64_t m = 0;
-    for (; m + kRows <= M; m += kRows)
+    for (; m < full * kRows; m += kRows)
       rows_of_panel<kRows>(x + m * K, K, run_len, panel, b, relu, cols, out + m * ldy, ldy, pf);
+    if (tail > kRows) {
+      rows_of_panel<4>(x + m * K, K, run_len, panel, b, relu, cols, out + m * ldy, ldy, pf);
+      m += 4;
+    }
     if (m < M) kTail[M - m](x + m * K, K, run_len, panel, b, relu, cols, out + m * ldy, ldy, pf);
   }
 }
