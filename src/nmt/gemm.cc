@@ -42,8 +42,12 @@ struct KeyHash {
 // int8: x[M,K] u8 · W[K,N] s8 → s32; scales, compensation, bias and ReLU come after.
 dnnl::matmul::primitive_desc make_pd(const Key& key) {
   const dnnl::memory::dims src{key.m, key.k}, wei{key.k, key.n}, dst{key.m, key.n};
+  const bool any = key.weights == dnnl::memory::desc();
+  assert(any || key.weights.dims() == wei);
   if (key.int8) {
-    dnnl::matmul::desc d({src, dt::u8, tag::ab}, {wei, dt::s8, tag::any}, {dst, dt::s32, tag::ab});
+    dnnl::matmul::desc d({src, dt::u8, tag::ab},
+                         any ? dnnl::memory::desc{wei, dt::s8, tag::any} : key.weights,
+                         {dst, dt::s32, tag::ab});
     return {d, cpu_engine()};
   }
   dnnl::primitive_attr attr;
@@ -52,7 +56,8 @@ dnnl::matmul::primitive_desc make_pd(const Key& key) {
     po.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     attr.set_post_ops(po);
   }
-  dnnl::memory::desc s{src, dt::f32, tag::ab}, w{wei, dt::f32, tag::any}, y{dst, dt::f32, tag::ab};
+  dnnl::memory::desc s{src, dt::f32, tag::ab}, y{dst, dt::f32, tag::ab};
+  const dnnl::memory::desc w = any ? dnnl::memory::desc{wei, dt::f32, tag::any} : key.weights;
   if (key.bias) {
     dnnl::memory::desc b{{1, key.n}, dt::f32, tag::ab};
     return {dnnl::matmul::desc(s, w, b, y), attr, cpu_engine()};
@@ -157,8 +162,9 @@ Linear::Linear(std::span<const float> w, std::span<const float> bias, std::int64
   const bool int8 = compute != Compute::fp32;
   // Unsigned static inputs are not shifted, so there is nothing to compensate.
   const std::int32_t shift = input_.is_unsigned ? 0 : 128;
-  // The weight layout oneDNN picks does not depend on M (checked for 1..1280 rows), so one
-  // reorder serves every batch size; forward() asserts it.
+  // One reorder into the layout oneDNN picks for 64 rows on this thread; every primitive that
+  // reads these weights is then built for exactly that layout (Key::weights), whatever its rows
+  // and threads.
   auto pd = make_pd(Key{64, N, K, int8, false, !bias.empty() && !int8});
   impl_->weights_desc = pd.weights_desc();
   impl_->weights = dnnl::memory(impl_->weights_desc, cpu_engine());
@@ -196,12 +202,13 @@ const std::vector<float>& Linear::weight_scales() const {
 std::string Linear::impl_name(std::int64_t M) const {
   if (uses_f32_kernel(M)) return "keel:avx512_f32_panels";
   const bool int8 = compute_ != Compute::fp32;
-  return make_pd(Key{M, n_, k_, int8, false, !impl_->bias.empty() && !int8}).impl_info_str();
+  return make_pd(Key{M, n_, k_, int8, false, !impl_->bias.empty() && !int8, impl_->weights_desc})
+      .impl_info_str();
 }
 
 void Linear::gemm_s32(const std::uint8_t* xq, std::int64_t M, std::int32_t* acc) const {
   auto& eng = cpu_engine();
-  const Cached& c = cached_primitive(Key{M, n_, k_, true, false, false});
+  const Cached& c = cached_primitive(Key{M, n_, k_, true, false, false, impl_->weights_desc});
   assert(c.weights_desc == impl_->weights_desc);
   dnnl::memory src({{M, k_}, dt::u8, tag::ab}, eng, const_cast<std::uint8_t*>(xq));
   dnnl::memory dst({{M, n_}, dt::s32, tag::ab}, eng, acc);
@@ -318,16 +325,15 @@ void Linear::forward(const float* x, std::int64_t M, float* y, bool relu) const 
   if (observer_) observer_(x, M, k_);
   const std::int64_t N = n_, K = k_;
   if (uses_f32_kernel(M)) {
-    detail::gemm_f32_panels(x, M, K, static_cast<const float*>(impl_->weights.get_data_handle()),
-                            N, 0, N, impl_->bias.empty() ? nullptr : impl_->bias.data(), relu, y,
-                            N);
+    detail::gemm_f32_panels(x, M, K, static_cast<const float*>(impl_->weights.get_data_handle()), N,
+                            0, N, impl_->bias.empty() ? nullptr : impl_->bias.data(), relu, y, N);
     return;
   }
   if (compute_ == Compute::fp32) {
     auto& stream = thread_stream();
     auto& eng = cpu_engine();
     const bool has_bias = !impl_->bias.empty();
-    const Cached& c = cached_primitive(Key{M, N, K, false, relu, has_bias});
+    const Cached& c = cached_primitive(Key{M, N, K, false, relu, has_bias, impl_->weights_desc});
     assert(c.weights_desc == impl_->weights_desc);
     dnnl::memory src({{M, K}, dt::f32, tag::ab}, eng, const_cast<float*>(x));
     dnnl::memory dst({{M, N}, dt::f32, tag::ab}, eng, y);

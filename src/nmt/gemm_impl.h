@@ -31,6 +31,10 @@ dnnl::stream& thread_stream();
 struct Key {
   std::int64_t m, n, k;
   bool int8, relu, bias;
+  // The weights' layout the primitive must read; empty: oneDNN's choice (format_tag::any). The
+  // choice depends on the shape and on the number of threads (oneDNN 2.6 picked BA16a32b4a at 5
+  // or more threads where it picked BA16a64b4a at fewer): weights reordered once must be named.
+  dnnl::memory::desc weights{};
   bool operator==(const Key&) const = default;
 };
 struct Cached {

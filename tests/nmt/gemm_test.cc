@@ -1,10 +1,12 @@
 // oneDNN GEMMs and the hand fp32 kernel against the reference kernels and each other on odd shapes,
 // with named tolerances.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "keel/nmt/gemm.h"
@@ -89,6 +91,47 @@ TEST(Gemm, Int8MatchesInt8ReferenceOnOddShapes) {
         EXPECT_LE(std::sqrt(se / ss), kInt8QuantRelRms) << where;
       }
     }
+}
+
+// oneDNN picks the weights' layout by shape and by thread count (at 5 or more threads it chose
+// another blocking for N = 256 than at 1): weights prepared on one thread must give the same
+// products on a stream with many (keel nmt translate --threads-per-stream 8 once gave garbage).
+TEST(Gemm, WeightsPreparedOnOneThreadServeAnyThreadCount) {
+  const int threads = omp_get_max_threads();
+  for (std::int64_t k : {256, 1024})
+    for (std::int64_t m : {1, 8, 32}) {
+      const std::int64_t n = 256;
+      auto x = randn(std::size_t(m * k), 7);
+      auto w = randn(std::size_t(n * k), 8, 1.f / std::sqrt(float(k)));
+      auto b = randn(std::size_t(n), 9);
+      omp_set_num_threads(1);
+      Linear i8(w, b, n, k, Compute::int8_dynamic), f32(w, b, n, k, Compute::fp32);
+      std::vector<std::int8_t> xq(x.size()), wq(w.size());
+      const auto mn = static_cast<std::size_t>(m * n);
+      std::vector<float> xs(static_cast<std::size_t>(m)), ws(static_cast<std::size_t>(n)), ref8(mn),
+          ref32(mn);
+      quantize_rows_ref(x.data(), m, k, xq.data(), xs.data());
+      quantize_rows_ref(w.data(), n, k, wq.data(), ws.data());
+      gemm_s8_ref(xq.data(), xs.data(), wq.data(), ws.data(), b.data(), ref8.data(), m, n, k,
+                  false);
+      gemm_ref(x.data(), w.data(), b.data(), ref32.data(), m, n, k, false);
+      detail::use_f32_kernel_for_tests(false);  // the fp32 rows through oneDNN too
+      for (int t : {1, 5, 8}) {
+        // A thread of its own: oneDNN primitives are cached per thread, built for its threads.
+        std::vector<float> y8(mn), y32(mn);
+        std::thread([&] {
+          omp_set_num_threads(t);
+          i8.forward(x.data(), m, y8.data());
+          f32.forward(x.data(), m, y32.data());
+        }).join();
+        const std::string where =
+            "M=" + std::to_string(m) + " K=" + std::to_string(k) + " threads=" + std::to_string(t);
+        EXPECT_LE(max_diff(y8, ref8), kInt8GemmTol * (1.f + max_abs(ref8))) << "int8 " << where;
+        EXPECT_LE(max_diff(y32, ref32), kFp32GemmTol * (1.f + max_abs(ref32))) << "fp32 " << where;
+      }
+      detail::use_f32_kernel_for_tests(true);
+    }
+  omp_set_num_threads(threads);
 }
 
 TEST(Gemm, U8QuantizerIsTheReferenceShiftedBy128) {
