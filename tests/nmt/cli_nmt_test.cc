@@ -155,6 +155,24 @@ std::vector<std::string> out_lines(const std::string& text) {
 }
 }  // namespace
 
+// The README's `--model en-es` with a keel in its build tree (not installed): the repository's
+// models/en-es-int8, the same translation as by path; an unknown name is one line saying where
+// keel looked.
+TEST(CliNmtText, AModelNameFromTheBuildTreeIsTheRepositorysModel) {
+  auto in = temp("name.txt");
+  std::ofstream(in) << "The house is big.\n";
+  auto by_name = run_keel_stdin("nmt translate --quiet --model en-es", in);
+  auto by_path = run_keel_stdin("nmt translate --quiet --model " + kShipped, in);
+  ASSERT_EQ(by_name.rc, 0) << by_name.err;
+  ASSERT_EQ(by_path.rc, 0) << by_path.err;
+  EXPECT_EQ(by_name.out, by_path.out);
+  EXPECT_FALSE(by_name.out.empty());
+  auto none = run_keel_stdin("nmt translate --quiet --model no-such-model", in);
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_NE(none.err.find(std::string(KEEL_SOURCE_DIR) + "/models"), std::string::npos) << none.err;
+  fs::remove(in);
+}
+
 TEST(CliNmtText, ParagraphsAreTranslatedSentenceBySentenceAndJoinedBack) {
   auto para = temp("para.txt"), sents = temp("sents.txt");
   std::ofstream(para) << "The cat sleeps on the table. The dog eats the bread.\n\nThe house is big.\n";
