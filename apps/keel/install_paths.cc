@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <vector>
@@ -54,12 +53,6 @@ fs::path find_model(const std::string& model) {
       if (!d.empty()) roots.emplace_back(d);
   }
   roots.push_back((self_dir() / KEEL_MODELS_REL).lexically_normal());
-  // A keel run from its build tree (not installed) has no share/keel/models beside it: it finds
-  // the repository's models/ instead, so the README's `--model en-es` works after `make`.
-  const fs::path self = self_dir().lexically_normal(),
-                 tree = fs::path(KEEL_BUILD_TREE).lexically_normal();
-  if (std::mismatch(tree.begin(), tree.end(), self.begin(), self.end()).first == tree.end())
-    roots.emplace_back(KEEL_SOURCE_MODELS);
   std::string searched;
   for (const auto& root : roots) {
     searched += (searched.empty() ? "" : ", ") + root.string();

@@ -20,9 +20,8 @@ std::filesystem::path self_dir();
 std::optional<std::filesystem::path> find_train_binary(std::string* tried = nullptr);
 
 // A model argument as given when it exists; a bare name ("en-es") is looked up in
-// $KEEL_MODEL_PATH (colon-separated directories), then the installed share/keel/models/ (and,
-// for a binary in its build tree, the repository's models/), matching NAME or NAME-<variant>
-// when only one such directory exists.
+// $KEEL_MODEL_PATH (colon-separated directories) and then the installed share/keel/models/,
+// matching NAME or NAME-<variant> when only one such directory exists.
 std::filesystem::path find_model(const std::string& model);
 
 }  // namespace keel::cli
