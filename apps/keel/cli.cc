@@ -1,5 +1,9 @@
 #include "cli.h"
 
+#include "keel/core/atomic_file.h"
+#include "keel/core/error.h"
+
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
@@ -23,6 +27,24 @@ CLI::Validator number_at_least(double low, bool strict, const char* name) {
 
 const CLI::Validator Positive = number_at_least(0, true, "POSITIVE");
 const CLI::Validator NonNegative = number_at_least(0, false, "NONNEGATIVE");
+const CLI::Validator Finite(
+    [](std::string& v) -> std::string {
+      char* end = nullptr;
+      const double x = std::strtod(v.c_str(), &end);
+      if (end == v.c_str() || *end != '\0') return "'" + v + "' is not a number";
+      return std::isfinite(x) ? std::string() : "must be a finite number, got " + v;
+    },
+    "NUMBER", "FINITE");
+const CLI::Validator OutputFile(
+    [](std::string& v) -> std::string {
+      try {
+        core::check_output_file(v);
+        return {};
+      } catch (const core::InputError& e) {
+        return (v.empty() ? "" : "'" + v + "' ") + e.bare_message() + " (" + e.hint() + ")";
+      }
+    },
+    "FILE", "OUTPUT_FILE");
 
 std::string one_line(std::string s) {
   for (auto& c : s)

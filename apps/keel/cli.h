@@ -53,6 +53,10 @@ void register_mcnn_plan(CLI::App& mcnn, const GlobalOptions& global);
 // CLI11's own PositiveNumber prints the range up to 1.8e308.
 extern const CLI::Validator Positive;     // > 0
 extern const CLI::Validator NonNegative;  // >= 0
+extern const CLI::Validator Finite;       // a number, not nan or inf
+// A file keel will write: not empty, not a directory, in an existing directory (checked when the
+// flags are parsed, so a typo fails before the command's work; core::check_output_file).
+extern const CLI::Validator OutputFile;
 
 // Prints `text` to stdout, followed by a newline when it lacks one.
 void print_out(const std::string& text);

@@ -17,7 +17,8 @@ void add_decode_flags(CLI::App* cmd, DecodeFlags& f, bool lengths) {
     cmd->add_option("--beam-size", f.beam_size, "Beam size (1 = greedy; default 1, or the model's)")
         ->check(Positive);
     cmd->add_option("--length-penalty", f.length_penalty,
-                    "Beam search ranks finished hypotheses by logprob / length^this (default 1)");
+                    "Beam search ranks finished hypotheses by logprob / length^this (default 1)")
+        ->check(Finite);
     cmd->add_option("--max-length-factor", f.max_length_factor,
                     "Target tokens also at most this x the source tokens, as Marian (default 3; "
                     "0 = off)")

@@ -333,7 +333,9 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   auto* ex = mcnn->add_subcommand(
       "export", "Write a checkpoint as a TorchScript module for PyTorch (torch.jit.load)");
   ex->add_option("--checkpoint", xa->checkpoint, "Checkpoint from keel mcnn train")->required();
-  ex->add_option("--out", xa->out, "TorchScript file to write (model.pt)")->required();
+  ex->add_option("--out", xa->out, "TorchScript file to write (model.pt)")
+      ->required()
+      ->check(OutputFile);
   ex->callback([xa, &global] { run_export(*xa, global); });
 }
 

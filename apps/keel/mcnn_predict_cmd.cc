@@ -171,7 +171,8 @@ void register_mcnn_predict(CLI::App& mcnn, const GlobalOptions& global) {
   p->add_option("--checkpoint", a->checkpoint, "Checkpoint from keel mcnn train")->required();
   p->add_option("--out", a->out,
                 "Per-field CSV; FILE.wells.csv and FILE.treatments.csv are written beside it")
-      ->required();
+      ->required()
+      ->check(OutputFile);
   p->add_option("--features", a->features,
                 "Also write the mean penultimate-layer profile (512 values) per treatment here");
   p->add_option("--precision", a->precision,

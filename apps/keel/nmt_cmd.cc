@@ -190,7 +190,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
                    "base (6+6 layers, d_model 512, 8 heads, FFN 2048, 32 000 shared vocab) or "
                    "tiny (2+2 layers, d_model 32; for tests)")
       ->check(CLI::IsMember({"base", "tiny"}));
-  random->add_option("--out", rm->out, "Model file to write")->required();
+  random->add_option("--out", rm->out, "Model file to write")->required()->check(OutputFile);
   random->add_option("--seed", rm->seed, "Random seed (same seed, same file)");
   random->callback([rm, &global] { run_random_model(*rm, global); });
 

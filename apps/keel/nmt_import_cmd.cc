@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "keel/core/atomic_file.h"
 #include "keel/core/error.h"
 #include "keel/nmt/import.h"
 
@@ -46,6 +47,7 @@ const char* activation_name(nmt::Activation a) {
 }
 
 void run_import(const ImportArgs& a, const GlobalOptions& g) {
+  core::check_new_directory(a.out, "--out");  // before reading the source model
   nmt::ImportSummary s;
   if (a.from == "marian-hf") {
     s = nmt::import_marian_hf(a.source, a.out);

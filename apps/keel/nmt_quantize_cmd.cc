@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "install_paths.h"
 #include "keel/core/checksum.h"
+#include "keel/core/atomic_file.h"
 #include "keel/core/error.h"
 #include "keel/core/table.h"
 #include "keel/nmt/calibrate.h"
@@ -23,6 +24,7 @@ namespace {
 struct QuantizeArgs {
   std::string model, calib, method = "percentile", out;
   double percentile = 99.999, min_sqnr_db = 25;
+  bool percentile_given = false;
   std::vector<std::string> fp32;
   int max_sentences = 500, max_length = 256, batch_size = 16, bins = 2048;
 };
@@ -49,12 +51,28 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
   if (!(a.percentile > 0 && a.percentile <= 100))
     throw core::InputError(fmt::format("--percentile {} is outside (0, 100]", a.percentile), {},
                            "use e.g. 99.99");
+  if (a.percentile_given && o.method != nmt::CalibMethod::percentile)
+    throw core::InputError("--percentile applies only to --method percentile", {},
+                           "drop --percentile, or add --method percentile");
   // A model directory: raw calibration text through its SentencePiece model, and a complete
   // directory written (model.keel plus the SentencePiece files). A model file: pre-tokenized.
   const nmt::ModelPaths paths = nmt::resolve_model_paths(find_model(a.model));
   const nmt::TextCodec codec(paths);
+  // Checked before the calibration's minutes: a directory model makes a new directory (never
+  // written into an old one, whose stale files would win over the new ones), a file a file.
+  if (codec.active())
+    core::check_new_directory(a.out, "--out");
+  else
+    core::check_output_file(a.out, "--out");
   nmt::Model model = nmt::load_model(paths.model);
   codec.check_vocabulary(model.src_vocab, model.tgt_vocab);
+  // A mistyped --fp32 would otherwise keep nothing in fp32, silently.
+  for (const auto& prefix : a.fp32)
+    if (std::none_of(model.tensors.begin(), model.tensors.end(),
+                     [&](const auto& t) { return t.first.starts_with(prefix); }))
+      throw core::InputError("matches no layer of the model", {prefix, 0, 0, "--fp32"},
+                             "give a scope prefix such as decoder.output or encoder.layers.0 "
+                             "(--json lists the layers)");
   std::vector<nmt::Ids> sentences;
   std::ifstream in(a.calib);
   if (!in)
@@ -84,24 +102,21 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
   nmt::Model calibrated = nmt::apply_calibration(std::move(model), cal);
   std::string written = a.out;
   if (codec.active()) {
-    const std::filesystem::path dir = a.out;
-    std::filesystem::create_directories(dir);
     // The SentencePiece models and the model's decoding defaults travel with it.
     std::vector<std::filesystem::path> beside = {paths.source_spm, paths.target_spm};
     if (!paths.decoding.empty()) beside.push_back(paths.decoding);
-    for (const auto& file : beside) {
-      // Copied under a temporary name and renamed: the directory never holds half a file.
-      const auto dst = dir / file.filename(), tmp = dir / (file.filename().string() + ".tmp");
-      std::filesystem::copy_file(file, tmp, std::filesystem::copy_options::overwrite_existing);
-      std::filesystem::rename(tmp, dst);
-    }
-    nmt::save_model(calibrated, dir / "model.keel");
-    std::vector<std::string> listed = {"model.keel"};
-    for (const auto& file : beside)
-      if (std::find(listed.begin(), listed.end(), file.filename().string()) == listed.end())
-        listed.push_back(file.filename().string());
-    core::write_manifest(dir, listed);
-    written = (dir / "").string();
+    core::write_new_directory(a.out, "--out", [&](const std::filesystem::path& dir) {
+      for (const auto& file : beside)  // one spm.model may serve both sides
+        if (!std::filesystem::exists(dir / file.filename()))
+          std::filesystem::copy_file(file, dir / file.filename());
+      nmt::save_model(calibrated, dir / "model.keel");
+      std::vector<std::string> listed = {"model.keel"};
+      for (const auto& file : beside)
+        if (std::find(listed.begin(), listed.end(), file.filename().string()) == listed.end())
+          listed.push_back(file.filename().string());
+      core::write_manifest(dir, listed);
+    });
+    written = (std::filesystem::path(a.out) / "").string();
   } else {
     nmt::save_model(calibrated, a.out);
   }
@@ -167,9 +182,11 @@ void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global) {
                   "Output: a model directory (with the SentencePiece model) for a directory "
                   "--model, else a model file")
       ->required();
-  cmd->add_option("--percentile", a->percentile, "Percentile of |x| for --method percentile");
+  auto* pct = cmd->add_option("--percentile", a->percentile,
+                              "Percentile of |x| for --method percentile");
   cmd->add_option("--min-sqnr-db", a->min_sqnr_db,
-                  "Keep a layer in fp32 when its estimated SQNR is below this (default 25)");
+                  "Keep a layer in fp32 when its estimated SQNR is below this (default 25)")
+      ->check(Finite);
   cmd->add_option("--fp32", a->fp32, "Keep layers whose scope starts with this in fp32 "
                                      "(repeatable), e.g. decoder.output");
   cmd->add_option("--max-sentences", a->max_sentences, "Calibration sentences used (default 500)")
@@ -180,7 +197,10 @@ void register_nmt_quantize(CLI::App& nmt, const GlobalOptions& global) {
       ->check(CLI::Range(256, 1 << 16));
   cmd->add_option("--batch-size", a->batch_size, "Sentences per calibration batch")
       ->check(Positive);
-  cmd->callback([a, &global] { run_quantize(*a, global); });
+  cmd->callback([a, pct, &global] {
+    a->percentile_given = pct->count() > 0;
+    run_quantize(*a, global);
+  });
 }
 
 }  // namespace keel::cli

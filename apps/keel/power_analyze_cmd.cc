@@ -66,7 +66,8 @@ void register_power_analyze(CLI::App& power, const GlobalOptions& global) {
   cmd->add_flag("--align-clocks", args->align_clocks,
                 "Several files: shift each by its clock offset estimated against the first");
   cmd->add_option("--report", args->report,
-                  "Write a self-contained HTML report with interactive plots to this file");
+                  "Write a self-contained HTML report with interactive plots to this file")
+      ->check(OutputFile);
   cmd->add_flag("--strict", args->strict, "Exit 1 when any spec clause fails");
   cmd->callback([args, &global] { run_analyze(*args, global); });
 }

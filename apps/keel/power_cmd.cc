@@ -144,7 +144,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
       ->required()->check(CLI::ExistingFile);
   sim->add_option("--spec", args->spec, "Utility spec TOML to judge the grid-side power against")
       ->check(CLI::ExistingFile);
-  sim->add_option("--trace", args->trace, "Write the power time series to this CSV file");
+  sim->add_option("--trace", args->trace, "Write the power time series to this CSV file")
+      ->check(OutputFile);
   sim->add_option("--trace-racks", args->trace_racks, "Also trace the first N racks (AC kW)")
       ->check(NonNegative);
   sim->add_option("--trace-step-ms", args->trace_step_ms,
@@ -166,7 +167,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(Positive);
   sim->add_option("--report", args->report,
-                  "Write a self-contained HTML report with interactive plots to this file");
+                  "Write a self-contained HTML report with interactive plots to this file")
+      ->check(OutputFile);
   sim->add_flag("--report-strip-comments", args->report_bare,
                 "Echo the scenario in the report without its comments");
   sim->add_flag("--reference", args->reference,
@@ -180,7 +182,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
       ->required()->check(CLI::ExistingFile);
   cmp->add_option("--spec", args->spec, "Utility spec TOML")->check(CLI::ExistingFile);
   cmp->add_option("--trace", args->trace,
-                  "Write every variant's grid power to this CSV file (time_s, <variant>_grid_mw...)");
+                  "Write every variant's grid power to this CSV file (time_s, <variant>_grid_mw...)")
+      ->check(OutputFile);
   cmp->add_option("--trace-step-ms", args->trace_step_ms,
                   "One trace row per this many ms (the mean over it; default: every step)")
       ->check(Positive);
@@ -194,7 +197,8 @@ void register_power(CLI::App& app, const GlobalOptions& global) {
   cmp->add_flag("--report-strip-comments", args->report_bare,
                 "Echo the scenario in the report without its comments");
   cmp->add_option("--report", args->report,
-                  "Write a self-contained HTML report with every variant's plots to this file");
+                  "Write a self-contained HTML report with every variant's plots to this file")
+      ->check(OutputFile);
   cmp->callback([args, &global] { run_compare(*args, global); });
 
   register_power_optimize(*power, global);

@@ -142,7 +142,8 @@ void register_power_optimize(CLI::App& power, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 99.0));
   cmd->add_option("--report", a->report,
-                  "Write an HTML report of the chosen mix beside the unmitigated job");
+                  "Write an HTML report of the chosen mix beside the unmitigated job")
+      ->check(OutputFile);
   cmd->add_option("--seed", a->opt.seed, "Search seed")->capture_default_str();
   cmd->add_option("--threads", a->threads, "Parallel simulations (default: cores)")
       ->check(Positive);

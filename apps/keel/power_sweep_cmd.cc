@@ -104,7 +104,7 @@ void register_power_sweep(CLI::App& power, const GlobalOptions& global) {
       ->check(CLI::ExistingFile);
   s->add_option("--spec", a->spec, "Utility spec TOML each point is judged against")
       ->check(CLI::ExistingFile);
-  s->add_option("--out", a->out, "CSV to write (default: stdout)");
+  s->add_option("--out", a->out, "CSV to write (default: stdout)")->check(OutputFile);
   s->callback([a, &global] { run_sweep(*a, global); });
 }
 

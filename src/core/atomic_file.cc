@@ -47,9 +47,62 @@ void remove_stale_temporaries(const std::filesystem::path& target) {
 
 }  // namespace
 
+void check_output_file(const std::filesystem::path& path, std::string_view option) {
+  const Location where{path.string(), 0, 0, std::string(option)};
+  if (path.empty())
+    throw InputError("no file name given", where, "give the path of the file to write");
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec) || !path.has_filename())
+    throw InputError("is a directory, not a file", where,
+                     "give a file name, e.g. " + (path / "out").string());
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  if (!std::filesystem::is_directory(dir, ec))
+    throw InputError(std::filesystem::exists(dir, ec) ? "its directory is not a directory"
+                                                      : "its directory does not exist",
+                     where, "create " + dir.string() + " first, or write elsewhere");
+}
+
+void check_new_directory(const std::filesystem::path& path, std::string_view option) {
+  const Location where{path.string(), 0, 0, std::string(option)};
+  if (path.empty())
+    throw InputError("no directory name given", where, "give the path of a new directory");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec))
+    throw InputError("already exists", where, "choose a new directory, or remove this one");
+  for (auto dir = path.lexically_normal().parent_path(); !dir.empty() && dir != dir.parent_path();
+       dir = dir.parent_path())
+    if (std::filesystem::exists(dir, ec)) {
+      if (!std::filesystem::is_directory(dir, ec))
+        throw InputError(dir.string() + " is not a directory", where,
+                         "choose a path inside a directory");
+      break;
+    }
+}
+
+void write_new_directory(const std::filesystem::path& path, std::string_view option,
+                         const std::function<void(const std::filesystem::path&)>& fill) {
+  check_new_directory(path, option);
+  const std::filesystem::path full = path.lexically_normal();
+  const std::filesystem::path parent = full.has_parent_path() ? full.parent_path() : ".";
+  std::filesystem::create_directories(parent);
+  const std::filesystem::path tmp =
+      parent / ("." + full.filename().string() + ".partial." + std::to_string(::getpid()));
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+  std::filesystem::create_directory(tmp);
+  try {
+    fill(tmp);
+    std::filesystem::rename(tmp, full);
+  } catch (...) {
+    std::filesystem::remove_all(tmp, ec);
+    throw;
+  }
+}
+
 AtomicFile::AtomicFile(std::filesystem::path path)
     : path_(std::move(path)),
       tmp_(path_.string() + ".tmp." + host_name() + "." + std::to_string(::getpid())) {
+  check_output_file(path_);
   remove_stale_temporaries(path_);
   out_.open(tmp_, std::ios::binary | std::ios::trunc);
   if (!out_) {

@@ -156,8 +156,8 @@ std::vector<std::string> out_lines(const std::string& text) {
 }  // namespace
 
 // The README's `--model en-es` with a keel in its build tree (not installed): the repository's
-// models/en-es-int8, the same translation as by path; an unknown name is one line saying where
-// keel looked.
+// models/en-es-int8 (linked where an installed keel has its share/keel/models), the same
+// translation as by path; an unknown name is one line saying where keel looked.
 TEST(CliNmtText, AModelNameFromTheBuildTreeIsTheRepositorysModel) {
   auto in = temp("name.txt");
   std::ofstream(in) << "The house is big.\n";
@@ -169,7 +169,7 @@ TEST(CliNmtText, AModelNameFromTheBuildTreeIsTheRepositorysModel) {
   EXPECT_FALSE(by_name.out.empty());
   auto none = run_keel_stdin("nmt translate --quiet --model no-such-model", in);
   EXPECT_EQ(none.rc, 2);
-  EXPECT_NE(none.err.find(std::string(KEEL_SOURCE_DIR) + "/models"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("share/keel/models"), std::string::npos) << none.err;
   fs::remove(in);
 }
 
@@ -266,6 +266,39 @@ TEST(CliNmtText, QuantizeAndBenchTakeModelDirectories) {
                     " --compute fp32 --sentences 4 --target-length 4 --streams 1");
   EXPECT_EQ(b.rc, 0) << b.err;
   fs::remove_all(out);
+  fs::remove(calib);
+}
+
+// Found by a first-day audit: quantize wrote into an existing directory, whose stale spm.model
+// or decoding.json then won over the new files; bad flags were ignored or failed only after the
+// work. Each is now one line, exit 2, before calibrating, and nothing is written.
+TEST(CliNmtText, QuantizeRefusesAnExistingOutAndBadFlagsUpFront) {
+  auto calib = temp("up_calib.txt"), out = temp("up_q"), dir = temp("up_dir");
+  std::ofstream(calib) << "The cat sleeps on the table.\n";
+  fs::create_directories(out);
+  std::ofstream(out / "decoding.json") << "{}";
+  const std::string base = "nmt quantize --quiet --model " + kShipped + " --calib " + calib.string();
+  auto q = run_keel(base + " --out " + out.string());
+  EXPECT_EQ(q.rc, 2) << q.err;
+  EXPECT_NE(q.err.find("already exists"), std::string::npos) << q.err;
+  EXPECT_EQ(keel::testing::read_all(out / "decoding.json"), "{}");
+  EXPECT_FALSE(fs::exists(out / "model.keel"));
+  fs::remove_all(out);
+  for (const std::string& bad : {std::string(" --fp32 decoder.nosuch"), std::string(" --method kl --percentile 99"),
+                                 std::string(" --min-sqnr-db nan")}) {
+    auto r = run_keel(base + " --out " + out.string() + bad);
+    EXPECT_EQ(r.rc, 2) << bad << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(out)) << bad;
+  }
+  fs::create_directories(dir);
+  auto rm = run_keel("nmt random-model --preset tiny --out " + dir.string());
+  EXPECT_EQ(rm.rc, 2);
+  EXPECT_NE(rm.err.find("is a directory"), std::string::npos) << rm.err;
+  auto lp = run_keel_stdin("nmt translate --quiet --beam-size 4 --length-penalty nan --model " + kShipped, calib);
+  EXPECT_EQ(lp.rc, 2);
+  EXPECT_NE(lp.err.find("finite"), std::string::npos) << lp.err;
+  fs::remove_all(dir);
   fs::remove(calib);
 }
 

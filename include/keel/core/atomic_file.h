@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string_view>
 
 namespace keel::core {
@@ -29,6 +30,22 @@ class AtomicFile {
   std::ofstream out_;
   bool committed_ = false;
 };
+
+// Throws InputError (naming `option`, e.g. "--out") unless `path` can be a file keel writes: not
+// empty, not a directory, in an existing directory. Commands call it before long work, so a bad
+// output path fails at once instead of after the work.
+void check_output_file(const std::filesystem::path& path, std::string_view option = {});
+
+// Throws InputError (naming `option`) unless `path` can be a new directory: not empty, not
+// existing (keel never writes into a directory it did not create), its parent a directory or
+// not yet there.
+void check_new_directory(const std::filesystem::path& path, std::string_view option = {});
+
+// Creates the directory `path` whole or not at all: `fill` writes into a hidden sibling
+// (".<name>.partial.<pid>", parents created as needed), renamed to `path` when `fill` returns and
+// removed when it throws. check_new_directory() first.
+void write_new_directory(const std::filesystem::path& path, std::string_view option,
+                         const std::function<void(const std::filesystem::path&)>& fill);
 
 // Writes `data` to `path` atomically.
 void write_file_atomic(const std::filesystem::path& path, std::string_view data);
