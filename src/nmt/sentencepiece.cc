@@ -39,7 +39,11 @@ SentencePiece SentencePiece::from_bytes(std::string_view bytes, const std::strin
   const auto status = s.sp_->LoadFromSerializedProto(bytes);
   if (!status.ok() || s.sp_->GetPieceSize() == 0)
     throw core::InputError(
-        fmt::format("not a SentencePiece model ({})", status.ok() ? "no pieces" : status.message()),
+        // (A parse failure's message is the library's source line, of no use to the user.)
+        status.ok() ? "not a SentencePiece model (no pieces)"
+                    : status.code() == sentencepiece::util::StatusCode::kInternal
+                        ? "not a SentencePiece model (cannot be parsed)"
+                        : fmt::format("not a SentencePiece model ({})", status.message()),
         core::Location{source, 0, 0, {}}, "re-create it with keel nmt corpus or spm_train");
   return s;
 }

@@ -113,6 +113,9 @@ TEST_F(MarianImport, BadInputsAreOneLineAndWriteNothing) {
          fs::copy_file(d.parent_path() / "shared-swish" / "other.spm", d / "source.spm",
                        fs::copy_options::overwrite_existing);
        }},
+      // Named where the user has it, not as the importer's temporary copy.
+      {"junk_spm", "broken_junk_spm/target.spm: not a SentencePiece model",
+       [](const fs::path& d) { std::ofstream(d / "target.spm") << "junk"; }},
       {"truncated", "model.safetensors",
        [](const fs::path& d) { fs::resize_file(d / "model.safetensors", fs::file_size(d / "model.safetensors") - 100); }},
       {"bad_header", "header",
