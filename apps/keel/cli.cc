@@ -3,6 +3,8 @@
 #include "keel/core/atomic_file.h"
 #include "keel/core/error.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
@@ -45,6 +47,13 @@ const CLI::Validator OutputFile(
       }
     },
     "FILE", "OUTPUT_FILE");
+
+void check_stdin_readable() {
+  struct stat st {};
+  if (::fstat(0, &st) == 0 && S_ISDIR(st.st_mode))
+    throw core::InputError("standard input is a directory", {"stdin", 0, 0, {}},
+                           "redirect a text file, e.g. < in.txt");
+}
 
 std::string one_line(std::string s) {
   for (auto& c : s)

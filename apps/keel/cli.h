@@ -58,6 +58,10 @@ extern const CLI::Validator Finite;       // a number, not nan or inf
 // flags are parsed, so a typo fails before the command's work; core::check_output_file).
 extern const CLI::Validator OutputFile;
 
+// Throws core::InputError when standard input is a directory (`keel ... < dir` reads nothing and
+// would otherwise exit 0 with no output).
+void check_stdin_readable();
+
 // Prints `text` to stdout, followed by a newline when it lacks one.
 void print_out(const std::string& text);
 

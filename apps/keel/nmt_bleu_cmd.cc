@@ -2,6 +2,7 @@
 // Reading, checking and printing only; the metric is keel::nmt::corpus_bleu.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -39,8 +40,13 @@ struct BleuArgs {
 std::vector<std::string> read_lines(const std::string& path) {
   std::string text;
   if (path == "-") {
+    check_stdin_readable();
     text.assign(std::istreambuf_iterator<char>(std::cin), {});
   } else {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      throw core::InputError("is a directory, not a text file", at(path),
+                             "give the file of lines, one sentence per line");
     std::ifstream in(path, std::ios::binary);
     if (!in)
       throw core::InputError("cannot open the file", at(path),

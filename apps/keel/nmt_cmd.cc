@@ -101,6 +101,7 @@ void run_translate(const TranslateArgs& a, const GlobalOptions& g) {
   UnknownCount unknown;
   const nmt::SegmentOptions seg_opt{split, static_cast<std::size_t>(a.max_input_length), policy};
   std::vector<std::string> raw;
+  check_stdin_readable();
   for (bool eof = false; !eof;) {
     raw.clear();
     for (std::string line; static_cast<int>(raw.size()) < a.chunk_lines;) {

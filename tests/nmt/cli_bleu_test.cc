@@ -159,3 +159,22 @@ TEST(CliBleu, MissingFilesBadUtf8AndEmptyReferencesAreInputErrors) {
   fs::remove(bad);
   fs::remove(empty);
 }
+
+// A directory where a file of lines belongs (as an argument, or as stdin for bleu and translate):
+// one line, exit 2 (found by a first-day audit: a raw libstdc++ error with exit 1, and translate
+// exited 0 with no output).
+TEST(CliBleu, ADirectoryInsteadOfAFileIsOneLine) {
+  Readme r;
+  const fs::path dir = write_temp("dir", "");
+  fs::remove(dir);
+  fs::create_directory(dir);
+  expect_one_error_line(run_keel("nmt bleu " + r.hyp.string() + " " + dir.string()), "is a directory");
+  expect_one_error_line(run_keel("nmt bleu " + dir.string() + " " + r.ref1.string()), "is a directory");
+  expect_one_error_line(run_shell("(" + std::string(KEEL_BINARY) + " nmt bleu - " + r.ref1.string() +
+                                  " < " + dir.string() + ")"),
+                        "standard input is a directory");
+  expect_one_error_line(run_shell("(" + std::string(KEEL_BINARY) + " nmt translate --model " +
+                                  KEEL_SOURCE_DIR + "/models/en-es-int8 < " + dir.string() + ")"),
+                        "standard input is a directory");
+  fs::remove(dir);
+}
