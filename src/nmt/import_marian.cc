@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -88,16 +89,35 @@ DecodeOptions generation_defaults(const fs::path& dir, const json& config) {
   const fs::path gen_file = dir / "generation_config.json";
   const json g = fs::exists(gen_file) ? read_json(gen_file) : config;
   const fs::path& f = fs::exists(gen_file) ? gen_file : dir / "config.json";
-  if (g.contains("num_beams") && g["num_beams"].is_number_integer())
-    o.beam_size = static_cast<int>(std::clamp<std::int64_t>(g["num_beams"].get<std::int64_t>(), 1, 16));
-  if (g.contains("max_length") && g["max_length"].is_number_integer())
-    o.max_length = static_cast<int>(std::clamp<std::int64_t>(g["max_length"].get<std::int64_t>() - 1, 1, 4096));
-  if (g.contains("length_penalty") && g["length_penalty"].is_number())
+  // A value no decoder could use is refused, not clamped into something the model never had.
+  auto refuse = [&](const char* key, const std::string& why) {
+    return core::InputError(fmt::format("{} {}", g[key].dump(), why), core::Location{f.string(), 0, 0, key},
+                            "fix the value, or remove it to take keel's default");
+  };
+  if (g.contains("num_beams") && g["num_beams"].is_number_integer()) {
+    const auto v = g["num_beams"].get<std::int64_t>();
+    if (v < 1) throw refuse("num_beams", "is not a beam size (1 or more)");
+    o.beam_size = static_cast<int>(std::min<std::int64_t>(v, 16));
+  }
+  if (g.contains("max_length") && g["max_length"].is_number_integer()) {
+    const auto v = g["max_length"].get<std::int64_t>();
+    if (v < 2) throw refuse("max_length", "leaves no target token (it counts the start token)");
+    o.max_length = static_cast<int>(std::min<std::int64_t>(v - 1, 4096));
+  }
+  if (g.contains("length_penalty") && g["length_penalty"].is_number()) {
     o.length_penalty = g["length_penalty"].get<float>();
-  if (g.contains("no_repeat_ngram_size") && g["no_repeat_ngram_size"].is_number_integer())
-    o.no_repeat_ngram_size = static_cast<int>(g["no_repeat_ngram_size"].get<std::int64_t>());
-  if (g.contains("repetition_penalty") && g["repetition_penalty"].is_number())
+    if (!std::isfinite(o.length_penalty)) throw refuse("length_penalty", "is not finite");
+  }
+  if (g.contains("no_repeat_ngram_size") && g["no_repeat_ngram_size"].is_number_integer()) {
+    const auto v = g["no_repeat_ngram_size"].get<std::int64_t>();
+    if (v < 0) throw refuse("no_repeat_ngram_size", "is negative");
+    o.no_repeat_ngram_size = static_cast<int>(std::min<std::int64_t>(v, 1 << 20));
+  }
+  if (g.contains("repetition_penalty") && g["repetition_penalty"].is_number()) {
     o.repetition_penalty = g["repetition_penalty"].get<float>();
+    if (!(std::isfinite(o.repetition_penalty) && o.repetition_penalty > 0))
+      throw refuse("repetition_penalty", "is not a positive number");
+  }
   try {
     check_decode_options(o);
   } catch (const core::Error& e) {

@@ -293,6 +293,9 @@ Checkpoint::Checkpoint(const std::filesystem::path& file) : path_(file) {
     return core::InputError(what, core::Location{file.string(), 0, 0, {}},
                             "pass a checkpoint written by torch.save (PyTorch 1.6 or later)");
   };
+  if (std::filesystem::is_directory(file))
+    throw core::InputError("is a directory", core::Location{file.string(), 0, 0, {}},
+                           "pass the checkpoint file itself (e.g. DIR/model.pt)");
   if (!std::filesystem::is_regular_file(file)) throw core::InputError("missing", core::Location{file.string(), 0, 0, {}}, "check the path");
   int err = 0;
   zip_ = zip_open(file.c_str(), ZIP_RDONLY, &err);

@@ -101,4 +101,8 @@ TEST_F(OnmtImport, OtherVariantsAndBrokenCheckpointsAreOneLine) {
     EXPECT_NE(r.err.find(f.filename().string()), std::string::npos) << r.err;
   }
   EXPECT_FALSE(fs::exists(dir_->path / "never"));
+  // A directory where the checkpoint belongs: said so, not "missing".
+  auto d = import(base, base / "spm", dir_->path / "never");
+  EXPECT_EQ(d.rc, 2) << d.err;
+  EXPECT_NE(d.err.find("is a directory"), std::string::npos) << d.err;
 }

@@ -116,6 +116,10 @@ TEST_F(MarianImport, BadInputsAreOneLineAndWriteNothing) {
       // Named where the user has it, not as the importer's temporary copy.
       {"junk_spm", "broken_junk_spm/target.spm: not a SentencePiece model",
        [](const fs::path& d) { std::ofstream(d / "target.spm") << "junk"; }},
+      {"gen_beams", "num_beams",
+       [](const fs::path& d) { std::ofstream(d / "generation_config.json") << R"({"num_beams": -3})"; }},
+      {"gen_length", "max_length",
+       [](const fs::path& d) { std::ofstream(d / "generation_config.json") << R"({"max_length": 0})"; }},
       {"truncated", "model.safetensors",
        [](const fs::path& d) { fs::resize_file(d / "model.safetensors", fs::file_size(d / "model.safetensors") - 100); }},
       {"bad_header", "header",
