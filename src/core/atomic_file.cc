@@ -82,7 +82,8 @@ void check_new_directory(const std::filesystem::path& path, std::string_view opt
 void write_new_directory(const std::filesystem::path& path, std::string_view option,
                          const std::function<void(const std::filesystem::path&)>& fill) {
   check_new_directory(path, option);
-  const std::filesystem::path full = path.lexically_normal();
+  std::filesystem::path full = path.lexically_normal();
+  if (!full.has_filename()) full = full.parent_path();  // "out/" as typed with tab completion
   const std::filesystem::path parent = full.has_parent_path() ? full.parent_path() : ".";
   std::filesystem::create_directories(parent);
   const std::filesystem::path tmp =
