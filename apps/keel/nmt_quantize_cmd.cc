@@ -66,15 +66,6 @@ void run_quantize(const QuantizeArgs& a, const GlobalOptions& g) {
     core::check_output_file(a.out, "--out");
   nmt::Model model = nmt::load_model(paths.model);
   codec.check_vocabulary(model.src_vocab, model.tgt_vocab);
-  // A mistyped --fp32 would otherwise keep nothing in fp32, silently. Layers are named by their
-  // tensors' scopes, but for a tied output projection, which has none of its own.
-  for (const auto& prefix : a.fp32)
-    if (!std::string_view("decoder.output").starts_with(prefix) &&
-        std::none_of(model.tensors.begin(), model.tensors.end(),
-                     [&](const auto& t) { return t.first.starts_with(prefix); }))
-      throw core::InputError("matches no layer of the model", {prefix, 0, 0, "--fp32"},
-                             "give a scope prefix such as decoder.output or encoder.layers.0 "
-                             "(--json lists the layers)");
   std::vector<nmt::Ids> sentences;
   std::ifstream in(a.calib);
   if (!in)

@@ -133,6 +133,14 @@ Calibration calibrate(const Model& model, const std::vector<Ids>& sentences,
     linears.push_back(&l);
   });
   hist.resize(layers.size());
+  // Checked before the passes, by the rule applied below: a mistyped prefix would otherwise
+  // keep nothing in fp32, silently.
+  for (const auto& prefix : opt.force_fp32)
+    if (std::none_of(layers.begin(), layers.end(),
+                     [&](const auto& c) { return c.scopes.front().starts_with(prefix); }))
+      throw core::InputError("matches no layer of the model", {prefix, 0, 0, "--fp32"},
+                             "give a scope prefix such as decoder.output or encoder.layers.0 "
+                             "(--json lists the layers)");
   // One thread: the observers are not thread-safe, and OpenMP teams that spin at barriers lose
   // badly on a loaded machine (measured 4x slower with 2 threads beside another job).
   const int saved_threads = omp_get_max_threads();
@@ -199,7 +207,7 @@ Calibration calibrate(const Model& model, const std::vector<Ids>& sentences,
     c.sqnr_db = estimated_sqnr_db(h, c.threshold, levels);
     c.int8 = true;
     for (const auto& prefix : opt.force_fp32)
-      if (c.scopes.front().rfind(prefix, 0) == 0) {
+      if (c.scopes.front().starts_with(prefix)) {
         c.int8 = false;
         c.reason = fmt::format("requested (--fp32 {})", prefix);
       }

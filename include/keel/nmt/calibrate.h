@@ -28,7 +28,9 @@ struct CalibOptions {
   int bins = 2048;            // histogram of |x| over [0, max|x|]
   // Layers whose estimated SQNR at the chosen threshold is below this stay fp32.
   double min_sqnr_db = 25;
-  std::vector<std::string> force_fp32;  // scope prefixes kept in fp32 whatever the statistics
+  // Scope prefixes kept in fp32 whatever the statistics (matched against each layer's first
+  // scope); one that matches no layer is an InputError.
+  std::vector<std::string> force_fp32;
   DecodeOptions decode;                  // how the calibration text is translated
   int batch_size = 16;
 };
