@@ -9,6 +9,7 @@
 
 #include "../support/run_keel.h"
 #include "../support/temp_dir.h"
+#include "../support/source_paths.h"
 
 using keel::testing::count_lines;
 using keel::testing::read_all;
@@ -17,9 +18,9 @@ namespace fs = std::filesystem;
 using keel::testing::TempDir;
 
 namespace {
+using keel::testing::kPowerExamples;
 
 const std::string kKeel = KEEL_BINARY;
-const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
 
 int temporaries(const fs::path& dir) {
   int n = 0;
@@ -75,7 +76,7 @@ TEST(Faults, AClosedStdoutEndsKeelQuietly) {
   EXPECT_TRUE(r.rc == 0 || r.rc == 141) << r.rc;
   EXPECT_EQ(count_lines(r.out), 1);
   EXPECT_EQ(read_all(err), "");  // no "Broken pipe", no crash report
-  r = run_shell("bash -c '" + kKeel + " power compare --quiet " + kExamples + "default.toml 2>" +
+  r = run_shell("bash -c '" + kKeel + " power compare --quiet " + kPowerExamples + "default.toml 2>" +
                 err.string() + " | head -1; exit ${PIPESTATUS[0]}'");
   EXPECT_TRUE(r.rc == 0 || r.rc == 141) << r.rc;
   EXPECT_EQ(read_all(err), "");

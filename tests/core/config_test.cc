@@ -8,7 +8,7 @@ using keel::core::InputError;
 namespace {
 // Runs `fn` and returns the InputError message it throws ("" when it does not throw).
 template <typename F>
-std::string error_of(F&& fn) {
+std::string input_error_of(F&& fn) {
   try {
     fn();
   } catch (const InputError& e) {
@@ -35,13 +35,13 @@ TEST(Config, ReadsTypedValuesAndDefaults) {
 }
 
 TEST(Config, SyntaxErrorNamesFileLineColumn) {
-  auto msg = error_of([] { ConfigDoc::parse("a = 1\nb = = 2\n", "bad.toml"); });
+  auto msg = input_error_of([] { ConfigDoc::parse("a = 1\nb = = 2\n", "bad.toml"); });
   EXPECT_NE(msg.find("bad.toml:2:"), std::string::npos) << msg;
   EXPECT_NE(msg.find("TOML syntax error"), std::string::npos) << msg;
 }
 
 TEST(Config, MissingFileIsInputError) {
-  auto msg = error_of([] { ConfigDoc::load_file("/nonexistent/x.toml"); });
+  auto msg = input_error_of([] { ConfigDoc::load_file("/nonexistent/x.toml"); });
   EXPECT_NE(msg.find("/nonexistent/x.toml: cannot open file"), std::string::npos) << msg;
 }
 
@@ -50,7 +50,7 @@ TEST(Config, UnknownKeyIsRejectedWithNameLocationAndSuggestion) {
   auto job = doc.root().table("job");
   job->integer("gpus");
   job->number_or("compute_ms", 1.0);
-  auto msg = error_of([&] { doc.reject_unknown_keys(); });
+  auto msg = input_error_of([&] { doc.reject_unknown_keys(); });
   EXPECT_NE(msg.find("s.toml:3:1: key 'job.compute_msec': unknown key"), std::string::npos) << msg;
   EXPECT_NE(msg.find("did you mean 'compute_ms'?"), std::string::npos) << msg;
 }
@@ -59,7 +59,7 @@ TEST(Config, UnknownTableAndArrayEntriesAreRejected) {
   auto doc = ConfigDoc::parse("[[job]]\ngpus = 1\n[[job]]\ngpus = 2\nextra = 1\n[other]\nx=1\n",
                               "s.toml");
   for (auto& j : doc.root().table_array("job")) j.integer("gpus");
-  auto msg = error_of([&] { doc.reject_unknown_keys(); });
+  auto msg = input_error_of([&] { doc.reject_unknown_keys(); });
   EXPECT_NE(msg.find("key 'job[1].extra'"), std::string::npos) << msg;
   EXPECT_NE(msg.find(":5:"), std::string::npos) << msg;
 }
@@ -71,7 +71,7 @@ TEST(Config, SuggestionsAreOfTheSameKindAsTheUnknownEntry) {
     j.integer("gpus");
     (void)j.table("storage");
   }
-  auto msg = error_of([&] { doc.reject_unknown_keys(); });
+  auto msg = input_error_of([&] { doc.reject_unknown_keys(); });
   EXPECT_NE(msg.find("key 'job[0].gpu': unknown table"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("did you mean"), std::string::npos) << msg;
   // A misspelt table is matched to a table asked for there, present in the file or not.
@@ -79,16 +79,16 @@ TEST(Config, SuggestionsAreOfTheSameKindAsTheUnknownEntry) {
   auto mit = doc2.root().table("mitigation");
   (void)mit->table("smoothing");
   (void)mit->number_or("smothing_level", 1.0);
-  msg = error_of([&] { doc2.reject_unknown_keys(); });
+  msg = input_error_of([&] { doc2.reject_unknown_keys(); });
   EXPECT_NE(msg.find("did you mean 'smoothing'?"), std::string::npos) << msg;
 }
 
 TEST(Config, WrongTypeAndMissingRequiredNameTheKey) {
   auto doc = ConfigDoc::parse("[sim]\nduration_s = \"long\"\n", "s.toml");
   auto sim = *doc.root().table("sim");
-  auto msg = error_of([&] { sim.number("duration_s"); });
+  auto msg = input_error_of([&] { sim.number("duration_s"); });
   EXPECT_EQ(msg, "s.toml:2:14: key 'sim.duration_s': expected a number, got a string");
-  msg = error_of([&] { sim.number("step_ms"); });
+  msg = input_error_of([&] { sim.number("step_ms"); });
   EXPECT_NE(msg.find("s.toml:1:1: key 'sim.step_ms': missing required number"), std::string::npos)
       << msg;
 }
@@ -98,7 +98,7 @@ TEST(Config, CheckFailsAtTheKey) {
   auto r = doc.root();
   double x = r.number("x");
   EXPECT_NO_THROW(r.check(true, "x", "fine"));
-  auto msg = error_of([&] { r.check(x > 0, "x", "must be positive", "use x > 0"); });
+  auto msg = input_error_of([&] { r.check(x > 0, "x", "must be positive", "use x > 0"); });
   EXPECT_EQ(msg, "c.toml:1:5: key 'x': must be positive (use x > 0)");
 }
 

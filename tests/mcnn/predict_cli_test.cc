@@ -23,7 +23,7 @@ constexpr double kPrintTolerance = 2e-6;
 constexpr double kSumTolerance = 1e-5;
 // 1 vs 2 ranks: the same images through the same weights; only batch composition differs, which
 // changes oneDNN's blocking at most in the last float bits.
-constexpr double kRankTolerance = 1e-5;
+constexpr double kPredictRankTolerance = 1e-5;
 // bf16 against fp32 on a barely trained model (probabilities near 1/13): 2^-8 relative on the
 // activations moves a probability by well under 0.02.
 constexpr double kBf16Tolerance = 0.02;
@@ -187,12 +187,12 @@ TEST_F(McnnPredict, FieldsWellsTreatmentsAndFeaturesAgreeWithEachOtherAndEval) {
   for (std::size_t i = 1; i < fields.size(); ++i) {
     EXPECT_EQ(m[i][0], fields[i][0]);  // in manifest order, whatever rank predicted it
     for (std::size_t c = 8; c < fields[i].size(); ++c)
-      EXPECT_NEAR(std::stod(m[i][c]), std::stod(fields[i][c]), kRankTolerance);
+      EXPECT_NEAR(std::stod(m[i][c]), std::stod(fields[i][c]), kPredictRankTolerance);
   }
   auto mf = read_csv(d / "mpi_feat.csv");
   ASSERT_EQ(mf.size(), feat.size());
   for (std::size_t c = 3; c < 20; ++c)
-    EXPECT_NEAR(std::stod(mf[1][c]), std::stod(feat[1][c]), kRankTolerance * 10);
+    EXPECT_NEAR(std::stod(mf[1][c]), std::stod(feat[1][c]), kPredictRankTolerance * 10);
 }
 
 TEST_F(McnnPredict, BadInputIsOneLineExitTwoAndWritesNothing) {

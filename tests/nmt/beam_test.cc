@@ -58,32 +58,39 @@ std::size_t repeated_tokens(const Ids& y) {
 
 }  // namespace
 
-TEST(BeamFast, EqualsTheReferenceTokenForToken) {
+// One case per compute type, so that ctest -j runs them side by side (the whole sweep is CI's
+// longest test under ASan).
+class BeamFastSweep : public ::testing::TestWithParam<Compute> {};
+
+TEST_P(BeamFastSweep, EqualsTheReferenceTokenForToken) {
+  const Compute compute = GetParam();
   int varied_lengths = 0;
-  for (Compute compute : {Compute::fp32, Compute::int8_dynamic})
-    for (float eos_bias : {0.f, 3.f}) {
-      Model m = small_model(eos_bias);
-      const auto src = many_sources(m.config);
-      Transformer t(m, compute);
-      for (int beam : {2, 4})
-        for (float lp : {1.f, 0.6f})
-          for (int min_len : {0, 3}) {
-            DecodeOptions o{
-                .max_length = 24, .min_length = min_len, .beam_size = beam, .length_penalty = lp};
-            const auto fast = t.beam_search(src, o), ref = t.beam_search_reference(src, o);
-            ASSERT_EQ(fast.size(), ref.size());
-            std::set<std::size_t> lengths;
-            for (std::size_t b = 0; b < src.size(); ++b) {
-              EXPECT_EQ(fast[b], ref[b])
-                  << "sentence " << b << ", " << to_string(compute) << ", eos bias " << eos_bias
-                  << ", beam " << beam << ", length penalty " << lp << ", min " << min_len;
-              lengths.insert(fast[b].size());
-            }
-            varied_lengths += lengths.size() > 3;
+  for (float eos_bias : {0.f, 3.f}) {
+    Model m = small_model(eos_bias);
+    const auto src = many_sources(m.config);
+    Transformer t(m, compute);
+    for (int beam : {2, 4})
+      for (float lp : {1.f, 0.6f})
+        for (int min_len : {0, 3}) {
+          DecodeOptions o{
+              .max_length = 24, .min_length = min_len, .beam_size = beam, .length_penalty = lp};
+          const auto fast = t.beam_search(src, o), ref = t.beam_search_reference(src, o);
+          ASSERT_EQ(fast.size(), ref.size());
+          std::set<std::size_t> lengths;
+          for (std::size_t b = 0; b < src.size(); ++b) {
+            EXPECT_EQ(fast[b], ref[b])
+                << "sentence " << b << ", " << to_string(compute) << ", eos bias " << eos_bias
+                << ", beam " << beam << ", length penalty " << lp << ", min " << min_len;
+            lengths.insert(fast[b].size());
           }
-    }
+          varied_lengths += lengths.size() > 3;
+        }
+  }
   EXPECT_GT(varied_lengths, 0) << "every output had one length: EOS handling went untested";
 }
+
+INSTANTIATE_TEST_SUITE_P(BeamFast, BeamFastSweep, ::testing::Values(Compute::fp32, Compute::int8_dynamic),
+                         [](const auto& p) { return p.param == Compute::fp32 ? "fp32" : "int8"; });
 
 // The whole-row ranking a row falls back to when its chunked scan cannot be shown exact gives
 // what the chunked scan gives, with and without the controls.

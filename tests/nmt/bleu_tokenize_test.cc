@@ -8,17 +8,14 @@
 #include <vector>
 
 #include "keel/nmt/bleu.h"
+#include "../support/source_paths.h"
 
 using namespace keel::nmt;
 
 namespace {
+using keel::testing::kBleuTestData;
+using keel::testing::read_lines;
 
-std::vector<std::string> read_lines(const std::string& name) {
-  std::ifstream in(std::string(KEEL_SOURCE_DIR) + "/tests/data/bleu/" + name);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
 
 }  // namespace
 
@@ -83,7 +80,7 @@ TEST(Tokenize13a, UnicodeTextAndWhitespace) {
 TEST(Tokenize13a, MatchesTheRegexReferenceOnTestVectorsAndRandomText) {
   std::size_t n = 0;
   for (const char* f : {"hyp.txt", "ref1.txt", "ref2.txt"})
-    for (const auto& line : read_lines(f)) {
+    for (const auto& line : read_lines(kBleuTestData + f)) {
       ASSERT_EQ(tokenize_13a(line), tokenize_13a_reference(line)) << line;
       ++n;
     }

@@ -11,22 +11,18 @@
 #include <nlohmann/json.hpp>
 
 #include "keel/nmt/bleu.h"
+#include "../support/source_paths.h"
 
 using namespace keel::nmt;
 
 namespace {
+using keel::testing::kBleuTestData;
+using keel::testing::read_lines;
 
-const std::string kDataDir = std::string(KEEL_SOURCE_DIR) + "/tests/data/bleu/";
 // keel follows sacreBLEU's floating-point operations one for one; what is left is libm rounding.
 constexpr double kRelTol = 1e-9;
 constexpr double kAbsTol = 1e-12;  // for values that are (near) zero
 
-std::vector<std::string> read_lines(const std::string& name) {
-  std::ifstream in(kDataDir + name);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  return lines;
-}
 
 ::testing::AssertionResult close(double got, double want) {
   if (std::abs(got - want) <= std::max(kAbsTol, kRelTol * std::abs(want)))
@@ -123,7 +119,7 @@ Stats recount(const std::vector<std::string>& hyps,
 }  // namespace
 
 TEST(BleuVectors, StatisticsMatchAPlainRecount) {
-  const auto hyp = read_lines("hyp.txt"), r1 = read_lines("ref1.txt"), r2 = read_lines("ref2.txt");
+  const auto hyp = read_lines(kBleuTestData + "hyp.txt"), r1 = read_lines(kBleuTestData + "ref1.txt"), r2 = read_lines(kBleuTestData + "ref2.txt");
   ASSERT_EQ(hyp.size(), 149u);
   for (bool lc : {false, true})
     for (auto tok :
@@ -144,18 +140,18 @@ TEST(BleuVectors, StatisticsMatchAPlainRecount) {
 }
 
 TEST(BleuVectors, MatchesSacrebleuExpectedJson) {
-  const std::string path = kDataDir + "sacrebleu_expected.json";
+  const std::string path = kBleuTestData + "sacrebleu_expected.json";
   ASSERT_TRUE(std::filesystem::exists(path))
       << path << " is missing: run tools/sacrebleu_expected.py where sacreBLEU is installed";
   const auto j = nlohmann::json::parse(std::ifstream(path));
-  const auto hyp = read_lines("hyp.txt");
+  const auto hyp = read_lines(kBleuTestData + "hyp.txt");
 
   ASSERT_FALSE(j.at("corpus").empty());
   for (const auto& c : j.at("corpus")) {
     const auto& cfg = c.at("config");
     BleuOptions o;
     std::vector<std::vector<std::string>> refs;
-    for (const auto& f : cfg.at("refs")) refs.push_back(read_lines(f.get<std::string>()));
+    for (const auto& f : cfg.at("refs")) refs.push_back(read_lines(kBleuTestData + f.get<std::string>()));
     o.lowercase = cfg.value("lowercase", false);
     o.tokenize = parse_bleu_tokenizer(cfg.value("tokenize", "13a"));
     o.smooth = parse_bleu_smooth(cfg.value("smooth_method", "exp"));
@@ -170,7 +166,7 @@ TEST(BleuVectors, MatchesSacrebleuExpectedJson) {
         << cfg.dump();
   }
 
-  const auto r1 = read_lines("ref1.txt"), r2 = read_lines("ref2.txt");
+  const auto r1 = read_lines(kBleuTestData + "ref1.txt"), r2 = read_lines(kBleuTestData + "ref2.txt");
   const auto& sent = j.at("sentence");
   ASSERT_EQ(sent.size(), hyp.size());
   for (std::size_t i = 0; i < hyp.size(); ++i) {

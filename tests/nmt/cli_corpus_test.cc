@@ -18,8 +18,9 @@ using keel::testing::run_keel;
 namespace fs = std::filesystem;
 
 namespace {
+using keel::testing::run_keel_stdin;
 
-fs::path temp_dir(const std::string& name) {
+fs::path corpus_temp_dir(const std::string& name) {
   auto d = fs::temp_directory_path() / (std::to_string(::getpid()) + "_corpus_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
@@ -36,7 +37,7 @@ std::vector<std::string> lines_of(const fs::path& p) {
 // A Ding-format file: a header, entries whose last sense is a sentence pair, one entry whose
 // sides disagree on the sense count, and a duplicate.
 fs::path fake_share(const std::string& name) {
-  auto share = temp_dir(name);
+  auto share = corpus_temp_dir(name);
   fs::create_directories(share / "trans");
   std::ofstream f(share / "trans" / "de-en");
   f << "# Version :: devel 2023-01-30\n";
@@ -60,26 +61,12 @@ fs::path fake_share(const std::string& name) {
   return share;
 }
 
-// run_keel with stdin from `input` (run_keel itself reads /dev/null).
-keel::testing::RunResult run_keel_stdin(const std::string& args, const fs::path& input) {
-  const auto out = input.string() + ".out", err = input.string() + ".err";
-  const int status = std::system(
-      (std::string(KEEL_BINARY) + " " + args + " <" + input.string() + " >" + out + " 2>" + err)
-          .c_str());
-  keel::testing::RunResult r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_all(out);
-  r.err = read_all(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
 
 }  // namespace
 
 TEST(CliCorpus, DingCorpusIsWrittenSplitAndReproducible) {
   auto share = fake_share("share");
-  auto out1 = temp_dir("out1"), out2 = temp_dir("out2");
+  auto out1 = corpus_temp_dir("out1"), out2 = corpus_temp_dir("out2");
   const std::string common = "nmt corpus --pair de-en --share " + share.string() +
                              " --vocab-size 60 --dev 4 --test 4 --seed 3 --json --quiet --out ";
   auto r = run_keel(common + out1.string());
@@ -131,7 +118,7 @@ TEST(CliCorpus, RealEnglishSpanishWithALimit) {
   if (!fs::exists("/usr/share/apertium/apertium-eng-spa") || !fs::exists("/usr/share/wordnet"))
     GTEST_FAIL()
         << "apertium-eng-spa / wordnet-base / fortunes missing: run scripts/install-deps.sh";
-  auto out = temp_dir("enes");
+  auto out = corpus_temp_dir("enes");
   auto r = run_keel(
       "nmt corpus --pair en-es --limit 60 --vocab-size 300 --dev 10 --test 10 --json "
       "--quiet --out " +
@@ -157,7 +144,7 @@ TEST(CliCorpus, RealEnglishSpanishWithALimit) {
 }
 
 TEST(CliCorpus, BadInputIsOneClearErrorLine) {
-  auto out = temp_dir("bad");
+  auto out = corpus_temp_dir("bad");
   auto r = run_keel("nmt corpus --pair fr-en --out " + out.string());
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
@@ -188,7 +175,7 @@ TEST(CliCorpus, BadInputIsOneClearErrorLine) {
 }
 
 TEST(CliTranslate, ModelDirectoryTakesAndGivesRawText) {
-  auto dir = temp_dir("modeldir");
+  auto dir = corpus_temp_dir("modeldir");
   std::vector<std::string> text;
   for (const char* s : {"The dog sleeps in the garden.", "The cat plays with the ball.",
                         "My brother waits at the station.", "Our teacher reads a book."})
@@ -231,7 +218,7 @@ TEST(CliTranslate, ModelDirectoryTakesAndGivesRawText) {
   EXPECT_EQ(n, 2);
 
   // A directory whose spm.model does not match the model's vocabulary.
-  auto other = temp_dir("modeldir_other");
+  auto other = corpus_temp_dir("modeldir_other");
   keel::nmt::save_model(
       keel::nmt::random_model(keel::nmt::preset_config(keel::nmt::Preset::tiny), 1),
       other / "model.keel");

@@ -18,24 +18,11 @@ using keel::testing::run_keel;
 namespace fs = std::filesystem;
 
 namespace {
+using keel::testing::run_keel_stdin;
 fs::path temp(const std::string& name) {
   return fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
 }
 
-// run_keel with stdin from `input` (run_keel itself reads /dev/null).
-keel::testing::RunResult run_keel_stdin(const std::string& args, const fs::path& input) {
-  auto out = temp("stdin_out"), err = temp("stdin_err");
-  std::string cmd = std::string(KEEL_BINARY) + " " + args + " <" + input.string() + " >" +
-                    out.string() + " 2>" + err.string();
-  int status = std::system(cmd.c_str());
-  keel::testing::RunResult r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = keel::testing::read_all(out);
-  r.err = keel::testing::read_all(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
 }  // namespace
 
 TEST(CliNmt, RandomModelWritesALoadableFile) {

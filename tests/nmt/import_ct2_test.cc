@@ -22,16 +22,15 @@ namespace fs = std::filesystem;
 namespace {
 
 // fp32 logits of keel against the reference forward over the same dequantized weights.
-constexpr float kLogitTol = 1e-4f;
 
-const std::vector<std::string> kVariants = {"v6-prenorm-int8", "v5-postnorm-int16", "v3-prenorm-f32",
+const std::vector<std::string> kCt2Variants = {"v6-prenorm-int8", "v5-postnorm-int16", "v3-prenorm-f32",
                                             "v2-prenorm-f32", "v1-prenorm-int16"};
 
 class Ct2Import : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new keel::testing::TempDir("keel_ct2");
-    keel::testing::write_fixtures("ct2_fixture.py", dir_->path, kVariants);
+    keel::testing::write_fixtures("ct2_fixture.py", dir_->path, kCt2Variants);
   }
   static void TearDownTestSuite() { delete dir_; }
   static fs::path fixture(const std::string& v) { return dir_->path / v; }
@@ -49,17 +48,17 @@ keel::testing::TempDir* Ct2Import::dir_ = nullptr;
 
 TEST_F(Ct2Import, EveryBinaryVersionAndWeightTypeEqualsTheReference) {
   bool searched = false;
-  for (const auto& v : kVariants) {
+  for (const auto& v : kCt2Variants) {
     const fs::path out = fixture(v) / "keel";
     auto r = import(fixture(v) / "model", fixture(v) / "spm", out);
     ASSERT_EQ(r.rc, 0) << v << ": " << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(v), v);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kLogitTol, v), 6u);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), keel::testing::kImportLogitTol, v), 6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
   // The imported directory translates raw text (its SentencePiece models came along) in int8.
   auto t = run_shell("(printf 'the cell divides\\nsmall plates\\n' | " + std::string(KEEL_BINARY) +
-                     " nmt translate --quiet --compute int8-dynamic --model " + (fixture(kVariants[0]) / "keel").string() + ")");
+                     " nmt translate --quiet --compute int8-dynamic --model " + (fixture(kCt2Variants[0]) / "keel").string() + ")");
   ASSERT_EQ(t.rc, 0) << t.err;
   EXPECT_EQ(keel::testing::lines_of(t.out).size(), 2u);
 }

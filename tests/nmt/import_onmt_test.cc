@@ -16,15 +16,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr float kLogitTol = 1e-4f;  // fp32 logits of keel against the reference forward
 
-const std::vector<std::string> kVariants = {"relu-interleaved-shared", "gelu-concat-separate"};
+const std::vector<std::string> kOnmtVariants = {"relu-interleaved-shared", "gelu-concat-separate"};
 
 class OnmtImport : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new keel::testing::TempDir("keel_onmt");
-    keel::testing::write_fixtures("onmt_fixture.py", dir_->path, kVariants);
+    keel::testing::write_fixtures("onmt_fixture.py", dir_->path, kOnmtVariants);
   }
   static void TearDownTestSuite() { delete dir_; }
   static fs::path fixture(const std::string& v) { return dir_->path / v; }
@@ -41,18 +40,18 @@ keel::testing::TempDir* OnmtImport::dir_ = nullptr;
 
 TEST_F(OnmtImport, GreedyBeamAndLogitsEqualTheReference) {
   bool searched = false;
-  for (const auto& v : kVariants) {
+  for (const auto& v : kOnmtVariants) {
     const fs::path out = fixture(v) / "keel";
     auto r = import(fixture(v) / "model.pt", fixture(v) / "spm", out);
     ASSERT_EQ(r.rc, 0) << v << ": " << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(v), v);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kLogitTol, v), 6u);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), keel::testing::kImportLogitTol, v), 6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
 }
 
 TEST_F(OnmtImport, OtherVariantsAndBrokenCheckpointsAreOneLine) {
-  const fs::path base = fixture(kVariants[0]);
+  const fs::path base = fixture(kOnmtVariants[0]);
   // Each case edits a copy of the checkpoint in Python (torch.load, one change, torch.save).
   struct Case {
     std::string name, python, in_error;

@@ -25,7 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 // fp32 logits of keel against the reference forward (PyTorch, same fp32 weights).
-constexpr float kLogitTol = 1e-4f;
 
 const std::string kKeel = KEEL_BINARY;
 
@@ -60,7 +59,7 @@ TEST_F(MarianImport, GreedyBeamAndLogitsEqualTheReference) {
     auto r = import(fixture(variant) / "model", out);
     ASSERT_EQ(r.rc, 0) << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(variant), variant);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(variant), kLogitTol, variant), 6u);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(variant), keel::testing::kImportLogitTol, variant), 6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
 }

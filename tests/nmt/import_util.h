@@ -22,6 +22,9 @@
 
 namespace keel::testing {
 
+// fp32 logits of keel against the reference forward of each imported format.
+inline constexpr float kImportLogitTol = 1e-4f;
+
 // Runs tests/nmt/import/<script> for each variant into dir/<variant> (Debian's python3-torch).
 // Each variant is written once per build tree and version of the scripts, into
 // KEEL_FIXTURE_CACHE/<script>-<variant>-<hash of every script> under a lock, and copied from

@@ -17,7 +17,7 @@ namespace keel::nmt {
 namespace {
 
 // An online float/double log-sum-exp against the double reference: a few float ulps.
-constexpr double kLseTol = 2e-6;
+constexpr double kRowScanLseTol = 2e-6;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 std::vector<ScoredToken> scan(const std::vector<float>& x, std::int64_t cols, std::size_t want,
@@ -63,7 +63,7 @@ void expect_same_best(const std::vector<float>& x, std::int64_t cols, std::size_
   const auto got = scan(x, cols, want, base, excluded, &exact, &lse);
   ASSERT_TRUE(exact) << what;
   const double ref = logsumexp_ref(x.data(), static_cast<std::int64_t>(x.size()));
-  EXPECT_NEAR(lse, ref, kLseTol * std::max(1.0, std::abs(ref))) << what;
+  EXPECT_NEAR(lse, ref, kRowScanLseTol * std::max(1.0, std::abs(ref))) << what;
   ASSERT_TRUE(std::is_sorted(got.begin(), got.end(), [](auto& a, auto& b) {
     return a.token < b.token;
   })) << what;

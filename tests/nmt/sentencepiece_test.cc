@@ -39,7 +39,7 @@ const std::string& trained_model() {
   return model;
 }
 
-fs::path temp_dir(const std::string& name) {
+fs::path spm_temp_dir(const std::string& name) {
   auto d = fs::temp_directory_path() / (std::to_string(::getpid()) + "_spm_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
@@ -88,7 +88,7 @@ TEST(SentencePiece, VocabularyTooLargeForTheTextIsAnInputError) {
 }
 
 TEST(SentencePiece, MissingOrCorruptModelIsAnInputError) {
-  auto d = temp_dir("bad");
+  auto d = spm_temp_dir("bad");
   try {
     SentencePiece::load(d / "nope.model");
     FAIL() << "no exception";
@@ -105,7 +105,7 @@ TEST(SentencePiece, MissingOrCorruptModelIsAnInputError) {
 }
 
 TEST(ModelDirectory, ResolvesFilesJointAndSeparateModels) {
-  auto d = temp_dir("layout");
+  auto d = spm_temp_dir("layout");
   std::ofstream(d / "model.keel") << "x";
   EXPECT_THROW(resolve_model_paths(d), keel::core::InputError);  // no SentencePiece model
   EXPECT_THROW(resolve_model_paths(d / "missing"), keel::core::InputError);
@@ -138,7 +138,7 @@ TEST(ModelDirectory, ResolvesFilesJointAndSeparateModels) {
 }
 
 TEST(ModelDirectory, VocabularyMustHoldThePieces) {
-  auto d = temp_dir("vocab");
+  auto d = spm_temp_dir("vocab");
   std::ofstream(d / "model.keel") << "x";
   std::ofstream(d / "spm.model", std::ios::binary) << trained_model();
   TextCodec codec(resolve_model_paths(d));

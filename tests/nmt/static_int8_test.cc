@@ -31,15 +31,15 @@ constexpr double kSqnrTolDb = 1.0;
 
 
 
-struct Shape {
+struct Int8Shape {
   std::int64_t m, n, k;
 };
-const Shape kShapes[] = {{1, 1, 1}, {1, 7, 5}, {3, 19, 37}, {1, 513, 512}, {17, 1001, 13},
+const Int8Shape kInt8Shapes[] = {{1, 1, 1}, {1, 7, 5}, {3, 19, 37}, {1, 513, 512}, {17, 1001, 13},
                          {64, 512, 512}, {2, 2048, 511}};
 
 // The reference result of a static layer: quantize, integer GEMM, scale.
 std::vector<float> static_ref(const std::vector<float>& x, const std::vector<float>& w,
-                              const std::vector<float>& b, const Shape& s, ActivationQuant q,
+                              const std::vector<float>& b, const Int8Shape& s, ActivationQuant q,
                               bool relu) {
   std::vector<std::int32_t> xq(x.size());
   quantize_static_ref(x.data(), std::int64_t(x.size()), q, xq.data());
@@ -52,7 +52,7 @@ std::vector<float> static_ref(const std::vector<float>& x, const std::vector<flo
 }
 
 TEST(StaticInt8, MatchesReferenceOnOddShapesSignedAndUnsigned) {
-  for (const Shape& s : kShapes)
+  for (const Int8Shape& s : kInt8Shapes)
     for (bool is_unsigned : {false, true})
       for (bool relu : {false, true}) {
         auto x = randn(std::size_t(s.m * s.k), 4);

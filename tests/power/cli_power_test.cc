@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "../support/run_keel.h"
+#include "../support/source_paths.h"
 
 using keel::testing::count_lines;
 using keel::testing::read_all;
@@ -15,7 +16,7 @@ using keel::testing::run_keel;
 namespace fs = std::filesystem;
 
 namespace {
-const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
+using keel::testing::kPowerExamples;
 
 fs::path write_temp(const std::string& name, const std::string& text) {
   auto p = fs::temp_directory_path() / (std::to_string(::getpid()) + "_" + name);
@@ -42,7 +43,7 @@ ramp_down_rate_w_per_s = 500
 
 TEST(CliPower, SimulateJsonHasTheSummaryAndClauses) {
   auto sc = write_temp("small.toml", kSmall);
-  auto r = run_keel("power simulate " + sc.string() + " --spec " + kExamples +
+  auto r = run_keel("power simulate " + sc.string() + " --spec " + kPowerExamples +
                     "illustrative_spec.toml --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -76,7 +77,7 @@ TEST(CliPower, SimulateTextAndTrace) {
 
 TEST(CliPower, CompareShowsEveryVariant) {
   auto sc = write_temp("small3.toml", kSmall);
-  auto r = run_keel("power compare " + sc.string() + " --spec " + kExamples + "illustrative_spec.toml");
+  auto r = run_keel("power compare " + sc.string() + " --spec " + kPowerExamples + "illustrative_spec.toml");
   ASSERT_EQ(r.rc, 0) << r.err;
   for (const char* v : {"none", "software", "smoothing", "software+smoothing"})
     EXPECT_NE(r.out.find(v), std::string::npos) << v;
@@ -84,7 +85,7 @@ TEST(CliPower, CompareShowsEveryVariant) {
 }
 
 TEST(CliPower, ShippedExampleCombinedPassesWhereEachAloneFails) {
-  auto r = run_keel("power compare " + kExamples + "default.toml --spec " + kExamples +
+  auto r = run_keel("power compare " + kPowerExamples + "default.toml --spec " + kPowerExamples +
                     "illustrative_spec.toml --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -107,7 +108,7 @@ TEST(CliPower, BadScenarioIsOneLineExitTwo) {
 }
 
 TEST(CliPower, UnwritableTraceFailsCleanly) {
-  auto r = run_keel("power simulate " + kExamples + "default.toml --trace /nonexistent/x.csv --quiet");
+  auto r = run_keel("power simulate " + kPowerExamples + "default.toml --trace /nonexistent/x.csv --quiet");
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/x.csv"), std::string::npos) << r.err;

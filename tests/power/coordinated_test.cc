@@ -22,11 +22,11 @@ using keel::testing::scenario_from;
 
 namespace {
 
-constexpr double kFastVsReferenceRel = 1e-9;  // of the peak grid power
+constexpr double kCoordinatedFastVsRefRel = 1e-9;  // of the peak grid power
 
 // Two jobs of different periods on their own racks (8 GPUs per rack), GPU smoothing with slow
 // ramps, rack batteries that run out within a few iterations.
-const std::string kSite = R"(
+const std::string kCoordinatedSite = R"(
 [simulation]
 duration_s = 40
 seed = 5
@@ -69,19 +69,19 @@ relaxed_ramp_down_hysteresis_ms = 0
 )";
 
 std::string with_level(const std::string& level, const std::string& sizes) {
-  std::string s = kSite;
+  std::string s = kCoordinatedSite;
   s.replace(s.find("level = \"rack\"\nenergy_kwh = 0.02\npower_kw = 12"),
             std::string("level = \"rack\"\nenergy_kwh = 0.02\npower_kw = 12").size(),
             "level = \"" + level + "\"\n" + sizes);
   return s;
 }
 
-double peak(const std::vector<double>& v) {
+double peak_of(const std::vector<double>& v) {
   return *std::max_element(v.begin(), v.end());
 }
 
-void expect_same(const power::SimResult& fast, const power::SimResult& ref) {
-  const double tol = kFastVsReferenceRel * peak(ref.grid_w);
+void expect_fast_equals_reference(const power::SimResult& fast, const power::SimResult& ref) {
+  const double tol = kCoordinatedFastVsRefRel * peak_of(ref.grid_w);
   ASSERT_EQ(fast.grid_w.size(), ref.grid_w.size());
   for (std::size_t k = 0; k < ref.grid_w.size(); ++k) {
     ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], tol) << "step " << k;
@@ -125,12 +125,12 @@ TEST(Coordinated, HysteresisEngagesNearALimitAndReleasesInsideBoth) {
 }
 
 TEST(Coordinated, ParsesDefaultsAndRefusesWhatCannotWork) {
-  const auto sc = scenario_from(kSite);
+  const auto sc = scenario_from(kCoordinatedSite);
   EXPECT_TRUE(sc.coordinated.configured);
   EXPECT_TRUE(sc.coordinating());
   EXPECT_DOUBLE_EQ(sc.coordinated.release_margin, 0.25);
   // Defaults scale with a narrow SoC window (half of it 0.1: 0.025 and 0.05).
-  std::string narrow = kSite;
+  std::string narrow = kCoordinatedSite;
   narrow.replace(narrow.find("engage_margin = 0.1\nrelease_margin = 0.25\n"),
                  std::string("engage_margin = 0.1\nrelease_margin = 0.25\n").size(), "");
   narrow.replace(narrow.find("soc_restore_time_s = 20"), 23,
@@ -139,19 +139,19 @@ TEST(Coordinated, ParsesDefaultsAndRefusesWhatCannotWork) {
   EXPECT_DOUBLE_EQ(n.coordinated.engage_margin, 0.025);
   EXPECT_DOUBLE_EQ(n.coordinated.release_margin, 0.05);
 
-  std::string bad = kSite;
+  std::string bad = kCoordinatedSite;
   bad.replace(bad.find("release_margin = 0.25"), 21, "release_margin = 0.05");
   auto e = error_of([&] { scenario_from(bad); });
   EXPECT_NE(e.find("test.toml:"), std::string::npos) << e;
   EXPECT_NE(e.find("release_margin"), std::string::npos) << e;
   EXPECT_NE(e.find("greater than engage_margin"), std::string::npos) << e;
 
-  bad = kSite;
+  bad = kCoordinatedSite;
   bad.replace(bad.find("engage_margin = 0.1"), 19, "engage_margin = 0.5");
   e = error_of([&] { scenario_from(bad); });
   EXPECT_NE(e.find("engage_margin"), std::string::npos) << e;
 
-  bad = kSite;
+  bad = kCoordinatedSite;
   const auto s0 = bad.find("[mitigation.smoothing]"), s1 = bad.find("[mitigation.storage]");
   bad.erase(s0, s1 - s0);
   e = error_of([&] { scenario_from(bad); });
@@ -159,10 +159,10 @@ TEST(Coordinated, ParsesDefaultsAndRefusesWhatCannotWork) {
 }
 
 TEST(Coordinated, FastEqualsDenseReferenceAtRackLevel) {
-  const auto sc = scenario_from(kSite);
+  const auto sc = scenario_from(kCoordinatedSite);
   const auto fast = power::simulate(sc), ref = power::simulate_reference(sc);
   ASSERT_TRUE(fast.coordinated);
-  expect_same(fast, ref);
+  expect_fast_equals_reference(fast, ref);
   // The profiles changed during the run: neither always relaxed nor never.
   for (const auto& j : fast.jobs) {
     const auto engaged = j.full_profile_steps + j.ramps_profile_steps;
@@ -178,7 +178,7 @@ TEST(Coordinated, FastEqualsDenseReferenceAtFacilityAndPsuLevel) {
     const auto sc = scenario_from(with_level(level, sizes));
     const auto fast = power::simulate(sc), ref = power::simulate_reference(sc);
     SCOPED_TRACE(level);
-    expect_same(fast, ref);
+    expect_fast_equals_reference(fast, ref);
     EXPECT_GT(fast.jobs[0].full_profile_steps + fast.jobs[0].ramps_profile_steps, 0);
   }
 }
@@ -224,7 +224,7 @@ TEST(Coordinated, GpusCoverWhereTheStorageRunsOut) {
 }
 
 TEST(Coordinated, CompareRunsBothBesideTheIndependentCombination) {
-  const auto sc = scenario_from(kSite);
+  const auto sc = scenario_from(kCoordinatedSite);
   const auto vs = power::variants(sc);
   std::vector<std::string> names;
   for (const auto& v : vs) names.push_back(v.first);

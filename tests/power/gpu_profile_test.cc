@@ -16,11 +16,12 @@
 #include "scenario_util.h"
 
 using namespace keel;
+using keel::testing::scenario_error;
 using keel::testing::scenario_from;
 
 namespace {
 
-const std::string kJob = R"(
+const std::string kProfileJob = R"(
 [facility]
 gpus_per_server = 4
 servers_per_rack = 2
@@ -30,41 +31,37 @@ compute_ms = 600
 comm_ms = 400
 )";
 
-std::string error_of(const std::string& toml) {
-  return keel::testing::error_of([&] { scenario_from(toml); });
-}
-
 const std::string kSmoothing = "[mitigation.smoothing]\nramp_up_rate_w_per_s = 100\nramp_down_rate_w_per_s = 100\n";
 
 }  // namespace
 
 TEST(GpuProfile, Gb200FloorAboveNinetyPercentIsRefusedWithItsSource) {
   const std::string gpu = "[gpu]\nmodel = \"gb200\"\n";
-  auto sc = scenario_from(gpu + kJob + kSmoothing + "percent_tmp_floor = 90\n");
+  auto sc = scenario_from(gpu + kProfileJob + kSmoothing + "percent_tmp_floor = 90\n");
   EXPECT_EQ(sc.gpu.tdp_w, 1200);
   EXPECT_DOUBLE_EQ(sc.gpu.edp_w, 1.1 * 1200);  // the minimum EDP by default
-  const auto msg = error_of(gpu + kJob + kSmoothing + "percent_tmp_floor = 95\n");
+  const auto msg = scenario_error(gpu + kProfileJob + kSmoothing + "percent_tmp_floor = 95\n");
   EXPECT_NE(msg.find("test.toml:14"), std::string::npos) << msg;
   EXPECT_NE(msg.find("95 % is above gb200's maximum Minimum Power Floor of 90 % of TDP"), std::string::npos) << msg;
   EXPECT_NE(msg.find("arXiv 2508.14318"), std::string::npos) << msg;
   // custom: no limit (keel's behaviour before profiles).
-  EXPECT_NO_THROW(scenario_from(kJob + kSmoothing + "percent_tmp_floor = 100\n"));
+  EXPECT_NO_THROW(scenario_from(kProfileJob + kSmoothing + "percent_tmp_floor = 100\n"));
 }
 
 TEST(GpuProfile, EdpBelowTheMinimumAndUnknownModelsAreRefused) {
-  auto msg = error_of("[gpu]\nmodel = \"gb200\"\nedp_w = 1250\n" + kJob);
+  auto msg = scenario_error("[gpu]\nmodel = \"gb200\"\nedp_w = 1250\n" + kProfileJob);
   EXPECT_NE(msg.find("below gb200's minimum electrical design point, 1.1 x TDP = 1320 W"), std::string::npos) << msg;
-  msg = error_of("[gpu]\nmodel = \"b300x\"\n" + kJob);
+  msg = scenario_error("[gpu]\nmodel = \"b300x\"\n" + kProfileJob);
   EXPECT_NE(msg.find("test.toml:2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unknown GPU model 'b300x'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("\"gb200\""), std::string::npos) << msg;
 }
 
 TEST(GpuProfile, H100HasNoSmoothingAndAMixedSiteSmoothsOnlyItsBlackwellJob) {
-  auto msg = error_of("[gpu]\nmodel = \"h100\"\n" + kJob + kSmoothing + "percent_tmp_floor = 50\n");
+  auto msg = scenario_error("[gpu]\nmodel = \"h100\"\n" + kProfileJob + kSmoothing + "percent_tmp_floor = 50\n");
   EXPECT_NE(msg.find("no job's GPU has power smoothing"), std::string::npos) << msg;
   // Site GB200, a second job on H100: smoothing runs, on the GB200 job only.
-  auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\n" + kJob +
+  auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\n" + kProfileJob +
                           "[[job]]\ngpus = 16\ncompute_ms = 600\ncomm_ms = 400\n"
                           "[job.gpu]\nmodel = \"h100\"\n" +
                           kSmoothing + "percent_tmp_floor = 80\n");
@@ -87,7 +84,7 @@ TEST(GpuProfile, H100HasNoSmoothingAndAMixedSiteSmoothsOnlyItsBlackwellJob) {
 
 TEST(GpuProfile, TheEdpCapsOnsetOvershootAndOnlyForTheEdpPeakWindow) {
   const std::string toml = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1150\ntime_constant_ms = 0\n"
-                           "onset_overshoot_w = 400\nonset_decay_ms = 200\n" + kJob;
+                           "onset_overshoot_w = 400\nonset_decay_ms = 200\n" + kProfileJob;
   const auto sc = scenario_from(toml);
   power::GpuModel m(sc.gpu, sc.smoothing, 1.0);
   power::GpuState s(150);
@@ -115,8 +112,8 @@ TEST(GpuProfile, EdpPeaksRideOnTopOfSmoothing) {
   const std::string base = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 0\n";
   const std::string smooth = "[mitigation.smoothing]\npercent_tmp_floor = 90\nramp_up_rate_w_per_s = 100\n"
                              "ramp_down_rate_w_per_s = 100\n";
-  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kJob + smooth);
-  const auto without = scenario_from(base + kJob + smooth);
+  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kProfileJob + smooth);
+  const auto without = scenario_from(base + kProfileJob + smooth);
   power::GpuModel mw(with.gpu, with.smoothing, 1.0), mo(without.gpu, without.smoothing, 1.0);
   power::GpuState sw(250), so(250);
   double peak_gap = 0;
@@ -135,7 +132,7 @@ TEST(GpuProfile, EdpPeaksRideOnTopOfSmoothing) {
 // the TDP-capped peak, alike in the fast and the dense reference simulators; 0 without peaks.
 TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
   const std::string base = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\n";
-  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kJob);
+  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kProfileJob);
   const auto fast = power::simulate(with), ref = power::simulate_reference(with);
   EXPECT_GT(fast.gpu_above_tdp_peak_w, 0);
   EXPECT_LE(fast.gpu_above_tdp_peak_w, 16 * 120.0 + 1e-9);  // 16 GPUs, at most up to the EDP
@@ -147,7 +144,7 @@ TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
   EXPECT_NEAR(rep.edp_peak_excess_mw, (peak - fast.tdp_capped_peak_w) / 1e6, 1e-12);
   EXPECT_GT(rep.edp_peak_excess_mw, 0);
 
-  const auto without = power::simulate(scenario_from(base + kJob));
+  const auto without = power::simulate(scenario_from(base + kProfileJob));
   EXPECT_EQ(without.gpu_above_tdp_peak_w, 0);
   EXPECT_DOUBLE_EQ(without.tdp_capped_peak_w,
                    *std::max_element(without.facility_w.begin(), without.facility_w.end()));
@@ -157,7 +154,7 @@ TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
 // above TDP; the averaging window stops them once the mean reaches TDP.
 TEST(GpuProfile, TheTdpAveragingWindowHoldsTheOneSecondMeanAtTdp) {
   const auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 2\n"
-                                "onset_overshoot_w = 200\nonset_decay_ms = 100\nonset_gap_ms = 2\n" + kJob);
+                                "onset_overshoot_w = 200\nonset_decay_ms = 100\nonset_gap_ms = 2\n" + kProfileJob);
   ASSERT_DOUBLE_EQ(sc.gpu.tdp_window_ms, 1000);
   power::GpuParams free_gpu = sc.gpu;
   free_gpu.tdp_window_ms = 0;
@@ -184,7 +181,7 @@ TEST(GpuProfile, TheTdpAveragingWindowHoldsTheOneSecondMeanAtTdp) {
 }
 
 TEST(GpuProfile, OptimizeSearchesOnlyFloorsTheHardwareAllows) {
-  auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" + kJob +
+  auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" + kProfileJob +
                           kSmoothing + "percent_tmp_floor = 60\n");
   const auto spec = power::load_spec(std::string(KEEL_SOURCE_DIR) + "/examples/power/illustrative_spec.toml");
   power::OptimizeOptions o;

@@ -14,6 +14,7 @@
 #include "keel/core/error.h"
 #include "keel/power/html_report.h"
 #include "keel/power/report_series.h"
+#include "../support/source_paths.h"
 
 using keel::testing::read_all;
 using keel::testing::run_keel;
@@ -22,7 +23,7 @@ using keel::testing::TempDir;
 namespace kp = keel::power;
 
 namespace {
-const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
+using keel::testing::kPowerExamples;
 
 const std::string kStorage = R"(name = "small <storage> & co"
 [simulation]
@@ -129,7 +130,7 @@ TEST(HtmlReport, CompareReportRendersInChromium) {
   TempDir d;
   const fs::path sc = d.path / "storage.toml", out = d.path / "compare.html";
   std::ofstream(sc) << kStorage;
-  auto r = run_keel("power compare " + sc.string() + " --spec " + kExamples +
+  auto r = run_keel("power compare " + sc.string() + " --spec " + kPowerExamples +
                     "illustrative_spec.toml --report " + out.string() + " --quiet");
   ASSERT_EQ(r.rc, 0) << r.err;
   std::string html = read_all(out);
@@ -170,7 +171,7 @@ TEST(HtmlReport, BrowserCheckSeesScriptErrors) {
 }
 
 TEST(HtmlReport, UnwritableReportIsOneLineExitTwo) {
-  auto r = run_keel("power simulate " + kExamples + "default.toml --report /nonexistent/r.html --quiet");
+  auto r = run_keel("power simulate " + kPowerExamples + "default.toml --report /nonexistent/r.html --quiet");
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/r.html"), std::string::npos) << r.err;
@@ -207,8 +208,8 @@ TEST(HtmlReport, AnalyzeReportRendersInChromium) {
 TEST(HtmlReport, CompareShowsChosenVariantsNumbersAndBareScenario) {
   TempDir d;
   const fs::path out = d.path / "c.html";
-  const std::string base = "power compare --quiet " + kExamples + "default.toml --spec " +
-                           kExamples + "illustrative_spec.toml --report " + out.string();
+  const std::string base = "power compare --quiet " + kPowerExamples + "default.toml --spec " +
+                           kPowerExamples + "illustrative_spec.toml --report " + out.string();
   ASSERT_EQ(run_keel(base).rc, 0);
   std::string html = read_all(out);
   std::smatch m;
@@ -235,7 +236,7 @@ TEST(HtmlReport, CompareShowsChosenVariantsNumbersAndBareScenario) {
   EXPECT_NE(bad.err.find("sotrage"), std::string::npos) << bad.err;
 
   const fs::path opt = d.path / "o.html";
-  auto o = run_keel("power optimize --quiet " + kExamples + "default.toml --spec " + kExamples +
+  auto o = run_keel("power optimize --quiet " + kPowerExamples + "default.toml --spec " + kPowerExamples +
                     "illustrative_spec.toml --budget 20 --report " + opt.string());
   ASSERT_EQ(o.rc, 0) << o.err;
   EXPECT_NE(o.out.find("[mitigation."), std::string::npos) << o.out;  // the TOML snippet

@@ -7,20 +7,21 @@
 
 #include "keel/core/config.h"
 #include "keel/core/error.h"
+#include "../support/source_paths.h"
 
 using namespace keel::power;
 
 namespace {
-const std::string kExamples = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
+using keel::testing::kPowerExamples;
 
 OptimizeResult run(int threads, std::uint64_t seed, int budget, double duration_s = 0) {
   OptimizeOptions o;
   o.budget = budget;
   o.threads = threads;
   o.seed = seed;
-  Scenario sc = load_scenario(kExamples + "default.toml");
+  Scenario sc = load_scenario(kPowerExamples + "default.toml");
   if (duration_s > 0) sc.sim.duration_s = duration_s;
-  return optimize(sc, load_spec(kExamples + "illustrative_spec.toml"), o);
+  return optimize(sc, load_spec(kPowerExamples + "illustrative_spec.toml"), o);
 }
 
 // One search on the shipped example, shared by the tests that inspect it.
@@ -83,7 +84,7 @@ TEST(Optimize, DeterministicPerSeedWhateverTheThreads) {
 }
 
 TEST(Optimize, SpecWithoutLimitsIsRejected) {
-  EXPECT_THROW(optimize(load_scenario(kExamples + "default.toml"), Spec{}, OptimizeOptions{}),
+  EXPECT_THROW(optimize(load_scenario(kPowerExamples + "default.toml"), Spec{}, OptimizeOptions{}),
                keel::core::InputError);
 }
 
@@ -112,9 +113,9 @@ TEST(Optimize, MarginTightensEveryClauseAndTheTomlReproducesTheChoice) {
   o.budget = 120;
   o.threads = 2;
   o.margin_pct = 20;
-  Scenario sc = load_scenario(kExamples + "default.toml");
+  Scenario sc = load_scenario(kPowerExamples + "default.toml");
   sc.sim.duration_s = 100;
-  const Spec spec = load_spec(kExamples + "illustrative_spec.toml");
+  const Spec spec = load_spec(kPowerExamples + "illustrative_spec.toml");
   auto r = optimize(sc, spec, o);
   ASSERT_GE(r.best, 0);
   const Candidate& b = r.explored[static_cast<std::size_t>(r.best)];

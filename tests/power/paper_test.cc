@@ -8,12 +8,13 @@
 #include "keel/power/scenario.h"
 #include "keel/power/sim.h"
 #include "keel/power/spec.h"
+#include "../support/source_paths.h"
 
 using namespace keel;
 
 namespace {
+using keel::testing::kPowerExamples;
 
-const std::string kDir = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
 
 power::RunReport judge(const power::Scenario& sc, const power::Spec& spec) {
   const auto run = power::simulate(sc);
@@ -30,8 +31,8 @@ bool passes(const power::RunReport& r) {
 }  // namespace
 
 TEST(Paper, SmoothingAloneFailsTheExampleSpecAtEveryAllowedFloorAndStorageCompletesIt) {
-  const auto spec = power::load_spec(kDir + "paper_example_spec.toml");
-  auto sc = power::load_scenario(kDir + "paper_gb200_100mw.toml");
+  const auto spec = power::load_spec(kPowerExamples + "paper_example_spec.toml");
+  auto sc = power::load_scenario(kPowerExamples + "paper_gb200_100mw.toml");
   EXPECT_FALSE(passes(judge(sc, spec)));  // unmitigated
   sc.smoothing.enabled = true;
   for (double floor : {0.0, 65.0, 90.0})
@@ -49,8 +50,8 @@ TEST(Paper, SmoothingAloneFailsTheExampleSpecAtEveryAllowedFloorAndStorageComple
 }
 
 TEST(Paper, TheDgxH100FloorCostsEnergyAndRackBatteriesStayInANarrowBand) {
-  const auto spec = power::load_spec(kDir + "paper_example_spec.toml");
-  auto sc = power::load_scenario(kDir + "paper_dgx_h100.toml");
+  const auto spec = power::load_spec(kPowerExamples + "paper_example_spec.toml");
+  auto sc = power::load_scenario(kPowerExamples + "paper_dgx_h100.toml");
   sc.software.enabled = true;
   const auto floor = judge(sc, spec);
   EXPECT_GT(floor.costs.energy_overhead_pct, 3);

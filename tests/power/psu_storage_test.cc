@@ -14,7 +14,7 @@ using keel::testing::scenario_from;
 
 namespace {
 
-constexpr double kFastVsReferenceRel = 1e-9;  // the same arithmetic per rack, summed otherwise
+constexpr double kPsuFastVsRefRel = 1e-9;  // the same arithmetic per rack, summed otherwise
 
 // 64 GPUs on 4 racks (16 per rack), 300 ms compute / 200 ms comm swings, a bare facility so the
 // grid sees GPU power; started at 1 s, stopped at 8 s.
@@ -101,7 +101,7 @@ TEST(PsuStorage, SmoothsMillisecondStepsWithinItsStateOfChargeBounds) {
   const auto ref = power::simulate_reference(sc);
   const double peak = *std::max_element(with.grid_w.begin(), with.grid_w.end());
   for (std::size_t k = 0; k < with.grid_w.size(); ++k)
-    ASSERT_NEAR(with.grid_w[k], ref.grid_w[k], kFastVsReferenceRel * peak) << k;
+    ASSERT_NEAR(with.grid_w[k], ref.grid_w[k], kPsuFastVsRefRel * peak) << k;
 }
 
 TEST(PsuStorage, PowerCapRampAtStartAndPowerBurnAtStop) {
@@ -111,7 +111,7 @@ TEST(PsuStorage, PowerCapRampAtStartAndPowerBurnAtStop) {
   const auto ref = power::simulate_reference(sc);
   const double peak = *std::max_element(r.facility_w.begin(), r.facility_w.end());
   for (std::size_t k = 0; k < r.facility_w.size(); ++k)
-    ASSERT_NEAR(r.facility_w[k], ref.facility_w[k], kFastVsReferenceRel * peak) << k;
+    ASSERT_NEAR(r.facility_w[k], ref.facility_w[k], kPsuFastVsRefRel * peak) << k;
   // Under the cap: at 1 s + t the GPUs draw at most idle + (TDP - idle) t / 2 s each.
   for (int ms = 0; ms < 2000; ms += 50) {
     const double cap = 100 + 900 * (ms + 1) / 2000.0;

@@ -19,7 +19,7 @@ using keel::testing::scenario_from;
 namespace {
 
 // Fast vs reference on the same scenario, relative to the peak grid power.
-constexpr double kFastVsReferenceRel = 1e-9;
+constexpr double kRackFastVsRefRel = 1e-9;
 
 // Two jobs with different periods and per-GPU skew on their own racks (8 GPUs per rack), rack
 // batteries too small for the swings: power and energy limits bind.
@@ -72,7 +72,7 @@ TEST(RackStorage, FastEqualsDenseReferenceWhereBatteriesSaturate) {
       << "the batteries should saturate in this scenario";
   EXPECT_EQ(ref.rack_groups, 9);  // 6 + 3 racks
   EXPECT_LT(fast.rack_groups, ref.rack_groups + 1);
-  const double tol = kFastVsReferenceRel * peak(ref.grid_w);
+  const double tol = kRackFastVsRefRel * peak(ref.grid_w);
   ASSERT_EQ(fast.grid_w.size(), ref.grid_w.size());
   for (std::size_t k = 0; k < ref.grid_w.size(); ++k) {
     ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], tol) << "step " << k;
@@ -113,7 +113,7 @@ power_kw = 2
   EXPECT_EQ(fast.rack_groups, 3);  // job 0: 7 full racks + 1 of 4 GPUs; job 1: 4 full racks
   EXPECT_EQ(ref.rack_groups, 12);
   for (std::size_t k = 0; k < ref.grid_w.size(); ++k)
-    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kFastVsReferenceRel * peak(ref.grid_w)) << k;
+    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kRackFastVsRefRel * peak(ref.grid_w)) << k;
 }
 
 TEST(RackStorage, PoolingOneBatteryOverAllRacksWouldHaveBeenWrongHere) {
@@ -156,7 +156,7 @@ TEST(RackStorage, ReferenceBatteryEqualsTheFastOneThroughSaturation) {
   ASSERT_LT(ref.soc_min_seen, p.soc_min + 1e-6);
   ASSERT_GT(ref.soc_max_seen, p.soc_max - 1e-6);
   for (std::size_t k = 0; k < load.size(); ++k) {
-    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kFastVsReferenceRel * 9300.0) << "step " << k;
+    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kRackFastVsRefRel * 9300.0) << "step " << k;
     ASSERT_NEAR(fast.soc[k], ref.soc[k], 1e-9) << "step " << k;
   }
   EXPECT_NEAR(fast.loss_j, ref.loss_j, 1e-9 * ref.loss_j);
@@ -173,7 +173,7 @@ TEST(RackStorage, FacilityLevelIsUnchangedAndMatchesReference) {
   sc.storage.power_kw = 20;
   const auto fast = power::simulate(sc), ref = power::simulate_reference(sc);
   for (std::size_t k = 0; k < ref.grid_w.size(); ++k)
-    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kFastVsReferenceRel * peak(ref.grid_w)) << k;
+    ASSERT_NEAR(fast.grid_w[k], ref.grid_w[k], kRackFastVsRefRel * peak(ref.grid_w)) << k;
 }
 
 TEST(JobGpu, AJobsOwnGpuParametersOverrideTheSites) {

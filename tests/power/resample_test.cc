@@ -4,11 +4,12 @@
 #include "keel/core/error.h"
 #include "keel/power/trace_in.h"
 #include "keel/power/trace_report.h"
+#include "../support/source_paths.h"
 
 using namespace keel::power;
 
 namespace {
-const std::string kData = std::string(KEEL_SOURCE_DIR) + "/tests/power/data/";
+using keel::testing::kPowerTestData;
 
 // One GPU, DCGM CSV with relative seconds: "t,w" pairs.
 ParsedTrace one_gpu(const std::vector<std::pair<double, double>>& tw) {
@@ -25,7 +26,7 @@ bool any_contains(const std::vector<std::string>& v, const std::string& s) {
 }  // namespace
 
 TEST(Resample, SumsGpusOnTheMedianInterval) {
-  Resampled r = resample(read_trace(kData + "nvsmi_index.csv"));
+  Resampled r = resample(read_trace(kPowerTestData + "nvsmi_index.csv"));
   EXPECT_NEAR(r.step_s, 0.1, 1e-9);
   ASSERT_EQ(r.total_w.size(), 3u);
   EXPECT_NEAR(r.total_w[0], 400, 1e-6);
@@ -91,7 +92,7 @@ TEST(Resample, TooFewSamplesIsAnInputError) {
 TEST(AnalyzeTrace, ScalesToSynchronousFleet) {
   AnalyzeOptions opt;
   opt.scale_gpus = 1000;
-  TraceAnalysis a = analyze_trace(read_trace(kData + "nvsmi_index.csv"), Spec{}, opt);
+  TraceAnalysis a = analyze_trace(read_trace(kPowerTestData + "nvsmi_index.csv"), Spec{}, opt);
   EXPECT_EQ(a.gpus_in_file, 2);
   EXPECT_NEAR(a.scale, 500, 1e-12);
   EXPECT_NEAR(a.metrics.peak_mw, 440 * 500 / 1e6, 1e-9);
@@ -109,8 +110,8 @@ TEST(AnalyzeTrace, WarnsWhenSamplingCannotSeeTheBand) {
   spec.f_hi_hz = 3.0;
   spec.segment_s = 1.0;
   // 100 ms sampling: Nyquist 5 Hz covers 0.2-3 Hz: no Nyquist warning, but power.draw is averaged.
-  auto noindex = trace_warnings(read_trace(kData + "nvsmi_noindex.csv"),
-                                resample(read_trace(kData + "nvsmi_noindex.csv")), spec);
+  auto noindex = trace_warnings(read_trace(kPowerTestData + "nvsmi_noindex.csv"),
+                                resample(read_trace(kPowerTestData + "nvsmi_noindex.csv")), spec);
   EXPECT_FALSE(any_contains(noindex, "Nyquist"));
   EXPECT_TRUE(any_contains(noindex, "~1 s running average"));
   // 1 s sampling: Nyquist 0.5 Hz, inside the band.
@@ -124,7 +125,7 @@ TEST(AnalyzeTrace, WarnsWhenSamplingCannotSeeTheBand) {
 }
 
 TEST(AnalyzeTrace, ReportsGarbageGapsAndDuplicatesAsWarnings) {
-  auto t = read_trace(kData + "nvsmi_nul_tail.csv");
+  auto t = read_trace(kPowerTestData + "nvsmi_nul_tail.csv");
   auto w = trace_warnings(t, resample(t), Spec{});
   EXPECT_TRUE(any_contains(w, "trailing garbage from line 5"));
   ParsedTrace g = one_gpu({{0, 1}, {0.1, 1}, {0.1, 1}, {0.2, 1}, {1.0, 1}, {1.1, 1}});

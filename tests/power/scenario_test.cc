@@ -11,19 +11,11 @@
 #include "keel/power/spec.h"
 #include "scenario_util.h"
 
+using keel::testing::scenario_error;
 using keel::testing::scenario_from;
 
 namespace {
 const std::string kJob = "[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = 50\n";
-
-std::string error_of(const std::string& toml) {
-  try {
-    scenario_from(toml);
-  } catch (const keel::core::InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 std::string spec_error_of(const std::string& toml) {
   try {
@@ -43,22 +35,22 @@ TEST(ScenarioInput, ValidScenarioParses) {
 }
 
 TEST(ScenarioInput, UnknownKeyNamesTheKey) {
-  auto msg = error_of(kJob + "comm_msec = 3\n");
+  auto msg = scenario_error(kJob + "comm_msec = 3\n");
   EXPECT_EQ(msg, "test.toml:5:1: key 'job[0].comm_msec': unknown key (did you mean 'comm_ms'?)");
 }
 
 TEST(ScenarioInput, NegativeDuration) {
-  auto msg = error_of("[simulation]\nduration_s = -5\n" + kJob);
+  auto msg = scenario_error("[simulation]\nduration_s = -5\n" + kJob);
   EXPECT_EQ(msg, "test.toml:2:14: key 'simulation.duration_s': value -5 is out of range (must be > 0)");
 }
 
 TEST(ScenarioInput, NegativePhaseDuration) {
-  auto msg = error_of("[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = -1\n");
+  auto msg = scenario_error("[[job]]\ngpus = 8\ncompute_ms = 100\ncomm_ms = -1\n");
   EXPECT_NE(msg.find("test.toml:4:11: key 'job[0].comm_ms': value -1 is out of range"), std::string::npos) << msg;
 }
 
 TEST(ScenarioInput, FloorOverHundredPercent) {
-  auto msg = error_of(kJob +
+  auto msg = scenario_error(kJob +
                       "[mitigation.smoothing]\npercent_tmp_floor = 120\nramp_up_rate_w_per_s = 1\n"
                       "ramp_down_rate_w_per_s = 1\n");
   EXPECT_EQ(msg, "test.toml:6:21: key 'mitigation.smoothing.percent_tmp_floor': value 120 is out "
@@ -66,17 +58,17 @@ TEST(ScenarioInput, FloorOverHundredPercent) {
 }
 
 TEST(ScenarioInput, EmptyJob) {
-  EXPECT_NE(error_of("[simulation]\nduration_s = 5\n").find("key 'job': scenario has no job"),
+  EXPECT_NE(scenario_error("[simulation]\nduration_s = 5\n").find("key 'job': scenario has no job"),
             std::string::npos);
-  EXPECT_NE(error_of("[[job]]\ngpus = 0\ncompute_ms = 1\ncomm_ms = 1\n")
+  EXPECT_NE(scenario_error("[[job]]\ngpus = 0\ncompute_ms = 1\ncomm_ms = 1\n")
                 .find("test.toml:2:8: key 'job[0].gpus': must be a positive integer"),
             std::string::npos);
 }
 
 TEST(ScenarioInput, StopBeforeStartAndUnknownStorageLevel) {
-  EXPECT_NE(error_of(kJob + "start_s = 5\nstop_s = 2\n").find("key 'job[0].stop_s': must be after start_s"),
+  EXPECT_NE(scenario_error(kJob + "start_s = 5\nstop_s = 2\n").find("key 'job[0].stop_s': must be after start_s"),
             std::string::npos);
-  EXPECT_NE(error_of(kJob + "[mitigation.storage]\nlevel = \"site\"\nenergy_kwh = 1\npower_kw = 1\n")
+  EXPECT_NE(scenario_error(kJob + "[mitigation.storage]\nlevel = \"site\"\nenergy_kwh = 1\npower_kw = 1\n")
                 .find("unknown storage level 'site'"),
             std::string::npos);
 }
@@ -138,7 +130,7 @@ TEST(ShippedExamples, EveryDocumentedDefaultIsTheParsersDefault) {
 }
 
 TEST(ScenarioInput, TrillionStepsAreRefusedUpFront) {
-  auto msg = error_of("[simulation]\nduration_s = 1e9\nstep_ms = 1\n" + kJob);
+  auto msg = scenario_error("[simulation]\nduration_s = 1e9\nstep_ms = 1\n" + kJob);
   EXPECT_NE(msg.find("too many time steps"), std::string::npos) << msg;
   EXPECT_NE(msg.find("step_ms"), std::string::npos) << msg;
 }

@@ -23,6 +23,11 @@ inline power::Scenario scenario_from(const std::string& toml) {
   return core::parse_config(core::ConfigDoc::parse(toml, "test.toml"), power::parse_scenario);
 }
 
+// The message of the keel error that building a scenario from `toml` throws; empty when none.
+inline std::string scenario_error(const std::string& toml) {
+  return error_of([&] { scenario_from(toml); });
+}
+
 // A facility that adds nothing around the GPUs: grid power = summed GPU power.
 inline const char* kBareFacility = R"(
 [facility]

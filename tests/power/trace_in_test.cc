@@ -5,12 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "keel/core/error.h"
+#include "../support/source_paths.h"
 
 using namespace keel::power;
 
 namespace {
+using keel::testing::kPowerTestData;
 
-const std::string kData = std::string(KEEL_SOURCE_DIR) + "/tests/power/data/";
 
 std::vector<double> watts(const GpuSeries& s) {
   std::vector<double> w;
@@ -34,11 +35,11 @@ void expect_near(const std::vector<double>& got, const std::vector<double>& want
 void expect_input_error(const std::string& file, const std::string& where, const std::string& what,
                         const TraceReadOptions& opt = {}) {
   try {
-    read_trace(kData + file, opt);
+    read_trace(kPowerTestData + file, opt);
     FAIL() << file << " parsed";
   } catch (const keel::core::InputError& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find(kData + file + ":" + where + ":"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(kPowerTestData + file + ":" + where + ":"), std::string::npos) << msg;
     EXPECT_NE(msg.find(what), std::string::npos) << msg;
   }
 }
@@ -46,7 +47,7 @@ void expect_input_error(const std::string& file, const std::string& where, const
 }  // namespace
 
 TEST(TraceIn, NvidiaSmiWithIndexAndUnitSuffixes) {
-  ParsedTrace t = read_trace(kData + "nvsmi_index.csv");
+  ParsedTrace t = read_trace(kPowerTestData + "nvsmi_index.csv");
   EXPECT_EQ(t.format, "nvidia-smi csv");
   EXPECT_EQ(t.power_field, "power.draw.instant");  // preferred over the 1 s average
   EXPECT_FALSE(t.averaged);
@@ -63,7 +64,7 @@ TEST(TraceIn, NvidiaSmiWithIndexAndUnitSuffixes) {
 
 TEST(TraceIn, NvidiaSmiWithoutIndexInfersGpusFromPollPattern) {
   // No index column, no spaces after commas, " W" on some values only, no final newline.
-  ParsedTrace t = read_trace(kData + "nvsmi_noindex.csv");
+  ParsedTrace t = read_trace(kPowerTestData + "nvsmi_noindex.csv");
   ASSERT_EQ(t.gpus.size(), 3u);
   EXPECT_NE(t.gpu_source.find("polls of 3"), std::string::npos) << t.gpu_source;
   expect_near(watts(t.gpus[0]), {200.5, 210.25, 220, 230}, 1e-9);
@@ -86,7 +87,7 @@ TEST(TraceIn, NvidiaSmiWithoutIndexAndNoPollPatternIsOneGpu) {
 }
 
 TEST(TraceIn, NvidiaSmiNounitsTakesTheUnitFromTheHeader) {
-  ParsedTrace t = read_trace(kData + "nvsmi_nounits.csv");
+  ParsedTrace t = read_trace(kPowerTestData + "nvsmi_nounits.csv");
   ASSERT_EQ(t.gpus.size(), 1u);
   expect_near(watts(t.gpus[0]), {300, 310, 320}, 1e-9);  // [mW] in the header
 }
@@ -95,14 +96,14 @@ TEST(TraceIn, NvidiaSmiNoheaderNeedsColumns) {
   expect_input_error("nvsmi_noheader.csv", "1", "--columns");
   TraceReadOptions opt;
   opt.columns = {"timestamp", "index", "power.draw.instant"};
-  ParsedTrace t = read_trace(kData + "nvsmi_noheader.csv", opt);
+  ParsedTrace t = read_trace(kPowerTestData + "nvsmi_noheader.csv", opt);
   ASSERT_EQ(t.gpus.size(), 2u);
   expect_near(watts(t.gpus[1]), {100, 110}, 1e-9);
   EXPECT_EQ(t.gpus[0].samples[0].line, 1);
 }
 
 TEST(TraceIn, KilledLoggerTailIsToleratedAndReported) {
-  ParsedTrace t = read_trace(kData + "nvsmi_nul_tail.csv");
+  ParsedTrace t = read_trace(kPowerTestData + "nvsmi_nul_tail.csv");
   ASSERT_EQ(t.gpus.size(), 1u);
   expect_near(watts(t.gpus[0]), {300, 310, 320}, 1e-9);
   ASSERT_TRUE(t.garbage.has_value());
@@ -114,7 +115,7 @@ TEST(TraceIn, KilledLoggerTailIsToleratedAndReported) {
 TEST(TraceIn, DcgmiDmonTextWithDelayFlag) {
   TraceReadOptions opt;
   opt.dmon_delay_ms = 100;
-  ParsedTrace t = read_trace(kData + "dmon.txt", opt);
+  ParsedTrace t = read_trace(kPowerTestData + "dmon.txt", opt);
   EXPECT_EQ(t.format, "dcgmi dmon");
   EXPECT_NE(t.power_field.find("POWINST"), std::string::npos);  // field 157 over 155
   EXPECT_FALSE(t.averaged);
@@ -131,7 +132,7 @@ TEST(TraceIn, DcgmiDmonTextWithDelayFlag) {
 }
 
 TEST(TraceIn, DcgmCsvLongLayoutPrefersInstantPower) {
-  ParsedTrace t = read_trace(kData + "dcgm_long.csv");
+  ParsedTrace t = read_trace(kPowerTestData + "dcgm_long.csv");
   EXPECT_EQ(t.format, "dcgm csv");
   EXPECT_EQ(t.power_field, "DCGM_FI_DEV_POWER_USAGE_INSTANT");
   ASSERT_EQ(t.gpus.size(), 2u);
@@ -141,7 +142,7 @@ TEST(TraceIn, DcgmCsvLongLayoutPrefersInstantPower) {
 }
 
 TEST(TraceIn, DcgmCsvWideLayoutOneColumnPerGpu) {
-  ParsedTrace t = read_trace(kData + "dcgm_wide.csv");
+  ParsedTrace t = read_trace(kPowerTestData + "dcgm_wide.csv");
   ASSERT_EQ(t.gpus.size(), 2u);
   EXPECT_EQ(t.gpus[0].id, "0");  // from the gpu="0" label
   EXPECT_EQ(t.gpus[1].id, "1");

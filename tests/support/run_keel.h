@@ -43,6 +43,21 @@ inline RunResult run_shell(const std::string& command) {
 // `args` is appended to the binary path as shell words (callers quote what needs it).
 inline RunResult run_keel(const std::string& args) { return run_shell(std::string(KEEL_BINARY) + " " + args); }
 
+// run_keel with standard input from `input` (run_keel itself reads /dev/null); the output and
+// errors are captured beside `input`.
+inline RunResult run_keel_stdin(const std::string& args, const std::filesystem::path& input) {
+  const auto out = input.string() + ".out", err = input.string() + ".err";
+  const int status = std::system(
+      (std::string(KEEL_BINARY) + " " + args + " <" + input.string() + " >" + out + " 2>" + err).c_str());
+  RunResult r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_all(out);
+  r.err = read_all(err);
+  std::filesystem::remove(out);
+  std::filesystem::remove(err);
+  return r;
+}
+
 inline int count_lines(const std::string& s) {
   int n = 0;
   for (char c : s) n += c == '\n';
