@@ -7,7 +7,9 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <string_view>
 
 namespace keel::cli {
 
@@ -19,6 +21,7 @@ CLI::Validator number_at_least(double low, bool strict, const char* name) {
         char* end = nullptr;
         const double x = std::strtod(v.c_str(), &end);
         if (end == v.c_str() || *end != '\0') return "'" + v + "' is not a number";
+        if (!std::isfinite(x)) return "must be a finite number, got " + v;  // inf as a count or time
         if (strict ? x > low : x >= low) return {};
         return std::string(strict ? "must be greater than 0" : "must be 0 or more") + ", got " + v;
       },
@@ -37,16 +40,28 @@ const CLI::Validator Finite(
       return std::isfinite(x) ? std::string() : "must be a finite number, got " + v;
     },
     "NUMBER", "FINITE");
-const CLI::Validator OutputFile(
-    [](std::string& v) -> std::string {
-      try {
-        core::check_output_file(v);
-        return {};
-      } catch (const core::InputError& e) {
-        return (v.empty() ? "" : "'" + v + "' ") + e.bare_message() + " (" + e.hint() + ")";
-      }
-    },
-    "FILE", "OUTPUT_FILE");
+namespace {
+
+// A validator from a core check that throws InputError; the message names the value.
+CLI::Validator from_check(void (*check)(const std::filesystem::path&, std::string_view),
+                          const char* type, const char* name) {
+  return CLI::Validator(
+      [check](std::string& v) -> std::string {
+        try {
+          check(v, {});
+          return {};
+        } catch (const core::InputError& e) {
+          return (v.empty() ? "" : "'" + v + "' ") + e.bare_message() + " (" + e.hint() + ")";
+        }
+      },
+      type, name);
+}
+
+}  // namespace
+
+const CLI::Validator OutputFile = from_check(core::check_output_file, "FILE", "OUTPUT_FILE");
+const CLI::Validator OutputDirectory =
+    from_check(core::check_output_directory, "DIR", "OUTPUT_DIRECTORY");
 
 void check_stdin_readable() {
   struct stat st {};

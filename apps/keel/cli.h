@@ -57,6 +57,8 @@ extern const CLI::Validator Finite;       // a number, not nan or inf
 // A file keel will write: not empty, not a directory, in an existing directory (checked when the
 // flags are parsed, so a typo fails before the command's work; core::check_output_file).
 extern const CLI::Validator OutputFile;
+// A directory keel writes into (created when missing): core::check_output_directory.
+extern const CLI::Validator OutputDirectory;
 
 // Throws core::InputError when standard input is a directory (`keel ... < dir` reads nothing and
 // would otherwise exit 0 with no output).

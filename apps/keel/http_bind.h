@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -27,9 +28,21 @@ inline void exclusive_port(httplib::Server& svr, int* listen_socket = nullptr) {
 // Binds to host:port (0: any free port); returns the bound port or throws InputError naming the
 // address and the flag to change.
 inline int bind_exclusive(httplib::Server& svr, const std::string& host, int port) {
+  // The library says only "failed": resolve first, so an unknown host is named as such.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
+    throw core::InputError(fmt::format("cannot listen on {}: {}", host, ::gai_strerror(rc)), {},
+                           "pass an address of this machine to --host, e.g. 127.0.0.1 or 0.0.0.0");
+  ::freeaddrinfo(found);
+  errno = 0;
   const int bound = port == 0 ? svr.bind_to_any_port(host) : svr.bind_to_port(host, port) ? port : -1;
   if (bound <= 0)
-    throw core::InputError(fmt::format("cannot listen on {}:{}: {}", host, port, std::strerror(errno)),
+    throw core::InputError(fmt::format("cannot listen on {}:{}{}", host, port,
+                                       errno ? std::string(": ") + std::strerror(errno) : ""),
                            {}, "choose another --port (0 picks a free one) or --host");
   return bound;
 }

@@ -232,7 +232,7 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   auto so = std::make_shared<mcnn::SynthOptions>();
   auto* synth = mcnn->add_subcommand(
       "synth", "Write a synthetic dataset in the BBBC021 layout (TIFFs + both CSVs)");
-  synth->add_option("--out", so->out, "Output directory")->required();
+  synth->add_option("--out", so->out, "Output directory")->required()->check(OutputDirectory);
   synth->add_option("--metadata", so->metadata,
                     "Directory with a real BBBC021_v1_image.csv and BBBC021_v1_moa.csv to take "
                     "plates, wells, compounds and MoAs from (default: a built-in table of the 13 "
@@ -241,7 +241,7 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   synth->add_option("--width", so->width, "Image width (multiple of 128)")->capture_default_str();
   synth->add_option("--images-per-class", so->images_per_class, "Images per MOA class")
       ->capture_default_str()->check(Positive);
-  synth->add_option("--seed", so->seed, "Random seed")->capture_default_str();
+  synth->add_option("--seed", so->seed, "Random seed")->check(NonNegative)->capture_default_str();
   synth->add_option("--threads", so->threads, "Drawing threads (0: all cores)")
       ->capture_default_str()->check(NonNegative);
   auto synth_channels = std::make_shared<std::string>();
@@ -269,11 +269,17 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()->check(NonNegative);
   tr->add_option("--lr-decay", to->lr_decay, "cosine | step (x0.1 every 30 epochs) | none")
       ->capture_default_str();
-  tr->add_option("--momentum", to->momentum, "Nesterov momentum")->capture_default_str();
-  tr->add_option("--weight-decay", to->weight_decay, "L2 weight decay")->capture_default_str();
+  tr->add_option("--momentum", to->momentum, "Nesterov momentum (above 0, below 1)")
+      ->capture_default_str()
+      ->check(Positive & CLI::Range(0.0, 0.999));
+  tr->add_option("--weight-decay", to->weight_decay, "L2 weight decay")
+      ->capture_default_str()
+      ->check(NonNegative);
   tr->add_option("--val-fraction", to->val_fraction, "Images per class held out for validation")
       ->capture_default_str()->check(CLI::Range(0.0, 0.9));
-  tr->add_option("--seed", to->seed, "Seed (weights, split, data order)")->capture_default_str();
+  tr->add_option("--seed", to->seed, "Seed (weights, split, data order)")
+      ->check(NonNegative)
+      ->capture_default_str();
   tr->add_option("--threads", to->threads, "LibTorch threads per rank (0: cores / local ranks)")
       ->capture_default_str()->check(NonNegative);
   tr->add_option("--loader-threads", to->loader_threads, "TIFF decoding threads per rank")
@@ -291,8 +297,10 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
                "Reduce gradient buckets after backward instead of during it");
   tr->add_flag("!--nchw", to->channels_last, "Keep NCHW instead of channels_last");
   tr->add_flag("--skip-bad", to->skip_bad, "Skip (and count) rows whose TIFFs are missing or bad");
-  tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)");
-  tr->add_option("--checkpoint", to->checkpoint, "Checkpoint written atomically after each epoch");
+  tr->add_option("--log", to->log, "Curves: FILE.csv (per epoch) or FILE.json (epochs + steps)")
+      ->check(OutputFile);
+  tr->add_option("--checkpoint", to->checkpoint, "Checkpoint written atomically after each epoch")
+      ->check(OutputFile);
   tr->add_flag("--resume", to->resume, "Continue from --checkpoint");
   tr->add_flag("--ignore-memory-check", to->ignore_memory_check,
                "Start even when the batch looks too big for the available memory");
@@ -301,7 +309,8 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
   tr->add_option("--stop-after", to->stop_after,
                  "Stop after N epochs of this run (time-limited jobs; continue with --resume)")
       ->check(NonNegative);
-  tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)");
+  tr->add_option("--timeline", to->timeline, "Compute/comm phases per rank (keel power replays it)")
+      ->check(OutputFile);
   // Test hooks (not in --help): act as if Ctrl-C arrived N times after optimizer step S.
   tr->add_option("--test-stop-at-step", to->test_stop_at_step)->group("");
   tr->add_option("--test-stop-signals", to->test_stop_signals)->group("");

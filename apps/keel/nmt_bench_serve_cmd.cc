@@ -33,7 +33,31 @@ struct ClientTotals {
   std::vector<double> latency_ms;
   std::map<int, std::size_t> status;  // 0: no answer (connection failed or timed out)
   std::size_t sentences = 0, target_tokens = 0;
+  std::string first_error;  // what the first failed request got, for the report
 };
+
+// Why a request failed: the connection error, or the status and the server's {"error": ...}.
+std::string failure(const httplib::Result& res) {
+  if (!res) return "no answer: " + httplib::to_string(res.error());
+  const auto j = nlohmann::json::parse(res->body, nullptr, false);
+  const std::string why = j.is_object() && j.contains("error") && j["error"].is_string()
+                              ? j["error"].get<std::string>()
+                              : res->body.substr(0, 200);
+  return fmt::format("HTTP {}{}{}", res->status, why.empty() ? "" : ": ", why);
+}
+
+// A client for --url, or an InputError naming what is wrong with it (the library throws
+// std::invalid_argument for a scheme it lacks and is silently invalid for what it cannot parse).
+std::string checked_url(std::string url) {
+  while (url.size() > 1 && url.back() == '/') url.pop_back();  // "http://host:port/" as copied
+  try {
+    httplib::Client probe(url);
+    if (probe.is_valid()) return url;
+  } catch (const std::invalid_argument&) {
+  }
+  throw core::InputError(fmt::format("--url '{}' is not a server address keel can reach", url), {},
+                         "pass http://HOST:PORT, e.g. http://127.0.0.1:5000 (no path, no https)");
+}
 
 // Nearest-rank percentile of sorted values.
 double percentile(const std::vector<double>& sorted, double p) {
@@ -42,8 +66,9 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(sorted.size(), std::max<std::size_t>(rank, 1)) - 1];
 }
 
-void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
+void run_bench_serve(BenchServeArgs a, const GlobalOptions& g) {
   using Clock = std::chrono::steady_clock;
+  a.url = checked_url(a.url);
   std::ifstream in(a.sentences);
   if (!in)
     throw core::InputError(fmt::format("cannot read {}", a.sentences), core::Location{a.sentences, 0, 0, {}},
@@ -63,8 +88,9 @@ void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
       throw core::Error(fmt::format("GET {}/languages failed ({})", a.url,
                                     res ? std::to_string(res->status) : httplib::to_string(res.error())));
     const auto langs = nlohmann::json::parse(res->body, nullptr, false);
-    if (!langs.is_array() || langs.empty() || !langs[0].contains("targets") ||
-        langs[0]["targets"].empty())
+    if (!langs.is_array() || langs.empty() || !langs[0].is_object() ||
+        !langs[0].contains("targets") || !langs[0]["targets"].is_array() ||
+        langs[0]["targets"].empty() || !langs[0]["targets"][0].is_string())
       throw core::Error(fmt::format("{}/languages lists no language pair", a.url));
     target = langs[0]["targets"][0].get<std::string>();
   }
@@ -97,7 +123,10 @@ void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
       if (res && res->status == 200) {
         ++t.sentences;
         const auto j = nlohmann::json::parse(res->body, nullptr, false);
-        if (j.contains("target_tokens")) t.target_tokens += j["target_tokens"].get<std::size_t>();
+        if (j.is_object() && j.contains("target_tokens") && j["target_tokens"].is_number_unsigned())
+          t.target_tokens += j["target_tokens"].get<std::size_t>();
+      } else if (t.first_error.empty()) {
+        t.first_error = failure(res);
       }
       std::lock_guard lock(bar_mu);
       bar.update(std::min(i + 1, a.requests));
@@ -115,10 +144,16 @@ void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
     for (const auto& [k, v] : t.status) all.status[k] += v;
     all.sentences += t.sentences;
     all.target_tokens += t.target_tokens;
+    if (all.first_error.empty()) all.first_error = t.first_error;
   }
   std::sort(all.latency_ms.begin(), all.latency_ms.end());
   const std::size_t sent = all.latency_ms.size();
   const std::size_t errors = sent - all.sentences;
+  // Nothing measured is not a benchmark: the run fails, saying why.
+  if (sent > 0 && all.sentences == 0)
+    throw core::Error(fmt::format("every request to {} failed ({} of {}); the first: {}", a.url,
+                                  errors, sent, all.first_error),
+                      {}, "check --url, --api and --api-key against the server");
   const double p50 = percentile(all.latency_ms, 50), p95 = percentile(all.latency_ms, 95),
                p99 = percentile(all.latency_ms, 99);
   if (g.json) {
@@ -130,11 +165,12 @@ void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
                              {"requests", sent},
                              {"errors", errors},
                              {"status", status},
+                             {"first_error", all.first_error},
                              {"seconds", wall},
                              {"sentences_per_s", double(all.sentences) / wall},
                              {"target_tokens_per_s", double(all.target_tokens) / wall},
                              {"latency_ms", {{"p50", p50}, {"p95", p95}, {"p99", p99}}}}
-                  .dump());
+                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;
   }
   print_out(fmt::format("{} clients, {} requests in {:.2f} s ({} errors) against {} ({})",
@@ -146,6 +182,7 @@ void run_bench_serve(const BenchServeArgs& a, const GlobalOptions& g) {
   print_out(fmt::format("  latency p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms", p50, p95, p99));
   for (const auto& [k, v] : all.status)
     if (k != 200) print_out(fmt::format("  status {}: {}", k == 0 ? "no answer" : std::to_string(k), v));
+  if (errors > 0) print_out("  first error: " + all.first_error);
 }
 
 }  // namespace

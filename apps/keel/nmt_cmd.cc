@@ -192,7 +192,7 @@ void register_nmt(CLI::App& app, const GlobalOptions& global) {
                    "tiny (2+2 layers, d_model 32; for tests)")
       ->check(CLI::IsMember({"base", "tiny"}));
   random->add_option("--out", rm->out, "Model file to write")->required()->check(OutputFile);
-  random->add_option("--seed", rm->seed, "Random seed (same seed, same file)");
+  random->add_option("--seed", rm->seed, "Random seed (same seed, same file)")->check(NonNegative);
   random->callback([rm, &global] { run_random_model(*rm, global); });
 
   auto ta = std::make_shared<TranslateArgs>();

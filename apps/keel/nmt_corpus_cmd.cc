@@ -48,16 +48,25 @@ void register_nmt_corpus(CLI::App& nmt, const GlobalOptions& global) {
   cmd->add_option("--pair", o->pair, "Language pair")
       ->check(CLI::IsMember({"en-es", "de-en"}))
       ->capture_default_str();
-  cmd->add_option("--out", o->out, "Directory to write (created if needed)")->required();
+  cmd->add_option("--out", o->out, "Directory to write (created if needed)")
+      ->required()
+      ->check(OutputDirectory);
   cmd->add_option("--vocab-size", o->vocab_size, "SentencePiece vocabulary size")
       ->check(Positive)
       ->capture_default_str();
+  // Unsigned options: CLI11 would wrap a negative value around (--dev -1 = 2^64 - 1).
   cmd->add_option("--seed", o->seed, "Seed of the split and of SentencePiece")
+      ->check(NonNegative)
       ->capture_default_str();
   cmd->add_option("--limit", o->limit, "At most this many sentences per source (0 = all)")
+      ->check(NonNegative)
       ->capture_default_str();
-  cmd->add_option("--dev", o->dev, "Sentence pairs held out for dev")->capture_default_str();
-  cmd->add_option("--test", o->test, "Sentence pairs held out for test")->capture_default_str();
+  cmd->add_option("--dev", o->dev, "Sentence pairs held out for dev")
+      ->check(NonNegative)
+      ->capture_default_str();
+  cmd->add_option("--test", o->test, "Sentence pairs held out for test")
+      ->check(NonNegative)
+      ->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "Apertium processes at once (en-es)")
       ->check(Positive)
       ->capture_default_str();

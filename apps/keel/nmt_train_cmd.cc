@@ -92,7 +92,8 @@ void register_nmt_train(CLI::App& nmt, const GlobalOptions& global) {
   tr->add_option("--spm-model", o.spm_model, "SentencePiece model, copied to OUT/spm.model");
   tr->add_option("--out", o.out,
                  "Model directory: model.keel, checkpoint.pt, log.json, epochs.csv, steps.csv")
-      ->required();
+      ->required()
+      ->check(OutputDirectory);
   tr->add_option("--preset", a->preset,
                  "tiny (2+2 layers, d 64, 4 heads, FFN 256), small (3+3, 256, 4, 1024) or base "
                  "(6+6, 512, 8, 2048)")
@@ -138,7 +139,9 @@ void register_nmt_train(CLI::App& nmt, const GlobalOptions& global) {
   tr->add_option("--threads", o.threads, "LibTorch threads (0: all cores)")
       ->capture_default_str()
       ->check(NonNegative);
-  tr->add_option("--seed", o.seed, "Seed (weights, batch order, dropout)")->capture_default_str();
+  tr->add_option("--seed", o.seed, "Seed (weights, batch order, dropout)")
+      ->check(NonNegative)
+      ->capture_default_str();
   tr->add_flag("--resume", o.resume, "Continue from OUT/checkpoint.pt exactly where it stopped");
   tr->add_option("--checkpoint-every", o.checkpoint_every,
                  "Steps between checkpoints (one also ends every epoch; 0: epochs only)")

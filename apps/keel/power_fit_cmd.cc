@@ -2,12 +2,14 @@
 // one GPU and the timeline of what it ran. The engine is keel::power (fit.h).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "trace_flags.h"
 #include "keel/core/error.h"
 #include "keel/core/table.h"
 #include "keel/core/timeline.h"
@@ -19,7 +21,8 @@ namespace keel::cli {
 namespace {
 
 struct FitArgs {
-  std::string trace, timeline, gpu, format = "auto";
+  std::string trace, timeline, gpu;
+  TraceFlags read;
   int rank = 0;
   double offset_s = std::numeric_limits<double>::quiet_NaN();
   double from_s = std::numeric_limits<double>::quiet_NaN();
@@ -27,11 +30,7 @@ struct FitArgs {
 };
 
 void run_fit(const FitArgs& a, const GlobalOptions& g) {
-  power::TraceReadOptions ro;
-  ro.format = a.format == "nvidia-smi" ? power::TraceFormat::nvidia_smi
-              : a.format == "dcgm"     ? power::TraceFormat::dcgm
-                                       : power::TraceFormat::automatic;
-  power::ParsedTrace trace = power::read_trace(a.trace, ro);
+  power::ParsedTrace trace = power::read_trace(a.trace, a.read.read());
   const power::GpuSeries* series = &trace.gpus.front();
   if (!a.gpu.empty()) {
     series = nullptr;
@@ -51,6 +50,18 @@ void run_fit(const FitArgs& a, const GlobalOptions& g) {
   if (compute.empty())
     throw core::InputError(fmt::format("rank {} has no compute phase", a.rank),
                            {a.timeline, 0, 0, {}}, "pick a rank the timeline holds (--rank)");
+  if (!std::isnan(a.from_s) || !std::isnan(a.to_s)) {
+    const double from = std::isnan(a.from_s) ? -INFINITY : a.from_s;
+    const double to = std::isnan(a.to_s) ? INFINITY : a.to_s;
+    const bool any = std::any_of(compute.begin(), compute.end(),
+                                 [&](const auto& c) { return c.second > from && c.first < to; });
+    if (!any)
+      throw core::InputError(
+          fmt::format("no compute phase of rank {} lies between --from-s and --to-s (the "
+                      "timeline's run from {:.3f} to {:.3f} s)",
+                      a.rank, compute.front().first, compute.back().second),
+          {a.timeline, 0, 0, {}}, "choose --from-s below --to-s, within the timeline");
+  }
   power::FitOptions fo;
   if (!std::isnan(a.offset_s)) fo.offset_s = a.offset_s;
   if (!std::isnan(a.from_s)) fo.from_s = a.from_s;
@@ -139,12 +150,12 @@ void register_power_fit(CLI::App& power, const GlobalOptions& global) {
   cmd->add_option("--gpu", args->gpu, "GPU id in the log (default: the first)");
   cmd->add_option("--rank", args->rank, "Timeline rank that ran on that GPU (default 0)")
       ->check(NonNegative);
-  cmd->add_option("--format", args->format, "auto|nvidia-smi|dcgm (default auto)")
-      ->check(CLI::IsMember({"auto", "nvidia-smi", "dcgm"}));
+  args->read.add_read(*cmd, Positive);
   cmd->add_option("--offset-s", args->offset_s,
-                  "Log time minus timeline time, in s (default: found by cross-correlation)");
-  cmd->add_option("--from-s", args->from_s, "Fit only from this timeline time (s)");
-  cmd->add_option("--to-s", args->to_s, "Fit only up to this timeline time (s)");
+                  "Log time minus timeline time, in s (default: found by cross-correlation)")
+      ->check(Finite);
+  cmd->add_option("--from-s", args->from_s, "Fit only from this timeline time (s)")->check(Finite);
+  cmd->add_option("--to-s", args->to_s, "Fit only up to this timeline time (s)")->check(Finite);
   cmd->callback([args, &global] { run_fit(*args, global); });
 }
 

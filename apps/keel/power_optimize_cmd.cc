@@ -144,7 +144,7 @@ void register_power_optimize(CLI::App& power, const GlobalOptions& global) {
   cmd->add_option("--report", a->report,
                   "Write an HTML report of the chosen mix beside the unmitigated job")
       ->check(OutputFile);
-  cmd->add_option("--seed", a->opt.seed, "Search seed")->capture_default_str();
+  cmd->add_option("--seed", a->opt.seed, "Search seed")->check(NonNegative)->capture_default_str();
   cmd->add_option("--threads", a->threads, "Parallel simulations (default: cores)")
       ->check(Positive);
   cmd->add_option("--weight-energy", a->opt.weights.energy_pct, "Cost per % of energy overhead")

@@ -224,6 +224,11 @@ void run_watch(const WatchArgs& a, const GlobalOptions& g) {
     throw;
   }
   if (!is_stdin) ::close(fd);
+  if (out.windows == 0)  // silence would read as "all is well"
+    throw core::InputError(fmt::format("no window was judged: the log ended before {:g} s of "
+                                       "samples (--window-s)",
+                                       a.window_s),
+                           {o.name, 0, 0, {}}, "pass a shorter --window-s, or a longer log");
 }
 
 }  // namespace

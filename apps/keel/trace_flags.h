@@ -1,5 +1,5 @@
 #pragma once
-// The flags `keel power analyze` and `keel power watch` share: how to read a power log, and how to
+// The flags `keel power analyze`, `watch` and (reading only) `fit` share: how to read a power log, and how to
 // scale it (trace_in.h, trace_report.h).
 
 #include <CLI/CLI.hpp>
@@ -60,6 +60,7 @@ struct TraceFlags {
     return ao;
   }
 
+  // The reading flags and the scaling ones (analyze, watch).
   void add(CLI::App& cmd, const CLI::Validator& positive) {
     cmd.add_option("--scale-gpus", scale_gpus,
                    "Scale the file's summed power to N GPUs (assumes synchronous GPUs)")
@@ -68,6 +69,14 @@ struct TraceFlags {
                    "Add a facility's overheads to the GPU power: the [facility] table of this "
                    "scenario TOML (servers' base power, PSU losses, cooling, fixed overhead)")
         ->check(CLI::ExistingFile);
+    cmd.add_option("--resample-ms", resample_ms,
+                   "Uniform grid step in ms (default: the median sampling interval)")
+        ->check(positive);
+    add_read(cmd, positive);
+  }
+
+  // How to read a log: format, columns and units (fit reads one GPU's samples as they are).
+  void add_read(CLI::App& cmd, const CLI::Validator& positive) {
     cmd.add_option("--format", format, "auto|nvidia-smi|dcgm|csv|nvml (default auto)")
         ->check(CLI::IsMember({"auto", "nvidia-smi", "dcgm", "csv", "nvml"}));
     cmd.add_option("--time-col", time_col, "Table logs: the time column");
@@ -81,9 +90,6 @@ struct TraceFlags {
     cmd.add_option("--time-unit", time_unit,
                    "Unit of numeric times in table logs (else from the header, or epoch by size)")
         ->check(CLI::IsMember({"s", "ms", "us", "ns"}));
-    cmd.add_option("--resample-ms", resample_ms,
-                   "Uniform grid step in ms (default: the median sampling interval)")
-        ->check(positive);
     cmd.add_option("--columns", columns,
                    "For nvidia-smi logs written with noheader: the --query-gpu list, e.g. "
                    "timestamp,index,power.draw.instant; for a keel compare trace: the column, "

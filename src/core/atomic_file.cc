@@ -62,13 +62,11 @@ void check_output_file(const std::filesystem::path& path, std::string_view optio
                      where, "create " + dir.string() + " first, or write elsewhere");
 }
 
-void check_new_directory(const std::filesystem::path& path, std::string_view option) {
-  const Location where{path.string(), 0, 0, std::string(option)};
-  if (path.empty())
-    throw InputError("no directory name given", where, "give the path of a new directory");
+namespace {
+
+// The nearest existing ancestor of `path` must be a directory (create_directories would fail).
+void check_ancestors(const std::filesystem::path& path, const Location& where) {
   std::error_code ec;
-  if (std::filesystem::exists(path, ec))
-    throw InputError("already exists", where, "choose a new directory, or remove this one");
   for (auto dir = path.lexically_normal().parent_path(); !dir.empty() && dir != dir.parent_path();
        dir = dir.parent_path())
     if (std::filesystem::exists(dir, ec)) {
@@ -77,6 +75,30 @@ void check_new_directory(const std::filesystem::path& path, std::string_view opt
                          "choose a path inside a directory");
       break;
     }
+}
+
+}  // namespace
+
+void check_new_directory(const std::filesystem::path& path, std::string_view option) {
+  const Location where{path.string(), 0, 0, std::string(option)};
+  if (path.empty())
+    throw InputError("no directory name given", where, "give the path of a new directory");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec))
+    throw InputError("already exists", where, "choose a new directory, or remove this one");
+  check_ancestors(path, where);
+}
+
+void check_output_directory(const std::filesystem::path& path, std::string_view option) {
+  const Location where{path.string(), 0, 0, std::string(option)};
+  if (path.empty()) throw InputError("no directory name given", where, "give a directory path");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    if (!std::filesystem::is_directory(path, ec))
+      throw InputError("is a file, not a directory", where, "give a directory path");
+    return;
+  }
+  check_ancestors(path, where);
 }
 
 void write_new_directory(const std::filesystem::path& path, std::string_view option,

@@ -199,17 +199,8 @@ void prepare_out_dir(const fs::path& out) {
   core::AtomicFile probe(out / ".keel_write_probe");  // throws InputError when not writable
 }
 
-}  // namespace
-
-CorpusReport build_corpus(const CorpusOptions& o, const CorpusProgress& progress) {
+CorpusReport build_corpus_into(const CorpusOptions& o, const CorpusProgress& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.pair != "en-es" && o.pair != "de-en")
-    throw core::InputError(fmt::format("unknown language pair '{}'", o.pair), {},
-                           "use --pair en-es or --pair de-en");
-  if (o.vocab_size < 8)
-    throw core::InputError(fmt::format("--vocab-size {} is too small", o.vocab_size), {},
-                           "pass at least 8 (8000 for the full corpus)");
-  prepare_out_dir(o.out);
   CorpusReport r;
   r.pair = o.pair;
   r.out = o.out;
@@ -299,6 +290,26 @@ CorpusReport build_corpus(const CorpusOptions& o, const CorpusProgress& progress
   r.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   core::write_file_atomic(o.out / "corpus.json", corpus_report_json(r) + "\n");
   return r;
+}
+
+}  // namespace
+
+CorpusReport build_corpus(const CorpusOptions& o, const CorpusProgress& progress) {
+  if (o.pair != "en-es" && o.pair != "de-en")
+    throw core::InputError(fmt::format("unknown language pair '{}'", o.pair), {},
+                           "use --pair en-es or --pair de-en");
+  if (o.vocab_size < 8)
+    throw core::InputError(fmt::format("--vocab-size {} is too small", o.vocab_size), {},
+                           "pass at least 8 (8000 for the full corpus)");
+  std::error_code ec;
+  const bool created = !fs::exists(o.out, ec);
+  prepare_out_dir(o.out);
+  try {
+    return build_corpus_into(o, progress);
+  } catch (...) {
+    if (created) fs::remove_all(o.out, ec);  // a failed run leaves no directory it made
+    throw;
+  }
 }
 
 std::string corpus_report_json(const CorpusReport& r) {

@@ -148,7 +148,7 @@ std::uint64_t split_hash(std::string_view key, std::uint64_t seed) {
 
 std::vector<Split> assign_splits(const std::vector<std::string>& keys, std::uint64_t seed,
                                  std::size_t dev, std::size_t test) {
-  if (dev + test >= keys.size())
+  if (dev >= keys.size() || test >= keys.size() - dev)  // dev + test could wrap
     throw core::InputError(
         fmt::format("--dev {} and --test {} leave no training data from {} sentence pairs", dev,
                     test, keys.size()),

@@ -26,10 +26,10 @@ std::uint32_t Vocabulary::id(std::string_view token, std::uint32_t unk) const {
   return it == index_.end() ? unk : it->second;
 }
 
-void ModelConfig::validate(std::string_view source) const {
+void ModelConfig::validate(std::string_view source, std::string_view hint) const {
   auto fail = [&](const std::string& what) {
     throw core::InputError("model config: " + what, core::Location{std::string(source), 0, 0, {}},
-                           "fix the exporter or re-create the model");
+                           std::string(hint));
   };
   if (d_model == 0 || heads == 0 || d_model % heads != 0)
     fail(fmt::format("d_model {} must be a positive multiple of heads {}", d_model, heads));

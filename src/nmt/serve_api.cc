@@ -5,16 +5,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "keel/core/error.h"
+#include "keel/nmt/bleu.h"  // find_invalid_utf8
 
 namespace keel::nmt {
 
 using nlohmann::json;
 
-std::string error_json(const std::string& message) { return json{{"error", message}}.dump(); }
+// Invalid UTF-8 in a message (it may quote a request's bytes) is replaced, not thrown.
+std::string error_json(const std::string& message) {
+  return json{{"error", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 namespace {
 
@@ -27,8 +32,9 @@ json parse_object(std::string_view body) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     // nlohmann's message: "[json.exception.parse_error.101] parse error at line 1, column 7: ..."
+    // (or out_of_range.406, "number overflow parsing '1e400'").
     std::string what = e.what();
     const auto colon = what.find("] ");
     throw ApiError(400, "malformed JSON body: " +
@@ -80,10 +86,24 @@ T number_field(const json& j, const char* key, T fallback, T lo, T hi) {
   if (!it->is_number()) throw ApiError(400, fmt::format("field \"{}\" must be a number", key));
   if constexpr (std::is_integral_v<T>)
     if (!it->is_number_integer()) throw ApiError(400, fmt::format("field \"{}\" must be an integer", key));
-  const T v = it->get<T>();
-  if (v < lo || v > hi)
-    throw ApiError(400, fmt::format("field \"{}\" is {}; it must be in [{}, {}]", key, v, lo, hi));
-  return v;
+  // Compared before narrowing to T (4294967297 would otherwise become 1).
+  bool in_range = false;
+  if constexpr (std::is_integral_v<T>) {
+    if (it->is_number_unsigned()) {
+      const auto v = it->template get<std::uint64_t>();
+      in_range = v <= static_cast<std::uint64_t>(hi) &&
+                 (static_cast<std::int64_t>(lo) <= 0 || v >= static_cast<std::uint64_t>(lo));
+    } else {
+      const auto v = it->template get<std::int64_t>();
+      in_range = v >= static_cast<std::int64_t>(lo) && v <= static_cast<std::int64_t>(hi);
+    }
+  } else {
+    const auto v = it->template get<double>();
+    in_range = v >= static_cast<double>(lo) && v <= static_cast<double>(hi);
+  }
+  if (!in_range)
+    throw ApiError(400, fmt::format("field \"{}\" is {}; it must be in [{}, {}]", key, it->dump(), lo, hi));
+  return it->template get<T>();
 }
 
 void check_format(const std::string& format) {
@@ -150,6 +170,12 @@ LibreRequest parse_libre_json(std::string_view body, const ServeLimits& limits) 
 
 LibreRequest parse_libre_form(const std::multimap<std::string, std::string>& fields,
                               const ServeLimits& limits) {
+  // A JSON body's strings are checked by the parser; a form's bytes are not.
+  for (const auto& [key, value] : fields)
+    if (const auto at = find_invalid_utf8(value); at != std::string_view::npos)
+      throw ApiError(400, fmt::format("field \"{}\" is not valid UTF-8 (byte {})",
+                                      find_invalid_utf8(key) == std::string_view::npos ? key : "?",
+                                      at + 1));
   LibreRequest r;
   const auto [first, last] = fields.equal_range("q");
   for (auto it = first; it != last; ++it) r.q.push_back(it->second);
@@ -191,7 +217,7 @@ std::string libre_response(const LibreRequest& request, const std::vector<std::s
     const json detected = {{"confidence", 100.0}, {"language", pair.source}};
     j["detectedLanguage"] = request.list ? json(std::vector<json>(texts.size(), detected)) : detected;
   }
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string languages_json(const LanguagePair& pair) {

@@ -39,6 +39,11 @@ TranslationService::Result TranslationService::translate(const std::vector<std::
                                       "(--max-tokens-per-text)",
                                       i + 1, pieces, limits_.max_tokens_per_text));
   }
+  // A request larger than the whole queue would be "busy" forever: no retry can help it.
+  if (sources.size() > max_queue_)
+    throw ApiError(413, fmt::format("the request has {} sentences; this server queues at most {} "
+                                    "(--max-queue): split it into smaller requests",
+                                    sources.size(), max_queue_));
   auto ticket = batcher_.submit(std::move(sources), decode);
   if (!ticket)
     throw ApiError(503, fmt::format("the server is busy: its queue holds at most {} sentences "

@@ -176,7 +176,7 @@ NmtTrainResult train_nmt(const NmtTrainOptions& o) {
           : vocabulary_from_pieces(read_sentencepiece_pieces(o.spm_model), c, o.spm_model.string());
   c.src_vocab = c.tgt_vocab = static_cast<std::uint32_t>(vocab.size());
   c.shared_embeddings = true;  // one joint vocabulary
-  c.validate("keel nmt train");
+  c.validate("keel nmt train", "pick a --preset, or --d-model a multiple of --heads");
   const IdPairs train = to_id_pairs(train_text, vocab, c, o.max_length, true);
   const IdPairs dev = to_id_pairs(dev_text, vocab, c, 0, false);
   if (refs.empty())

@@ -113,9 +113,11 @@ std::string Sweep::row(std::size_t point) const {
   std::string r = std::to_string(point);
   for (std::size_t a = 0; a < grid_.axes.size(); ++a) {
     std::string v = grid_.axes[a].values[coords[a]];
-    if (v.size() >= 2 && (v.front() == '\'' || v.front() == '"') && v.back() == v.front())
-      v = v.substr(1, v.size() - 2);  // a string's value, not its TOML spelling
-    if (v.find(',') != std::string::npos || v.find('"') != std::string::npos) {
+    // A string's value, not its TOML spelling ('x', "x", or multi-line '''x''' / """x""").
+    const bool triple = v.size() >= 6 && (v.starts_with("'''") || v.starts_with("\"\"\""));
+    const std::size_t quotes = triple ? 3 : v.size() >= 2 && (v.front() == '\'' || v.front() == '"') ? 1 : 0;
+    if (quotes > 0 && v.ends_with(v.substr(0, quotes))) v = v.substr(quotes, v.size() - 2 * quotes);
+    if (v.find_first_of(",\"\r\n") != std::string::npos) {  // RFC 4180 quoting
       std::string q = "\"";  // CSV quoting
       for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
       v = q + "\"";

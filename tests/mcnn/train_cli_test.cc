@@ -225,6 +225,26 @@ TEST_F(McnnTrain, BadInputIsOneLineAndExit2) {
       run_keel("mcnn synth --quiet --metadata /nonexistent --out " + (*dir_ / "s").string());
   EXPECT_EQ(synth.rc, 2);
   EXPECT_NE(synth.err.find("metadata"), std::string::npos) << synth.err;
+  // Refused when the flags are read, not after an epoch of training.
+  struct Case {
+    std::string flag, expect;
+  } cases[] = {
+      {"--momentum -5", "--momentum"},
+      {"--momentum 1", "--momentum"},
+      {"--momentum nan", "--momentum"},
+      {"--weight-decay -1", "--weight-decay"},
+      {"--log " + (*dir_ / "no" / "log.csv").string(), "its directory does not exist"},
+      {"--checkpoint " + (*dir_ / "no" / "c.ckpt").string(), "its directory does not exist"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_keel(common() + c.flag);
+    EXPECT_EQ(r.rc, 2) << c.flag;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.flag << ": " << r.err;
+  }
+  auto inf = run_keel(common(2, 4, "inf"));
+  EXPECT_EQ(inf.rc, 2);
+  EXPECT_NE(inf.err.find("--lr: must be a finite number, got inf"), std::string::npos) << inf.err;
 }
 
 // First-day defects: a fresh run does not silently replace an earlier run's checkpoint; an

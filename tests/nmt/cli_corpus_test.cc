@@ -169,7 +169,19 @@ TEST(CliCorpus, BadInputIsOneClearErrorLine) {
                (out / "small").string());
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
-  EXPECT_FALSE(fs::exists(out / "small" / "train.src"));
+  EXPECT_FALSE(fs::exists(out / "small"));  // a failed run leaves no directory it made
+  // Negative counts would wrap around in the unsigned options (--dev -1 held out 2^64 - 1).
+  for (const std::string flag : {"--dev -1", "--test -1", "--limit -1", "--seed -1"}) {
+    r = run_keel("nmt corpus --pair de-en --share " + share.string() + " " + flag + " --out " +
+                 (out / "neg").string());
+    EXPECT_EQ(r.rc, 2) << flag;
+    EXPECT_NE(r.err.find("must be 0 or more, got -1"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out / "neg"));
+  }
+  // --out names a file: refused when the flags are read.
+  r = run_keel("nmt corpus --pair de-en --share " + share.string() + " --out " + (out / "file").string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("is a file, not a directory"), std::string::npos) << r.err;
   fs::remove_all(out);
   fs::remove_all(share);
 }

@@ -256,17 +256,40 @@ TEST(ServeCli, ApiKeysAreRequiredWhenConfigured) {
                     {{"Authorization", "Bearer secret-1x"}}).first, 401);
 }
 
-TEST(ServeCli, AFullQueueAnswers503WithRetryAfter) {
+TEST(ServeCli, AFullQueueAnswers503WithRetryAfterAndARequestOverTheWholeQueue413) {
   // Batches wait up to a minute to fill: what is queued stays queued until SIGTERM drains it.
   Server s("--max-queue 2 --max-wait-ms 60000 --max-batch-size 64");
   ASSERT_GT(s.port, 0);
   auto c = s.client();
+  // More sentences than the queue can ever hold: no retry would help, so no Retry-After.
   const auto three = c.Post("/translate", libre({"a", "b", "c"}).dump(), "application/json");
   ASSERT_TRUE(three);
-  EXPECT_EQ(three->status, 503);
-  EXPECT_EQ(three->get_header_value("Retry-After"), "1");
-  EXPECT_NE(json::parse(three->body)["error"].get<std::string>().find("--max-queue"), std::string::npos);
+  EXPECT_EQ(three->status, 413);
+  EXPECT_FALSE(three->has_header("Retry-After"));
+  EXPECT_NE(json::parse(three->body)["error"].get<std::string>().find("split it"), std::string::npos)
+      << three->body;
+  // Two sentences fill the queue; a third, alone, is told to come back.
+  int first_status = 0;
+  std::thread first([&] {
+    auto c1 = s.client();
+    const auto r = c1.Post("/translate", libre({"a", "b"}).dump(), "application/json");
+    first_status = r ? r->status : -1;
+  });
+  const auto queued = [&] {
+    const auto h = c.Get("/health");
+    return h ? json::parse(h->body)["queue_depth"].get<int>() : -1;
+  };
+  for (int i = 0; i < 3000 && queued() < 2; ++i)  // bounded: ~30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(queued(), 2);
+  const auto one = c.Post("/translate", libre("c").dump(), "application/json");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 503);
+  EXPECT_EQ(one->get_header_value("Retry-After"), "1");
+  EXPECT_NE(json::parse(one->body)["error"].get<std::string>().find("--max-queue"), std::string::npos);
   s.proc->signal(SIGTERM);
+  first.join();
+  EXPECT_EQ(first_status, 200);
   EXPECT_EQ(s.proc->wait(), 0) << s.log();
 }
 
@@ -369,6 +392,23 @@ TEST(ServeCli, BenchServeReportsThroughputAndLatency) {
   const auto bad = run_keel("nmt bench-serve --url " + s.url + " --sentences /nonexistent");
   EXPECT_EQ(bad.rc, 2);
   EXPECT_NE(bad.err.find("/nonexistent"), std::string::npos);
+  // The URL as copied from a browser (a trailing slash) works.
+  const auto slash = run_keel("nmt bench-serve --quiet --url " + s.url + "/ --sentences " + kSample +
+                              " --clients 1 --requests 2");
+  EXPECT_EQ(slash.rc, 0) << slash.err;
+  // A run where nothing succeeded is a failure that says why: a refused connection, a wrong
+  // key's 401 (here: a path the server lacks, 404), a scheme the client cannot speak.
+  const auto refused = run_keel("nmt bench-serve --quiet --url http://127.0.0.1:1 --sentences " +
+                                kSample + " --clients 1 --requests 2");
+  EXPECT_EQ(refused.rc, 1);
+  EXPECT_EQ(count_lines(refused.err), 1) << refused.err;
+  EXPECT_NE(refused.err.find("every request to http://127.0.0.1:1 failed (2 of 2); the first: no answer"),
+            std::string::npos)
+      << refused.err;
+  const auto ftp = run_keel("nmt bench-serve --url ftp://127.0.0.1:1 --sentences " + kSample);
+  EXPECT_EQ(ftp.rc, 2);
+  EXPECT_EQ(count_lines(ftp.err), 1) << ftp.err;
+  EXPECT_NE(ftp.err.find("pass http://HOST:PORT"), std::string::npos) << ftp.err;
 }
 
 TEST(ServeCli, BadStartsFailWithOneLine) {
@@ -379,5 +419,15 @@ TEST(ServeCli, BadStartsFailWithOneLine) {
   ASSERT_GT(s.port, 0);
   r = run_keel("nmt serve --model " + kModel + " --port " + std::to_string(s.port));
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(s.port)), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(s.port) + ": Address already in use"),
+            std::string::npos)
+      << r.err;
+  // An address this machine does not have (TEST-NET-1: no packet leaves for it) names the cause.
+  r = run_keel("nmt serve --model " + kModel + " --host 192.0.2.1 --port 0");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("cannot listen on 192.0.2.1:0: Cannot assign requested address"), std::string::npos)
+      << r.err;
+  r = run_keel("nmt serve --model " + kModel + " --max-wait-ms inf");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("must be a finite number, got inf"), std::string::npos) << r.err;
 }

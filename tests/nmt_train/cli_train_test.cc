@@ -130,6 +130,19 @@ TEST(CliNmtTrain, BadInputIsOneErrorLine) {
   auto r = run_keel("nmt train" + files(d) + out + " --resume");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
+  // --out naming a file: refused when the flags are read (was a raw filesystem error, exit 1).
+  r = run_keel("nmt train" + files(d) + " --out " + (d / "empty.sp").string() + " --preset tiny");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("is a file, not a directory"), std::string::npos) << r.err;
+  // A width the heads do not divide: the hint is about the flags, not an exporter.
+  r = run_keel("nmt train" + files(d) + out + " --d-model 10 --heads 3");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.err.find("--d-model a multiple of --heads"), std::string::npos) << r.err;
+  for (const std::string flag : {" --lr-peak inf", " --seed -1"}) {
+    r = run_keel("nmt train" + files(d) + out + flag);
+    EXPECT_EQ(r.rc, 2) << flag;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  }
   fs::remove_all(d);
 }
 

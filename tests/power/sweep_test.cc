@@ -2,6 +2,8 @@
 // follow the swept values, and MPI: 2 ranks write exactly what 1 rank writes.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 #include <functional>
 #include <set>
@@ -118,6 +120,25 @@ TEST(Sweep, RowsFollowTheSweptValues) {
       f.write("g2.toml", "[sweep]\n\"mitigation.storage.power_kw\" = [0.8, 3000.0, 1e-7]\n"));
   EXPECT_EQ(g2.axes.at(0).values, (std::vector<std::string>{"0.8", "3000.0", "1e-07"}));
   EXPECT_EQ(power::Sweep(f.scenario, g2, {}).scenario(0).storage.power_kw, 0.8);
+}
+
+// The --json summary is JSON whatever the --out path holds, and a swept string with a comma, a
+// quote or a line break (a TOML multi-line string) stays one CSV cell (RFC 4180 quoting).
+TEST(Sweep, JsonSummaryAndCsvCellsSurviveQuotesAndLineBreaks) {
+  Files f;
+  const auto grid = f.write("g.toml", "[sweep]\nname = ['''two\nlines''', 'a \"b\", c']\n");
+  const std::string out = (f.dir.path / "a\"b\\c.csv").string();
+  auto r = keel::testing::run_keel("power sweep " + f.scenario + " --grid " + grid + " --quiet --json --out '" +
+                                   out + "'");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["out"], out);
+  EXPECT_EQ(j["points"], 2);
+  const std::string csv = keel::testing::read_all(out);
+  const bool one_cell = csv.find("\n0,\"two\nlines\",PASS,") != std::string::npos ||
+                        csv.find("\n0,\"two\nlines\",FAIL,") != std::string::npos;
+  EXPECT_TRUE(one_cell) << csv;
+  EXPECT_NE(csv.find("\n1,\"a \"\"b\"\", c\","), std::string::npos) << csv;
 }
 
 TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {

@@ -166,6 +166,14 @@ TEST_F(Watch, CliPipesAlertsExitsAndWritesPrometheusText) {
   auto gbg = watch("garbage.csv", "spec.toml", "");
   EXPECT_EQ(gbg.rc, 2) << gbg.out << gbg.err;
   EXPECT_EQ(keel::testing::count_lines(gbg.err), 1) << gbg.err;
+  // A window longer than the log judges nothing: said, not a silent exit 0.
+  auto none = watch("log.csv", "spec.toml", "--window-s 1000");
+  EXPECT_EQ(none.rc, 2) << none.out;
+  EXPECT_EQ(none.out, "");
+  EXPECT_NE(none.err.find("no window was judged: the log ended before 1000 s"), std::string::npos) << none.err;
+  auto inf = watch("log.csv", "spec.toml", "--window-s inf");
+  EXPECT_EQ(inf.rc, 2);
+  EXPECT_NE(inf.err.find("--window-s: must be a finite number, got inf"), std::string::npos) << inf.err;
 }
 
 TEST_F(Watch, ServesTheLastWindowOnAPrometheusEndpoint) {

@@ -24,12 +24,13 @@ inline std::string read_all(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// Runs a shell command with its output captured (the command must not redirect it).
-inline RunResult run_shell(const std::string& command) {
+// Runs a shell command with its output captured and its standard input from `input` (the command
+// must not redirect them).
+inline RunResult run_shell(const std::string& command, const std::string& input = "/dev/null") {
   auto dir = std::filesystem::temp_directory_path();
   auto tag = std::to_string(::getpid()) + "_" + std::to_string(reinterpret_cast<std::uintptr_t>(&command));
   auto out = dir / ("keel_out_" + tag), err = dir / ("keel_err_" + tag);
-  std::string cmd = command + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  std::string cmd = command + " >" + out.string() + " 2>" + err.string() + " <" + input;
   int status = std::system(cmd.c_str());
   RunResult r;
   r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -43,19 +44,9 @@ inline RunResult run_shell(const std::string& command) {
 // `args` is appended to the binary path as shell words (callers quote what needs it).
 inline RunResult run_keel(const std::string& args) { return run_shell(std::string(KEEL_BINARY) + " " + args); }
 
-// run_keel with standard input from `input` (run_keel itself reads /dev/null); the output and
-// errors are captured beside `input`.
+// run_keel with standard input from `input` (run_keel itself reads /dev/null).
 inline RunResult run_keel_stdin(const std::string& args, const std::filesystem::path& input) {
-  const auto out = input.string() + ".out", err = input.string() + ".err";
-  const int status = std::system(
-      (std::string(KEEL_BINARY) + " " + args + " <" + input.string() + " >" + out + " 2>" + err).c_str());
-  RunResult r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_all(out);
-  r.err = read_all(err);
-  std::filesystem::remove(out);
-  std::filesystem::remove(err);
-  return r;
+  return run_shell(std::string(KEEL_BINARY) + " " + args, input.string());
 }
 
 inline int count_lines(const std::string& s) {

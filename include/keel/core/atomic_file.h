@@ -41,6 +41,11 @@ void check_output_file(const std::filesystem::path& path, std::string_view optio
 // not yet there.
 void check_new_directory(const std::filesystem::path& path, std::string_view option = {});
 
+// Throws InputError (naming `option`) unless `path` can be a directory keel writes into, creating
+// it when missing: not empty, a directory if it exists, otherwise its nearest existing ancestor a
+// directory.
+void check_output_directory(const std::filesystem::path& path, std::string_view option = {});
+
 // Creates the directory `path` whole or not at all: `fill` writes into a hidden sibling
 // (".<name>.partial.<pid>", parents created as needed), renamed to `path` when `fill` returns and
 // removed when it throws. check_new_directory() first.

@@ -43,7 +43,8 @@ struct ModelConfig {
   std::uint32_t pad_id = 0, bos_id = 1, eos_id = 2, unk_id = 3;
 
   // Throws core::InputError when inconsistent (d_model % heads, shared vocab sizes, ids >= vocab).
-  void validate(std::string_view source) const;
+  void validate(std::string_view source,
+                std::string_view hint = "fix the exporter or re-create the model") const;
 };
 
 // One stored tensor. f32 tensors use `f32`; s8 tensors use `s8` plus one scale per row
