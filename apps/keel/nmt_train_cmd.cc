@@ -123,13 +123,13 @@ void register_nmt_train(CLI::App& nmt, const GlobalOptions& global) {
       ->check(NonNegative);
   tr->add_option("--label-smoothing", o.label_smoothing, "Label smoothing of the cross entropy")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(Finite & CLI::Range(0.0, 0.99));
   tr->add_option("--clip-norm", o.clip_norm, "Clip the gradient's L2 norm to this (0: off)")
       ->capture_default_str()
       ->check(NonNegative);
   tr->add_option("--dropout", o.dropout, "Dropout on embeddings and residual branches")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.99));
+      ->check(Finite & CLI::Range(0.0, 0.99));
   a->epochs =
       tr->add_option("--epochs", o.epochs, "Epochs (with --max-steps: whichever ends first)")
           ->capture_default_str()

@@ -140,7 +140,7 @@ void register_power_optimize(CLI::App& power, const GlobalOptions& global) {
                   "Safety margin: a mix complies only with every clause at most (100 - this) % "
                   "of its limit")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 99.0));
+      ->check(Finite & CLI::Range(0.0, 99.0));
   cmd->add_option("--report", a->report,
                   "Write an HTML report of the chosen mix beside the unmitigated job")
       ->check(OutputFile);

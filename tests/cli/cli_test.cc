@@ -45,3 +45,23 @@ TEST(Cli, BadLogLevelIsUsageError) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("unknown log level 'loud'"), std::string::npos) << r.err;
 }
+
+// NaN passes CLI11's Range (every comparison with it is false) and inf passed keel's Positive and
+// NonNegative: both are refused when the flags are read, naming the flag.
+TEST(Cli, NanAndInfinityAreRefusedWhereANumberIsExpected) {
+  const std::string ex = std::string(KEEL_SOURCE_DIR) + "/examples/power/";
+  struct Case {
+    std::string args, flag;
+  } cases[] = {
+      {"power optimize " + ex + "default.toml --spec " + ex + "illustrative_spec.toml --margin-pct nan",
+       "--margin-pct"},
+      {"power simulate " + ex + "default.toml --trace-step-ms inf", "--trace-step-ms"},
+      {"nmt bench-serve --url http://127.0.0.1:1 --sentences /dev/null --seconds inf", "--seconds"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_keel(c.args);
+    EXPECT_EQ(r.rc, 2) << c.args;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(c.flag + ": must be a finite number, got "), std::string::npos) << r.err;
+  }
+}

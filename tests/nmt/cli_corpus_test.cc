@@ -170,6 +170,15 @@ TEST(CliCorpus, BadInputIsOneClearErrorLine) {
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
   EXPECT_FALSE(fs::exists(out / "small"));  // a failed run leaves no directory it made
+  // SentencePiece's own refusal, without the library's source line.
+  r = run_keel("nmt corpus --pair de-en --share " + share.string() + " --dev 1 --test 1 --vocab-size 100000 "
+               "--quiet --out " + (out / "vocab").string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("SentencePiece training failed: Vocabulary size too high (100000)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(".cc("), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out / "vocab"));
   // Negative counts would wrap around in the unsigned options (--dev -1 held out 2^64 - 1).
   for (const std::string flag : {"--dev -1", "--test -1", "--limit -1", "--seed -1"}) {
     r = run_keel("nmt corpus --pair de-en --share " + share.string() + " " + flag + " --out " +
