@@ -269,7 +269,7 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()->check(NonNegative);
   tr->add_option("--lr-decay", to->lr_decay, "cosine | step (x0.1 every 30 epochs) | none")
       ->capture_default_str();
-  tr->add_option("--momentum", to->momentum, "Nesterov momentum (above 0, below 1)")
+  tr->add_option("--momentum", to->momentum, "Nesterov momentum (above 0, at most 0.999)")
       ->capture_default_str()
       ->check(Positive & CLI::Range(0.0, 0.999));
   tr->add_option("--weight-decay", to->weight_decay, "L2 weight decay")

@@ -48,8 +48,9 @@ Ranks::~Ranks() {
 
 std::map<std::size_t, std::string> Ranks::gather(const std::map<std::size_t, std::string>& mine) {
   if (!mpi_ || size_ == 1) return mine;
-  std::string packed;  // "index\ttext\n" per entry
-  for (const auto& [p, r] : mine) packed += std::to_string(p) + '\t' + r + '\n';
+  // "index\tlength\ttext" per entry: a text may hold line breaks (a quoted CSV cell).
+  std::string packed;
+  for (const auto& [p, r] : mine) packed += std::to_string(p) + '\t' + std::to_string(r.size()) + '\t' + r;
   std::string all;
   run([&] {
     const int len = static_cast<int>(packed.size());
@@ -65,9 +66,10 @@ std::map<std::size_t, std::string> Ranks::gather(const std::map<std::size_t, std
   });
   std::map<std::size_t, std::string> out;
   for (std::size_t i = 0; i < all.size();) {
-    const auto tab = all.find('\t', i), nl = all.find('\n', i);
-    out[std::stoul(all.substr(i, tab - i))] = all.substr(tab + 1, nl - tab - 1);
-    i = nl + 1;
+    const auto tab = all.find('\t', i), tab2 = all.find('\t', tab + 1);
+    const std::size_t n = std::stoul(all.substr(tab + 1, tab2 - tab - 1));
+    out[std::stoul(all.substr(i, tab - i))] = all.substr(tab2 + 1, n);
+    i = tab2 + 1 + n;
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
 
 #include "cli.h"
@@ -50,9 +51,11 @@ std::string failure(const httplib::Result& res) {
 // std::invalid_argument for a scheme it lacks and is silently invalid for what it cannot parse).
 std::string checked_url(std::string url) {
   while (url.size() > 1 && url.back() == '/') url.pop_back();  // "http://host:port/" as copied
+  // The library takes a string it cannot parse (e.g. with a path) as a host name on port 80.
+  static const std::regex form(R"((http://)?(\[[0-9A-Fa-f:]+\]|[^:/?#\[\]]+)(:\d{1,5})?)");
   try {
     httplib::Client probe(url);
-    if (probe.is_valid()) return url;
+    if (std::regex_match(url, form) && probe.is_valid()) return url;
   } catch (const std::invalid_argument&) {
   }
   throw core::InputError(fmt::format("--url '{}' is not a server address keel can reach", url), {},

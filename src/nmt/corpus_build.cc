@@ -190,13 +190,20 @@ void write_lines(const fs::path& path, const std::vector<std::string>& lines) {
   f.commit();
 }
 
-void prepare_out_dir(const fs::path& out) {
+// Returns whether it created `out`.
+bool prepare_out_dir(const fs::path& out) {
   std::error_code ec;
-  fs::create_directories(out, ec);
+  const bool created = fs::create_directories(out, ec);
   if (ec || !fs::is_directory(out))
     throw core::InputError("cannot create the output directory: " + ec.message(),
                            core::Location{out.string(), 0, 0, {}}, "pass a writable --out");
-  core::AtomicFile probe(out / ".keel_write_probe");  // throws InputError when not writable
+  try {
+    core::AtomicFile probe(out / ".keel_write_probe");  // throws InputError when not writable
+  } catch (...) {
+    if (created) fs::remove(out, ec);
+    throw;
+  }
+  return created;
 }
 
 CorpusReport build_corpus_into(const CorpusOptions& o, const CorpusProgress& progress) {
@@ -301,12 +308,11 @@ CorpusReport build_corpus(const CorpusOptions& o, const CorpusProgress& progress
   if (o.vocab_size < 8)
     throw core::InputError(fmt::format("--vocab-size {} is too small", o.vocab_size), {},
                            "pass at least 8 (8000 for the full corpus)");
-  std::error_code ec;
-  const bool created = !fs::exists(o.out, ec);
-  prepare_out_dir(o.out);
+  const bool created = prepare_out_dir(o.out);
   try {
     return build_corpus_into(o, progress);
   } catch (...) {
+    std::error_code ec;
     if (created) fs::remove_all(o.out, ec);  // a failed run leaves no directory it made
     throw;
   }

@@ -145,7 +145,8 @@ TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {
   Files f;
   const auto grid = f.write("g.toml",
                             "[sweep]\n\"mitigation.smoothing.percent_tmp_floor\" = [30, 60, 90]\n"
-                            "\"mitigation.storage.level\" = [\"rack\", \"facility\"]\n");
+                            "\"mitigation.storage.level\" = [\"rack\", \"facility\"]\n"
+                            "name = [\'\'\'two\nlines\'\'\']\n");  // a CSV cell with a line break
   const std::string args = " power sweep " + f.scenario + " --grid " + grid + " --quiet --out ";
   auto one = run_shell(std::string(KEEL_BINARY) + args + (f.dir.path / "one.csv").string());
   ASSERT_EQ(one.rc, 0) << one.err;
@@ -154,7 +155,7 @@ TEST(Sweep, TwoMpiRanksWriteExactlyWhatOneWrites) {
                        std::string(KEEL_BINARY) + args + (f.dir.path / "two.csv").string());
   ASSERT_EQ(two.rc, 0) << two.err;
   const std::string a = keel::testing::read_all(f.dir.path / "one.csv");
-  EXPECT_EQ(keel::testing::count_lines(a), 7);
+  EXPECT_EQ(keel::testing::count_lines(a), 13);  // header + 6 rows, each with its quoted line break
   EXPECT_EQ(a, keel::testing::read_all(f.dir.path / "two.csv"));
   EXPECT_NE(a.find(",30,rack,"), std::string::npos) << a;  // a string's value, unquoted
   // A bad grid fails on every rank with one line and a non-zero exit, nothing written.
