@@ -1,6 +1,6 @@
 #pragma once
-// The flags `keel power analyze`, `watch` and (reading only) `fit` share: how to read a power log, and how to
-// scale it (trace_in.h, trace_report.h).
+// The flags `keel power analyze`, `watch` and (reading only) `fit` share: how to read a power
+// log, and how to scale it (trace_in.h, trace_report.h).
 
 #include <CLI/CLI.hpp>
 

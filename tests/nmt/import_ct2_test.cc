@@ -16,6 +16,7 @@
 #include "import_util.h"
 
 using keel::testing::read_all;
+using keel::testing::kImportLogitTol;
 using keel::testing::run_shell;
 namespace fs = std::filesystem;
 
@@ -53,7 +54,7 @@ TEST_F(Ct2Import, EveryBinaryVersionAndWeightTypeEqualsTheReference) {
     auto r = import(fixture(v) / "model", fixture(v) / "spm", out);
     ASSERT_EQ(r.rc, 0) << v << ": " << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(v), v);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), keel::testing::kImportLogitTol, v), 6u);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kImportLogitTol, v), 6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
   // The imported directory translates raw text (its SentencePiece models came along) in int8.

@@ -11,6 +11,7 @@
 #include "../support/temp_dir.h"
 #include "import_util.h"
 
+using keel::testing::kImportLogitTol;
 using keel::testing::run_shell;
 namespace fs = std::filesystem;
 
@@ -45,7 +46,7 @@ TEST_F(OnmtImport, GreedyBeamAndLogitsEqualTheReference) {
     auto r = import(fixture(v) / "model.pt", fixture(v) / "spm", out);
     ASSERT_EQ(r.rc, 0) << v << ": " << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(v), v);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), keel::testing::kImportLogitTol, v), 6u);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kImportLogitTol, v), 6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
 }
