@@ -21,7 +21,8 @@ CLI::Validator number_at_least(double low, bool strict, const char* name) {
         char* end = nullptr;
         const double x = std::strtod(v.c_str(), &end);
         if (end == v.c_str() || *end != '\0') return "'" + v + "' is not a number";
-        if (!std::isfinite(x)) return "must be a finite number, got " + v;  // inf as a count or time
+        if (!std::isfinite(x))
+          return "must be a finite number, got " + v;  // inf as a count or time
         if (strict ? x > low : x >= low) return {};
         return std::string(strict ? "must be greater than 0" : "must be 0 or more") + ", got " + v;
       },

@@ -276,7 +276,8 @@ void register_mcnn(CLI::App& app, const GlobalOptions& global) {
       ->capture_default_str()
       ->check(NonNegative);
   tr->add_option("--val-fraction", to->val_fraction, "Images per class held out for validation")
-      ->capture_default_str()->check(Finite & CLI::Range(0.0, 0.9));
+      ->capture_default_str()
+      ->check(Finite & CLI::Range(0.0, 0.9));
   tr->add_option("--seed", to->seed, "Seed (weights, split, data order)")
       ->check(NonNegative)
       ->capture_default_str();

@@ -157,7 +157,8 @@ void register_mcnn_plan(CLI::App& mcnn, const GlobalOptions& global) {
       ->check(Positive);
   p->add_option("--parallel-fraction", a->parallel_fraction,
                 "With --step-time: Amdahl's parallel fraction of a step (measured otherwise)")
-      ->capture_default_str()->check(Finite & CLI::Range(0.0, 1.0));
+      ->capture_default_str()
+      ->check(Finite & CLI::Range(0.0, 1.0));
   p->add_option("--measure-batch", a->measure_batch,
                 "Measure at this batch and twice it on 1 thread, twice it on 2 threads")
       ->capture_default_str()->check(Positive);

@@ -50,7 +50,8 @@ std::map<std::size_t, std::string> Ranks::gather(const std::map<std::size_t, std
   if (!mpi_ || size_ == 1) return mine;
   // "index\tlength\ttext" per entry: a text may hold line breaks (a quoted CSV cell).
   std::string packed;
-  for (const auto& [p, r] : mine) packed += std::to_string(p) + '\t' + std::to_string(r.size()) + '\t' + r;
+  for (const auto& [p, r] : mine)
+    packed += std::to_string(p) + '\t' + std::to_string(r.size()) + '\t' + r;
   std::string all;
   run([&] {
     const int len = static_cast<int>(packed.size());

@@ -53,7 +53,8 @@ std::string checked_url(std::string url) {
   while (url.size() > 1 && url.back() == '/') url.pop_back();  // "http://host:port/" as copied
   static const std::regex form(R"((http://)?(\[[0-9A-Fa-f:]+\]|[^:/?#\[\]]+)(:\d{1,5})?)");
   if (!std::regex_match(url, form))
-    throw core::InputError(fmt::format("--url '{}' is not a server address keel can reach", url), {},
+    throw core::InputError(fmt::format("--url '{}' is not a server address keel can reach", url),
+                           {},
                            "pass http://HOST:PORT, e.g. http://127.0.0.1:5000 (no path, no https)");
   return url;
 }

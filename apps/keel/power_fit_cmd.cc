@@ -9,12 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
-#include "trace_flags.h"
 #include "keel/core/error.h"
 #include "keel/core/table.h"
 #include "keel/core/timeline.h"
 #include "keel/power/fit.h"
 #include "keel/power/trace_in.h"
+#include "trace_flags.h"
 
 namespace keel::cli {
 

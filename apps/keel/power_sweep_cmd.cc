@@ -81,8 +81,8 @@ void run_sweep(const SweepArgs& a, const GlobalOptions& g) {
     std::size_t pass = 0;
     for (const auto& [p, r] : rows) pass += r.find(",PASS,") != std::string::npos;
     if (g.json)
-      print_out(nlohmann::json{{"out", a.out}, {"points", rows.size()}, {"pass", pass},
-                               {"ranks", ranks.size()}}
+      print_out(nlohmann::json{
+          {"out", a.out}, {"points", rows.size()}, {"pass", pass}, {"ranks", ranks.size()}}
                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     else if (!g.quiet)
       print_out(fmt::format("wrote {} ({} points, {} pass the spec; {} rank(s))", a.out,

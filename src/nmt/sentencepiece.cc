@@ -144,7 +144,8 @@ std::string train_sentencepiece(const std::vector<std::string>& sentences,
   if (!status.ok()) {
     // Its messages start with the library's source line: "./src/x.cc(660) [check] What to do."
     std::string_view m = status.message();
-    if (const auto at = m.find(") ["); at != std::string_view::npos && m.find("] ", at) != std::string_view::npos)
+    if (const auto at = m.find(") [");
+        at != std::string_view::npos && m.find("] ", at) != std::string_view::npos)
       m.remove_prefix(m.find("] ", at) + 2);
     throw core::InputError(fmt::format("SentencePiece training failed: {}", m), {},
                            "a smaller --vocab-size fits a small corpus");

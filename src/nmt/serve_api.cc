@@ -102,7 +102,8 @@ T number_field(const json& j, const char* key, T fallback, T lo, T hi) {
     in_range = v >= static_cast<double>(lo) && v <= static_cast<double>(hi);
   }
   if (!in_range)
-    throw ApiError(400, fmt::format("field \"{}\" is {}; it must be in [{}, {}]", key, it->dump(), lo, hi));
+    throw ApiError(
+        400, fmt::format("field \"{}\" is {}; it must be in [{}, {}]", key, it->dump(), lo, hi));
   return it->template get<T>();
 }
 
@@ -173,9 +174,9 @@ LibreRequest parse_libre_form(const std::multimap<std::string, std::string>& fie
   // A JSON body's strings are checked by the parser; a form's bytes are not.
   for (const auto& [key, value] : fields)
     if (const auto at = find_invalid_utf8(value); at != std::string_view::npos)
-      throw ApiError(400, fmt::format("field \"{}\" is not valid UTF-8 (byte {})",
-                                      find_invalid_utf8(key) == std::string_view::npos ? key : "?",
-                                      at + 1));
+      throw ApiError(
+          400, fmt::format("field \"{}\" is not valid UTF-8 (byte {})",
+                           find_invalid_utf8(key) == std::string_view::npos ? key : "?", at + 1));
   LibreRequest r;
   const auto [first, last] = fields.equal_range("q");
   for (auto it = first; it != last; ++it) r.q.push_back(it->second);

@@ -115,7 +115,9 @@ std::string Sweep::row(std::size_t point) const {
     std::string v = grid_.axes[a].values[coords[a]];
     // A string's value, not its TOML spelling ('x', "x", or multi-line '''x''' / """x""").
     const bool triple = v.size() >= 6 && (v.starts_with("'''") || v.starts_with("\"\"\""));
-    const std::size_t quotes = triple ? 3 : v.size() >= 2 && (v.front() == '\'' || v.front() == '"') ? 1 : 0;
+    const std::size_t quotes = triple                                                     ? 3
+                               : v.size() >= 2 && (v.front() == '\'' || v.front() == '"') ? 1
+                                                                                          : 0;
     if (quotes > 0 && v.ends_with(v.substr(0, quotes))) v = v.substr(quotes, v.size() - 2 * quotes);
     if (v.find_first_of(",\"\r\n") != std::string::npos) {  // RFC 4180 quoting
       std::string q = "\"";  // CSV quoting

@@ -53,7 +53,8 @@ TEST(Cli, NanAndInfinityAreRefusedWhereANumberIsExpected) {
   struct Case {
     std::string args, flag;
   } cases[] = {
-      {"power optimize " + ex + "default.toml --spec " + ex + "illustrative_spec.toml --margin-pct nan",
+      {"power optimize " + ex + "default.toml --spec " + ex +
+           "illustrative_spec.toml --margin-pct nan",
        "--margin-pct"},
       {"power simulate " + ex + "default.toml --trace-step-ms inf", "--trace-step-ms"},
       {"nmt bench-serve --url http://127.0.0.1:1 --sentences /dev/null --seconds inf", "--seconds"},

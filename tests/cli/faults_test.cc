@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "../support/run_keel.h"
-#include "../support/temp_dir.h"
 #include "../support/source_paths.h"
+#include "../support/temp_dir.h"
 
 using keel::testing::count_lines;
 using keel::testing::read_all;
@@ -76,8 +76,8 @@ TEST(Faults, AClosedStdoutEndsKeelQuietly) {
   EXPECT_TRUE(r.rc == 0 || r.rc == 141) << r.rc;
   EXPECT_EQ(count_lines(r.out), 1);
   EXPECT_EQ(read_all(err), "");  // no "Broken pipe", no crash report
-  r = run_shell("bash -c '" + kKeel + " power compare --quiet " + kPowerExamples + "default.toml 2>" +
-                err.string() + " | head -1; exit ${PIPESTATUS[0]}'");
+  r = run_shell("bash -c '" + kKeel + " power compare --quiet " + kPowerExamples +
+                "default.toml 2>" + err.string() + " | head -1; exit ${PIPESTATUS[0]}'");
   EXPECT_TRUE(r.rc == 0 || r.rc == 141) << r.rc;
   EXPECT_EQ(read_all(err), "");
 }

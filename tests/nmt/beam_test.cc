@@ -89,7 +89,8 @@ TEST_P(BeamFastSweep, EqualsTheReferenceTokenForToken) {
   EXPECT_GT(varied_lengths, 0) << "every output had one length: EOS handling went untested";
 }
 
-INSTANTIATE_TEST_SUITE_P(BeamFast, BeamFastSweep, ::testing::Values(Compute::fp32, Compute::int8_dynamic),
+INSTANTIATE_TEST_SUITE_P(BeamFast, BeamFastSweep,
+                         ::testing::Values(Compute::fp32, Compute::int8_dynamic),
                          [](const auto& p) { return p.param == Compute::fp32 ? "fp32" : "int8"; });
 
 // The whole-row ranking a row falls back to when its chunked scan cannot be shown exact gives

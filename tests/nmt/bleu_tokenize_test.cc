@@ -7,15 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "keel/nmt/bleu.h"
 #include "../support/source_paths.h"
+#include "keel/nmt/bleu.h"
 
 using namespace keel::nmt;
 
 namespace {
 using keel::testing::kBleuTestData;
 using keel::testing::read_lines;
-
 
 }  // namespace
 

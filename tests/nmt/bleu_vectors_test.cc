@@ -10,8 +10,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "keel/nmt/bleu.h"
 #include "../support/source_paths.h"
+#include "keel/nmt/bleu.h"
 
 using namespace keel::nmt;
 
@@ -22,7 +22,6 @@ using keel::testing::read_lines;
 // keel follows sacreBLEU's floating-point operations one for one; what is left is libm rounding.
 constexpr double kRelTol = 1e-9;
 constexpr double kAbsTol = 1e-12;  // for values that are (near) zero
-
 
 ::testing::AssertionResult close(double got, double want) {
   if (std::abs(got - want) <= std::max(kAbsTol, kRelTol * std::abs(want)))
@@ -119,7 +118,9 @@ Stats recount(const std::vector<std::string>& hyps,
 }  // namespace
 
 TEST(BleuVectors, StatisticsMatchAPlainRecount) {
-  const auto hyp = read_lines(kBleuTestData + "hyp.txt"), r1 = read_lines(kBleuTestData + "ref1.txt"), r2 = read_lines(kBleuTestData + "ref2.txt");
+  const auto hyp = read_lines(kBleuTestData + "hyp.txt"),
+             r1 = read_lines(kBleuTestData + "ref1.txt"),
+             r2 = read_lines(kBleuTestData + "ref2.txt");
   ASSERT_EQ(hyp.size(), 149u);
   for (bool lc : {false, true})
     for (auto tok :
@@ -151,7 +152,8 @@ TEST(BleuVectors, MatchesSacrebleuExpectedJson) {
     const auto& cfg = c.at("config");
     BleuOptions o;
     std::vector<std::vector<std::string>> refs;
-    for (const auto& f : cfg.at("refs")) refs.push_back(read_lines(kBleuTestData + f.get<std::string>()));
+    for (const auto& f : cfg.at("refs"))
+      refs.push_back(read_lines(kBleuTestData + f.get<std::string>()));
     o.lowercase = cfg.value("lowercase", false);
     o.tokenize = parse_bleu_tokenizer(cfg.value("tokenize", "13a"));
     o.smooth = parse_bleu_smooth(cfg.value("smooth_method", "exp"));
@@ -166,7 +168,8 @@ TEST(BleuVectors, MatchesSacrebleuExpectedJson) {
         << cfg.dump();
   }
 
-  const auto r1 = read_lines(kBleuTestData + "ref1.txt"), r2 = read_lines(kBleuTestData + "ref2.txt");
+  const auto r1 = read_lines(kBleuTestData + "ref1.txt"),
+             r2 = read_lines(kBleuTestData + "ref2.txt");
   const auto& sent = j.at("sentence");
   ASSERT_EQ(sent.size(), hyp.size());
   for (std::size_t i = 0; i < hyp.size(); ++i) {

@@ -61,7 +61,6 @@ fs::path fake_share(const std::string& name) {
   return share;
 }
 
-
 }  // namespace
 
 TEST(CliCorpus, DingCorpusIsWrittenSplitAndReproducible) {
@@ -171,11 +170,14 @@ TEST(CliCorpus, BadInputIsOneClearErrorLine) {
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
   EXPECT_FALSE(fs::exists(out / "small"));  // a failed run leaves no directory it made
   // SentencePiece's own refusal, without the library's source line.
-  r = run_keel("nmt corpus --pair de-en --share " + share.string() + " --dev 1 --test 1 --vocab-size 100000 "
-               "--quiet --out " + (out / "vocab").string());
+  r = run_keel("nmt corpus --pair de-en --share " + share.string() +
+               " --dev 1 --test 1 --vocab-size 100000 "
+               "--quiet --out " +
+               (out / "vocab").string());
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
-  EXPECT_NE(r.err.find("SentencePiece training failed: Vocabulary size too high (100000)"), std::string::npos)
+  EXPECT_NE(r.err.find("SentencePiece training failed: Vocabulary size too high (100000)"),
+            std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find(".cc("), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out / "vocab"));
@@ -188,7 +190,8 @@ TEST(CliCorpus, BadInputIsOneClearErrorLine) {
     EXPECT_FALSE(fs::exists(out / "neg"));
   }
   // --out names a file: refused when the flags are read.
-  r = run_keel("nmt corpus --pair de-en --share " + share.string() + " --out " + (out / "file").string());
+  r = run_keel("nmt corpus --pair de-en --share " + share.string() + " --out " +
+               (out / "file").string());
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.err.find("is a file, not a directory"), std::string::npos) << r.err;
   fs::remove_all(out);

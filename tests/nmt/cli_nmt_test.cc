@@ -271,10 +271,11 @@ TEST(CliNmtText, QuantizeRefusesAnExistingOutAndBadFlagsUpFront) {
   EXPECT_EQ(keel::testing::read_all(out / "decoding.json"), "{}");
   EXPECT_FALSE(fs::exists(out / "model.keel"));
   fs::remove_all(out);
-  for (const std::string& bad : {std::string(" --fp32 decoder.nosuch"),
-                                 // k of a fused q/k/v layer, named by its q scope: nothing kept
-                                 std::string(" --fp32 decoder.layers.0.self_attn.k_proj"), std::string(" --method kl --percentile 99"),
-                                 std::string(" --min-sqnr-db nan")}) {
+  for (const std::string& bad :
+       {std::string(" --fp32 decoder.nosuch"),
+        // k of a fused q/k/v layer, named by its q scope: nothing kept
+        std::string(" --fp32 decoder.layers.0.self_attn.k_proj"),
+        std::string(" --method kl --percentile 99"), std::string(" --min-sqnr-db nan")}) {
     auto r = run_keel(base + " --out " + out.string() + bad);
     EXPECT_EQ(r.rc, 2) << bad << ": " << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

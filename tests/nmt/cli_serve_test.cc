@@ -266,7 +266,8 @@ TEST(ServeCli, AFullQueueAnswers503WithRetryAfterAndARequestOverTheWholeQueue413
   ASSERT_TRUE(three);
   EXPECT_EQ(three->status, 413);
   EXPECT_FALSE(three->has_header("Retry-After"));
-  EXPECT_NE(json::parse(three->body)["error"].get<std::string>().find("split it"), std::string::npos)
+  EXPECT_NE(json::parse(three->body)["error"].get<std::string>().find("split it"),
+            std::string::npos)
       << three->body;
   // Two sentences fill the queue; a third, alone, is told to come back.
   int first_status = 0;
@@ -287,7 +288,8 @@ TEST(ServeCli, AFullQueueAnswers503WithRetryAfterAndARequestOverTheWholeQueue413
   if (one) {
     EXPECT_EQ(one->status, 503);
     EXPECT_EQ(one->get_header_value("Retry-After"), "1");
-    EXPECT_NE(json::parse(one->body)["error"].get<std::string>().find("--max-queue"), std::string::npos);
+    EXPECT_NE(json::parse(one->body)["error"].get<std::string>().find("--max-queue"),
+              std::string::npos);
   }
   s.proc->signal(SIGTERM);
   first.join();
@@ -395,8 +397,8 @@ TEST(ServeCli, BenchServeReportsThroughputAndLatency) {
   EXPECT_EQ(bad.rc, 2);
   EXPECT_NE(bad.err.find("/nonexistent"), std::string::npos);
   // The URL as copied from a browser (a trailing slash) works.
-  const auto slash = run_keel("nmt bench-serve --quiet --url " + s.url + "/ --sentences " + kSample +
-                              " --clients 1 --requests 2");
+  const auto slash = run_keel("nmt bench-serve --quiet --url " + s.url + "/ --sentences " +
+                              kSample + " --clients 1 --requests 2");
   EXPECT_EQ(slash.rc, 0) << slash.err;
   // A run where nothing succeeded is a failure that says why: a refused connection, a wrong
   // key's 401 (here: a path the server lacks, 404), a scheme the client cannot speak.
@@ -404,8 +406,9 @@ TEST(ServeCli, BenchServeReportsThroughputAndLatency) {
                                 kSample + " --clients 1 --requests 2");
   EXPECT_EQ(refused.rc, 1);
   EXPECT_EQ(count_lines(refused.err), 1) << refused.err;
-  EXPECT_NE(refused.err.find("every request to http://127.0.0.1:1 failed (2 of 2); the first: no answer"),
-            std::string::npos)
+  EXPECT_NE(
+      refused.err.find("every request to http://127.0.0.1:1 failed (2 of 2); the first: no answer"),
+      std::string::npos)
       << refused.err;
   for (const std::string& url : {std::string("ftp://127.0.0.1:1"), s.url + "/translate"}) {
     const auto bad_url = run_keel("nmt bench-serve --url " + url + " --sentences " + kSample);
@@ -423,13 +426,15 @@ TEST(ServeCli, BadStartsFailWithOneLine) {
   ASSERT_GT(s.port, 0);
   r = run_keel("nmt serve --model " + kModel + " --port " + std::to_string(s.port));
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(s.port) + ": Address already in use"),
+  EXPECT_NE(r.err.find("cannot listen on 127.0.0.1:" + std::to_string(s.port) +
+                       ": Address already in use"),
             std::string::npos)
       << r.err;
   // An address this machine does not have (TEST-NET-1: no packet leaves for it) names the cause.
   r = run_keel("nmt serve --model " + kModel + " --host 192.0.2.1 --port 0");
   EXPECT_EQ(r.rc, 2);
-  EXPECT_NE(r.err.find("cannot listen on 192.0.2.1:0: Cannot assign requested address"), std::string::npos)
+  EXPECT_NE(r.err.find("cannot listen on 192.0.2.1:0: Cannot assign requested address"),
+            std::string::npos)
       << r.err;
   r = run_keel("nmt serve --model " + kModel + " --max-wait-ms inf");
   EXPECT_EQ(r.rc, 2);

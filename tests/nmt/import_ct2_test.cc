@@ -15,8 +15,8 @@
 #include "../support/temp_dir.h"
 #include "import_util.h"
 
-using keel::testing::read_all;
 using keel::testing::kImportLogitTol;
+using keel::testing::read_all;
 using keel::testing::run_shell;
 namespace fs = std::filesystem;
 
@@ -24,8 +24,8 @@ namespace {
 
 // fp32 logits of keel against the reference forward over the same dequantized weights.
 
-const std::vector<std::string> kCt2Variants = {"v6-prenorm-int8", "v5-postnorm-int16", "v3-prenorm-f32",
-                                            "v2-prenorm-f32", "v1-prenorm-int16"};
+const std::vector<std::string> kCt2Variants = {
+    "v6-prenorm-int8", "v5-postnorm-int16", "v3-prenorm-f32", "v2-prenorm-f32", "v1-prenorm-int16"};
 
 class Ct2Import : public ::testing::Test {
  protected:
@@ -54,12 +54,15 @@ TEST_F(Ct2Import, EveryBinaryVersionAndWeightTypeEqualsTheReference) {
     auto r = import(fixture(v) / "model", fixture(v) / "spm", out);
     ASSERT_EQ(r.rc, 0) << v << ": " << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(v), v);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kImportLogitTol, v), 6u);
+    EXPECT_EQ(
+        keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kImportLogitTol, v),
+        6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
   // The imported directory translates raw text (its SentencePiece models came along) in int8.
   auto t = run_shell("(printf 'the cell divides\\nsmall plates\\n' | " + std::string(KEEL_BINARY) +
-                     " nmt translate --quiet --compute int8-dynamic --model " + (fixture(kCt2Variants[0]) / "keel").string() + ")");
+                     " nmt translate --quiet --compute int8-dynamic --model " +
+                     (fixture(kCt2Variants[0]) / "keel").string() + ")");
   ASSERT_EQ(t.rc, 0) << t.err;
   EXPECT_EQ(keel::testing::lines_of(t.out).size(), 2u);
 }

@@ -17,7 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-
 const std::vector<std::string> kOnmtVariants = {"relu-interleaved-shared", "gelu-concat-separate"};
 
 class OnmtImport : public ::testing::Test {
@@ -46,7 +45,9 @@ TEST_F(OnmtImport, GreedyBeamAndLogitsEqualTheReference) {
     auto r = import(fixture(v) / "model.pt", fixture(v) / "spm", out);
     ASSERT_EQ(r.rc, 0) << v << ": " << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(v), v);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kImportLogitTol, v), 6u);
+    EXPECT_EQ(
+        keel::testing::expect_reference_logits(out / "model.keel", fixture(v), kImportLogitTol, v),
+        6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
 }

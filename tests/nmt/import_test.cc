@@ -18,8 +18,8 @@
 #include "keel/nmt/model.h"
 #include "keel/nmt/transformer.h"
 
-using keel::testing::read_all;
 using keel::testing::kImportLogitTol;
+using keel::testing::read_all;
 using keel::testing::run_shell;
 namespace fs = std::filesystem;
 
@@ -60,7 +60,9 @@ TEST_F(MarianImport, GreedyBeamAndLogitsEqualTheReference) {
     auto r = import(fixture(variant) / "model", out);
     ASSERT_EQ(r.rc, 0) << r.err;
     searched |= keel::testing::expect_reference_outputs(out / "model.keel", fixture(variant), variant);
-    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(variant), kImportLogitTol, variant), 6u);
+    EXPECT_EQ(keel::testing::expect_reference_logits(out / "model.keel", fixture(variant),
+                                                     kImportLogitTol, variant),
+              6u);
   }
   EXPECT_TRUE(searched) << "beam 4 and greedy agree everywhere: the beam search went untested";
 }

@@ -84,21 +84,38 @@ TEST(ServeApi, BadBodiesName400AndTheFieldOrLimit) {
 TEST(ServeApi, OverflowingNumbersWrappingIntegersAndBadUtf8Are400) {
   const ServeLimits lim;
   std::string msg;
-  EXPECT_EQ(status_of([&] { parse_v1(R"({"text": "a", "length_penalty": 1e400})", {}, lim); }, &msg), 400);
+  EXPECT_EQ(
+      status_of([&] { parse_v1(R"({"text": "a", "length_penalty": 1e400})", {}, lim); }, &msg),
+      400);
   EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
-  for (const char* v : {"4294967297", "-4294967295", "18446744073709551615", "9223372036854775808"}) {
-    EXPECT_EQ(status_of([&] { parse_v1(std::string(R"({"text": "a", "beam_size": )") + v + "}", {}, lim); },
-                        &msg),
-              400)
+  for (const char* v :
+       {"4294967297", "-4294967295", "18446744073709551615", "9223372036854775808"}) {
+    EXPECT_EQ(
+        status_of(
+            [&] { parse_v1(std::string(R"({"text": "a", "beam_size": )") + v + "}", {}, lim); },
+            &msg),
+        400)
         << v;
     EXPECT_NE(msg.find(std::string("is ") + v), std::string::npos) << msg;
   }
-  EXPECT_EQ(status_of([&] { parse_v1(R"({"text": "a", "max_decoding_length": 4294967296})", {}, lim); }, &msg),
+  EXPECT_EQ(
+      status_of([&] { parse_v1(R"({"text": "a", "max_decoding_length": 4294967296})", {}, lim); },
+                &msg),
+      400);
+  EXPECT_EQ(parse_v1(R"({"text": "a", "beam_size": 16})", {}, lim).decode.beam_size,
+            16);  // the bound itself
+  EXPECT_EQ(status_of(
+                [&] {
+                  parse_libre_form({{"q", "hello"}, {"target", "es\xff"}}, lim);
+                },
+                &msg),
             400);
-  EXPECT_EQ(parse_v1(R"({"text": "a", "beam_size": 16})", {}, lim).decode.beam_size, 16);  // the bound itself
-  EXPECT_EQ(status_of([&] { parse_libre_form({{"q", "hello"}, {"target", "es\xff"}}, lim); }, &msg), 400);
   EXPECT_NE(msg.find("\"target\" is not valid UTF-8"), std::string::npos) << msg;
-  EXPECT_EQ(status_of([&] { parse_libre_form({{"q", "<b title=\"\xff\">hi</b>"}, {"target", "es"}}, lim); }, &msg),
+  EXPECT_EQ(status_of(
+                [&] {
+                  parse_libre_form({{"q", "<b title=\"\xff\">hi</b>"}, {"target", "es"}}, lim);
+                },
+                &msg),
             400);
   // An error message quoting such bytes still makes a JSON body.
   const auto body = nlohmann::json::parse(error_json("no endpoint GET /\xff\xfe"));

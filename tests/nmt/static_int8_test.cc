@@ -27,15 +27,11 @@ constexpr double kStaticLogitRelRms = 0.05;
 // Estimated SQNR vs the SQNR of actually quantizing the samples.
 constexpr double kSqnrTolDb = 1.0;
 
-
-
-
-
 struct Int8Shape {
   std::int64_t m, n, k;
 };
-const Int8Shape kInt8Shapes[] = {{1, 1, 1}, {1, 7, 5}, {3, 19, 37}, {1, 513, 512}, {17, 1001, 13},
-                         {64, 512, 512}, {2, 2048, 511}};
+const Int8Shape kInt8Shapes[] = {{1, 1, 1},      {1, 7, 5},      {3, 19, 37},   {1, 513, 512},
+                                 {17, 1001, 13}, {64, 512, 512}, {2, 2048, 511}};
 
 // The reference result of a static layer: quantize, integer GEMM, scale.
 std::vector<float> static_ref(const std::vector<float>& x, const std::vector<float>& w,

@@ -15,8 +15,9 @@ using keel::testing::kPowerTestData;
 }  // namespace
 
 TEST(CliAnalyze, JsonReportsTraceSamplingScaleAndClauses) {
-  auto r = run_keel("power analyze " + kPowerTestData + "nvsmi_noindex.csv --scale-gpus 3000 --spec " +
-                    kPowerExamples + "illustrative_spec.toml --json");
+  auto r =
+      run_keel("power analyze " + kPowerTestData + "nvsmi_noindex.csv --scale-gpus 3000 --spec " +
+               kPowerExamples + "illustrative_spec.toml --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["trace"]["gpus_in_file"], 3);
@@ -55,7 +56,8 @@ TEST(CliAnalyze, DmonNeedsTheDelay) {
 }
 
 TEST(CliAnalyze, ResampleStepAndColumnsFlags) {
-  auto r = run_keel("power analyze " + kPowerTestData + "nvsmi_noheader.csv --format nvidia-smi "
+  auto r = run_keel("power analyze " + kPowerTestData +
+                    "nvsmi_noheader.csv --format nvidia-smi "
                     "--columns timestamp,index,power.draw.instant --resample-ms 50 --json");
   ASSERT_EQ(r.rc, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
@@ -67,7 +69,8 @@ TEST(CliAnalyze, ResampleStepAndColumnsFlags) {
 TEST(CliAnalyze, FacilityOverheadsTurnGpuPowerIntoFacilityPower) {
   // 3 GPUs scaled to 3000 with the default facility (4 GPUs per server, 1500 W each, PSU 0.94,
   // cooling 15 %, 1 MW fixed): the mean becomes (P + 750 x 1500 W) / 0.94 x 1.15 + 1 MW.
-  const std::string base = "power analyze --json " + kPowerTestData + "nvsmi_noindex.csv --scale-gpus 3000";
+  const std::string base =
+      "power analyze --json " + kPowerTestData + "nvsmi_noindex.csv --scale-gpus 3000";
   auto gpu = run_keel(base);
   auto fac = run_keel(base + " --facility " + kPowerExamples + "default.toml");
   ASSERT_EQ(gpu.rc, 0) << gpu.err;

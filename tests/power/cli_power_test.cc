@@ -77,7 +77,8 @@ TEST(CliPower, SimulateTextAndTrace) {
 
 TEST(CliPower, CompareShowsEveryVariant) {
   auto sc = write_temp("small3.toml", kSmall);
-  auto r = run_keel("power compare " + sc.string() + " --spec " + kPowerExamples + "illustrative_spec.toml");
+  auto r = run_keel("power compare " + sc.string() + " --spec " + kPowerExamples +
+                    "illustrative_spec.toml");
   ASSERT_EQ(r.rc, 0) << r.err;
   for (const char* v : {"none", "software", "smoothing", "software+smoothing"})
     EXPECT_NE(r.out.find(v), std::string::npos) << v;
@@ -108,7 +109,8 @@ TEST(CliPower, BadScenarioIsOneLineExitTwo) {
 }
 
 TEST(CliPower, UnwritableTraceFailsCleanly) {
-  auto r = run_keel("power simulate " + kPowerExamples + "default.toml --trace /nonexistent/x.csv --quiet");
+  auto r = run_keel("power simulate " + kPowerExamples +
+                    "default.toml --trace /nonexistent/x.csv --quiet");
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/x.csv"), std::string::npos) << r.err;

@@ -223,7 +223,8 @@ TEST(PowerFitCli, PrintsAScenarioSnippetAndJson) {
   EXPECT_NE(bad.err.find("no GPU '7'"), std::string::npos);
   EXPECT_NE(bad.err.find("pick one of: 0"), std::string::npos);
   // The table flags its error hints name are fit's too (they were analyze's and watch's only).
-  const std::string base = "power fit " + kProbe + "nvsmi.csv --timeline " + kProbe + "timeline.csv";
+  const std::string base =
+      "power fit " + kProbe + "nvsmi.csv --timeline " + kProbe + "timeline.csv";
   auto named = keel::testing::run_keel(base + " --to-s 46 --format nvidia-smi --json");
   ASSERT_EQ(named.rc, 0) << named.err;
   EXPECT_EQ(nlohmann::json::parse(named.out)["compute_w"], j["compute_w"]);
@@ -231,7 +232,8 @@ TEST(PowerFitCli, PrintsAScenarioSnippetAndJson) {
   for (const std::string window : {" --from-s 100 --to-s 50", " --from-s 100000", " --to-s -5"}) {
     bad = keel::testing::run_keel(base + window);
     EXPECT_EQ(bad.rc, 2) << window;
-    EXPECT_NE(bad.err.find("no compute phase of rank 0 lies between --from-s and --to-s"), std::string::npos)
+    EXPECT_NE(bad.err.find("no compute phase of rank 0 lies between --from-s and --to-s"),
+              std::string::npos)
         << bad.err;
   }
   bad = keel::testing::run_keel(base + " --from-s nan");

@@ -58,7 +58,8 @@ TEST(GpuProfile, EdpBelowTheMinimumAndUnknownModelsAreRefused) {
 }
 
 TEST(GpuProfile, H100HasNoSmoothingAndAMixedSiteSmoothsOnlyItsBlackwellJob) {
-  auto msg = scenario_error("[gpu]\nmodel = \"h100\"\n" + kProfileJob + kSmoothing + "percent_tmp_floor = 50\n");
+  auto msg = scenario_error("[gpu]\nmodel = \"h100\"\n" + kProfileJob + kSmoothing +
+                            "percent_tmp_floor = 50\n");
   EXPECT_NE(msg.find("no job's GPU has power smoothing"), std::string::npos) << msg;
   // Site GB200, a second job on H100: smoothing runs, on the GB200 job only.
   auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\n" + kProfileJob +
@@ -83,8 +84,10 @@ TEST(GpuProfile, H100HasNoSmoothingAndAMixedSiteSmoothsOnlyItsBlackwellJob) {
 }
 
 TEST(GpuProfile, TheEdpCapsOnsetOvershootAndOnlyForTheEdpPeakWindow) {
-  const std::string toml = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1150\ntime_constant_ms = 0\n"
-                           "onset_overshoot_w = 400\nonset_decay_ms = 200\n" + kProfileJob;
+  const std::string toml =
+      "[gpu]\nmodel = \"gb200\"\ncompute_w = 1150\ntime_constant_ms = 0\n"
+      "onset_overshoot_w = 400\nonset_decay_ms = 200\n" +
+      kProfileJob;
   const auto sc = scenario_from(toml);
   power::GpuModel m(sc.gpu, sc.smoothing, 1.0);
   power::GpuState s(150);
@@ -112,7 +115,8 @@ TEST(GpuProfile, EdpPeaksRideOnTopOfSmoothing) {
   const std::string base = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 0\n";
   const std::string smooth = "[mitigation.smoothing]\npercent_tmp_floor = 90\nramp_up_rate_w_per_s = 100\n"
                              "ramp_down_rate_w_per_s = 100\n";
-  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kProfileJob + smooth);
+  const auto with =
+      scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kProfileJob + smooth);
   const auto without = scenario_from(base + kProfileJob + smooth);
   power::GpuModel mw(with.gpu, with.smoothing, 1.0), mo(without.gpu, without.smoothing, 1.0);
   power::GpuState sw(250), so(250);
@@ -132,7 +136,8 @@ TEST(GpuProfile, EdpPeaksRideOnTopOfSmoothing) {
 // the TDP-capped peak, alike in the fast and the dense reference simulators; 0 without peaks.
 TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
   const std::string base = "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\n";
-  const auto with = scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kProfileJob);
+  const auto with =
+      scenario_from(base + "onset_overshoot_w = 120\nonset_decay_ms = 50\n" + kProfileJob);
   const auto fast = power::simulate(with), ref = power::simulate_reference(with);
   EXPECT_GT(fast.gpu_above_tdp_peak_w, 0);
   EXPECT_LE(fast.gpu_above_tdp_peak_w, 16 * 120.0 + 1e-9);  // 16 GPUs, at most up to the EDP
@@ -153,8 +158,10 @@ TEST(GpuProfile, EdpPeakExcessIsMeasuredInBothSimulators) {
 // GB200 holds TDP on average over 1 s: with onsets every 40 ms, EDP peaks would lift the mean
 // above TDP; the averaging window stops them once the mean reaches TDP.
 TEST(GpuProfile, TheTdpAveragingWindowHoldsTheOneSecondMeanAtTdp) {
-  const auto sc = scenario_from("[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 2\n"
-                                "onset_overshoot_w = 200\nonset_decay_ms = 100\nonset_gap_ms = 2\n" + kProfileJob);
+  const auto sc = scenario_from(
+      "[gpu]\nmodel = \"gb200\"\ncompute_w = 1200\ntime_constant_ms = 2\n"
+      "onset_overshoot_w = 200\nonset_decay_ms = 100\nonset_gap_ms = 2\n" +
+      kProfileJob);
   ASSERT_DOUBLE_EQ(sc.gpu.tdp_window_ms, 1000);
   power::GpuParams free_gpu = sc.gpu;
   free_gpu.tdp_window_ms = 0;
@@ -181,8 +188,8 @@ TEST(GpuProfile, TheTdpAveragingWindowHoldsTheOneSecondMeanAtTdp) {
 }
 
 TEST(GpuProfile, OptimizeSearchesOnlyFloorsTheHardwareAllows) {
-  auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" + kProfileJob +
-                          kSmoothing + "percent_tmp_floor = 60\n");
+  auto sc = scenario_from("[simulation]\nduration_s = 20\n[gpu]\nmodel = \"gb200\"\n" +
+                          kProfileJob + kSmoothing + "percent_tmp_floor = 60\n");
   const auto spec = power::load_spec(std::string(KEEL_SOURCE_DIR) + "/examples/power/illustrative_spec.toml");
   power::OptimizeOptions o;
   o.budget = 60;

@@ -10,11 +10,11 @@
 
 #include "../support/chromium.h"
 #include "../support/run_keel.h"
+#include "../support/source_paths.h"
 #include "../support/temp_dir.h"
 #include "keel/core/error.h"
 #include "keel/power/html_report.h"
 #include "keel/power/report_series.h"
-#include "../support/source_paths.h"
 
 using keel::testing::read_all;
 using keel::testing::run_keel;
@@ -171,7 +171,8 @@ TEST(HtmlReport, BrowserCheckSeesScriptErrors) {
 }
 
 TEST(HtmlReport, UnwritableReportIsOneLineExitTwo) {
-  auto r = run_keel("power simulate " + kPowerExamples + "default.toml --report /nonexistent/r.html --quiet");
+  auto r = run_keel("power simulate " + kPowerExamples +
+                    "default.toml --report /nonexistent/r.html --quiet");
   EXPECT_EQ(r.rc, 2);
   EXPECT_EQ(keel::testing::count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("/nonexistent/r.html"), std::string::npos) << r.err;
@@ -236,8 +237,8 @@ TEST(HtmlReport, CompareShowsChosenVariantsNumbersAndBareScenario) {
   EXPECT_NE(bad.err.find("sotrage"), std::string::npos) << bad.err;
 
   const fs::path opt = d.path / "o.html";
-  auto o = run_keel("power optimize --quiet " + kPowerExamples + "default.toml --spec " + kPowerExamples +
-                    "illustrative_spec.toml --budget 20 --report " + opt.string());
+  auto o = run_keel("power optimize --quiet " + kPowerExamples + "default.toml --spec " +
+                    kPowerExamples + "illustrative_spec.toml --budget 20 --report " + opt.string());
   ASSERT_EQ(o.rc, 0) << o.err;
   EXPECT_NE(o.out.find("[mitigation."), std::string::npos) << o.out;  // the TOML snippet
   EXPECT_NE(o.out.find("NOT converged"), std::string::npos) << o.out;

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../support/source_paths.h"
 #include "keel/core/config.h"
 #include "keel/core/error.h"
-#include "../support/source_paths.h"
 
 using namespace keel::power;
 

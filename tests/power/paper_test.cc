@@ -4,17 +4,16 @@
 // rack batteries hold a narrow state-of-charge band.
 #include <gtest/gtest.h>
 
+#include "../support/source_paths.h"
 #include "keel/power/analysis.h"
 #include "keel/power/scenario.h"
 #include "keel/power/sim.h"
 #include "keel/power/spec.h"
-#include "../support/source_paths.h"
 
 using namespace keel;
 
 namespace {
 using keel::testing::kPowerExamples;
-
 
 power::RunReport judge(const power::Scenario& sc, const power::Spec& spec) {
   const auto run = power::simulate(sc);

@@ -1,10 +1,10 @@
 // Resampling measured traces onto one grid: interpolation, gaps, duplicates, scaling, warnings.
 #include <gtest/gtest.h>
 
+#include "../support/source_paths.h"
 #include "keel/core/error.h"
 #include "keel/power/trace_in.h"
 #include "keel/power/trace_report.h"
-#include "../support/source_paths.h"
 
 using namespace keel::power;
 

@@ -50,9 +50,10 @@ TEST(ScenarioInput, NegativePhaseDuration) {
 }
 
 TEST(ScenarioInput, FloorOverHundredPercent) {
-  auto msg = scenario_error(kJob +
-                      "[mitigation.smoothing]\npercent_tmp_floor = 120\nramp_up_rate_w_per_s = 1\n"
-                      "ramp_down_rate_w_per_s = 1\n");
+  auto msg =
+      scenario_error(kJob +
+                     "[mitigation.smoothing]\npercent_tmp_floor = 120\nramp_up_rate_w_per_s = 1\n"
+                     "ramp_down_rate_w_per_s = 1\n");
   EXPECT_EQ(msg, "test.toml:6:21: key 'mitigation.smoothing.percent_tmp_floor': value 120 is out "
                  "of range (must be in [0, 100])");
 }
@@ -66,9 +67,11 @@ TEST(ScenarioInput, EmptyJob) {
 }
 
 TEST(ScenarioInput, StopBeforeStartAndUnknownStorageLevel) {
-  EXPECT_NE(scenario_error(kJob + "start_s = 5\nstop_s = 2\n").find("key 'job[0].stop_s': must be after start_s"),
+  EXPECT_NE(scenario_error(kJob + "start_s = 5\nstop_s = 2\n")
+                .find("key 'job[0].stop_s': must be after start_s"),
             std::string::npos);
-  EXPECT_NE(scenario_error(kJob + "[mitigation.storage]\nlevel = \"site\"\nenergy_kwh = 1\npower_kw = 1\n")
+  EXPECT_NE(scenario_error(kJob +
+                           "[mitigation.storage]\nlevel = \"site\"\nenergy_kwh = 1\npower_kw = 1\n")
                 .find("unknown storage level 'site'"),
             std::string::npos);
 }

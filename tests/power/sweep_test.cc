@@ -128,8 +128,8 @@ TEST(Sweep, JsonSummaryAndCsvCellsSurviveQuotesAndLineBreaks) {
   Files f;
   const auto grid = f.write("g.toml", "[sweep]\nname = ['''two\nlines''', 'a \"b\", c']\n");
   const std::string out = (f.dir.path / "a\"b\\c.csv").string();
-  auto r = keel::testing::run_keel("power sweep " + f.scenario + " --grid " + grid + " --quiet --json --out '" +
-                                   out + "'");
+  auto r = keel::testing::run_keel("power sweep " + f.scenario + " --grid " + grid +
+                                   " --quiet --json --out '" + out + "'");
   ASSERT_EQ(r.rc, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["out"], out);

@@ -4,14 +4,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "keel/core/error.h"
 #include "../support/source_paths.h"
+#include "keel/core/error.h"
 
 using namespace keel::power;
 
 namespace {
 using keel::testing::kPowerTestData;
-
 
 std::vector<double> watts(const GpuSeries& s) {
   std::vector<double> w;

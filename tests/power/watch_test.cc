@@ -170,10 +170,12 @@ TEST_F(Watch, CliPipesAlertsExitsAndWritesPrometheusText) {
   auto none = watch("log.csv", "spec.toml", "--window-s 1000");
   EXPECT_EQ(none.rc, 2) << none.out;
   EXPECT_EQ(none.out, "");
-  EXPECT_NE(none.err.find("no window was judged: the log ended before 1000 s"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("no window was judged: the log ended before 1000 s"), std::string::npos)
+      << none.err;
   auto inf = watch("log.csv", "spec.toml", "--window-s inf");
   EXPECT_EQ(inf.rc, 2);
-  EXPECT_NE(inf.err.find("--window-s: must be a finite number, got inf"), std::string::npos) << inf.err;
+  EXPECT_NE(inf.err.find("--window-s: must be a finite number, got inf"), std::string::npos)
+      << inf.err;
 }
 
 TEST_F(Watch, ServesTheLastWindowOnAPrometheusEndpoint) {
