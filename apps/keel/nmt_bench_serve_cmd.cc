@@ -11,7 +11,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <regex>
+#include <string_view>
 #include <thread>
 
 #include "cli.h"
@@ -51,8 +51,21 @@ std::string failure(const httplib::Result& res) {
 // cannot parse, e.g. one with a path, for a host name on port 80), or an InputError.
 std::string checked_url(std::string url) {
   while (url.size() > 1 && url.back() == '/') url.pop_back();  // "http://host:port/" as copied
-  static const std::regex form(R"((http://)?(\[[0-9A-Fa-f:]+\]|[^:/?#\[\]]+)(:\d{1,5})?)");
-  if (!std::regex_match(url, form))
+  // [http://]HOST[:PORT], HOST a name, an IPv4 address or a bracketed IPv6 one.
+  std::string_view rest = url;
+  if (rest.starts_with("http://")) rest.remove_prefix(7);
+  const std::size_t host_end = rest.starts_with('[') ? rest.find(']') + 1 : rest.find(':');
+  const std::string_view host = rest.substr(0, host_end),
+                         port = rest.substr(std::min(host_end, rest.size()));
+  const bool host_ok =
+      host.starts_with('[')
+          ? host.size() > 2 && host.ends_with(']') &&
+                host.find_first_not_of("[]0123456789abcdefABCDEF:") == std::string_view::npos
+          : !host.empty() && host.find_first_of("/?#[]@ ") == std::string_view::npos;
+  const bool port_ok =
+      port.empty() || (port.size() >= 2 && port.size() <= 6 && port[0] == ':' &&
+                       port.find_first_not_of("0123456789", 1) == std::string_view::npos);
+  if (!host_ok || !port_ok)
     throw core::InputError(fmt::format("--url '{}' is not a server address keel can reach", url),
                            {},
                            "pass http://HOST:PORT, e.g. http://127.0.0.1:5000 (no path, no https)");
